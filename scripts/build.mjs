@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+// Bundles the CLI into one ESM file (dist/strata.js): one file to load keeps start-up short,
+// which the no-op rebuild target depends on. Type checking is `npm run typecheck`.
+import { build } from 'esbuild';
+
+const root = resolve(import.meta.dirname, '..');
+await build({
+  entryPoints: [resolve(root, 'src/cli/main.ts')],
+  outfile: resolve(root, 'dist/strata.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: 'linked',
+  // Native addons stay outside the bundle; everything else is inlined.
+  external: ['zstd-napi', '@napi-rs/xattr'],
+  banner: {
+    js: "import { createRequire as __strataCreateRequire } from 'node:module'; const require = __strataCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

@@ -1,0 +1,55 @@
+/**
+ * cli — argv → API. One file per command; `runCli` is the single boundary where errors become
+ * text and exit codes. Commands are registered in commands.ts.
+ */
+import { Command, CommanderError } from 'commander';
+import { formatErrorChain, InternalError, StrataError } from '../util/index.ts';
+import { registerCommands } from './commands.ts';
+
+const VERSION = '0.1.0';
+
+/** Runs the CLI with `argv` (without node and script) and resolves with the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = new Command('strata')
+    .description('a daemonless container image builder that shows where the bytes go')
+    .version(VERSION, '--version')
+    .option(
+      '--root <dir>',
+      'state directory (default: /var/lib/strata for root, $XDG_DATA_HOME/strata otherwise; env STRATA_ROOT)',
+    )
+    .option('--debug', 'print stack traces for errors')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .showHelpAfterError(false);
+  registerCommands(program);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    return reportError(error, argv.includes('--debug'));
+  }
+}
+
+function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // commander already printed its message (unknown option, missing argument, --help, --version).
+    return error.exitCode;
+  }
+  if (error instanceof StrataError && !(error instanceof InternalError)) {
+    process.stderr.write(`error: ${formatErrorChain(error)}\n`);
+    if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+    return exitCodeFor(error);
+  }
+  process.stderr.write(`internal error: ${formatErrorChain(error)}\n`);
+  if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  else
+    process.stderr.write('this is a bug in strata; run again with --debug for a stack trace and report it\n');
+  return 70; // EX_SOFTWARE
+}
+
+/** A few codes get their own exit status so scripts can tell them apart. */
+function exitCodeFor(error: StrataError): number {
+  if (error.code === 'STORE_CORRUPT') return 1;
+  if (error.code === 'ANALYZE_THRESHOLD') return 1;
+  return 1;
+}

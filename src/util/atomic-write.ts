@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** A name for a temporary sibling of `path`: same directory, so rename is atomic. */
+export function tempSiblingPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/**
+ * Writes `data` to `path` so that readers see the old content or the new, never a mix:
+ * temp file in the same directory → fsync → rename → fsync of the directory.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = tempSiblingPath(path);
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined); // best effort: the write already failed
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined); // best effort: the rename already failed
+    throw error;
+  }
+  await fsyncDirectory(dirname(path));
+}
+
+/** The synchronous twin of {@link writeFileAtomic}, for code that runs under a lock in a tight loop. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const temp = tempSiblingPath(path);
+  const fd = openSync(temp, 'wx', 0o644);
+  try {
+    const buffer = typeof data === 'string' ? Buffer.from(data) : data;
+    let offset = 0;
+    while (offset < buffer.length) offset += writeSync(fd, buffer, offset);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // best effort: the write already failed
+    }
+    throw error;
+  }
+  closeSync(fd);
+  renameSync(temp, path);
+  fsyncDirectorySync(dirname(path));
+}
+
+/** Makes a rename or create inside `dir` durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function fsyncDirectorySync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
