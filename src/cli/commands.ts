@@ -1,9 +1,17 @@
 import type { Command } from 'commander';
+import { registerImagesCommand, registerRmiCommand, registerTagCommand } from './images.ts';
+import { registerImportCommand } from './import.ts';
+import { registerPruneCommand, registerStoreCommand } from './store-commands.ts';
 
 /**
  * Every subcommand, registered on the root program. Each command lives in its own file and
  * exports a `register…Command(program)` function; add one line here per command.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  registerImportCommand(program);
+  registerImagesCommand(program);
+  registerTagCommand(program);
+  registerRmiCommand(program);
+  registerPruneCommand(program);
+  registerStoreCommand(program);
 }
