@@ -148,17 +148,7 @@ export class BlobStore {
           cb(null, chunk);
         },
       });
-      const handle = await open(pending.path, 'w', 0o644);
-      try {
-        await pipeline(
-          source,
-          counter,
-          handle.createWriteStream({ autoClose: false }),
-          signal ? { signal } : {},
-        );
-      } finally {
-        await handle.close();
-      }
+      await pipeline(source, counter, createWriteStream(pending.path, { mode: 0o644 }), signal ? { signal } : {});
       const digest = sha256Digest(hash.digest('hex'));
       if (expected.digest !== undefined && digest !== expected.digest) {
         throw new DigestMismatchError({ expected: expected.digest, actual: digest });

@@ -1,0 +1,51 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The repository root (tests run from anywhere). */
+export const REPO = resolve(import.meta.dirname, '..', '..');
+/** The bundled CLI that `npm test` builds first. */
+export const STRATA_BIN = join(REPO, 'dist', 'strata.js');
+
+/** What a CLI run produced. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `strata args…` as a real subprocess. */
+export function runStrata(
+  args: readonly string[],
+  options: { root?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env = { ...process.env, ...options.env, ...(options.root ? { STRATA_ROOT: options.root } : {}) };
+    const spawnOptions: SpawnOptions = { env, cwd: options.cwd ?? REPO, stdio: ['pipe', 'pipe', 'pipe'] };
+    const child = spawn(process.execPath, [STRATA_BIN, ...args], spawnOptions);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+    child.stdin!.on('error', () => undefined); // the child may exit before reading all input
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** A temp directory removed by the returned cleanup. */
+export function tempDir(prefix = 'strata-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
