@@ -1,0 +1,89 @@
+import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
+import { constants, createGunzip, createGzip } from 'node:zlib';
+import type { Compression } from '../oci/index.ts';
+import { InvalidInputError } from '../util/index.ts';
+import { ParallelGzip } from './parallel-gzip.ts';
+import { loadZstd } from './zstd.ts';
+
+/** Options of {@link createCompressor}. */
+export interface CompressorOptions {
+  /** gzip 1–9 (default 6), zstd 1–19 (default 3). */
+  readonly level?: number;
+  /**
+   * gzip only: `'parallel'` deflates 1 MiB blocks on all cores ({@link ParallelGzip});
+   * `'single'` is one zlib stream. The two give different (each deterministic) bytes.
+   */
+  readonly gzipMode?: 'parallel' | 'single';
+}
+
+/** The gzip mode used when none is asked for; chosen by measurement (src/archive/README.md). */
+export const DEFAULT_GZIP_MODE: 'parallel' | 'single' = 'parallel';
+
+/** A Transform compressing a layer tar with `compression` (a PassThrough for `none`). */
+export function createCompressor(compression: Compression, options: CompressorOptions = {}): Transform {
+  switch (compression) {
+    case 'none':
+      return new PassThrough({ highWaterMark: 1024 * 1024 });
+    case 'gzip': {
+      const level = options.level ?? 6;
+      if (!Number.isInteger(level) || level < 1 || level > 9)
+        throw new InvalidInputError(`gzip compression level ${level} is out of range`, {
+          hint: 'use 1 to 9',
+        });
+      if ((options.gzipMode ?? DEFAULT_GZIP_MODE) === 'parallel') return new ParallelGzip({ level });
+      return createGzip({ level, chunkSize: 256 * 1024 });
+    }
+    case 'zstd': {
+      const level = options.level ?? 3;
+      if (!Number.isInteger(level) || level < 1 || level > 19)
+        throw new InvalidInputError(`zstd compression level ${level} is out of range`, {
+          hint: 'use 1 to 19',
+        });
+      return new (loadZstd().CompressStream)({ compressionLevel: level });
+    }
+  }
+}
+
+/** The compression a stream's first bytes announce (gzip 1f 8b, zstd 28 b5 2f fd); else `none`. */
+export function detectCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
+    return 'zstd';
+  return 'none';
+}
+
+/**
+ * The uncompressed bytes of a layer blob, whatever its compression (detected from its magic
+ * bytes, not trusted from a media type). Concatenated gzip members are read as one stream.
+ */
+export function openDecompressed(source: Readable | AsyncIterable<Uint8Array>): Readable {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const iterator = source[Symbol.asyncIterator]();
+  void (async () => {
+    let head = Buffer.alloc(0);
+    let done = false;
+    while (head.length < 4 && !done) {
+      const next = await iterator.next();
+      if (next.done) done = true;
+      else head = Buffer.concat([head, Buffer.from(next.value)]);
+    }
+    async function* rest(): AsyncGenerator<Buffer> {
+      if (head.length > 0) yield head;
+      if (done) return;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield Buffer.from(next.value);
+      }
+    }
+    const compression = detectCompression(head);
+    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [Readable.from(rest())];
+    if (compression === 'gzip')
+      stages.push(createGunzip({ chunkSize: 256 * 1024, finishFlush: constants.Z_SYNC_FLUSH }));
+    else if (compression === 'zstd') stages.push(new (loadZstd().DecompressStream)());
+    pipeline([...stages, out], (error) => {
+      if (error) out.destroy(error);
+    });
+  })().catch((error: unknown) => out.destroy(error as Error));
+  return out;
+}

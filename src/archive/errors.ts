@@ -1,0 +1,44 @@
+import { StrataError, type StrataErrorOptions } from '../util/index.ts';
+
+/** A tar stream that is not a valid archive: bad checksum, truncated entry, unsupported type. */
+export class TarFormatError extends StrataError {
+  constructor(message: string, options: StrataErrorOptions = {}) {
+    super('TAR_FORMAT', message, options);
+  }
+}
+
+/**
+ * A layer entry that would create or change something outside the root it is applied to (`..`
+ * escaping the root, a hardlink or whiteout naming the root or leaving it), or that cannot be
+ * applied safely. Hostile layers end here; nothing has been written outside the root.
+ */
+export class UnsafeTarEntryError extends StrataError {
+  /** The entry's name as stored in the archive. */
+  readonly entry: string;
+  constructor(entry: string, reason: string) {
+    super('TAR_UNSAFE_ENTRY', `unsafe layer entry ${JSON.stringify(entry)}: ${reason}`, {
+      hint: 'the layer was crafted or corrupted; it is refused rather than applied',
+    });
+    this.entry = entry;
+  }
+}
+
+/** Applying an otherwise well-formed entry failed (a file system error, a parent that is a file). */
+export class TarApplyError extends StrataError {
+  constructor(entry: string, message: string, options: StrataErrorOptions = {}) {
+    super('TAR_APPLY', `applying layer entry ${JSON.stringify(entry)}: ${message}`, options);
+  }
+}
+
+/** A file changed size while it was being written into a layer. */
+export class FileChangedError extends StrataError {
+  constructor(path: string, expected: number, actual: number) {
+    super(
+      'FILE_CHANGED',
+      `${path} changed while being archived: expected ${expected} bytes, read ${actual}`,
+      {
+        hint: 'nothing may write to a snapshot while it is turned into a layer',
+      },
+    );
+  }
+}

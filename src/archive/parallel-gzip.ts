@@ -1,0 +1,103 @@
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import { constants, crc32, deflateRaw } from 'node:zlib';
+
+/** Options of {@link ParallelGzip}. */
+export interface ParallelGzipOptions {
+  /** zlib level 1–9 (default 6, gzip's own default). */
+  readonly level?: number;
+  /** Input bytes per independently deflated block (default 1 MiB). Part of the output format. */
+  readonly blockSize?: number;
+  /** Blocks in flight on the libuv threadpool (default: the number of cores, at least 2). */
+  readonly concurrency?: number;
+}
+
+const DICTIONARY = 32 * 1024;
+
+/**
+ * pigz-style gzip: the input is cut into fixed blocks, each deflated on the libuv threadpool
+ * with the previous block's last 32 KiB as dictionary and ended with a sync flush, and the raw
+ * deflate pieces are concatenated in order inside one gzip member (RFC 1952) whose CRC-32 is
+ * computed on the way in. The bytes depend only on the input, level and block size — never on
+ * the concurrency or on timing — so layer digests stay reproducible.
+ */
+export class ParallelGzip extends Transform {
+  readonly #level: number;
+  readonly #blockSize: number;
+  readonly #concurrency: number;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #dictionary: Buffer | undefined;
+  #crc = 0;
+  #inputBytes = 0;
+  /** Deflate jobs in input order; each resolves to its compressed bytes. */
+  readonly #jobs: Array<Promise<Buffer>> = [];
+  #headerWritten = false;
+
+  constructor(options: ParallelGzipOptions = {}) {
+    super();
+    this.#level = options.level ?? 6;
+    this.#blockSize = options.blockSize ?? 1024 * 1024;
+    this.#concurrency = options.concurrency ?? Math.max(2, availableParallelism());
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#crc = crc32(chunk, this.#crc);
+    this.#inputBytes += chunk.length;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    const blocks: Buffer[] = [];
+    if (this.#pendingBytes >= this.#blockSize) {
+      const all = Buffer.concat(this.#pending, this.#pendingBytes);
+      let offset = 0;
+      while (all.length - offset >= this.#blockSize) {
+        blocks.push(all.subarray(offset, offset + this.#blockSize));
+        offset += this.#blockSize;
+      }
+      this.#pending = offset < all.length ? [all.subarray(offset)] : [];
+      this.#pendingBytes = all.length - offset;
+    }
+    for (const block of blocks) this.#start(block, false);
+    this.#drain(this.#concurrency).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#start(Buffer.concat(this.#pending, this.#pendingBytes), true);
+    this.#pending = [];
+    this.#drain(0).then(() => {
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32LE(this.#crc >>> 0, 0);
+      trailer.writeUInt32LE(this.#inputBytes % 0x100000000, 4);
+      this.push(trailer);
+      callback();
+    }, callback);
+  }
+
+  #start(block: Buffer, last: boolean): void {
+    const dictionary = this.#dictionary;
+    this.#dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
+    const options = {
+      level: this.#level,
+      finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+      ...(dictionary && dictionary.length > 0 ? { dictionary } : {}),
+    };
+    this.#jobs.push(
+      new Promise<Buffer>((resolve, reject) =>
+        deflateRaw(block, options, (error, result) => (error ? reject(error) : resolve(result))),
+      ),
+    );
+  }
+
+  /** Emits finished blocks in order until at most `keep` jobs remain in flight. */
+  async #drain(keep: number): Promise<void> {
+    if (!this.#headerWritten) {
+      // gzip header: deflate, no flags, mtime 0, no extra flags, OS = Unix (as Node's gzip writes).
+      this.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]));
+      this.#headerWritten = true;
+    }
+    while (this.#jobs.length > keep) {
+      const compressed = await this.#jobs.shift()!;
+      this.push(compressed);
+    }
+  }
+}
