@@ -20,7 +20,21 @@ export const allowed = {
   snapshot: ['util', 'oci', 'archive', 'store'],
   runtime: ['util', 'oci'],
   cache: ['util', 'oci', 'store', 'registry'],
-  solver: ['util', 'oci', 'reference', 'dockerfile', 'progress', 'archive', 'store', 'registry', 'context', 'plan', 'snapshot', 'runtime', 'cache'],
+  solver: [
+    'util',
+    'oci',
+    'reference',
+    'dockerfile',
+    'progress',
+    'archive',
+    'store',
+    'registry',
+    'context',
+    'plan',
+    'snapshot',
+    'runtime',
+    'cache',
+  ],
   export: ['util', 'oci', 'progress', 'archive', 'store', 'registry'],
   analyze: ['util', 'oci', 'archive', 'store', 'registry', 'reference', 'dockerfile', 'plan', 'context'],
   'strata.ts': null,
@@ -50,13 +64,17 @@ function check(file) {
   }
   if (allowed[from] === null) return;
   const text = readFileSync(file, 'utf8');
-  for (const m of text.matchAll(/^(?!\s*import\s+type\b)[^\n]*?(?:from\s+|import\s*\(\s*)['"](\.[^'"]+)['"]/gm)) {
+  for (const m of text.matchAll(
+    /^(?!\s*import\s+type\b)[^\n]*?(?:from\s+|import\s*\(\s*)['"](\.[^'"]+)['"]/gm,
+  )) {
     const target = resolve(dirname(file), m[1]);
     if (!target.startsWith(src + sep)) continue;
     const to = moduleOf(target);
     if (to === from) continue;
     if (!allowed[from].includes(to)) {
-      problems.push(`${relative(root, file)} imports ${to}/ — ${from}/ may import: ${allowed[from].join(', ') || 'nothing'}`);
+      problems.push(
+        `${relative(root, file)} imports ${to}/ — ${from}/ may import: ${allowed[from].join(', ') || 'nothing'}`,
+      );
     } else if (!/\/index\.ts$/.test(m[1])) {
       problems.push(`${relative(root, file)} imports ${m[1]} — enter another module through its index.ts`);
     }
@@ -64,7 +82,8 @@ function check(file) {
 }
 
 walk(src);
-for (const u of unknown) problems.push(`src/${u}/ is not in the module table (scripts/check-layers.mjs, docs/design.md)`);
+for (const u of unknown)
+  problems.push(`src/${u}/ is not in the module table (scripts/check-layers.mjs, docs/design.md)`);
 if (problems.length) {
   console.log(problems.join('\n'));
   process.exit(1);

@@ -6,7 +6,9 @@ import { resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 if (!existsSync(resolve(root, 'examples')) || !existsSync(resolve(root, 'src/solver'))) {
-  console.log('strata demo: not yet — the build engine and the examples are still being written (issues 5 and 6).');
+  console.log(
+    'strata demo: not yet — the build engine and the examples are still being written (issues 5 and 6).',
+  );
   console.log('What works today: strata import, images, tag, rmi, prune, store verify (see README).');
   process.exit(0);
 }

@@ -148,7 +148,12 @@ export class BlobStore {
           cb(null, chunk);
         },
       });
-      await pipeline(source, counter, createWriteStream(pending.path, { mode: 0o644 }), signal ? { signal } : {});
+      await pipeline(
+        source,
+        counter,
+        createWriteStream(pending.path, { mode: 0o644 }),
+        signal ? { signal } : {},
+      );
       const digest = sha256Digest(hash.digest('hex'));
       if (expected.digest !== undefined && digest !== expected.digest) {
         throw new DigestMismatchError({ expected: expected.digest, actual: digest });

@@ -6,7 +6,9 @@ import { REPO } from '../support/cli.ts';
 
 describe('module boundaries', () => {
   it('every import between src/ modules follows the one-way design table', () => {
-    const result = spawnSync(process.execPath, [join(REPO, 'scripts/check-layers.mjs'), REPO], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [join(REPO, 'scripts/check-layers.mjs'), REPO], {
+      encoding: 'utf8',
+    });
     assert.equal(result.status, 0, result.stdout + result.stderr);
   });
 });

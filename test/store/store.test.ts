@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { digestOf, type Digest, imageFromParts, MediaTypes, parseDigest } from '../../src/oci/index.ts';
+import { type Digest, digestOf, imageFromParts, MediaTypes, parseDigest } from '../../src/oci/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { tempDir } from '../support/cli.ts';
 
@@ -26,7 +26,9 @@ describe('content store', () => {
   });
 
   it('is an OCI image layout from the start', () => {
-    assert.deepEqual(JSON.parse(readFileSync(join(dir.path, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir.path, 'oci-layout'), 'utf8')), {
+      imageLayoutVersion: '1.0.0',
+    });
     assert.equal(JSON.parse(readFileSync(join(dir.path, 'index.json'), 'utf8')).schemaVersion, 2);
   });
 
@@ -41,7 +43,9 @@ describe('content store', () => {
 
   it('rejects content that does not match the expected digest and leaves nothing behind', async () => {
     const expected = digestOf('something else');
-    await assert.rejects(store.blobs.ingest(Readable.from([Buffer.from('actual')]), { digest: expected }), { code: 'DIGEST_MISMATCH' });
+    await assert.rejects(store.blobs.ingest(Readable.from([Buffer.from('actual')]), { digest: expected }), {
+      code: 'DIGEST_MISMATCH',
+    });
     assert.equal(await store.blobs.has(expected), false);
     assert.equal(await store.blobs.has(digestOf('actual')), false);
     assert.deepEqual(readdirSync(join(dir.path, 'tmp')), []);
@@ -49,7 +53,10 @@ describe('content store', () => {
 
   it('rejects content of the wrong size', async () => {
     const data = Buffer.from('sized');
-    await assert.rejects(store.blobs.ingest(Readable.from([data]), { digest: digestOf(data), size: 99 }), /size mismatch/);
+    await assert.rejects(
+      store.blobs.ingest(Readable.from([data]), { digest: digestOf(data), size: 99 }),
+      /size mismatch/,
+    );
     assert.equal(await store.blobs.has(digestOf(data)), false);
   });
 
@@ -67,7 +74,11 @@ describe('content store', () => {
     const layerBytes = Buffer.from('not really a tar, but a blob');
     const layerInfo = await store.blobs.writeBytes(layerBytes);
     const image = imageFromParts({
-      config: { os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [digestOf('uncompressed')] } },
+      config: {
+        os: 'linux',
+        architecture: 'amd64',
+        rootfs: { type: 'layers', diff_ids: [digestOf('uncompressed')] },
+      },
       layers: [
         {
           descriptor: { mediaType: MediaTypes.ociLayerGzip, digest: layerInfo.digest, size: layerInfo.size },
@@ -104,14 +115,20 @@ describe('content store', () => {
     const blob = await store.blobs.writeBytes(Buffer.from('left by a crashed build'));
     // A lease written by a process that no longer exists (pid of an exited child).
     const pid = Number(execFileSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).trim());
-    writeFileSync(join(dir.path, 'leases', `${pid}-1-dead.json`), JSON.stringify({ pid, start: '1', digests: [blob.digest] }));
+    writeFileSync(
+      join(dir.path, 'leases', `${pid}-1-dead.json`),
+      JSON.stringify({ pid, start: '1', digests: [blob.digest] }),
+    );
     await store.collectGarbage();
     assert.equal(await store.blobs.has(blob.digest), false);
     assert.equal(existsSync(join(dir.path, 'leases', `${pid}-1-dead.json`)), false);
   });
 
   it('refuses to resolve a name that is not there', async () => {
-    await assert.rejects(store.resolve('docker.io/library/nope:latest'), { code: 'NOT_FOUND', message: /image docker.io\/library\/nope:latest not found/ });
+    await assert.rejects(store.resolve('docker.io/library/nope:latest'), {
+      code: 'NOT_FOUND',
+      message: /image docker.io\/library\/nope:latest not found/,
+    });
   });
 
   it('reports a missing blob of a named image', async () => {
@@ -120,7 +137,11 @@ describe('content store', () => {
     const saved = readFileSync(store.blobs.path(layer));
     await store.blobs.remove(layer);
     const problems = await store.verify();
-    assert.ok(problems.some((p) => p.digest === layer && /missing \(needed by docker.io\/library\/roundtrip:1\)/.test(p.problem)));
+    assert.ok(
+      problems.some(
+        (p) => p.digest === layer && /missing \(needed by docker.io\/library\/roundtrip:1\)/.test(p.problem),
+      ),
+    );
     writeFileSync(store.blobs.path(layer), saved);
   });
 });

@@ -1,4 +1,4 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { type SpawnOptions, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +19,13 @@ export interface CliResult {
 /** Runs `strata args…` as a real subprocess. */
 export function runStrata(
   args: readonly string[],
-  options: { root?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+  options: {
+    root?: string;
+    input?: Buffer | string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const env = { ...process.env, ...options.env, ...(options.root ? { STRATA_ROOT: options.root } : {}) };

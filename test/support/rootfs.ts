@@ -20,7 +20,10 @@ export function makeBusyboxRootfs(dir: string): string {
     if (applet === 'busybox') continue;
     if (!existsSync(join(dir, 'bin', applet))) symlinkSync('busybox', join(dir, 'bin', applet));
   }
-  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  writeFileSync(
+    join(dir, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  );
   writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
   return dir;
 }
