@@ -1,0 +1,165 @@
+import type { DockerfileError } from './dockerfile-error.ts';
+import { isSpace } from './shell-lexer.ts';
+import { didYouMean } from './suggest.ts';
+
+/** One `--flag[=value]` word of an instruction, quotes removed, with its offset in the line. */
+export interface FlagWord {
+  readonly text: string;
+  readonly offset: number;
+}
+
+/** An instruction's arguments split into leading `--flags` and the rest. */
+export interface SplitArguments {
+  readonly flags: readonly FlagWord[];
+  /** The arguments after the flags, trimmed. */
+  readonly rest: string;
+  /** Offset of `rest` in the text that was split. */
+  readonly restOffset: number;
+}
+
+/**
+ * Takes the leading `--flag` words off an instruction's arguments, as BuildKit's
+ * `extractBuilderFlags` does: a word is a flag while it starts with `--`; quotes group and are
+ * removed; the escapeToken token escapes the next character; a lone `--` ends the flags.
+ */
+export function extractBuilderFlags(line: string, escapeToken: string, baseOffset = 0): SplitArguments {
+  const flags: FlagWord[] = [];
+  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
+  let word = '';
+  let wordStart = 0;
+  let quote = '';
+  let blankOk = false;
+  const restFrom = (pos: number): SplitArguments => {
+    let start = pos;
+    while (start < line.length && isSpace(line[start]!)) start++;
+    let end = line.length;
+    while (end > start && isSpace(line[end - 1]!)) end--;
+    return { flags, rest: line.slice(start, end), restOffset: baseOffset + start };
+  };
+  for (let pos = 0; pos <= line.length; pos++) {
+    const atEnd = pos === line.length;
+    let ch = atEnd ? '' : line[pos]!;
+    if (phase === 'spaces') {
+      if (atEnd) break;
+      if (isSpace(ch)) continue;
+      if (ch !== '-' || line[pos + 1] !== '-') return restFrom(pos);
+      phase = 'word';
+      wordStart = pos;
+    }
+    if (atEnd) {
+      if (word !== '--' && (blankOk || word.length > 0))
+        flags.push({ text: word, offset: baseOffset + wordStart });
+      break;
+    }
+    if (phase === 'word') {
+      if (isSpace(ch)) {
+        if (word === '--') return restFrom(pos);
+        if (blankOk || word.length > 0) flags.push({ text: word, offset: baseOffset + wordStart });
+        phase = 'spaces';
+        word = '';
+        blankOk = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOk = true;
+        phase = 'quote';
+        continue;
+      }
+      if (ch === escapeToken) {
+        if (pos + 1 === line.length) continue; // an escapeToken at the very end is dropped
+        pos++;
+        ch = line[pos]!;
+      }
+      word += ch;
+      continue;
+    }
+    // phase === 'quote'
+    if (ch === quote) {
+      phase = 'word';
+      continue;
+    }
+    if (ch === escapeToken) {
+      if (pos + 1 === line.length) {
+        phase = 'word';
+        continue;
+      }
+      pos++;
+      ch = line[pos]!;
+    }
+    word += ch;
+  }
+  return { flags, rest: '', restOffset: baseOffset + line.length };
+}
+
+/** The kinds of flag BuildKit's `BFlags` knows. */
+type FlagKind = 'bool' | 'string' | 'strings';
+
+/** The parsed value of one flag; `used` tells a given default from an explicit value. */
+export interface FlagValue {
+  readonly used: boolean;
+  readonly value: string | undefined;
+  readonly values: readonly string[];
+  readonly bool: boolean;
+  /** Offset of the (last) flag word in the logical line, for error positions. */
+  readonly offset: number | undefined;
+}
+
+/**
+ * Parses an instruction's flags against the flags it accepts, with BuildKit's rules and messages:
+ * unknown flags (with a "did you mean"), duplicates (except repeatable ones), `--bool`,
+ * `--bool=true|false`, `--string=value` (a value is required), `--strings=v` repeated.
+ */
+export function parseFlags(
+  instruction: string,
+  words: readonly FlagWord[],
+  accepted: Readonly<Record<string, FlagKind>>,
+  fail: (message: string, offset: number, hint?: string) => DockerfileError,
+): Map<string, FlagValue> {
+  const state = new Map<
+    string,
+    { used: boolean; value: string | undefined; values: string[]; bool: boolean; offset: number | undefined }
+  >();
+  for (const name of Object.keys(accepted)) {
+    state.set(name, { used: false, value: undefined, values: [], bool: false, offset: undefined });
+  }
+  for (const word of words) {
+    if (word.text === '--') break;
+    if (!word.text.startsWith('--')) throw fail(`arg should start with -- : ${word.text}`, word.offset);
+    const eq = word.text.indexOf('=');
+    const flagName = eq === -1 ? word.text : word.text.slice(0, eq);
+    const hasValue = eq !== -1;
+    const value = hasValue ? word.text.slice(eq + 1) : '';
+    const name = flagName.slice(2);
+    const kind = Object.hasOwn(accepted, name) ? accepted[name] : undefined;
+    const entry = state.get(name);
+    if (kind === undefined || entry === undefined) {
+      const names = Object.keys(accepted);
+      const suggestion = didYouMean(name, names, { caseSensitive: true });
+      const hint =
+        suggestion !== undefined
+          ? suggestion.replace(/^did you mean /, 'did you mean --')
+          : names.length === 0
+            ? `${instruction} takes no flags`
+            : `${instruction} accepts ${names.map((n) => `--${n}`).join(', ')}`;
+      throw fail(`unknown flag: ${flagName}`, word.offset, hint);
+    }
+    if (entry.used && kind !== 'strings') throw fail(`duplicate flag specified: ${flagName}`, word.offset);
+    entry.used = true;
+    entry.offset = word.offset;
+    if (kind === 'bool') {
+      if (hasValue && value === '') throw fail(`missing a value on flag: ${flagName}`, word.offset);
+      const lowered = value.toLowerCase();
+      if (lowered === 'true' || lowered === '') entry.bool = true;
+      else if (lowered === 'false') entry.bool = false;
+      else throw fail(`expecting boolean value for flag ${flagName}, not: ${value}`, word.offset);
+      entry.value = String(entry.bool);
+    } else {
+      if (!hasValue)
+        throw fail(`missing a value on flag: ${flagName}`, word.offset, `write ${flagName}=<value>`);
+      entry.value = value;
+      if (kind === 'strings') entry.values.push(value);
+    }
+  }
+  return state;
+}

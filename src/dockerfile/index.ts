@@ -1,0 +1,17 @@
+/**
+ * dockerfile — the Dockerfile frontend: a parser with BuildKit's syntax and semantics (directives,
+ * continuations, JSON/shell forms, heredocs, every instruction and flag as a typed node with its
+ * source range), BuildKit's shell-lexer word expansion, and `DockerfileError`, which carries
+ * file:line:column. Pure: no I/O. The planner (`src/plan`) applies ARG/ENV scoping on top.
+ */
+export * from './builder-flags.ts';
+export * from './dockerfile-error.ts';
+export * from './go-duration.ts';
+export * from './instructions.ts';
+export { parseHeredocWord } from './logical-lines.ts';
+export * from './parse-dockerfile.ts';
+export { chompHeredoc, parseWords } from './parse-instruction.ts';
+export * from './run-mount.ts';
+export * from './shell-lexer.ts';
+export * from './source-range.ts';
+export * from './suggest.ts';

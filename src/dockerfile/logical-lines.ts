@@ -1,0 +1,304 @@
+import { DockerfileError } from './dockerfile-error.ts';
+import type { Directive, Heredoc } from './instructions.ts';
+import { EMPTY_ENV, ShellLexer } from './shell-lexer.ts';
+import type { SourceRange } from './source-range.ts';
+
+/**
+ * One instruction as the line reader sees it, before it is typed: the logical line (continuations
+ * joined, comment lines inside dropped), its place in the file, and its heredoc bodies. This
+ * follows BuildKit's parser.Parse loop (frontend/dockerfile/parser/parser.go).
+ */
+export interface LogicalLine {
+  readonly text: string;
+  readonly range: SourceRange;
+  readonly comments: readonly string[];
+  readonly heredocs: readonly Heredoc[];
+  /** Empty continuation lines were skipped inside this instruction (a warning in BuildKit). */
+  readonly hadEmptyContinuation: boolean;
+  /** Maps an offset in `text` to a line and column in the file. */
+  positionAt(offset: number): { line: number; column: number };
+}
+
+/** What the line reader found: directives, the escapeToken token in force, and logical lines. */
+export interface ReadLinesResult {
+  readonly directives: readonly Directive[];
+  readonly escapeToken: '\\' | '`';
+  readonly lines: readonly LogicalLine[];
+}
+
+/** Where a piece of a logical line came from. */
+interface Segment {
+  readonly offset: number;
+  readonly line: number;
+  readonly column: number;
+}
+
+const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+const HEREDOC_WORD = /^(\d*)<<(-?)\s*([^<]*)$/;
+
+/**
+ * Splits Dockerfile text into logical lines. Throws {@link DockerfileError} for a repeated or
+ * invalid directive, an unterminated heredoc, or a file without instructions.
+ */
+export function readLogicalLines(
+  source: string,
+  file: string,
+  canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean,
+): ReadLinesResult {
+  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  const physical = splitLines(text);
+  const directives: Directive[] = [];
+  const seen = new Set<string>();
+  let directivesDone = false;
+  let escapeToken: '\\' | '`' = '\\';
+  let continuation = continuationRegExp(escapeToken);
+  const lines: LogicalLine[] = [];
+  let comments: string[] = [];
+  let index = 0; // next physical line to read (0-based)
+
+  const error = (message: string, line: number, endLine = line): DockerfileError =>
+    new DockerfileError(message, { file, range: { line, column: 1, endLine, endColumn: 1 } });
+
+  /** BuildKit's directive parser: only `#` lines at the very top, each name once. */
+  const tryDirective = (token: string, lineNumber: number): boolean => {
+    if (directivesDone) return false;
+    if (!token.startsWith('#')) {
+      directivesDone = true;
+      return false;
+    }
+    const match = DIRECTIVE.exec(trimLeftSpace(token.slice(1)));
+    if (match === null) {
+      directivesDone = true;
+      return false;
+    }
+    const name = match[1]!.toLowerCase();
+    if (name !== 'syntax' && name !== 'escape' && name !== 'check') {
+      directivesDone = true;
+      return false;
+    }
+    if (seen.has(name)) throw error(`only one ${name} parser directive can be used`, lineNumber);
+    seen.add(name);
+    const value = match[2]!;
+    if (name === 'escape') {
+      if (value !== '`' && value !== '\\') {
+        throw error(`invalid escape token '${value}' does not match \` or \\`, lineNumber);
+      }
+      escapeToken = value;
+      continuation = continuationRegExp(escapeToken);
+    }
+    directives.push({ name, value, line: lineNumber });
+    return true;
+  };
+
+  while (index < physical.length) {
+    const raw = physical[index]!;
+    const lineNumber = index + 1;
+    index++;
+    const trimmedRaw = trimNewline(raw);
+    if (isComment(trimmedRaw)) {
+      const comment = trimmedRaw.trimStart().slice(1).trim();
+      if (comment === '') comments = [];
+      else comments.push(comment);
+    }
+    const leading = trimmedRaw.length - trimLeftSpace(trimmedRaw).length;
+    const token = trimmedRaw.slice(leading);
+    if (tryDirective(token, lineNumber)) {
+      comments.pop();
+      continue;
+    }
+    const firstChunk = isComment(token) ? '' : token;
+    const startLine = lineNumber;
+    const trimmed = trimContinuation(firstChunk, continuation);
+    if (trimmed.complete && trimmed.text.length === 0) continue;
+
+    let buffer = trimmed.text;
+    const segments: Segment[] = [{ offset: 0, line: lineNumber, column: leading + 1 }];
+    let complete = trimmed.complete;
+    let currentLine = lineNumber;
+    let hadEmptyContinuation = false;
+    while (!complete && index < physical.length) {
+      const next = trimNewline(physical[index]!);
+      index++;
+      currentLine = index;
+      directivesDone = true;
+      if (isComment(next)) continue;
+      if (trimLeftSpace(next).length === 0) {
+        hadEmptyContinuation = true;
+        continue;
+      }
+      const part = trimContinuation(next, continuation);
+      segments.push({ offset: buffer.length, line: currentLine, column: 1 });
+      buffer += part.text;
+      complete = part.complete;
+    }
+    directivesDone = true;
+
+    const positionAt = (offset: number): { line: number; column: number } => {
+      let segment = segments[0]!;
+      for (const candidate of segments) {
+        if (candidate.offset <= offset) segment = candidate;
+        else break;
+      }
+      return { line: segment.line, column: segment.column + (offset - segment.offset) };
+    };
+
+    const heredocs: Heredoc[] = [];
+    if (buffer.includes('<<') && canContainHeredoc(buffer, escapeToken)) {
+      for (const found of heredocsFromLine(buffer, file, startLine, currentLine)) {
+        let content = '';
+        let terminated = false;
+        while (index < physical.length) {
+          const bodyLine = physical[index]!;
+          index++;
+          currentLine = index;
+          let candidate = trimNewline(bodyLine);
+          if (found.chomp) candidate = candidate.replace(/^\t+/, '');
+          if (candidate === found.name) {
+            terminated = true;
+            break;
+          }
+          content += bodyLine;
+        }
+        if (!terminated) throw error('unterminated heredoc', startLine, currentLine);
+        heredocs.push({ ...found, content });
+      }
+    }
+
+    const lastText = trimNewline(physical[currentLine - 1] ?? '');
+    lines.push({
+      text: buffer,
+      range: { line: startLine, column: leading + 1, endLine: currentLine, endColumn: lastText.length + 1 },
+      comments,
+      heredocs,
+      hadEmptyContinuation,
+      positionAt,
+    });
+    comments = [];
+  }
+  if (lines.length === 0) {
+    throw new DockerfileError('file with no instructions', {
+      file,
+      range: {
+        line: Math.max(1, physical.length),
+        column: 1,
+        endLine: Math.max(1, physical.length),
+        endColumn: 1,
+      },
+      hint: 'a Dockerfile needs at least a FROM instruction',
+    });
+  }
+  return { directives, escapeToken: escapeToken, lines };
+}
+
+/** Lines with their line endings kept (BuildKit keeps them in heredoc bodies). */
+function splitLines(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) {
+      if (start < text.length) out.push(text.slice(start));
+      return out;
+    }
+    out.push(text.slice(start, nl + 1));
+    start = nl + 1;
+  }
+}
+
+function trimNewline(line: string): string {
+  let end = line.length;
+  while (end > 0 && (line.charCodeAt(end - 1) === 10 || line.charCodeAt(end - 1) === 13)) end--;
+  return end === line.length ? line : line.slice(0, end);
+}
+
+/** Go's `bytes.TrimLeftFunc(s, unicode.IsSpace)` for the ASCII and Latin-1 spaces. */
+function trimLeftSpace(text: string): string {
+  let i = 0;
+  while (i < text.length && isSpaceCode(text.charCodeAt(i))) i++;
+  return i === 0 ? text : text.slice(i);
+}
+
+function isSpaceCode(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x85 || c === 0xa0;
+}
+
+function isComment(line: string): boolean {
+  const trimmed = trimLeftSpace(line);
+  return trimmed.length > 0 && trimmed.charCodeAt(0) === 0x23;
+}
+
+/**
+ * The escapeToken token is a line continuation when it is the last non-blank character and is not
+ * itself preceded by the escapeToken token (so `\\` at the end is a literal backslash).
+ */
+function continuationRegExp(escapeToken: string): RegExp {
+  const e = escapeToken === '\\' ? '\\\\' : escapeToken;
+  return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
+}
+
+function trimContinuation(text: string, continuation: RegExp): { text: string; complete: boolean } {
+  const match = continuation.exec(text);
+  if (match === null) return { text, complete: true };
+  return { text: text.slice(0, match.index) + (match[1] ?? ''), complete: false };
+}
+
+const HEREDOC_LINE_LEXER = new ShellLexer({
+  escapeToken: '\\',
+  rawQuotes: true,
+  rawEscapes: true,
+  skipUnsetEnv: true,
+});
+const HEREDOC_NAME_LEXER = new ShellLexer({ escapeToken: '\\', skipUnsetEnv: true });
+const HEREDOC_RAW_LEXER = new ShellLexer({ escapeToken: '\\', skipUnsetEnv: true, rawQuotes: true });
+
+/** The heredoc a word opens (`<<EOF`, `<<-"EOF"`, `3<<EOF`), if any, without its body. */
+export function parseHeredocWord(word: string): Omit<Heredoc, 'content'> | undefined {
+  const match = HEREDOC_WORD.exec(word);
+  if (match === null) return undefined;
+  const rest = match[3]!;
+  if (rest === '') return undefined;
+  // The delimiter is read with and without quote removal: if the two differ in their quotes,
+  // part of the delimiter was quoted, and the body is not expanded.
+  const words = HEREDOC_NAME_LEXER.processWords(rest, EMPTY_ENV);
+  if (words.length !== 1) return undefined;
+  const rawWords = HEREDOC_RAW_LEXER.processWords(rest, EMPTY_ENV);
+  if (rawWords.length !== words.length) {
+    throw new DockerfileError(`internal lexing of heredoc produced inconsistent results: ${rest}`);
+  }
+  const quotes = (s: string): number => s.split(/['"]/).length - 1;
+  return {
+    name: words[0]!,
+    expand: quotes(words[0]!) === quotes(rawWords[0]!),
+    chomp: match[2] === '-',
+    fileDescriptor: match[1] === '' ? 0 : Number.parseInt(match[1]!, 10),
+  };
+}
+
+function heredocsFromLine(
+  line: string,
+  file: string,
+  startLine: number,
+  endLine: number,
+): Omit<Heredoc, 'content'>[] {
+  let words: readonly string[];
+  try {
+    words = HEREDOC_LINE_LEXER.processWords(line, EMPTY_ENV);
+  } catch (error) {
+    // BuildKit ignores lexing errors here: a line its lexer cannot split has no heredocs.
+    if (error instanceof DockerfileError) return [];
+    throw error;
+  }
+  const out: Omit<Heredoc, 'content'>[] = [];
+  for (const word of words) {
+    try {
+      const heredoc = parseHeredocWord(word);
+      if (heredoc !== undefined) out.push(heredoc);
+    } catch (error) {
+      if (error instanceof DockerfileError) {
+        throw error.placed({ file, range: { line: startLine, column: 1, endLine, endColumn: 1 } });
+      }
+      throw error;
+    }
+  }
+  return out;
+}

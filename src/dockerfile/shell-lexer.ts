@@ -1,0 +1,493 @@
+import { DockerfileError } from './dockerfile-error.ts';
+
+/**
+ * The variables a word is expanded against. `get` returns undefined for an unset variable (an
+ * empty string is a set, empty variable: `${a:-x}` and `${a-x}` tell the two apart).
+ */
+export interface ExpansionEnv {
+  get(name: string): string | undefined;
+}
+
+/** How a {@link ShellLexer} treats quotes, escapes and unset variables. */
+export interface ShellLexerOptions {
+  /** `\` (default) or `` ` ``, from the `# escape=` directive. */
+  readonly escapeToken?: '\\' | '`';
+  /** Keep quote characters in the result (used to detect quoted heredoc delimiters). */
+  readonly rawQuotes?: boolean;
+  /** Keep escape characters in the result. */
+  readonly rawEscapes?: boolean;
+  /** Treat quotes as ordinary characters (heredoc bodies are expanded this way). */
+  readonly skipProcessQuotes?: boolean;
+  /** Leave references to unset variables as written instead of expanding them to "". */
+  readonly skipUnsetEnv?: boolean;
+}
+
+/** The outcome of expanding one word. */
+export interface ExpandedWord {
+  /** The word after quote removal and substitution, spaces kept. */
+  readonly result: string;
+  /** The same text split into words the way the shell would (`EXPOSE $PORTS`). */
+  readonly words: readonly string[];
+  /** Variables the word referenced that were set. */
+  readonly matched: ReadonlySet<string>;
+  /** Variables the word referenced that were unset. */
+  readonly unmatched: ReadonlySet<string>;
+}
+
+/** An environment from `KEY=value` strings or a map; on Linux keys are case-sensitive. */
+export function envFrom(
+  entries: Iterable<readonly [string, string]> | ReadonlyMap<string, string>,
+): ExpansionEnv {
+  const map = entries instanceof Map ? (entries as ReadonlyMap<string, string>) : new Map(entries);
+  return { get: (name) => map.get(name) };
+}
+
+/** An environment where nothing is set. */
+export const EMPTY_ENV: ExpansionEnv = { get: () => undefined };
+
+const EOF = '';
+
+/**
+ * BuildKit's shell lexer (frontend/dockerfile/shell/lex.go): quote removal, escapes, `$a`, `${a}`,
+ * `${a:-b}` `${a-b}` `${a:+b}` `${a+b}` `${a:?m}` `${a?m}` `${a#p}` `${a##p}` `${a%p}` `${a%%p}`
+ * `${a/p/r}` `${a//p/r}`, and word splitting after substitution. It follows BuildKit's rules, not
+ * POSIX sh's where the two differ (for example `\` inside double quotes escapes only `"`, `$`
+ * and the escape token itself, and `""` on its own produces no word).
+ */
+export class ShellLexer {
+  readonly escapeToken: string;
+  readonly options: ShellLexerOptions;
+
+  constructor(options: ShellLexerOptions = {}) {
+    this.options = options;
+    this.escapeToken = options.escapeToken ?? '\\';
+  }
+
+  /** Expands one word; throws a {@link DockerfileError} (without location) on a syntax error. */
+  expand(word: string, env: ExpansionEnv): ExpandedWord {
+    const run = new LexRun(word, env, this);
+    try {
+      const { result, words } = run.processStopOn(EOF, this.options.rawEscapes ?? false);
+      return { result, words, matched: run.matched, unmatched: run.unmatched };
+    } catch (error) {
+      if (error instanceof LexError) {
+        throw new DockerfileError(`failed to process ${goQuote(word)}: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  /** The expanded word as one string (BuildKit's `ProcessWord`). */
+  processWord(word: string, env: ExpansionEnv): string {
+    return this.expand(word, env).result;
+  }
+
+  /** The expanded word split into words (BuildKit's `ProcessWords`). */
+  processWords(word: string, env: ExpansionEnv): readonly string[] {
+    return this.expand(word, env).words;
+  }
+}
+
+class LexError extends Error {}
+
+/** Words collected while scanning: unquoted whitespace separates words, quoted text never does. */
+class WordCollector {
+  buffer = '';
+  inWord = false;
+  readonly words: string[] = [];
+
+  addChar(ch: string): void {
+    if (isSpace(ch)) {
+      if (this.inWord && this.buffer.length > 0) {
+        this.words.push(this.buffer);
+        this.buffer = '';
+        this.inWord = false;
+      }
+    } else {
+      this.addRawChar(ch);
+    }
+  }
+
+  addRawChar(ch: string): void {
+    this.buffer += ch;
+    this.inWord = true;
+  }
+
+  addString(text: string): void {
+    for (const ch of text) this.addChar(ch);
+  }
+
+  addRawString(text: string): void {
+    this.buffer += text;
+    this.inWord = true;
+  }
+
+  finish(): string[] {
+    if (this.buffer.length > 0) {
+      this.words.push(this.buffer);
+      this.buffer = '';
+      this.inWord = false;
+    }
+    return this.words;
+  }
+}
+
+class LexRun {
+  private readonly chars: string[];
+  private pos = 0;
+  private rawEscapes: boolean;
+  readonly matched = new Set<string>();
+  readonly unmatched = new Set<string>();
+
+  constructor(
+    text: string,
+    private readonly env: ExpansionEnv,
+    private readonly lexer: ShellLexer,
+  ) {
+    this.chars = Array.from(text);
+    this.rawEscapes = lexer.options.rawEscapes ?? false;
+  }
+
+  private peek(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos]! : EOF;
+  }
+
+  private next(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
+  }
+
+  /** Scans until `stop` (consumed) or the end of input; `stop` = EOF means "to the end". */
+  processStopOn(stop: string, rawEscapes: boolean): { result: string; words: string[] } {
+    const savedRaw = this.rawEscapes;
+    this.rawEscapes = rawEscapes;
+    try {
+      let result = '';
+      const words = new WordCollector();
+      const quotes = !(this.lexer.options.skipProcessQuotes ?? false);
+      const escapeChar = this.lexer.escapeToken;
+      while (this.peek() !== EOF) {
+        const ch = this.peek();
+        if (stop !== EOF && ch === stop) {
+          this.next();
+          return { result, words: words.finish() };
+        }
+        if (ch === '$') {
+          const text = this.processDollar();
+          result += text;
+          words.addString(text);
+        } else if (ch === '<') {
+          const text = this.processPossibleHeredoc();
+          result += text;
+          words.addRawString(text);
+        } else if (quotes && ch === "'") {
+          const text = this.processSingleQuote();
+          result += text;
+          words.addRawString(text);
+        } else if (quotes && ch === '"') {
+          const text = this.processDoubleQuote();
+          result += text;
+          words.addRawString(text);
+        } else {
+          let c = this.next();
+          if (c === escapeChar) {
+            if (this.rawEscapes) {
+              words.addRawChar(c);
+              result += c;
+            }
+            // The escape token escapes the next character, except at the end of the word.
+            c = this.next();
+            if (c === EOF) break;
+            words.addRawChar(c);
+          } else {
+            words.addChar(c);
+          }
+          result += c;
+        }
+      }
+      if (stop !== EOF) throw new LexError(`unexpected end of statement while looking for matching ${stop}`);
+      return { result, words: words.finish() };
+    } finally {
+      this.rawEscapes = savedRaw;
+    }
+  }
+
+  private processSingleQuote(): string {
+    // Everything up to the next ' is literal; a ' cannot be escaped inside single quotes.
+    const raw = this.lexer.options.rawQuotes ?? false;
+    let result = '';
+    const open = this.next();
+    if (raw) result += open;
+    for (;;) {
+      const ch = this.next();
+      if (ch === EOF)
+        throw new LexError('unexpected end of statement while looking for matching single-quote');
+      if (ch === "'") {
+        if (raw) result += ch;
+        return result;
+      }
+      result += ch;
+    }
+  }
+
+  private processDoubleQuote(): string {
+    // Literal except $ substitutions; the escape token escapes only " $ and itself.
+    const raw = this.lexer.options.rawQuotes ?? false;
+    const escapeChar = this.lexer.escapeToken;
+    let result = '';
+    const open = this.next();
+    if (raw) result += open;
+    for (;;) {
+      const peeked = this.peek();
+      if (peeked === EOF)
+        throw new LexError('unexpected end of statement while looking for matching double-quote');
+      if (peeked === '"') {
+        const close = this.next();
+        if (raw) result += close;
+        return result;
+      }
+      if (peeked === '$') {
+        result += this.processDollar();
+        continue;
+      }
+      let ch = this.next();
+      if (ch === escapeChar) {
+        if (this.rawEscapes) result += ch;
+        const after = this.peek();
+        if (after === EOF) continue; // an escape at the very end is dropped
+        if (after === '"' || after === '$' || after === escapeChar) ch = this.next();
+      }
+      result += ch;
+    }
+  }
+
+  private processDollar(): string {
+    this.next(); // $
+    const skipUnset = this.lexer.options.skipUnsetEnv ?? false;
+    if (this.peek() !== '{') {
+      const name = this.processName();
+      if (name === '') return '$';
+      const value = this.getEnv(name);
+      if (value === undefined && skipUnset) return `$${name}`;
+      return value ?? '';
+    }
+    this.next(); // {
+    const first = this.peek();
+    if (first === EOF) throw new LexError("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':') throw new LexError('syntax error: bad substitution');
+    const name = this.processName();
+    let ch = this.next();
+    if (ch === EOF) throw new LexError("syntax error: missing '}'");
+    let modifier = ch;
+    if (ch === '}') {
+      const value = this.getEnv(name);
+      if (value === undefined && skipUnset) return `\${${name}}`;
+      return value ?? '';
+    }
+    if (ch === '/') return this.processReplace(name);
+    let nullIsUnset = false;
+    if (ch === ':') {
+      nullIsUnset = true;
+      ch = this.next();
+      modifier += ch;
+    } else if (!'+-?#%'.includes(ch)) {
+      throw new LexError(`unsupported modifier (${modifier}) in substitution`);
+    }
+    const patternLike = ch === '#' || ch === '%';
+    if (nullIsUnset && patternLike) throw new LexError(`unsupported modifier (${modifier}) in substitution`);
+    let word: string;
+    try {
+      word = this.processStopOn('}', patternLike).result;
+    } catch (error) {
+      if (error instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '}'");
+      throw error;
+    }
+    const value = this.getEnv(name);
+    if (value === undefined && skipUnset) return `\${${name}${modifier}${word}}`;
+    const unsetOrNull = value === undefined || (nullIsUnset && value === '');
+    switch (ch) {
+      case '-':
+        return unsetOrNull ? word : (value ?? '');
+      case '+':
+        return unsetOrNull ? '' : word;
+      case '?':
+        if (value === undefined)
+          throw new LexError(`${name}: ${word === '' ? 'is not allowed to be unset' : word}`);
+        if (nullIsUnset && value === '')
+          throw new LexError(`${name}: ${word === '' ? 'is not allowed to be empty' : word}`);
+        return value;
+      case '#':
+      case '%': {
+        // # and % remove the shortest match, ## and %% the longest.
+        let pattern = word;
+        let greedy = false;
+        if (pattern.startsWith(ch)) {
+          greedy = true;
+          pattern = pattern.slice(1);
+        }
+        return ch === '%'
+          ? trimSuffix(pattern, value ?? '', greedy)
+          : trimPrefix(pattern, value ?? '', greedy);
+      }
+      default:
+        throw new LexError(`unsupported modifier (${modifier}) in substitution`);
+    }
+  }
+
+  private processReplace(name: string): string {
+    const all = this.peek() === '/';
+    if (all) this.next();
+    let pattern: string;
+    try {
+      pattern = this.processStopOn('/', true).result;
+    } catch (error) {
+      if (error instanceof LexError && this.peek() === EOF)
+        throw new LexError(`syntax error: missing '/' in $${'{}'}`);
+      throw error;
+    }
+    let replacement: string;
+    try {
+      replacement = this.processStopOn('}', true).result;
+    } catch (error) {
+      if (error instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '}'");
+      throw error;
+    }
+    const value = this.getEnv(name);
+    if (value === undefined && (this.lexer.options.skipUnsetEnv ?? false))
+      return `\${${name}/${pattern}/${replacement}}`;
+    const regex = shellPatternToRegExp(pattern, { greedy: true, anchored: false, global: all });
+    const text = value ?? '';
+    // The replacement is inserted literally (a function replacer ignores `$&`-style patterns).
+    return all ? text.replace(regex, () => replacement) : text.replace(regex, () => replacement);
+  }
+
+  /** A name: letters, digits and `_`; or all leading digits (`$10`); or one special parameter. */
+  private processName(): string {
+    let name = '';
+    while (this.peek() !== EOF) {
+      const ch = this.peek();
+      if (name === '' && isDigit(ch)) {
+        while (this.peek() !== EOF && isDigit(this.peek())) name += this.next();
+        return name;
+      }
+      if (name === '' && '@*#?-$!0'.includes(ch)) return this.next();
+      if (!isLetter(ch) && !isDigit(ch) && ch !== '_') break;
+      name += this.next();
+    }
+    return name;
+  }
+
+  private processPossibleHeredoc(): string {
+    this.next(); // <
+    if (this.peek() !== '<') return '<';
+    this.next();
+    // `<< EOF` keeps its spaces so the heredoc word stays one word.
+    let space = '';
+    while (this.peek() === ' ' || this.peek() === '\t' || this.peek() === '\r') space += this.next();
+    return `<<${space}`;
+  }
+
+  private getEnv(name: string): string | undefined {
+    const value = this.env.get(name);
+    if (value === undefined) this.unmatched.add(name);
+    else this.matched.add(name);
+    return value;
+  }
+}
+
+/**
+ * A shell pattern (`*`, `?`, `\` escapes; no bracket expressions, as in BuildKit) as a RegExp.
+ * `*` is greedy or lazy as asked; `\}` and `\/` stand for the bare characters.
+ */
+function shellPatternToRegExp(
+  pattern: string,
+  options: { greedy: boolean; anchored: boolean; global?: boolean },
+): RegExp {
+  const chars = Array.from(pattern);
+  let out = options.anchored ? '^' : '';
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i]!;
+    if (ch === '*') {
+      out += options.greedy ? '.*' : '.*?'; // Go's `.` does not match a newline either
+    } else if (ch === '?') {
+      out += '.';
+    } else if (ch === '\\') {
+      const after = chars[i + 1];
+      if (after === '}' || after === '/') continue;
+      if (after !== '*' && after !== '?' && after !== '\\') {
+        throw new LexError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${after ?? ''}'`);
+      }
+      out += `\\${after}`;
+      i++;
+    } else if ('[]{}.+()|^$/'.includes(ch)) {
+      out += `\\${ch}`;
+    } else {
+      out += ch;
+    }
+  }
+  return new RegExp(out, options.global ? 'gu' : 'u');
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const match = shellPatternToRegExp(pattern, { greedy, anchored: true }).exec(value);
+  return match === null ? value : value.slice(match[0].length);
+}
+
+function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  // A regular expression cannot find the shortest rightmost match, so reverse both the pattern
+  // (keeping escape pairs in order) and the value and trim a prefix instead.
+  return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
+}
+
+function reversePattern(pattern: string): string {
+  const chars = Array.from(pattern);
+  const out: string[] = [];
+  for (let i = 0; i < chars.length; ) {
+    if (chars[i] === '\\' && i !== chars.length - 1) {
+      out.unshift(chars[i]!, chars[i + 1]!);
+      i += 2;
+    } else {
+      out.unshift(chars[i]!);
+      i++;
+    }
+  }
+  return out.join('');
+}
+
+function reverse(text: string): string {
+  return Array.from(text).reverse().join('');
+}
+
+/** Go's `unicode.IsSpace`. */
+export function isSpace(ch: string): boolean {
+  const c = ch.codePointAt(0) ?? 0;
+  if (c <= 0xff) return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x85 || c === 0xa0;
+  return (
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
+}
+
+const LETTER = /^\p{L}$/u;
+const DIGIT = /^\p{Nd}$/u;
+
+function isLetter(ch: string): boolean {
+  const c = ch.charCodeAt(0);
+  if (c < 0x80) return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+  return LETTER.test(ch);
+}
+
+function isDigit(ch: string): boolean {
+  const c = ch.charCodeAt(0);
+  if (c < 0x80) return c >= 0x30 && c <= 0x39;
+  return DIGIT.test(ch);
+}
+
+/** Go's `%q` for the strings we quote in messages (ASCII escapes only). */
+export function goQuote(text: string): string {
+  return JSON.stringify(text);
+}
