@@ -1,0 +1,108 @@
+import type { Writable } from 'node:stream';
+
+/**
+ * A mount a RUN step adds on top of its rootfs (`RUN --mount=…`). Targets are absolute paths inside
+ * the container; the solver turns a Dockerfile's relative target into one against the WORKDIR.
+ */
+export type ExecMount = BindMount | CacheMount | TmpfsMount | SecretMount;
+
+/** A host directory or file, bind-mounted (`--mount=type=bind`, after the solver made `source` available). */
+export interface BindMount {
+  readonly type: 'bind';
+  /** Host path of a directory or file. */
+  readonly source: string;
+  readonly target: string;
+  /** BuildKit's bind mounts are read-only unless `rw` is given; here the caller always says which. */
+  readonly readonly: boolean;
+}
+
+/**
+ * A persistent host directory (`--mount=type=cache`): created on first use with `uid`, `gid` and
+ * `mode` (BuildKit's defaults 0, 0, 0o755), then bind-mounted read-write. The caller owns the
+ * directory's location, sharing and locking.
+ */
+export interface CacheMount {
+  readonly type: 'cache';
+  readonly source: string;
+  readonly target: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly mode?: number;
+  readonly readonly?: boolean;
+}
+
+/** A fresh tmpfs (`--mount=type=tmpfs`), gone when the step ends. */
+export interface TmpfsMount {
+  readonly type: 'tmpfs';
+  readonly target: string;
+  /** Upper size limit in bytes; the kernel's default (half of RAM) when absent. */
+  readonly sizeBytes?: number;
+}
+
+/**
+ * A secret file (`--mount=type=secret`): its bytes live in a tmpfs outside the rootfs and are
+ * bind-mounted read-only at `target`, so they never touch the layer, the rootfs or the disk.
+ */
+export interface SecretMount {
+  readonly type: 'secret';
+  readonly target: string;
+  readonly content: Uint8Array;
+  /** Defaults as in BuildKit: uid 0, gid 0, mode 0o400. */
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly mode?: number;
+}
+
+/** What to run in a container, in the image config's terms. */
+export interface ProcessSpec {
+  /** argv; `args[0]` is looked up in the env's PATH by the runtime. */
+  readonly args: readonly string[];
+  /** `KEY=value` entries. BuildKit's default PATH is added when there is none. */
+  readonly env: readonly string[];
+  /** Working directory; created (owned by the user, mode 0755) when missing, as BuildKit does for WORKDIR. */
+  readonly cwd: string;
+  /** `""` (root), `name`, `uid`, `uid:gid`, `name:group`…, resolved inside the rootfs. */
+  readonly user: string;
+  /** `host` shares the host's network namespace (BuildKit's default for RUN); `none` has only `lo`. */
+  readonly network: 'host' | 'none';
+  /** Defaults to BuildKit's `buildkitsandbox`. */
+  readonly hostname?: string;
+  readonly mounts?: readonly ExecMount[];
+}
+
+/** One process to run in a fresh container. */
+export interface Container {
+  /**
+   * The root filesystem: a writable directory (an overlay mount point or a plain directory). Its
+   * changes are the step's output; strata adds and removes its mount-point stubs (see
+   * {@link RunResult.mountStubs}) but nothing else.
+   */
+  readonly rootfs: string;
+  readonly process: ProcessSpec;
+  /** The process's output streams. They are written to but never ended. */
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+/** How a run ended. */
+export interface RunResult {
+  /** The process's exit status; 128+n when it was killed by signal n (shell convention). */
+  readonly exitCode: number;
+  /**
+   * Paths (absolute, as seen inside the container) that did not exist in the rootfs and were created
+   * as mount points for /etc/hosts, /etc/resolv.conf and the step's mounts, parents included, deepest
+   * last. Each was removed again after the run if it was still an empty directory or empty file
+   * (BuildKit's executor/stubs.go), with its parent's mtime put back; a snapshotter comparing
+   * against the base can ignore these paths' parents when only their mtime differs.
+   */
+  readonly mountStubs: readonly string[];
+}
+
+/**
+ * Runs one process in a fresh container and waits for it. A non-zero exit is a result, not an
+ * error; errors mean the container could not be set up or started, or the signal aborted it (then
+ * the container is killed and everything is cleaned up before the promise rejects with AbortedError).
+ */
+export interface Executor {
+  run(container: Container, signal?: AbortSignal): Promise<RunResult>;
+}

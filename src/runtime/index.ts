@@ -1,0 +1,19 @@
+/**
+ * runtime — runs a RUN step's process in an OCI runtime (runc or crun): finds a runtime that works
+ * on this machine (probed once, cached on disk), generates the runtime spec BuildKit's runc executor
+ * would (namespaces, /proc, /dev, /sys, /etc/hosts and /etc/resolv.conf from per-run files, Docker's
+ * capabilities, USER resolved in the rootfs), adds the step's bind, cache, tmpfs and secret mounts,
+ * streams the output and reports the exit status. See README.md. Depends on util only.
+ */
+export * from './container-nofile.ts';
+export * from './etc-files.ts';
+export * from './executor.ts';
+export * from './find-runtime.ts';
+export * from './mount-stubs.ts';
+export * from './oci-executor.ts';
+export * from './oci-runtime.ts';
+export * from './resolve-user.ts';
+export * from './run-bundle.ts';
+export * from './runtime-errors.ts';
+export * from './runtime-spec.ts';
+export * from './step-mounts.ts';

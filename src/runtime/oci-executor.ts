@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { AbortedError, InvalidInputError, isErrnoException, resolveInRoot } from '../util/index.ts';
+import { containerNofile } from './container-nofile.ts';
+import { DEFAULT_HOSTNAME, hostsFileContent, resolvConfContent } from './etc-files.ts';
+import type { Container, Executor, RunResult } from './executor.ts';
+import { findRuntime } from './find-runtime.ts';
+import { createMountStubs, type MountStubs } from './mount-stubs.ts';
+import { OciRuntime, type RuntimeInfo } from './oci-runtime.ts';
+import { resolveUser } from './resolve-user.ts';
+import { runBundle } from './run-bundle.ts';
+import { ContainerStartError } from './runtime-errors.ts';
+import { generateSpec } from './runtime-spec.ts';
+import { type PreparedMounts, prepareStepMounts } from './step-mounts.ts';
+
+/** Where an executor keeps its state, and which runtime to use. */
+export interface OpenExecutorOptions {
+  /**
+   * A directory of strata's own (e.g. `$STRATA_ROOT/runtime`): the runtime's `--root`, the per-run
+   * bundles and the probe cache live here. Created when missing.
+   */
+  readonly stateDir: string;
+  /** `runc`, `crun` or a path; defaults to `$STRATA_RUNTIME`, then runc, then crun. */
+  readonly runtime?: string;
+}
+
+/**
+ * Finds a working OCI runtime (probing it once, see {@link findRuntime}) and returns an executor
+ * that runs build steps with it.
+ */
+export async function openExecutor(options: OpenExecutorOptions, signal?: AbortSignal): Promise<OciExecutor> {
+  signal?.throwIfAborted();
+  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  const info = await findRuntime(options);
+  return new OciExecutor(info, options.stateDir);
+}
+
+/**
+ * The {@link Executor} over runc or crun. Each run gets a bundle directory under the state
+ * directory holding config.json, the generated /etc/hosts and /etc/resolv.conf, the secrets tmpfs
+ * and the runtime's log; the container is run in the foreground (`run --bundle`), and the bundle,
+ * the runtime's state, the secrets and the mount-point stubs in the rootfs are removed afterwards,
+ * whether the step succeeded, failed or was aborted.
+ */
+export class OciExecutor implements Executor {
+  /** The runtime in use and how it is invoked. */
+  readonly runtime: RuntimeInfo;
+  readonly #oci: OciRuntime;
+  readonly #bundles: string;
+  #nofile: Promise<number> | undefined;
+
+  constructor(runtime: RuntimeInfo, stateDir: string) {
+    this.runtime = runtime;
+    this.#oci = new OciRuntime(runtime, join(stateDir, runtime.flavour));
+    this.#bundles = join(stateDir, 'bundles');
+  }
+
+  /** The runtime's `--root`, where it keeps container state (for diagnostics and tests). */
+  get runtimeRoot(): string {
+    return this.#oci.root;
+  }
+
+  /** Runs the container's process; see {@link Executor.run}. */
+  async run(container: Container, signal?: AbortSignal): Promise<RunResult> {
+    throwIfAborted(signal);
+    const { process: spec } = container;
+    if (spec.args.length === 0) throw new InvalidInputError('cannot run a step with an empty command');
+    const cwd = spec.cwd === '' ? '/' : spec.cwd;
+    if (!cwd.startsWith('/'))
+      throw new InvalidInputError(`working directory ${JSON.stringify(cwd)} is not absolute`);
+    const rootfs = posix.resolve(container.rootfs);
+    if (!(await stat(rootfs)).isDirectory())
+      throw new InvalidInputError(`rootfs ${rootfs} is not a directory`);
+
+    const id = `strata-${randomBytes(12).toString('hex')}`;
+    const bundle = join(this.#bundles, id);
+    await mkdir(bundle, { recursive: true, mode: 0o711 });
+    const resources: { mounts?: PreparedMounts; stubs?: MountStubs } = {};
+    let outcome: { ok: true; value: RunResult } | { ok: false; error: unknown };
+    try {
+      outcome = {
+        ok: true,
+        value: await this.#runInBundle(container, { rootfs, cwd, id, bundle }, resources, signal),
+      };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    // Cleanup must all happen, even when one part fails. The run's own error wins over a cleanup
+    // error; a cleanup error after a good run is still an error (something may be left behind).
+    const cleanupErrors: unknown[] = [];
+    const cleanups = [
+      () => resources.stubs?.remove(),
+      () => resources.mounts?.release(),
+      () => rm(bundle, { recursive: true, force: true }),
+    ];
+    for (const cleanup of cleanups) {
+      try {
+        await cleanup();
+      } catch (error) {
+        cleanupErrors.push(error);
+      }
+    }
+    if (!outcome.ok) throw outcome.error;
+    if (cleanupErrors.length > 0) throw cleanupErrors[0];
+    return outcome.value;
+  }
+
+  async #runInBundle(
+    container: Container,
+    where: { rootfs: string; cwd: string; id: string; bundle: string },
+    resources: { mounts?: PreparedMounts; stubs?: MountStubs },
+    signal: AbortSignal | undefined,
+  ): Promise<RunResult> {
+    const { rootfs, cwd, id, bundle } = where;
+    const spec = container.process;
+    const user = await resolveUser(rootfs, spec.user);
+    const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
+    const hostsPath = join(bundle, 'hosts');
+    const resolvConfPath = join(bundle, 'resolv.conf');
+    await writeFile(hostsPath, hostsFileContent(hostname), { mode: 0o644 });
+    await writeFile(resolvConfPath, await resolvConfContent(spec.network), { mode: 0o644 });
+    const mounts = await prepareStepMounts(spec.mounts ?? [], bundle);
+    resources.mounts = mounts;
+    const stubs = await createMountStubs(rootfs, [
+      { path: '/etc/resolv.conf', kind: 'file' },
+      { path: '/etc/hosts', kind: 'file' },
+      ...mounts.points,
+    ]);
+    resources.stubs = stubs;
+    await ensureWorkingDirectory(rootfs, cwd, user.uid, user.gid);
+    const config = generateSpec({
+      rootfs,
+      args: spec.args,
+      env: spec.env,
+      cwd,
+      user,
+      hostname,
+      network: spec.network,
+      hostsPath,
+      resolvConfPath,
+      mounts: mounts.mounts,
+      nofile: await this.#maxNofile(),
+    });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+    throwIfAborted(signal);
+    const outcome = await runBundle(
+      this.#oci,
+      {
+        bundle,
+        id,
+        logPath: join(bundle, 'runtime.log'),
+        stdout: container.stdout,
+        stderr: container.stderr,
+      },
+      signal,
+    );
+    if (outcome.aborted) throw new AbortedError('step aborted', { cause: signal?.reason });
+    if (outcome.runtimeError !== undefined) {
+      throw new ContainerStartError(
+        `${this.runtime.flavour} could not run ${JSON.stringify(spec.args[0])}: ${outcome.runtimeError}`,
+        outcome.exitCode,
+      );
+    }
+    return { exitCode: outcome.exitCode, mountStubs: stubs.paths };
+  }
+
+  /** RLIMIT_NOFILE for containers; see {@link containerNofile}. */
+  #maxNofile(): Promise<number> {
+    this.#nofile ??= containerNofile();
+    return this.#nofile;
+  }
+}
+
+/**
+ * Creates a missing working directory, 0755 and owned by the step's user, each missing parent
+ * included (BuildKit's runc executor: `MkdirAllAndChown(cwd, 0o755, uid, gid)`). It stays in the
+ * layer, as in BuildKit.
+ */
+async function ensureWorkingDirectory(rootfs: string, cwd: string, uid: number, gid: number): Promise<void> {
+  const parts = cwd.split('/').filter((p) => p !== '');
+  let current = '/';
+  for (const part of parts) {
+    current = posix.join(current, part);
+    const real = resolveInRoot(rootfs, current);
+    try {
+      await mkdir(real, { mode: 0o755 });
+    } catch (error) {
+      if (isErrnoException(error, 'EEXIST')) continue;
+      throw error;
+    }
+    await chown(real, uid, gid);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('step aborted', { cause: signal.reason });
+}

@@ -1,0 +1,294 @@
+import type { ResolvedUser } from './resolve-user.ts';
+
+/**
+ * The subset of an OCI runtime spec 1.0.2 `config.json` strata writes
+ * (https://github.com/opencontainers/runtime-spec/blob/v1.0.2/config.md and config-linux.md).
+ */
+export interface RuntimeSpec {
+  readonly ociVersion: '1.0.2';
+  readonly process: {
+    readonly terminal: false;
+    readonly user: {
+      readonly uid: number;
+      readonly gid: number;
+      readonly additionalGids?: readonly number[];
+    };
+    readonly args: readonly string[];
+    readonly env: readonly string[];
+    readonly cwd: string;
+    readonly capabilities: {
+      readonly bounding: readonly string[];
+      readonly effective: readonly string[];
+      readonly permitted: readonly string[];
+    };
+    readonly rlimits: readonly { readonly type: string; readonly hard: number; readonly soft: number }[];
+    readonly noNewPrivileges: false;
+  };
+  readonly root: { readonly path: string; readonly readonly: false };
+  readonly hostname: string;
+  readonly mounts: readonly OciMount[];
+  readonly linux: {
+    readonly namespaces: readonly { readonly type: string }[];
+    readonly devices: readonly OciDevice[];
+    readonly resources: { readonly devices: readonly OciDeviceRule[] };
+    readonly maskedPaths: readonly string[];
+    readonly readonlyPaths: readonly string[];
+  };
+}
+
+/** One entry of a runtime spec's `mounts` (config.md#mounts). */
+export interface OciMount {
+  readonly destination: string;
+  readonly type: string;
+  readonly source: string;
+  readonly options: readonly string[];
+}
+
+/** A device node the runtime creates in the container's /dev (config-linux.md#devices). */
+export interface OciDevice {
+  readonly path: string;
+  readonly type: 'c' | 'b';
+  readonly major: number;
+  readonly minor: number;
+  readonly fileMode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** A device cgroup rule (config-linux.md#allowed-device-list). */
+export interface OciDeviceRule {
+  readonly allow: boolean;
+  readonly type?: 'c' | 'b' | 'a';
+  readonly major?: number;
+  readonly minor?: number;
+  readonly access: string;
+}
+
+/** What {@link generateSpec} needs; everything has already been resolved and created on disk. */
+export interface SpecOptions {
+  readonly rootfs: string;
+  readonly args: readonly string[];
+  readonly env: readonly string[];
+  readonly cwd: string;
+  readonly user: ResolvedUser;
+  readonly hostname: string;
+  readonly network: 'host' | 'none';
+  /** Host files bind-mounted read-only at /etc/hosts and /etc/resolv.conf. */
+  readonly hostsPath: string;
+  readonly resolvConfPath: string;
+  /** The step's own mounts in spec form, applied after the standard ones. */
+  readonly mounts?: readonly OciMount[];
+  /** RLIMIT_NOFILE soft and hard value; defaults to {@link DEFAULT_NOFILE}. */
+  readonly nofile?: number;
+}
+
+/** BuildKit's PATH for a step whose environment has none (util/system `DefaultPathEnvUnix`). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The open-files limit: what a Docker or BuildKit daemon started by systemd (LimitNOFILE=infinity,
+ * i.e. the kernel's default nr_open) passes on to its containers.
+ */
+export const DEFAULT_NOFILE = 1048576;
+
+/** Docker's default capability set (moby oci/caps/defaults.go, containerd's `defaultUnixCaps`). */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+/** Paths hidden from the process (containerd's default spec, which BuildKit uses). */
+export const MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+/** Paths the process sees read-only (containerd's default spec). */
+export const READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
+
+const DEVICE_MODE = 0o666;
+
+/** The standard device nodes every container gets (runc creates them even when unlisted). */
+const DEVICES: readonly OciDevice[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: DEVICE_MODE, uid: 0, gid: 0 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5, fileMode: DEVICE_MODE, uid: 0, gid: 0 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7, fileMode: DEVICE_MODE, uid: 0, gid: 0 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8, fileMode: DEVICE_MODE, uid: 0, gid: 0 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9, fileMode: DEVICE_MODE, uid: 0, gid: 0 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0, fileMode: DEVICE_MODE, uid: 0, gid: 0 },
+];
+
+/**
+ * The device cgroup: deny everything, then allow the standard nodes, ptys and mknod of any node
+ * (Docker's default). With CAP_MKNOD in the default set, this is what stops a step from making
+ * and opening a host disk's node; runtimes running without a cgroup (crun's hybrid-mode fallback)
+ * cannot enforce it, which the probe records.
+ */
+const DEVICE_RULES: readonly OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  ...DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' })),
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }, // /dev/console
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
+  { allow: true, type: 'c', major: 136, access: 'rwm' }, // /dev/pts/*
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun
+];
+
+/**
+ * Builds a step's runtime spec: the container BuildKit's runc executor makes (executor/oci/spec.go
+ * over containerd's default spec), without seccomp or AppArmor profiles.
+ *
+ * - Namespaces: mount, pid, ipc, uts; network only for `none` (host networking is BuildKit's default
+ *   for RUN). No user namespace: strata runs as root.
+ * - Mounts: /proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue, /sys read-only, /sys/fs/cgroup
+ *   read-only; no /run tmpfs, because a RUN step's writes to /run belong in the layer (moby/buildkit#429);
+ *   /etc/hosts and /etc/resolv.conf bind-mounted read-only from per-run host files; then the step's mounts,
+ *   parents before children.
+ * - Process: no terminal, Docker's default capabilities, no-new-privileges off, RLIMIT_NOFILE
+ *   1048576, PATH defaulted to BuildKit's and HOME to the user's passwd home when the env lacks them.
+ */
+export function generateSpec(options: SpecOptions): RuntimeSpec {
+  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (options.network === 'none') namespaces.push({ type: 'network' });
+  const nofile = options.nofile ?? DEFAULT_NOFILE;
+  const user = options.user;
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: {
+        uid: user.uid,
+        gid: user.gid,
+        ...(user.additionalGids.length > 0 ? { additionalGids: user.additionalGids } : {}),
+      },
+      args: options.args,
+      env: withDefaultEnv(options.env, user.home),
+      cwd: options.cwd,
+      capabilities: {
+        bounding: DEFAULT_CAPABILITIES,
+        effective: DEFAULT_CAPABILITIES,
+        permitted: DEFAULT_CAPABILITIES,
+      },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      noNewPrivileges: false,
+    },
+    root: { path: options.rootfs, readonly: false },
+    hostname: options.hostname,
+    mounts: dedupMounts([
+      ...standardMounts(),
+      bindReadonly(options.resolvConfPath, '/etc/resolv.conf'),
+      bindReadonly(options.hostsPath, '/etc/hosts'),
+      ...sortByDepth(options.mounts ?? []),
+    ]),
+    linux: {
+      namespaces,
+      devices: DEVICES,
+      resources: { devices: DEVICE_RULES },
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+    },
+  };
+}
+
+/**
+ * `env` plus BuildKit's default PATH when it has none and HOME when it has none (what runc and
+ * crun would set from the rootfs's passwd; set here so both runtimes agree).
+ */
+export function withDefaultEnv(env: readonly string[], home: string): string[] {
+  const has = (name: string) => env.some((entry) => entry.startsWith(`${name}=`));
+  const result = [...env];
+  if (!has('PATH')) result.push(`PATH=${DEFAULT_PATH}`);
+  if (!has('HOME')) result.push(`HOME=${home}`);
+  return result;
+}
+
+/** The kernel filesystems every container gets (containerd's `populateDefaultUnixSpec`, minus /run). */
+function standardMounts(): OciMount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['ro', 'nosuid', 'noexec', 'nodev'],
+    },
+  ];
+}
+
+/** A read-only bind of a generated host file (BuildKit's `withROBind`). */
+function bindReadonly(source: string, destination: string): OciMount {
+  return { destination, type: 'bind', source, options: ['nosuid', 'noexec', 'nodev', 'rbind', 'ro'] };
+}
+
+/** A later mount on the same destination replaces an earlier one in its place (BuildKit's `dedupMounts`). */
+function dedupMounts(mounts: readonly OciMount[]): OciMount[] {
+  const result: OciMount[] = [];
+  const index = new Map<string, number>();
+  for (const mount of mounts) {
+    const at = index.get(mount.destination);
+    if (at === undefined) {
+      index.set(mount.destination, result.length);
+      result.push(mount);
+    } else {
+      result[at] = mount;
+    }
+  }
+  return result;
+}
+
+/** Mounts with fewer path components first (stable), so a mount inside another is made after it. */
+function sortByDepth(mounts: readonly OciMount[]): OciMount[] {
+  const depth = (m: OciMount) => m.destination.split('/').filter((p) => p !== '').length;
+  return mounts
+    .map((mount, index) => ({ mount, index }))
+    .sort((a, b) => depth(a.mount) - depth(b.mount) || a.index - b.index)
+    .map((entry) => entry.mount);
+}
