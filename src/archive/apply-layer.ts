@@ -213,7 +213,7 @@ class LayerApplier implements TarVisitor {
   #entry(header: TarHeader): void {
     const parts = entryComponents(header.path);
     const base = parts[parts.length - 1];
-    if (base !== undefined && base.startsWith(WHITEOUT_PREFIX)) {
+    if (base?.startsWith(WHITEOUT_PREFIX)) {
       this.#whiteouts++;
       if (base === OPAQUE_MARKER) this.#opaque(parts.slice(0, -1), header);
       else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`))
@@ -236,7 +236,7 @@ class LayerApplier implements TarVisitor {
     switch (header.type) {
       case 'directory': {
         if (existing && !existing.isDirectory()) remove(abs, existing);
-        if (!existing || !existing.isDirectory()) mkdirSync(abs, { mode: 0o700 });
+        if (!existing?.isDirectory()) mkdirSync(abs, { mode: 0o700 });
         this.#created.add(abs);
         this.#directoryMetadata(abs, rel, header);
         return;
