@@ -64,7 +64,7 @@ const EXTRA_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin'
 const PROBE_EXIT_CODE = 7;
 const PROBE_TIMEOUT_MS = 30_000;
 
-/** Probes done or in flight in this process, by binary path + mtime + cgroup layout. */
+/** Probes done or in flight in this process, by state dir, binary path + mtime + size, cgroup layout. */
 const probes = new Map<string, Promise<ProbeResult>>();
 
 /**
@@ -125,7 +125,7 @@ export async function cgroupLayout(): Promise<{ layout: CgroupLayout; hybridMoun
 async function probeRuntime(path: string, stateDir: string): Promise<ProbeResult> {
   const info = await stat(path);
   const { layout, hybridMounts } = await cgroupLayout();
-  const key = `${path}\0${info.mtimeMs}\0${info.size}\0${layout}`;
+  const key = `${stateDir}\0${path}\0${info.mtimeMs}\0${info.size}\0${layout}`;
   let probe = probes.get(key);
   if (probe === undefined) {
     probe = (async () => {

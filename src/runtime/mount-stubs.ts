@@ -64,11 +64,13 @@ export async function createMountStubs(rootfs: string, points: readonly MountPoi
           parents.set(parent, { before, after: before });
         }
         const isFile = index === parts.length - 1 && point.kind === 'file';
-        if (isFile) {
-          const handle = await open(real, 'wx', 0o755);
-          await handle.close();
-        } else {
-          await mkdir(real, { mode: 0o755 });
+        try {
+          if (isFile) await (await open(real, 'wx', 0o755)).close();
+          else await mkdir(real, { mode: 0o755 });
+        } catch (error) {
+          // Created by someone else since we looked (two runs on one rootfs): theirs, not a stub of ours.
+          if (isErrnoException(error, 'EEXIST')) continue;
+          throw error;
         }
         created.push({ path: real === root ? '/' : real.slice(root.length), real });
       }

@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type Container,
+  type ExecMount,
+  type OciExecutor,
+  openExecutor,
+  type ProcessSpec,
+  type RunResult,
+} from '../../src/runtime/index.ts';
+import { Collector, findProcesses, listDir, makeBusyboxRootfs, removeTempDir } from './busybox-rootfs.ts';
+
+const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nalice:x:1234:2345:Alice:/home/alice:/bin/sh\n';
+const GROUP = 'root:x:0:\nalice:x:2345:\nwheel:x:10:alice,bob\naudio:x:29:bob,alice\n';
+
+/** One executor test suite, run against every runtime (hono's one-suite-many-implementations). */
+function describeExecutor(runtime: 'runc' | 'crun'): void {
+  describe(`OciExecutor over ${runtime}`, () => {
+    let dir: string;
+    let rootfs: string;
+    let executor: OciExecutor;
+
+    before(async () => {
+      ({ dir, rootfs } = makeBusyboxRootfs());
+      mkdirSync(join(rootfs, 'etc'));
+      writeFileSync(join(rootfs, 'etc/passwd'), PASSWD);
+      writeFileSync(join(rootfs, 'etc/group'), GROUP);
+      executor = await openExecutor({ stateDir: join(dir, 'state'), runtime });
+    });
+    after(() => removeTempDir(dir));
+
+    async function run(
+      process: Partial<ProcessSpec> & { args: string[] },
+      options: { rootfs?: string; signal?: AbortSignal } = {},
+    ): Promise<RunResult & { stdout: string; stderr: string }> {
+      const stdout = new Collector();
+      const stderr = new Collector();
+      const container: Container = {
+        rootfs: options.rootfs ?? rootfs,
+        process: { env: [], cwd: '/', user: '', network: 'host', ...process },
+        stdout,
+        stderr,
+      };
+      const result = await executor.run(container, options.signal);
+      return { ...result, stdout: stdout.text, stderr: stderr.text };
+    }
+
+    it('uses the runtime it was asked for', () => {
+      assert.equal(executor.runtime.flavour, runtime);
+    });
+
+    it('reports exit code 0 and captures stdout and stderr separately', async () => {
+      const result = await run({ args: ['sh', '-c', 'echo out; echo err >&2'] });
+      assert.deepEqual([result.exitCode, result.stdout, result.stderr], [0, 'out\n', 'err\n']);
+    });
+
+    it('reports a non-zero exit as a result, not an error', async () => {
+      const result = await run({ args: ['sh', '-c', 'exit 3'] });
+      assert.equal(result.exitCode, 3);
+    });
+
+    it('maps death by SIGKILL to 137', async () => {
+      const marker = ['sleep', `${1000 + Math.floor(Math.random() * 1000)}.${runtime.length}`];
+      const running = run({ args: marker });
+      let pids: number[] = [];
+      for (let i = 0; i < 200 && pids.length === 0; i++) {
+        await sleep(10);
+        pids = findProcesses(marker);
+      }
+      assert.equal(pids.length, 1, 'the container process should be visible from the host');
+      process.kill(pids[0]!, 'SIGKILL');
+      assert.equal((await running).exitCode, 137);
+    });
+
+    it('passes env, adds the default PATH and the passwd HOME, and runs in cwd', async () => {
+      const result = await run({
+        args: ['sh', '-c', 'echo "$FOO|$PATH|$HOME|$(pwd)"'],
+        env: ['FOO=bar baz'],
+        cwd: '/bin',
+      });
+      assert.equal(
+        result.stdout,
+        'bar baz|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/root|/bin\n',
+      );
+      const own = await run({ args: ['sh', '-c', 'echo "$PATH|$HOME"'], env: ['PATH=/bin', 'HOME=/x'] });
+      assert.equal(own.stdout, '/bin|/x\n');
+    });
+
+    it('creates a missing working directory owned by the user, and keeps it', async () => {
+      const result = await run({ args: ['sh', '-c', 'pwd; id -u'], cwd: '/work/app', user: 'alice' });
+      assert.equal(result.stdout, '/work/app\n1234\n');
+      const info = statSync(join(rootfs, 'work/app'));
+      assert.deepEqual([info.uid, info.gid, info.mode & 0o7777], [1234, 2345, 0o755]);
+    });
+
+    it('runs as uid:gid without supplementary groups', async () => {
+      const result = await run({ args: ['sh', '-c', 'id -u; id -g; id -G; echo $HOME'], user: '1000:1001' });
+      assert.equal(result.stdout, '1000\n1001\n1001\n/\n');
+    });
+
+    it('runs as a named user with the groups /etc/group lists it in', async () => {
+      const result = await run({ args: ['sh', '-c', 'id -u; id -g; echo $HOME; id -G'], user: 'alice' });
+      const [uid, gid, home, groups] = result.stdout.trim().split('\n');
+      assert.deepEqual([uid, gid, home], ['1234', '2345', '/home/alice']);
+      assert.deepEqual(
+        groups
+          ?.split(' ')
+          .map(Number)
+          .sort((a, b) => a - b),
+        [10, 29, 2345],
+      );
+    });
+
+    it('runs as name:group with that group and no supplementary ones', async () => {
+      const result = await run({ args: ['sh', '-c', 'id -u; id -G'], user: 'alice:wheel' });
+      assert.equal(result.stdout, '1234\n10\n');
+    });
+
+    it("fails on an unknown user name with runc's message", async () => {
+      await assert.rejects(run({ args: ['true'], user: 'mallory' }), {
+        code: 'USER_NOT_FOUND',
+        message: 'unable to find user mallory: no matching entries in passwd file',
+      });
+    });
+
+    it('has only lo with network none, and the host interfaces with network host', async () => {
+      const interfaces = (text: string) =>
+        text
+          .split('\n')
+          .slice(2)
+          .map((line) => line.split(':')[0]?.trim())
+          .filter((name) => name !== undefined && name !== '')
+          .sort();
+      const none = await run({ args: ['cat', '/proc/net/dev'], network: 'none' });
+      assert.deepEqual(interfaces(none.stdout), ['lo']);
+      const host = await run({ args: ['cat', '/proc/net/dev'], network: 'host' });
+      assert.deepEqual(interfaces(host.stdout), interfaces(readFileSync('/proc/net/dev', 'utf8')));
+    });
+
+    it("provides /etc/hosts and /etc/resolv.conf without touching the rootfs's own files", async () => {
+      writeFileSync(join(rootfs, 'etc/hosts'), 'own hosts\n');
+      const etcBefore = statSync(join(rootfs, 'etc'), { bigint: true }).mtimeNs;
+      const result = await run({
+        args: ['sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; hostname'],
+        hostname: 'builder',
+      });
+      const [hosts, resolv, hostname] = result.stdout.split('---\n');
+      assert.equal(hosts, '127.0.0.1\tlocalhost builder\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+      assert.match(resolv ?? '', /nameserver /);
+      assert.equal(hostname, 'builder\n');
+      assert.equal(readFileSync(join(rootfs, 'etc/hosts'), 'utf8'), 'own hosts\n');
+      assert.deepEqual(listDir(join(rootfs, 'etc')), ['group', 'hosts', 'passwd']);
+      assert.equal(statSync(join(rootfs, 'etc'), { bigint: true }).mtimeNs, etcBefore);
+      assert.deepEqual(result.mountStubs, ['/etc/resolv.conf']);
+    });
+
+    it("removes the mount points it had to create, with the parent's mtime restored to the nanosecond", async () => {
+      const fresh = makeBusyboxRootfs();
+      try {
+        const bare = fresh.rootfs;
+        const rootBefore = statSync(bare, { bigint: true }).mtimeNs;
+        const result = await run(
+          {
+            args: ['sh', '-c', 'test -f /etc/hosts && test -d /run/secrets'],
+            mounts: [{ type: 'secret', target: '/run/secrets/id', content: Buffer.from('x') }],
+          },
+          { rootfs: bare },
+        );
+        assert.equal(result.exitCode, 0);
+        assert.deepEqual(result.mountStubs, [
+          '/etc',
+          '/etc/resolv.conf',
+          '/etc/hosts',
+          '/run',
+          '/run/secrets',
+          '/run/secrets/id',
+        ]);
+        // What the runtime itself creates stays, as in BuildKit: /proc, /dev, /sys.
+        assert.deepEqual(listDir(bare), ['bin', 'dev', 'proc', 'sys']);
+        assert.notEqual(statSync(bare, { bigint: true }).mtimeNs, rootBefore);
+      } finally {
+        removeTempDir(fresh.dir);
+      }
+    });
+
+    it('mounts a secret read-only with mode 0400, and leaves no trace of it', async () => {
+      const secret: ExecMount = {
+        type: 'secret',
+        target: '/run/secrets/token',
+        content: Buffer.from('s3cret-value'),
+      };
+      const result = await run({
+        args: [
+          'sh',
+          '-c',
+          'cat /run/secrets/token; echo; stat -c %a:%u:%g /run/secrets/token; echo x > /run/secrets/token',
+        ],
+        mounts: [secret],
+      });
+      const [content, mode, write] = result.stdout.split('\n');
+      assert.deepEqual([content, mode, write], ['s3cret-value', '400:0:0', '']);
+      assert.match(result.stderr, /Read-only file system/);
+      assert.deepEqual(listDir(join(rootfs, 'run')), []);
+      const grep = spawnSync('grep', ['-rl', 's3cret-value', dir], { encoding: 'utf8' });
+      assert.deepEqual([grep.status, grep.stdout], [1, '']);
+      assert.deepEqual(listDir(join(dir, 'state/bundles')), []);
+      assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(dir));
+    });
+
+    it('mounts a tmpfs whose contents vanish with the step', async () => {
+      const result = await run({
+        args: ['sh', '-c', 'grep " /scratch " /proc/mounts; echo data > /scratch/file'],
+        mounts: [{ type: 'tmpfs', target: '/scratch', sizeBytes: 1 << 20 }],
+      });
+      assert.equal(result.exitCode, 0);
+      assert.match(result.stdout, /^tmpfs \/scratch tmpfs rw,nosuid.*size=1024k/);
+      assert.deepEqual(listDir(join(rootfs, 'scratch')), []);
+    });
+
+    it('keeps a cache mount between runs and creates it with its uid, gid and mode', async () => {
+      const cache = join(dir, `cache-${runtime}`);
+      const mount: ExecMount = {
+        type: 'cache',
+        source: cache,
+        target: '/root/.cache',
+        uid: 1234,
+        gid: 2345,
+        mode: 0o770,
+      };
+      const first = await run({
+        args: ['sh', '-c', 'echo one > /root/.cache/f; stat -c %a:%u:%g /root/.cache'],
+        mounts: [mount],
+      });
+      assert.equal(first.stdout, '770:1234:2345\n');
+      const second = await run({ args: ['cat', '/root/.cache/f'], mounts: [mount] });
+      assert.equal(second.stdout, 'one\n');
+      assert.equal(readFileSync(join(cache, 'f'), 'utf8'), 'one\n');
+    });
+
+    it('binds a host directory read-only or read-write', async () => {
+      const src = join(dir, `bind-${runtime}`);
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, 'in'), 'input\n');
+      const ro = await run({
+        args: ['sh', '-c', 'cat /src/in; touch /src/out'],
+        mounts: [{ type: 'bind', source: src, target: '/src', readonly: true }],
+      });
+      assert.equal(ro.stdout, 'input\n');
+      assert.notEqual(ro.exitCode, 0);
+      const rw = await run({
+        args: ['sh', '-c', 'echo output > /src/out'],
+        mounts: [{ type: 'bind', source: src, target: '/src', readonly: false }],
+      });
+      assert.equal(rw.exitCode, 0);
+      assert.equal(readFileSync(join(src, 'out'), 'utf8'), 'output\n');
+    });
+
+    it('reports a command that cannot be started as ContainerStartError', async () => {
+      await assert.rejects(run({ args: ['/no/such/binary'] }), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'CONTAINER_START_FAILED');
+        assert.match(error.message, /\/no\/such\/binary/);
+        return true;
+      });
+      assert.deepEqual(listDir(join(dir, 'state/bundles')), []);
+    });
+
+    it('kills the container quickly on abort and cleans everything up', async () => {
+      const controller = new AbortController();
+      const marker = ['sleep', `100.${runtime.length}${Math.floor(Math.random() * 1000)}`];
+      const started = Date.now();
+      const running = run({ args: marker }, { signal: controller.signal });
+      for (let i = 0; i < 200 && findProcesses(marker).length === 0; i++) await sleep(10);
+      controller.abort();
+      await assert.rejects(running, { code: 'ABORTED' });
+      assert.ok(Date.now() - started < 5000, `abort took ${Date.now() - started} ms`);
+      assert.deepEqual(findProcesses(marker), []);
+      assert.deepEqual(listDir(join(dir, 'state/bundles')), []);
+      assert.deepEqual(listDir(executor.runtimeRoot), []);
+    });
+
+    it('rejects at once when the signal is already aborted', async () => {
+      await assert.rejects(run({ args: ['true'] }, { signal: AbortSignal.abort() }), { code: 'ABORTED' });
+    });
+
+    it('runs containers in parallel', async () => {
+      const roots = [1, 2, 3].map(() => makeBusyboxRootfs());
+      try {
+        const results = await Promise.all(
+          roots.map((r, n) => run({ args: ['sh', '-c', `echo ${n}; exit ${n}`] }, { rootfs: r.rootfs })),
+        );
+        assert.deepEqual(
+          results.map((r) => [r.exitCode, r.stdout]),
+          [
+            [0, '0\n'],
+            [1, '1\n'],
+            [2, '2\n'],
+          ],
+        );
+      } finally {
+        for (const r of roots) removeTempDir(r.dir);
+      }
+    });
+  });
+}
+
+describeExecutor('runc');
+describeExecutor('crun');
