@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidInputError } from '../util/index.ts';
+import { NativeSnapshotter } from './native-snapshotter.ts';
+import { OverlaySnapshotter } from './overlay-snapshotter.ts';
+import type { Snapshotter } from './snapshotter.ts';
+
+let overlayWorks: boolean | undefined;
+
+/**
+ * Whether an overlay mount works here (root, a kernel with overlayfs, a filesystem that can hold
+ * an upperdir). Probed once per process by mounting a throwaway overlay under `dir`.
+ */
+export function overlaySupported(dir: string): boolean {
+  if (overlayWorks !== undefined) return overlayWorks;
+  const probe = join(dir, `probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    for (const d of ['l1', 'l2', 'u', 'w', 'm']) mkdirSync(join(probe, d), { recursive: true });
+    execFileSync(
+      'mount',
+      [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        'lowerdir=l2:l1,upperdir=u,workdir=w,index=off,redirect_dir=off',
+        join(probe, 'm'),
+      ],
+      {
+        cwd: probe,
+        stdio: 'ignore',
+      },
+    );
+    execFileSync('umount', [join(probe, 'm')], { stdio: 'ignore' });
+    overlayWorks = true;
+  } catch {
+    overlayWorks = false; // no privileges or no overlayfs: the native snapshotter takes over
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+  return overlayWorks;
+}
+
+/**
+ * The snapshotter for a strata root: `overlay` where overlay mounts work, else `native`.
+ * `STRATA_SNAPSHOTTER=overlay|native` (or `kind`) forces one.
+ */
+export function openSnapshotter(root: string, kind = process.env.STRATA_SNAPSHOTTER): Snapshotter {
+  const dir = join(root, 'snapshots');
+  mkdirSync(dir, { recursive: true });
+  if (kind !== undefined && kind !== '' && kind !== 'overlay' && kind !== 'native' && kind !== 'auto') {
+    throw new InvalidInputError(`unknown snapshotter ${JSON.stringify(kind)}`, {
+      hint: 'use overlay or native',
+    });
+  }
+  const useOverlay =
+    kind === 'overlay' || ((kind === undefined || kind === '' || kind === 'auto') && overlaySupported(dir));
+  return useOverlay
+    ? new OverlaySnapshotter(join(dir, 'overlay'))
+    : new NativeSnapshotter(join(dir, 'native'));
+}

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LayerChange } from '../archive/index.ts';
+import { type Digest, digestHex, type Layer } from '../oci/index.ts';
+import { isErrnoException, StrataError } from '../util/index.ts';
+import { chainIdOf } from './chain-id.ts';
+import { diffUpperdir } from './diff-upper.ts';
+import { mountOverlay, unmount } from './mount.ts';
+import type { ActiveSnapshot, Snapshot, Snapshotter, SnapshotView } from './snapshotter.ts';
+import { unpackLayerInto } from './unpack.ts';
+
+/** Overlay's lowerdir limit in the kernel (OVL_MAX_STACK). */
+const MAX_LOWERS = 500;
+/** One page: the longest mount option string the kernel accepts. */
+const MAX_OPTIONS = 4000;
+
+/** Thrown when a chain is too deep for one overlay mount. */
+export class TooManyLayersError extends StrataError {
+  constructor(count: number) {
+    super(
+      'TOO_MANY_LAYERS',
+      `an image with ${count} layers is too deep for one overlay mount (limit ${MAX_LOWERS})`,
+      {
+        hint: 'squash some layers, or use STRATA_SNAPSHOTTER=native',
+      },
+    );
+  }
+}
+
+/**
+ * The overlay snapshotter: each layer is unpacked once, in overlay form (whiteouts as 0:0 char
+ * devices, opaque dirs marked with `trusted.overlay.opaque=y`), under `layers/<diff_id hex>/fs`,
+ * and shared by every build that uses it. A step's rootfs is an overlay mount of those dirs plus a
+ * fresh upperdir; committing keeps the upperdir as the new layer's dir. Lowerdirs are given as
+ * short relative links (`l/<id>`) so deep chains fit in the one-page option string.
+ */
+export class OverlaySnapshotter implements Snapshotter {
+  readonly kind = 'overlay' as const;
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    for (const d of ['layers', 'l', 'active', 'tmp', 'empty']) mkdirSync(join(dir, d), { recursive: true });
+  }
+
+  /** Directory of an unpacked layer (overlay form). */
+  layerDir(diffId: Digest): string {
+    return join(this.#dir, 'layers', digestHex(diffId), 'fs');
+  }
+
+  async unpack(layers: readonly Layer[], signal?: AbortSignal): Promise<Snapshot> {
+    for (const layer of layers) {
+      if (existsSync(this.layerDir(layer.diffId))) continue;
+      const tmp = join(this.#dir, 'tmp', `unpack-${process.pid}-${randomBytes(6).toString('hex')}`);
+      await mkdir(join(tmp, 'fs'), { recursive: true });
+      try {
+        await unpackLayerInto(layer, join(tmp, 'fs'), {
+          whiteouts: 'overlay',
+          ...(signal ? { signal } : {}),
+        });
+        await this.#install(tmp, layer.diffId);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
+    const diffIds = layers.map((l) => l.diffId);
+    return {
+      kind: 'overlay',
+      chainId: chainIdOf(diffIds),
+      diffIds,
+      dirs: diffIds.map((d) => this.layerDir(d)),
+    };
+  }
+
+  /** Moves a finished layer dir (`<tmp>/fs`) into `layers/<hex>` and gives it a short link. */
+  async #install(tmp: string, diffId: Digest): Promise<void> {
+    const hex = digestHex(diffId);
+    const short = randomBytes(13).toString('base64url').slice(0, 16);
+    writeFileSync(join(tmp, 'link'), short);
+    try {
+      await rename(tmp, join(this.#dir, 'layers', hex));
+    } catch (error) {
+      // Another process installed the same layer first: theirs is as good as ours.
+      if (!isErrnoException(error, 'ENOTEMPTY') && !isErrnoException(error, 'EEXIST')) throw error;
+      return;
+    }
+    symlinkSync(`../layers/${hex}/fs`, join(this.#dir, 'l', short));
+  }
+
+  /** `l/<short>` for a layer (relative to the snapshotter dir). */
+  #shortLink(diffId: Digest): string {
+    const hex = digestHex(diffId);
+    const short = readFileSync(join(this.#dir, 'layers', hex, 'link'), 'utf8').trim();
+    const link = join(this.#dir, 'l', short);
+    if (!existsSync(link)) {
+      try {
+        symlinkSync(`../layers/${hex}/fs`, link);
+      } catch (error) {
+        if (!isErrnoException(error, 'EEXIST')) throw error;
+      }
+    }
+    return `l/${short}`;
+  }
+
+  #lowerOption(snapshot: Snapshot): string {
+    if (snapshot.diffIds.length > MAX_LOWERS) throw new TooManyLayersError(snapshot.diffIds.length);
+    // Top layer first, as overlayfs wants it. An empty dir at the bottom keeps at least two lowers
+    // for read-only mounts (a single lowerdir without upperdir is refused by this kernel).
+    return [...snapshot.diffIds.map((d) => this.#shortLink(d)).reverse(), 'empty'].join(':');
+  }
+
+  async prepare(parent: Snapshot): Promise<ActiveSnapshot> {
+    const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const base = join(this.#dir, 'active', id);
+    for (const d of ['upper', 'work', 'merged']) await mkdir(join(base, d), { recursive: true });
+    writeFileSync(join(base, 'owner.json'), JSON.stringify({ pid: process.pid, diffIds: parent.diffIds }));
+    const options = `lowerdir=${this.#lowerOption(parent)},upperdir=active/${id}/upper,workdir=active/${id}/work,index=off,redirect_dir=off,metacopy=off`;
+    if (options.length > MAX_OPTIONS) throw new TooManyLayersError(parent.diffIds.length);
+    try {
+      await mountOverlay(join(base, 'merged'), options, this.#dir);
+    } catch (error) {
+      await rm(base, { recursive: true, force: true });
+      throw error;
+    }
+    let ended = false;
+    const end = async () => {
+      if (ended) return;
+      ended = true;
+      await unmount(join(base, 'merged'));
+    };
+    const lowers = parent.dirs;
+    return {
+      rootfs: join(base, 'merged'),
+      parent,
+      changes: async (): Promise<LayerChange[]> => diffUpperdir(join(base, 'upper'), lowers),
+      commit: async (diffId: Digest): Promise<Snapshot> => {
+        await end();
+        const hex = digestHex(diffId);
+        if (!existsSync(join(this.#dir, 'layers', hex))) {
+          const tmp = join(this.#dir, 'tmp', `commit-${id}`);
+          await mkdir(tmp, { recursive: true });
+          await rename(join(base, 'upper'), join(tmp, 'fs'));
+          await this.#install(tmp, diffId);
+          await rm(tmp, { recursive: true, force: true });
+        }
+        await rm(base, { recursive: true, force: true });
+        const diffIds = [...parent.diffIds, diffId];
+        return {
+          kind: 'overlay',
+          chainId: chainIdOf(diffIds),
+          diffIds,
+          dirs: diffIds.map((d) => this.layerDir(d)),
+        };
+      },
+      discard: async () => {
+        try {
+          await end();
+        } finally {
+          await rm(base, { recursive: true, force: true });
+        }
+      },
+    };
+  }
+
+  async view(snapshot: Snapshot): Promise<SnapshotView> {
+    if (snapshot.diffIds.length === 0)
+      return { path: join(this.#dir, 'empty'), release: async () => undefined };
+    const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const base = join(this.#dir, 'active', `view-${id}`);
+    await mkdir(join(base, 'merged'), { recursive: true });
+    writeFileSync(join(base, 'owner.json'), JSON.stringify({ pid: process.pid, diffIds: snapshot.diffIds }));
+    try {
+      await mountOverlay(join(base, 'merged'), `lowerdir=${this.#lowerOption(snapshot)}`, this.#dir);
+    } catch (error) {
+      await rm(base, { recursive: true, force: true });
+      throw error;
+    }
+    let released = false;
+    return {
+      path: join(base, 'merged'),
+      release: async () => {
+        if (released) return;
+        released = true;
+        await unmount(join(base, 'merged'));
+        await rm(base, { recursive: true, force: true });
+      },
+    };
+  }
+
+  async prune(keep: readonly Snapshot[]): Promise<{ removed: number }> {
+    const needed = new Set<string>();
+    for (const s of keep) for (const d of s.diffIds) needed.add(digestHex(d));
+    // Layers under live active snapshots (this or other processes) are in use.
+    for (const name of readdirSync(join(this.#dir, 'active'))) {
+      try {
+        const owner = JSON.parse(readFileSync(join(this.#dir, 'active', name, 'owner.json'), 'utf8')) as {
+          pid: number;
+          diffIds: string[];
+        };
+        if (processAlive(owner.pid)) for (const d of owner.diffIds) needed.add(d.slice(d.indexOf(':') + 1));
+        else {
+          // Left by a crashed build: unmount before removing, or rm would write into the overlay.
+          await unmount(join(this.#dir, 'active', name, 'merged')).catch(() => undefined);
+          await rm(join(this.#dir, 'active', name), { recursive: true, force: true });
+        }
+      } catch {
+        // no owner file yet: being created right now; leave it
+      }
+    }
+    let removed = 0;
+    for (const hex of readdirSync(join(this.#dir, 'layers'))) {
+      if (needed.has(hex)) continue;
+      let short: string | undefined;
+      try {
+        short = readFileSync(join(this.#dir, 'layers', hex, 'link'), 'utf8').trim();
+      } catch {
+        short = undefined;
+      }
+      await rm(join(this.#dir, 'layers', hex), { recursive: true, force: true });
+      if (short) await rm(join(this.#dir, 'l', short), { force: true });
+      removed++;
+    }
+    return { removed };
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrnoException(error, 'EPERM');
+  }
+}

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  createReadStream,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { packChanges, packDirectory, writeLayerBlob } from '../../src/archive/index.ts';
+import type { Layer } from '../../src/oci/index.ts';
+import {
+  chainIdOf,
+  NativeSnapshotter,
+  OverlaySnapshotter,
+  type Snapshot,
+  type Snapshotter,
+} from '../../src/snapshot/index.ts';
+import { tempDir } from '../support/cli.ts';
+
+let counter = 0;
+async function layerFromDir(dir: string, work: string): Promise<Layer> {
+  const file = join(work, `layer-${counter++}.tar.gz`);
+  const blob = await writeLayerBlob(packDirectory(dir), { sink: file });
+  return {
+    descriptor: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size },
+    diffId: blob.diffId,
+    open: async () => createReadStream(file),
+  };
+}
+
+/** A listing of a tree: path, type, mode, owner, content or link target (no times). */
+function listTree(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(rel === '' ? root : join(root, rel)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const abs = join(root, r);
+      const st = lstatSync(abs);
+      const what = st.isSymbolicLink()
+        ? `-> ${readlinkSync(abs)}`
+        : st.isFile()
+          ? readFileSync(abs, 'utf8')
+          : st.isDirectory()
+            ? 'dir'
+            : 'other';
+      out.push(`${r} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** The same changes applied to a rootfs, as a RUN step might make them. */
+function mutate(rootfs: string): void {
+  writeFileSync(join(rootfs, 'etc/new.conf'), 'new\n');
+  writeFileSync(join(rootfs, 'etc/motd'), 'changed\n');
+  rmSync(join(rootfs, 'etc/remove-me'));
+  rmSync(join(rootfs, 'opaque'), { recursive: true });
+  mkdirSync(join(rootfs, 'opaque'));
+  writeFileSync(join(rootfs, 'opaque/only'), 'only\n');
+  rmSync(join(rootfs, 'file-to-dir'));
+  mkdirSync(join(rootfs, 'file-to-dir'));
+  writeFileSync(join(rootfs, 'file-to-dir/inside'), 'x');
+  rmSync(join(rootfs, 'dir-to-link'), { recursive: true });
+  symlinkSync('/etc', join(rootfs, 'dir-to-link'));
+  chmodSync(join(rootfs, 'bin/tool'), 0o4755);
+}
+
+function baseTree(dir: string): void {
+  for (const d of ['etc', 'opaque/sub', 'dir-to-link/x', 'bin', 'untouched'])
+    mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'etc/motd'), 'hello\n');
+  writeFileSync(join(dir, 'etc/remove-me'), 'bye\n');
+  writeFileSync(join(dir, 'opaque/a'), 'a');
+  writeFileSync(join(dir, 'opaque/sub/b'), 'b');
+  writeFileSync(join(dir, 'file-to-dir'), 'file');
+  writeFileSync(join(dir, 'dir-to-link/x/y'), 'y');
+  writeFileSync(join(dir, 'bin/tool'), '#!/bin/sh\n');
+  chmodSync(join(dir, 'bin/tool'), 0o755);
+  writeFileSync(join(dir, 'untouched/keep'), 'keep');
+}
+
+function describeSnapshotter(name: string, make: (dir: string) => Snapshotter) {
+  describe(`${name} snapshotter`, () => {
+    const work = tempDir(`strata-snap-${name}-`);
+    after(() => work.cleanup());
+    const snapshotter = make(join(work.path, 'snapshots'));
+    let base: Snapshot;
+    let expected: string[];
+
+    it('unpacks layers into a snapshot whose view is the merged tree', async () => {
+      const l1 = join(work.path, 'l1');
+      baseTree(l1);
+      const l2 = join(work.path, 'l2');
+      mkdirSync(join(l2, 'etc'), { recursive: true });
+      writeFileSync(join(l2, 'etc/second'), '2');
+      const layers = [await layerFromDir(l1, work.path), await layerFromDir(l2, work.path)];
+      base = await snapshotter.unpack(layers);
+      assert.equal(base.chainId, chainIdOf(layers.map((l) => l.diffId)));
+      const view = await snapshotter.view(base);
+      try {
+        assert.equal(readFileSync(join(view.path, 'etc/second'), 'utf8'), '2');
+        assert.equal(readFileSync(join(view.path, 'etc/motd'), 'utf8'), 'hello\n');
+      } finally {
+        await view.release();
+      }
+      // A second unpack of the same layers reuses them.
+      const again = await snapshotter.unpack(layers);
+      assert.deepEqual(again.dirs, base.dirs);
+    });
+
+    it('reports exactly the changes a step made, and committing them reproduces the tree', async () => {
+      const active = await snapshotter.prepare(base);
+      mutate(active.rootfs);
+      expected = listTree(active.rootfs);
+      const changes = await active.changes();
+      const summary = changes.map((c) => `${c.kind} ${c.path}`).sort();
+      assert.deepEqual(
+        summary,
+        [
+          'add bin/tool',
+          'add dir-to-link',
+          'add etc',
+          'add etc/motd',
+          'add etc/new.conf',
+          'add file-to-dir',
+          'add file-to-dir/inside',
+          'add opaque',
+          'add opaque/only',
+          name === 'overlay' ? 'opaque opaque' : 'whiteout opaque/a',
+          ...(name === 'overlay' ? [] : ['whiteout opaque/sub']),
+          'whiteout etc/remove-me',
+        ].sort(),
+      );
+      const tarFile = join(work.path, `step-${name}.tar`);
+      const blob = await writeLayerBlob(packChanges(changes), { sink: tarFile, compression: 'none' });
+      const listing = execFileSync('tar', ['-tf', tarFile], { encoding: 'utf8' });
+      assert.match(listing, /^etc\/\.wh\.remove-me$/m);
+      const next = await active.commit(blob.diffId);
+      assert.equal(next.diffIds.length, 3);
+      const view = await snapshotter.view(next);
+      try {
+        assert.deepEqual(listTree(view.path), expected);
+      } finally {
+        await view.release();
+      }
+    });
+
+    it('discards a step without a trace', async () => {
+      const active = await snapshotter.prepare(base);
+      writeFileSync(join(active.rootfs, 'junk'), 'junk');
+      await active.discard();
+      const view = await snapshotter.view(base);
+      try {
+        assert.throws(() => lstatSync(join(view.path, 'junk')), /ENOENT/);
+      } finally {
+        await view.release();
+      }
+    });
+
+    it('starts FROM scratch with an empty rootfs', async () => {
+      const active = await snapshotter.prepare({
+        kind: snapshotter.kind,
+        chainId: '',
+        diffIds: [],
+        dirs: [],
+      });
+      assert.deepEqual(readdirSync(active.rootfs), []);
+      writeFileSync(join(active.rootfs, 'app'), 'binary');
+      const changes = await active.changes();
+      assert.deepEqual(
+        changes.map((c) => `${c.kind} ${c.path}`),
+        ['add app'],
+      );
+      await active.discard();
+    });
+  });
+}
+
+describeSnapshotter('overlay', (dir) => new OverlaySnapshotter(dir));
+describeSnapshotter('native', (dir) => new NativeSnapshotter(dir));
+
+describe('overlay and native snapshotters', () => {
+  it('produce the same layer for the same change (modulo opaque vs explicit whiteouts)', async () => {
+    const work = tempDir('strata-snap-eq-');
+    try {
+      const l1 = join(work.path, 'l1');
+      baseTree(l1);
+      const layer = await layerFromDir(l1, work.path);
+      const results: string[][] = [];
+      for (const s of [
+        new OverlaySnapshotter(join(work.path, 'o')),
+        new NativeSnapshotter(join(work.path, 'n')),
+      ]) {
+        const base = await s.unpack([layer]);
+        const active = await s.prepare(base);
+        writeFileSync(join(active.rootfs, 'etc/motd'), 'changed\n');
+        writeFileSync(join(active.rootfs, 'new'), 'new');
+        rmSync(join(active.rootfs, 'etc/remove-me'));
+        const tarFile = join(work.path, `${s.kind}.tar`);
+        await writeLayerBlob(packChanges(await active.changes()), { sink: tarFile, compression: 'none' });
+        results.push(
+          execFileSync('tar', ['-tvf', tarFile, '--numeric-owner'], { encoding: 'utf8' })
+            .split('\n')
+            .map((l) => l.replace(/\d{4}-\d\d-\d\d \d\d:\d\d/, 'TIME')),
+        );
+        await active.discard();
+      }
+      assert.deepEqual(results[0], results[1]);
+    } finally {
+      work.cleanup();
+    }
+  });
+});
