@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { AbortedError, InvalidInputError, isErrnoException, resolveInRoot } from '../util/index.ts';
 import { containerNofile } from './container-nofile.ts';
