@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import {
+  applyLayer,
+  detectCompression,
+  encodeHeader,
+  openDecompressed,
+  ParallelGzip,
+  packChanges,
+  packDirectory,
+  type TarHeader,
+  TarParser,
+  writeLayerBlob,
+} from '../../src/archive/index.ts';
+import { MediaTypes } from '../../src/oci/index.ts';
+import { diffSnapshots, makeRandomTree, run, snapshotTree } from './helpers.ts';
+
+const base = mkdtempSync(join(tmpdir(), 'strata-archive-blob-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+let n = 0;
+const fresh = (label: string): string => {
+  const dir = join(base, `${label}-${n++}`);
+  mkdirSync(dir);
+  return dir;
+};
+
+const sha256sum = (input: Buffer): string => run('sha256sum', [], { input }).slice(0, 64);
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('one-pass layer blobs', () => {
+  const src = fresh('src');
+  makeRandomTree(src, 7, { files: 40 });
+  writeFileSync(join(src, 'big'), Buffer.alloc(3 * 1024 * 1024 + 17, 'strata layer '));
+
+  for (const [compression, mediaType, tool] of [
+    ['gzip', MediaTypes.ociLayerGzip, ['gzip', '-dc']],
+    ['zstd', MediaTypes.ociLayerZstd, ['zstd', '-dc']],
+    ['none', MediaTypes.ociLayer, ['cat']],
+  ] as const) {
+    it(`computes diff_id, digest and both sizes in one pass (${compression}), matching sha256sum and ${tool[0]}`, async () => {
+      const path = join(base, `layer-${compression}`);
+      const blob = await writeLayerBlob(packDirectory(src), { sink: path, compression });
+      const stored = readFileSync(path);
+      const raw = spawnSync(tool[0], [...tool.slice(1), path], { maxBuffer: 1 << 30 }).stdout;
+      assert.equal(blob.digest, `sha256:${sha256sum(stored)}`);
+      assert.equal(blob.size, stored.length);
+      assert.equal(blob.diffId, `sha256:${sha256sum(raw)}`);
+      assert.equal(blob.uncompressedSize, raw.length);
+      assert.equal(blob.mediaType, mediaType);
+      assert.equal(detectCompression(stored), compression);
+      // and the blob applies back to the same tree through magic-byte detection
+      const dst = fresh(`apply-${compression}`);
+      await applyLayer(openDecompressed(createReadStream(path)), dst);
+      assert.deepEqual(diffSnapshots(snapshotTree(src), snapshotTree(dst)), []);
+    });
+  }
+
+  it('gives the same digest twice for the same tree (reproducible layers)', async () => {
+    const a = await writeLayerBlob(packDirectory(src, { sourceDateEpoch: 0 }), {
+      sink: new PassThrough().resume(),
+    });
+    const b = await writeLayerBlob(packDirectory(src, { sourceDateEpoch: 0 }), {
+      sink: new PassThrough().resume(),
+    });
+    assert.equal(a.digest, b.digest);
+    assert.equal(a.diffId, b.diffId);
+  });
+
+  it('refuses to overwrite an existing sink file', async () => {
+    const path = join(base, 'exists');
+    writeFileSync(path, 'x');
+    await assert.rejects(writeLayerBlob(packDirectory(src), { sink: path }), /EEXIST/);
+  });
+
+  it('refuses an out-of-range compression level with a typed error', async () => {
+    await assert.rejects(
+      writeLayerBlob(packDirectory(src), { sink: new PassThrough(), compression: 'gzip', level: 12 }),
+      (e: unknown) => (e as { code?: string }).code === 'INVALID_INPUT',
+    );
+  });
+});
+
+describe('parallel gzip', () => {
+  const input = Buffer.alloc(5 * 1024 * 1024 + 123);
+  for (let i = 0; i < input.length; i++) input[i] = (i * 7919) % 251 < 60 ? (i >> 3) & 0xff : 0x41;
+
+  it('is valid gzip that gzip -t accepts and decompresses to the input', async () => {
+    const out = await collect(
+      Readable.from([input.subarray(0, 1_000_000), input.subarray(1_000_000)]).pipe(
+        new ParallelGzip({ level: 1 }),
+      ),
+    );
+    run('gzip', ['-t'], { input: out });
+    assert.ok(gunzipSync(out).equals(input));
+  });
+
+  it('gives the same bytes whatever the concurrency and the input chunking', async () => {
+    const one = await collect(Readable.from([input]).pipe(new ParallelGzip({ concurrency: 1 })));
+    const slices: Buffer[] = [];
+    for (let i = 0; i < input.length; i += 65_537) slices.push(input.subarray(i, i + 65_537));
+    const four = await collect(Readable.from(slices).pipe(new ParallelGzip({ concurrency: 4 })));
+    assert.ok(one.equals(four));
+  });
+
+  it('handles empty input and an input of exactly one block', async () => {
+    assert.equal(gunzipSync(await collect(Readable.from([]).pipe(new ParallelGzip()))).length, 0);
+    const block = input.subarray(0, 1024 * 1024);
+    assert.ok(gunzipSync(await collect(Readable.from([block]).pipe(new ParallelGzip()))).equals(block));
+  });
+});
+
+describe('tar headers', () => {
+  const header = (over: Partial<TarHeader>): TarHeader => ({
+    path: 'f',
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    mtime: 0,
+    linkpath: '',
+    devmajor: 0,
+    devminor: 0,
+    xattrs: new Map(),
+    ...over,
+  });
+  const parse = (bytes: Buffer): TarHeader[] => {
+    const out: TarHeader[] = [];
+    const parser = new TarParser({ entry: (h) => out.push(h), data: () => {}, entryEnd: () => {} });
+    parser.write(bytes);
+    return out;
+  };
+
+  it('records sizes of 8 GiB and more in PAX and base-256, and GNU tar reads them', () => {
+    const size = 10 * 1024 ** 3 + 5;
+    const bytes = encodeHeader(header({ path: 'huge', size }));
+    assert.equal(parse(bytes)[0]!.size, size);
+    const listing = spawnSync('tar', ['-tv', '--numeric-owner', '-f', '-'], {
+      input: bytes,
+    }).stdout.toString();
+    assert.match(listing, /10737418245 .* huge/);
+  });
+
+  it('round-trips binary xattr values byte-exact, including newlines, NULs and "="', () => {
+    const value = Buffer.from([0, 0x0a, 0x3d, 0x80, 0xff, 0x20, 0x31, 0x0a]);
+    const [got] = parse(
+      encodeHeader(
+        header({
+          xattrs: new Map([
+            ['user.bin', value],
+            ['security.capability', value],
+          ]),
+        }),
+      ),
+    );
+    assert.ok(got!.xattrs.get('user.bin')!.equals(value));
+    assert.ok(got!.xattrs.get('security.capability')!.equals(value));
+  });
+
+  it('round-trips long paths and link targets, big ids and negative-free mtimes', () => {
+    const path = `${'p'.repeat(300)}/${'q'.repeat(50)}`;
+    const [got] = parse(
+      encodeHeader(
+        header({
+          path,
+          type: 'symlink',
+          linkpath: 'l'.repeat(5000),
+          uid: 2 ** 40,
+          gid: 2_097_152,
+          mtime: 2 ** 34,
+        }),
+      ),
+    );
+    assert.equal(got!.path, path);
+    assert.equal(got!.linkpath, 'l'.repeat(5000));
+    assert.equal(got!.uid, 2 ** 40);
+    assert.equal(got!.gid, 2_097_152);
+    assert.equal(got!.mtime, 2 ** 34);
+  });
+
+  it('splits 101–256 byte names into ustar prefix and name without PAX', () => {
+    const path = `${'a'.repeat(120)}/${'b'.repeat(90)}`;
+    const bytes = encodeHeader(header({ path }));
+    assert.equal(bytes.length, 512);
+    assert.equal(parse(bytes)[0]!.path, path);
+  });
+});
+
+describe('packChanges', () => {
+  it('refuses change paths that leave the layer root', () => {
+    assert.throws(
+      () => packChanges([{ kind: 'whiteout', path: '../etc' }]),
+      (e: unknown) => (e as { code?: string }).code === 'INVALID_INPUT',
+    );
+  });
+
+  it('sorts changes into tar order with the opaque marker first in its directory', async () => {
+    const dir = fresh('changes');
+    mkdirSync(join(dir, 'd'));
+    writeFileSync(join(dir, 'd/-dash'), '');
+    writeFileSync(join(dir, 'a'), '');
+    const tar = await collect(
+      packChanges([
+        { kind: 'add', path: 'd/-dash', source: join(dir, 'd/-dash') },
+        { kind: 'whiteout', path: 'd/zz' },
+        { kind: 'opaque', path: 'd' },
+        { kind: 'add', path: 'd', source: join(dir, 'd') },
+        { kind: 'add', path: '/a', source: join(dir, 'a') },
+      ]),
+    );
+    assert.deepEqual(run('tar', ['-tf', '-'], { input: tar }).trim().split('\n'), [
+      'a',
+      'd/',
+      'd/.wh..wh..opq',
+      'd/-dash',
+      'd/.wh.zz',
+    ]);
+  });
+});
