@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { registerImagesCommand, registerRmiCommand, registerTagCommand } from './images.ts';
 import { registerImportCommand } from './import.ts';
+import { registerParseCommand } from './parse.ts';
+import { registerStagesCommand } from './stages.ts';
 import { registerPruneCommand, registerStoreCommand } from './store-commands.ts';
 
 /**
@@ -14,4 +16,6 @@ export function registerCommands(program: Command): void {
   registerRmiCommand(program);
   registerPruneCommand(program);
   registerStoreCommand(program);
+  registerParseCommand(program);
+  registerStagesCommand(program);
 }

@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parseDockerfile } from '../dockerfile/index.ts';
+import { formatPlatform, parsePlatform } from '../oci/index.ts';
+import { type BuildGraph, planBuild, type Stage } from '../plan/index.ts';
+import { InvalidInputError } from '../util/index.ts';
+import { collect } from './cli-context.ts';
+import { formatTable } from './format.ts';
+import { printWarnings } from './parse.ts';
+
+/**
+ * `strata stages <Dockerfile> [--target x] [--build-arg k=v]… [--platform p] [--json]`: the stage
+ * graph, which stages a build would run or skip, and each stage's resolved base.
+ */
+export function registerStagesCommand(program: Command): void {
+  program
+    .command('stages')
+    .description('show the stages of a Dockerfile, which ones a build needs, and their bases')
+    .argument('<dockerfile>', 'path to the Dockerfile')
+    .option('--target <stage>', 'the stage to build (default: the last one)')
+    .option(
+      '--build-arg <key=value>',
+      'a build argument; KEY alone takes the value from the environment',
+      collect,
+      [],
+    )
+    .option('--platform <os/arch[/variant]>', 'the platform to build for (default: this host)')
+    .option('--json', 'print the build graph as JSON')
+    .action(
+      async (
+        path: string,
+        options: { target?: string; buildArg: string[]; platform?: string; json?: boolean },
+      ) => {
+        const dockerfile = parseDockerfile(await readFile(path, 'utf8'), { file: path });
+        const graph = planBuild(dockerfile, {
+          buildArgs: parseBuildArgs(options.buildArg),
+          ...(options.target === undefined ? {} : { target: options.target }),
+          ...(options.platform === undefined ? {} : { platform: parsePlatform(options.platform) }),
+        });
+        printWarnings(graph.warnings);
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(formatStages(graph));
+      },
+    );
+}
+
+/** `KEY=value` pairs; `KEY` alone reads the variable from the environment (skipped when unset). */
+export function parseBuildArgs(
+  values: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    const key = eq === -1 ? value : value.slice(0, eq);
+    if (key === '')
+      throw new InvalidInputError(`invalid --build-arg ${JSON.stringify(value)}`, {
+        hint: 'write --build-arg KEY=value',
+      });
+    if (eq !== -1) out.set(key, value.slice(eq + 1));
+    else if (env[key] !== undefined) out.set(key, env[key]);
+  }
+  return out;
+}
+
+function describeBase(graph: BuildGraph, stage: Stage): string {
+  switch (stage.base.kind) {
+    case 'scratch':
+      return 'scratch';
+    case 'image':
+      return stage.base.ref.toString();
+    case 'stage':
+      return `stage ${graph.stages[stage.base.stage]!.displayName}`;
+  }
+}
+
+/** A table of stages: index, name, base, platform, steps, built or skipped, what it needs. */
+export function formatStages(graph: BuildGraph): string {
+  const rows = graph.stages.map((stage) => [
+    String(stage.index),
+    stage.displayName + (stage.index === graph.target ? ' (target)' : ''),
+    describeBase(graph, stage),
+    formatPlatform(stage.platform),
+    stage.needed ? String(stage.steps.length) : '-',
+    stage.needed ? 'build' : 'skip',
+    [
+      ...stage.dependsOn.map((i) => graph.stages[i]!.displayName),
+      ...stage.imageDependencies.map((r) => r.toString()),
+    ].join(', ') || '-',
+  ]);
+  return formatTable(['#', 'STAGE', 'BASE', 'PLATFORM', 'STEPS', 'STATUS', 'NEEDS'], rows);
+}

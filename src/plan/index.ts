@@ -1,0 +1,12 @@
+/**
+ * plan — turns a parsed Dockerfile, build arguments, a target and a platform into a `BuildGraph`:
+ * stages with their bases and dependencies (`FROM <stage>`, `COPY --from`, `RUN --mount from=`),
+ * pruned to what the target needs, each step with its words expanded under BuildKit's ARG/ENV
+ * scoping. Pure: no I/O; a solver runs the graph without re-reading the Dockerfile.
+ */
+export * from './build-args.ts';
+export type * from './build-graph.ts';
+export * from './created-by.ts';
+export * from './expose-ports.ts';
+export * from './plan-build.ts';
+export * from './stop-signal.ts';
