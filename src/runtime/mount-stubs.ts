@@ -48,33 +48,30 @@ export async function createMountStubs(rootfs: string, points: readonly MountPoi
   const root = posix.resolve(rootfs);
   const created: CreatedStub[] = [];
   const parents = new Map<string, ParentTimes>();
-  try {
-    for (const point of points) {
-      const parts = cleanPath(`/${point.path}`)
-        .split('/')
-        .filter((p) => p !== '');
-      let current = '/';
-      for (const [index, part] of parts.entries()) {
-        current = posix.join(current, part);
-        const real = resolveInRoot(root, current);
-        if (await exists(real)) continue;
-        const parent = dirname(real);
-        if (!parents.has(parent)) {
-          const before = (await stat(parent, { bigint: true })).mtimeNs;
-          parents.set(parent, { before, after: before });
-        }
-        const isFile = index === parts.length - 1 && point.kind === 'file';
-        try {
-          if (isFile) await (await open(real, 'wx', 0o755)).close();
-          else await mkdir(real, { mode: 0o755 });
-        } catch (error) {
-          // Created by someone else since we looked (two runs on one rootfs): theirs, not a stub of ours.
-          if (isErrnoException(error, 'EEXIST')) continue;
-          throw error;
-        }
-        created.push({ path: real === root ? '/' : real.slice(root.length), real });
-      }
+  // Creates `path` (a container path, symlinks allowed) and whatever it needs above it, where its
+  // resolution inside the root says: through a symlink /etc -> /private/etc that is /private/etc.
+  const ensure = async (path: string, kind: MountPoint['kind']): Promise<void> => {
+    const real = resolveInRoot(root, path);
+    if (real === root || (await exists(real))) return;
+    const resolved = real.slice(root.length);
+    await ensure(posix.dirname(resolved), 'directory');
+    const parent = dirname(real);
+    if (!parents.has(parent)) {
+      const before = (await stat(parent, { bigint: true })).mtimeNs;
+      parents.set(parent, { before, after: before });
     }
+    try {
+      if (kind === 'file') await (await open(real, 'wx', 0o755)).close();
+      else await mkdir(real, { mode: 0o755 });
+    } catch (error) {
+      // Created by someone else since we looked (two runs on one rootfs): theirs, not a stub of ours.
+      if (isErrnoException(error, 'EEXIST')) return;
+      throw error;
+    }
+    created.push({ path: resolved, real });
+  };
+  try {
+    for (const point of points) await ensure(cleanPath(`/${point.path}`), point.kind);
     for (const [parent, times] of parents) times.after = (await stat(parent, { bigint: true })).mtimeNs;
   } catch (error) {
     await removeStubs(root, created, parents);
