@@ -1,0 +1,286 @@
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import {
+  type Descriptor,
+  type Digest,
+  formatPlatform,
+  hostPlatform,
+  isIndexMediaType,
+  MediaTypes,
+  type Platform,
+  parseIndex,
+  parseManifest,
+  platformMatches,
+  sniffManifestKind,
+} from '../oci/index.ts';
+import type { BlobKind, ProgressSink, StepId, TransferStatus } from '../progress/index.ts';
+import { Limiter, StrataError } from '../util/index.ts';
+
+/** A manifest or index and the descriptor that names it. */
+export interface ManifestBlob {
+  readonly raw: Uint8Array;
+  /** mediaType, digest and size of `raw` (verified by whoever produced it). */
+  readonly descriptor: Descriptor;
+}
+
+/** Where a reader's images live, so a registry writer on the same host can mount blobs. */
+export interface BlobOrigin {
+  readonly host: string;
+  readonly repository: string;
+}
+
+/**
+ * One side an image is copied from: a registry, the local store, an OCI layout, a docker-archive.
+ * Every method verifies what it returns against digests (manifests) or leaves that to the
+ * writer's verified ingest (blobs).
+ */
+export interface ImageReader {
+  /** For messages: `docker://localhost:5000/app:1`, `strata:app:1`. */
+  readonly name: string;
+  readonly origin?: BlobOrigin;
+  /** The manifest or index the source names. */
+  resolve(signal?: AbortSignal): Promise<ManifestBlob>;
+  /** A manifest by descriptor (an index's child), verified against its digest. */
+  readManifest(descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array>;
+  /** A blob's bytes from `offset` (0 = the start) to its end. */
+  openBlob(descriptor: Descriptor, options?: { offset?: number; signal?: AbortSignal }): Promise<Readable>;
+}
+
+/** Opens a blob's bytes from `offset`; each call is a fresh stream. */
+export type BlobOpener = (offset: number, signal?: AbortSignal) => Promise<Readable>;
+
+/** Callbacks a writer reports a blob's progress through. */
+export interface BlobWriteOptions {
+  /** Bytes of the blob written so far (after a resume it continues from the resumed offset). */
+  readonly onProgress: (bytes: number) => void;
+  /** Called before a retry; the transfer shows `retrying`. */
+  readonly onRetry: (reason: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** The other side: where an image is copied to. Blobs first, then manifests (children first), then commit. */
+export interface ImageWriter {
+  readonly name: string;
+  /** True when the destination already holds the blob (then it is skipped). */
+  hasBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<boolean>;
+  /** Copies a blob without its bytes (a registry's cross-repository mount); true when it worked. */
+  mountBlob?(descriptor: Descriptor, from: BlobOrigin, signal?: AbortSignal): Promise<boolean>;
+  /** Writes a blob, verified against its digest and size; nothing unverified may remain on failure. */
+  writeBlob(descriptor: Descriptor, open: BlobOpener, options: BlobWriteOptions): Promise<void>;
+  /** Writes a manifest or index by digest. */
+  writeManifest(manifest: ManifestBlob, signal?: AbortSignal): Promise<void>;
+  /** Names the top-level manifest (tag) and finishes the destination (e.g. writes the archive). */
+  commit(top: ManifestBlob, signal?: AbortSignal): Promise<void>;
+}
+
+/** Options of {@link transferImage}. */
+export interface TransferOptions {
+  /** Which image to take from an index (default: the host's platform). */
+  readonly platform?: Platform;
+  /** Copy the whole index with every platform instead of choosing one. */
+  readonly allPlatforms?: boolean;
+  readonly events?: ProgressSink;
+  /** Direction words for events: `pull` (downloading) or `push` (pushing). Default pull. */
+  readonly direction?: 'pull' | 'push';
+  /** The build step this transfer belongs to, if any. */
+  readonly step?: StepId;
+  /** Blobs in flight at once (default 4). */
+  readonly concurrency?: number;
+  /** Called with each blob's digest before it is checked or written (leases). */
+  readonly protect?: (digests: readonly Digest[]) => Promise<void>;
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link transferImage} did. */
+export interface TransferResult {
+  /** What the source named (possibly an index). */
+  readonly source: ManifestBlob;
+  /** What was written as the top level: the chosen platform's manifest, or the whole index. */
+  readonly top: ManifestBlob;
+  /** Blobs whose bytes were copied. */
+  readonly copiedBlobs: number;
+  /** Blobs skipped because the destination had them (or mounted them). */
+  readonly skippedBlobs: number;
+  /** Bytes of blobs copied. */
+  readonly copiedBytes: number;
+}
+
+/** Thrown when an index has no image for the requested platform. */
+export class PlatformNotFoundError extends StrataError {
+  constructor(name: string, wanted: Platform, available: readonly string[]) {
+    super(
+      'NO_MATCHING_PLATFORM',
+      `${name}: no image for platform ${formatPlatform(wanted)} (available: ${available.join(', ') || 'none'})`,
+      { hint: 'choose one of the available platforms with --platform' },
+    );
+  }
+}
+
+/** The index entry for `platform`, or PlatformNotFoundError. Attestation manifests (`unknown/unknown`) never match. */
+export function choosePlatform(name: string, rawIndex: Uint8Array, platform: Platform): Descriptor {
+  const index = parseIndex(rawIndex);
+  const candidates = index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown');
+  const exact = candidates.find((m) => platformMatches(platform, m.platform!));
+  if (!exact)
+    throw new PlatformNotFoundError(
+      name,
+      platform,
+      candidates.map((m) => formatPlatform(m.platform!)),
+    );
+  return exact;
+}
+
+const EMIT_EVERY_MS = 100;
+
+/**
+ * Copies an image from `reader` to `writer`: resolves the source; for an index either picks the
+ * platform's manifest or (with `allPlatforms`) copies every child; copies config and layers
+ * concurrently (skipping blobs the destination has, mounting where it can); writes each manifest
+ * after its blobs and an index after its children (so a reader of the destination never sees a
+ * manifest whose blobs are missing); and finally commits (tags) the top level.
+ */
+export async function transferImage(
+  reader: ImageReader,
+  writer: ImageWriter,
+  options: TransferOptions = {},
+): Promise<TransferResult> {
+  const { signal, events } = options;
+  const direction = options.direction ?? 'pull';
+  const limiter = new Limiter(options.concurrency ?? 4);
+  const stats = { copiedBlobs: 0, skippedBlobs: 0, copiedBytes: 0 };
+  const started = new Map<Digest, Promise<void>>();
+
+  const emit = (
+    digest: Digest,
+    kind: BlobKind,
+    status: TransferStatus,
+    extra: { current?: number; total?: number; message?: string } = {},
+  ) =>
+    events?.emit({
+      type: 'transfer',
+      at: Date.now(),
+      direction,
+      digest,
+      kind,
+      status,
+      ...extra,
+      ...(options.step !== undefined ? { step: options.step } : {}),
+    });
+
+  const copyBlob = (descriptor: Descriptor, kind: BlobKind): Promise<void> => {
+    let pending = started.get(descriptor.digest);
+    if (!pending) {
+      pending = limiter.run(async () => {
+        await options.protect?.([descriptor.digest]);
+        if (await writer.hasBlob(descriptor, signal)) {
+          stats.skippedBlobs++;
+          emit(descriptor.digest, kind, 'exists', { total: descriptor.size });
+          return;
+        }
+        if (
+          reader.origin &&
+          writer.mountBlob &&
+          (await writer.mountBlob(descriptor, reader.origin, signal))
+        ) {
+          stats.skippedBlobs++;
+          emit(descriptor.digest, kind, 'mounted', { total: descriptor.size });
+          return;
+        }
+        const moving: TransferStatus = direction === 'pull' ? 'downloading' : 'pushing';
+        let lastEmit = 0;
+        let verifying = false;
+        await writer.writeBlob(
+          descriptor,
+          (offset, s) => reader.openBlob(descriptor, { offset, ...(s ? { signal: s } : {}) }),
+          {
+            onProgress: (bytes) => {
+              const now = Date.now();
+              if (bytes >= descriptor.size && !verifying) {
+                verifying = true;
+                emit(descriptor.digest, kind, direction === 'pull' ? 'verifying' : moving, {
+                  current: bytes,
+                  total: descriptor.size,
+                });
+              } else if (now - lastEmit >= EMIT_EVERY_MS && bytes < descriptor.size) {
+                lastEmit = now;
+                emit(descriptor.digest, kind, moving, { current: bytes, total: descriptor.size });
+              }
+            },
+            onRetry: (reason) => {
+              verifying = false;
+              emit(descriptor.digest, kind, 'retrying', { message: reason });
+            },
+            ...(signal ? { signal } : {}),
+          },
+        );
+        stats.copiedBlobs++;
+        stats.copiedBytes += descriptor.size;
+        emit(descriptor.digest, kind, 'done', { current: descriptor.size, total: descriptor.size });
+      });
+      started.set(descriptor.digest, pending);
+    }
+    return pending;
+  };
+
+  const copyManifest = async (manifest: ManifestBlob): Promise<void> => {
+    const kind = sniffManifestKind(manifest.raw);
+    await options.protect?.([manifest.descriptor.digest]);
+    if (kind === 'index') {
+      const index = parseIndex(manifest.raw);
+      // Children one after another keeps the per-manifest ordering simple; blobs inside are concurrent.
+      for (const child of index.manifests) {
+        const raw = await reader.readManifest(child, signal);
+        await copyManifest({ raw, descriptor: plainDescriptor(child) });
+      }
+    } else {
+      const parsed = parseManifest(manifest.raw);
+      for (const layer of parsed.layers) emit(layer.digest, 'layer', 'waiting', { total: layer.size });
+      await Promise.all([
+        copyBlob(parsed.config, 'config'),
+        ...parsed.layers.map((layer) => copyBlob(layer, 'layer')),
+      ]);
+    }
+    await writer.writeManifest(manifest, signal);
+  };
+
+  const source = await reader.resolve(signal);
+  let top = source;
+  if (sniffManifestKind(source.raw) === 'index' && !options.allPlatforms) {
+    const chosen = choosePlatform(reader.name, source.raw, options.platform ?? hostPlatform());
+    top = { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
+  }
+  await copyManifest(top);
+  await writer.commit(top, signal);
+  return { source, top, ...stats };
+}
+
+/** mediaType, digest and size only (platform and annotations belong to the index entry). */
+export function plainDescriptor(descriptor: Descriptor): Descriptor {
+  return { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
+}
+
+/** The media type of manifest bytes: their `mediaType` field, else by shape (OCI). */
+export function manifestMediaType(raw: Uint8Array, fallback?: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(raw).toString('utf8')) as { mediaType?: unknown };
+    if (typeof parsed.mediaType === 'string' && parsed.mediaType) return parsed.mediaType;
+  } catch {
+    // not JSON: the parser called next reports it properly
+  }
+  if (fallback && (isIndexMediaType(fallback) || fallback.includes('manifest'))) return fallback;
+  return sniffManifestKind(raw) === 'index' ? MediaTypes.ociIndex : MediaTypes.ociManifest;
+}
+
+/**
+ * A pass-through that reports bytes seen (plus `offset`, where the stream starts) to `onProgress`.
+ */
+export function countingStream(offset: number, onProgress: (bytes: number) => void): Transform {
+  let bytes = offset;
+  return new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      bytes += chunk.length;
+      onProgress(bytes);
+      cb(null, chunk);
+    },
+  });
+}

@@ -1,0 +1,24 @@
+/**
+ * registry — a client for the OCI distribution spec: authentication (anonymous, bearer tokens
+ * from `WWW-Authenticate` challenges, basic; credentials from Docker's config.json, credential
+ * helpers and containers' auth.json), retries with back-off, resumable blob downloads, blob
+ * uploads (mount, monolithic, chunked), manifests, and the image transfer engine that pull, push
+ * and copy share (`ImageReader` → `ImageWriter`). Depends on util, oci and reference; the store
+ * plugs in structurally through `BlobSink`.
+ */
+export * from './blob-sink.ts';
+export * from './docker-config.ts';
+export * from './image-transfer.ts';
+export * from './insecure-hosts.ts';
+export * from './login.ts';
+export * from './pull-image.ts';
+export * from './push-image.ts';
+export * from './redact.ts';
+export * from './registry-client.ts';
+export * from './registry-error.ts';
+export * from './registry-reader.ts';
+export * from './registry-writer.ts';
+export * from './remote-blob.ts';
+export * from './remote-image.ts';
+export * from './retry-policy.ts';
+export * from './www-authenticate.ts';
