@@ -80,7 +80,8 @@ export function parseInstruction(
   const argsOffset = split.restOffset;
 
   const rangeAt = (offset: number | undefined): SourceRange => {
-    if (offset === undefined) return source.range;
+    // Nothing at the offset (a missing argument): point at the instruction itself.
+    if (offset === undefined || offset >= textOffset + text.length) return source.range;
     const at = source.positionAt(offset);
     return {
       line: at.line,
