@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { type Digest, sha256Digest } from '../oci/index.ts';
+import { mapConcurrent } from '../util/index.ts';
+import type { ChecksumCache } from './checksum-cache.ts';
+import { type SelectedEntry, type SelectOptions, selectSources } from './select-sources.ts';
+
+/** Options for {@link checksumSources}: a selection plus how the copy will own and mode it. */
+export interface ChecksumOptions extends SelectOptions {
+  /** `--chown`, already resolved to numbers: every copied entry gets this owner. */
+  readonly chown?: { readonly uid: number; readonly gid: number };
+  /** `--chmod` as octal permission bits (e.g. `0o755`): files and directories get it, symlinks not. */
+  readonly chmod?: number;
+  /**
+   * Keep the files' own uid/gid when no `chown` is given. Off for the build context: Docker
+   * creates everything copied from the context as 0:0, so host ownership must not affect the key.
+   */
+  readonly keepOwnership?: boolean;
+  /** Stat-keyed cache of file hashes; unchanged files are not read again. */
+  readonly cache?: ChecksumCache;
+  /** Files hashed at once (default 8). */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** The result of {@link checksumSources}. */
+export interface SourcesChecksum {
+  /** sha256 over the selection: paths, types, modes, owners, link targets, contents. */
+  readonly digest: Digest;
+  /** Entries selected (files, directories, symlinks, others). */
+  readonly entries: number;
+  /** Regular files among them, and their total size. */
+  readonly files: number;
+  readonly bytes: number;
+  /** Files actually read and hashed (the rest came from the cache). */
+  readonly hashedFiles: number;
+  readonly hashedBytes: number;
+}
+
+/** Files up to this size are read whole; larger ones are streamed. */
+const WHOLE_READ_LIMIT = 1 << 20;
+
+/** The sha256 (hex) of a file's content, streaming large files. */
+export async function hashFileContent(absPath: string, size: number, signal?: AbortSignal): Promise<string> {
+  if (size <= WHOLE_READ_LIMIT)
+    return createHash('sha256')
+      .update(await readFile(absPath, signal === undefined ? undefined : { signal }))
+      .digest('hex');
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(absPath, signal === undefined ? {} : { signal }), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * A stable sha256 over exactly what a COPY/ADD of `sources` would write: for each selected entry,
+ * in copy order, its destination path, type, permission bits (after `chmod`), owner (after
+ * `chown`; 0:0 for the context unless `keepOwnership`), symlink target, device numbers, hardlink
+ * partner within the selection, and the sha256 of a file's content. Not timestamps: touching a
+ * file leaves the sum unchanged, and a file hidden by `.dockerignore` never enters it.
+ * Extended attributes are not included.
+ */
+export async function checksumSources(options: ChecksumOptions): Promise<SourcesChecksum> {
+  const selected: SelectedEntry[] = [...selectSources(options)];
+  const contents = new Array<string>(selected.length).fill('');
+  let files = 0;
+  let bytes = 0;
+  let hashedFiles = 0;
+  let hashedBytes = 0;
+  const toHash: number[] = [];
+  selected.forEach((entry, i) => {
+    const { node } = entry;
+    if (node.type !== 'file') return;
+    files++;
+    bytes += node.stats.size;
+    const cached = options.cache?.lookup(node.absPath, node.stats);
+    if (cached !== undefined) contents[i] = cached;
+    else toHash.push(i);
+  });
+  await mapConcurrent(toHash, options.concurrency ?? 8, async (i) => {
+    options.signal?.throwIfAborted();
+    const { node } = selected[i]!;
+    const started = Date.now();
+    const hex = await hashFileContent(node.absPath, node.stats.size, options.signal);
+    contents[i] = hex;
+    hashedFiles++;
+    hashedBytes += node.stats.size;
+    options.cache?.store(node.absPath, node.stats, hex, started);
+  });
+
+  const hash = createHash('sha256');
+  hash.update('strata context checksum v1\n');
+  const firstByInode = new Map<string, string>();
+  selected.forEach((entry, i) => {
+    const { node } = entry;
+    const { stats } = node;
+    const mode = node.type === 'symlink' || options.chmod === undefined ? stats.mode & 0o7777 : options.chmod;
+    const uid = options.chown?.uid ?? (options.keepOwnership ? stats.uid : 0);
+    const gid = options.chown?.gid ?? (options.keepOwnership ? stats.gid : 0);
+    let payload = '';
+    let hardlink = '';
+    if (node.type === 'file') {
+      payload = contents[i]!;
+      if (stats.nlink > 1) {
+        const key = `${stats.dev}:${stats.ino}`;
+        const first = firstByInode.get(key);
+        if (first === undefined) firstByInode.set(key, `${entry.sourceIndex}:${entry.destPath}`);
+        else hardlink = first;
+      }
+    } else if (node.type === 'symlink') payload = readlinkSync(node.absPath);
+    else if (node.type === 'other') payload = `${stats.mode & 0o170000}:${stats.rdev}`;
+    hash.update(
+      `${JSON.stringify([entry.sourceIndex, entry.matchRoot ? 1 : 0, entry.destPath, node.type, mode, uid, gid, payload, hardlink])}\n`,
+    );
+  });
+  return {
+    digest: sha256Digest(hash.digest('hex')),
+    entries: selected.length,
+    files,
+    bytes,
+    hashedFiles,
+    hashedBytes,
+  };
+}
