@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile text is full of ${VAR} written in plain strings on purpose.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
