@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { AbortedError, InvalidInputError, isErrnoException, resolveInRoot } from '../util/index.ts';
 import { containerNofile } from './container-nofile.ts';
@@ -7,7 +8,7 @@ import { DEFAULT_HOSTNAME, hostsFileContent, resolvConfContent } from './etc-fil
 import type { Container, Executor, RunResult } from './executor.ts';
 import { findRuntime } from './find-runtime.ts';
 import { createMountStubs, type MountStubs } from './mount-stubs.ts';
-import { OciRuntime, type RuntimeInfo } from './oci-runtime.ts';
+import { execCollect, OciRuntime, type RuntimeInfo } from './oci-runtime.ts';
 import { resolveUser } from './resolve-user.ts';
 import { runBundle } from './run-bundle.ts';
 import { ContainerStartError } from './runtime-errors.ts';
@@ -33,7 +34,9 @@ export async function openExecutor(options: OpenExecutorOptions, signal?: AbortS
   signal?.throwIfAborted();
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
   const info = await findRuntime(options);
-  return new OciExecutor(info, options.stateDir);
+  const executor = new OciExecutor(info, options.stateDir);
+  await executor.sweep();
+  return executor;
 }
 
 /**
@@ -76,6 +79,7 @@ export class OciExecutor implements Executor {
     const id = `strata-${randomBytes(12).toString('hex')}`;
     const bundle = join(this.#bundles, id);
     await mkdir(bundle, { recursive: true, mode: 0o711 });
+    await writeFile(join(bundle, OWNER_FILE), ownerStamp(process.pid) ?? `${process.pid}`);
     const resources: { mounts?: PreparedMounts; stubs?: MountStubs } = {};
     let outcome: { ok: true; value: RunResult } | { ok: false; error: unknown };
     try {
@@ -165,6 +169,43 @@ export class OciExecutor implements Executor {
     return { exitCode: outcome.exitCode, mountStubs: stubs.paths };
   }
 
+  /**
+   * Cleans up after strata processes that died mid-run (SIGKILL, power loss) on this state
+   * directory: each bundle whose owner process is gone has its container killed and deleted, its
+   * secrets tmpfs unmounted and the bundle removed. Bundles of live processes are left alone, so
+   * several strata processes can share a state directory. Called by {@link openExecutor}.
+   */
+  async sweep(): Promise<string[]> {
+    const swept: string[] = [];
+    let ids: string[];
+    try {
+      ids = await readdir(this.#bundles);
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return swept;
+      throw error;
+    }
+    for (const id of ids) {
+      const bundle = join(this.#bundles, id);
+      const owner = await readFile(join(bundle, OWNER_FILE), 'utf8').catch(() => undefined);
+      if (owner === undefined) {
+        // A bundle is stamped right after mkdir; an unstamped one is either being created this
+        // instant or the leftover of a crash in between. Give the former a minute.
+        const age = Date.now() - (await stat(bundle)).mtimeMs;
+        if (age < 60_000) continue;
+      } else if (isOwnerAlive(owner)) {
+        continue;
+      }
+      await this.#oci.delete(id);
+      const secrets = join(bundle, 'secrets');
+      if ((await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${secrets} `)) {
+        await execCollect('umount', [secrets]);
+      }
+      await rm(bundle, { recursive: true, force: true });
+      swept.push(id);
+    }
+    return swept;
+  }
+
   /** RLIMIT_NOFILE for containers; see {@link containerNofile}. */
   #maxNofile(): Promise<number> {
     this.#nofile ??= containerNofile();
@@ -191,6 +232,28 @@ async function ensureWorkingDirectory(rootfs: string, cwd: string, uid: number, 
     }
     await chown(real, uid, gid);
   }
+}
+
+/** The file in a bundle naming the strata process that runs it: "<pid> <start time>". */
+const OWNER_FILE = 'owner';
+
+/** "<pid> <start time>" for a live process (start time from /proc/<pid>/stat, so pid reuse is seen). */
+function ownerStamp(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; the fields after it are plain.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return startTime === undefined ? undefined : `${pid} ${startTime}`;
+  } catch {
+    return undefined; // no such process
+  }
+}
+
+function isOwnerAlive(owner: string): boolean {
+  const pid = Number.parseInt(owner, 10);
+  if (!(pid > 0)) return false;
+  const now = ownerStamp(pid);
+  return now !== undefined && (owner.trim() === `${pid}` || now === owner.trim());
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

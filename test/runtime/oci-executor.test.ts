@@ -8,6 +8,7 @@ import {
   type Container,
   type ExecMount,
   type OciExecutor,
+  OciRuntime,
   openExecutor,
   type ProcessSpec,
   type RunResult,
@@ -279,7 +280,23 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       assert.ok(Date.now() - started < 5000, `abort took ${Date.now() - started} ms`);
       assert.deepEqual(findProcesses(marker), []);
       assert.deepEqual(listDir(join(dir, 'state/bundles')), []);
+      assert.deepEqual(await new OciRuntime(executor.runtime, executor.runtimeRoot).list(), []);
       assert.deepEqual(listDir(executor.runtimeRoot), []);
+    });
+
+    it('sweeps the container of a strata process that died mid-run', async () => {
+      const marker = ['sleep', `200.${runtime.length}${Math.floor(Math.random() * 1000)}`];
+      const running = run({ args: marker });
+      for (let i = 0; i < 200 && findProcesses(marker).length === 0; i++) await sleep(10);
+      const [id] = listDir(join(dir, 'state/bundles'));
+      assert.ok(id !== undefined);
+      assert.deepEqual(await executor.sweep(), [], "a live owner's container is left alone");
+      // Fault injection: pretend the bundle belongs to a process that no longer exists.
+      writeFileSync(join(dir, 'state/bundles', id, 'owner'), '999999999 1');
+      assert.deepEqual(await executor.sweep(), [id]);
+      assert.equal((await running).exitCode, 137);
+      assert.deepEqual(findProcesses(marker), []);
+      assert.deepEqual(await new OciRuntime(executor.runtime, executor.runtimeRoot).list(), []);
     });
 
     it('rejects at once when the signal is already aborted', async () => {
