@@ -17,7 +17,7 @@ function assertPartial(actual: unknown, expected: unknown, path = '$'): void {
   if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual), `at ${path}: expected an array, got ${JSON.stringify(actual)}`);
     assert.equal(actual.length, expected.length, `at ${path}: length of ${JSON.stringify(actual)}`);
-    expected.forEach((e, i) => assertPartial(actual[i], e, `${path}[${i}]`));
+    for (const [i, e] of expected.entries()) assertPartial(actual[i], e, `${path}[${i}]`);
     return;
   }
   assert.ok(
