@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -185,6 +185,43 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
         assert.notEqual(statSync(bare, { bigint: true }).mtimeNs, rootBefore);
       } finally {
         removeTempDir(fresh.dir);
+      }
+    });
+
+    it("runs on an overlay mount, leaving in the upper dir only the step's changes and what the runtime made", async () => {
+      const lower = makeBusyboxRootfs();
+      const upper = join(lower.dir, 'upper');
+      const work = join(lower.dir, 'work');
+      const merged = join(lower.dir, 'merged');
+      for (const d of [upper, work, merged]) mkdirSync(d);
+      mkdirSync(join(lower.rootfs, 'etc'));
+      writeFileSync(join(lower.rootfs, 'etc/passwd'), PASSWD);
+      const etcMtime = statSync(join(lower.rootfs, 'etc'), { bigint: true }).mtimeNs;
+      execFileSync('mount', [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${lower.rootfs},upperdir=${upper},workdir=${work}`,
+        merged,
+      ]);
+      try {
+        const result = await run(
+          { args: ['sh', '-c', 'echo hi > /new; cat /etc/hosts >/dev/null'] },
+          { rootfs: merged },
+        );
+        assert.equal(result.exitCode, 0);
+      } finally {
+        execFileSync('umount', [merged]);
+      }
+      try {
+        // /etc was copied up to hold the hosts and resolv.conf stubs; they are gone and its mtime is the lower's.
+        // /dev, /proc and /sys are the runtime's own mount points, kept as BuildKit keeps them.
+        assert.deepEqual(listDir(upper), ['dev', 'etc', 'new', 'proc', 'sys']);
+        assert.deepEqual(listDir(join(upper, 'etc')), []);
+        assert.equal(statSync(join(upper, 'etc'), { bigint: true }).mtimeNs, etcMtime);
+      } finally {
+        removeTempDir(lower.dir);
       }
     });
 
