@@ -73,8 +73,10 @@ export class OciExecutor implements Executor {
     if (!cwd.startsWith('/'))
       throw new InvalidInputError(`working directory ${JSON.stringify(cwd)} is not absolute`);
     const rootfs = posix.resolve(container.rootfs);
-    if (!(await stat(rootfs)).isDirectory())
-      throw new InvalidInputError(`rootfs ${rootfs} is not a directory`);
+    const rootInfo = await stat(rootfs).catch((error: unknown) => {
+      throw new InvalidInputError(`rootfs ${rootfs} is not accessible`, { cause: error });
+    });
+    if (!rootInfo.isDirectory()) throw new InvalidInputError(`rootfs ${rootfs} is not a directory`);
 
     const id = `strata-${randomBytes(12).toString('hex')}`;
     const bundle = join(this.#bundles, id);
