@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidPatternError, PatternMatcher } from '../../src/context/index.ts';
+import { invalidPatterns, multiPatternCases, singlePatternCases } from './pattern-cases.ts';
+
+/** Runs `path` through matchesWithParent component by component, as a directory walk does. */
+function walkMatch(matcher: PatternMatcher, path: string): boolean {
+  const parts = path.split('/');
+  let info: readonly boolean[] | undefined = [];
+  let matched = false;
+  for (let i = 0; i < parts.length; i++) {
+    const result = matcher.matchesWithParent(parts.slice(0, i + 1).join('/'), info);
+    matched = result.matched;
+    info = result.info;
+  }
+  return matched;
+}
+
+describe('PatternMatcher: one pattern', () => {
+  for (const [pattern, path, excluded] of singlePatternCases) {
+    it(`${JSON.stringify(pattern)} ${excluded ? 'matches' : 'does not match'} ${JSON.stringify(path)}`, () => {
+      const matcher = PatternMatcher.compile([pattern]);
+      assert.equal(matcher.matches(path), excluded);
+      // With one pattern the walk and the parent loop always agree.
+      assert.equal(walkMatch(matcher, path), excluded);
+      assert.equal(matcher.matchesWithParent(path, undefined).matched, excluded);
+    });
+  }
+});
+
+describe('PatternMatcher: several patterns, last match wins', () => {
+  for (const [patterns, path, excluded, excludedInWalk] of multiPatternCases) {
+    it(`${JSON.stringify(patterns)} on ${JSON.stringify(path)}: ${excluded}, in a walk ${excludedInWalk}`, () => {
+      const matcher = PatternMatcher.compile(patterns);
+      assert.equal(matcher.matches(path), excluded);
+      assert.equal(walkMatch(matcher, path), excludedInWalk);
+    });
+  }
+});
+
+describe('PatternMatcher: malformed patterns are errors', () => {
+  for (const [pattern, reason] of invalidPatterns) {
+    it(`refuses ${JSON.stringify(pattern)}`, () => {
+      assert.throws(
+        () => PatternMatcher.compile(['ok', '', pattern]),
+        (error: unknown) => {
+          assert.ok(error instanceof InvalidPatternError);
+          assert.equal(error.message, reason);
+          assert.equal(error.index, 2, 'the index counts blank entries');
+          assert.equal(error.pattern, pattern);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe('PatternMatcher: compile normalisation', () => {
+  it('trims Go whitespace and skips blank patterns', () => {
+    const matcher = PatternMatcher.compile(['  a  ', '', '\t']);
+    assert.equal(matcher.patterns.length, 1);
+    assert.equal(matcher.patterns[0]!.cleaned, 'a');
+    assert.equal(matcher.matches('a'), true);
+  });
+  it('keeps a leading slash (only the ignore-file reader strips it)', () => {
+    const matcher = PatternMatcher.compile(['/a']);
+    assert.equal(matcher.matches('a'), false);
+  });
+  it('reports exceptions', () => {
+    assert.equal(PatternMatcher.compile(['a']).hasExclusions, false);
+    assert.equal(PatternMatcher.compile(['a', '!a/b']).hasExclusions, true);
+    assert.equal(PatternMatcher.compile(['!a/b']).patterns[0]!.exclusion, true);
+  });
+});
+
+describe('PatternMatcher.mustDescendExcluded (fsutil skip rule)', () => {
+  const cases: Array<[string[], string, boolean]> = [
+    [['docs'], 'docs', false], // no exceptions: never look inside
+    [['docs', '!docs/keep.txt'], 'docs', true],
+    [['docs', '!docs/keep.txt'], 'other', false],
+    [['docs', '!docs/sub/**'], 'docs', true], // trailing /** dropped before comparing
+    [['docs', '!docsx'], 'docs', false], // prefix compared with a trailing slash
+    [['*', '!*.md'], 'anything', true], // a wildcard exception could match anywhere
+    [['*', '!docs/[ab].md'], 'src', true],
+  ];
+  for (const [patterns, dir, want] of cases) {
+    it(`${JSON.stringify(patterns)}: ${want ? 'enters' : 'skips'} excluded ${dir}/`, () => {
+      assert.equal(PatternMatcher.compile(patterns).mustDescendExcluded(dir), want);
+    });
+  }
+});
