@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrnoException } from '../util/index.ts';
 import type { OciRuntime } from './oci-runtime.ts';
+import { OutputStreamError } from './runtime-errors.ts';
 
 /** How a `run` of a bundle ended. */
 export interface BundleOutcome {
@@ -42,10 +43,9 @@ export async function runBundle(
   signal?: AbortSignal,
 ): Promise<BundleOutcome> {
   const child = runtime.spawnRun(options.bundle, options.id, options.logPath);
-  if (options.stdout) child.stdout?.pipe(options.stdout, { end: false });
-  else child.stdout?.resume();
-  if (options.stderr) child.stderr?.pipe(options.stderr, { end: false });
-  else child.stderr?.resume();
+  const outputFailures: unknown[] = [];
+  forward(child.stdout, options.stdout, outputFailures);
+  forward(child.stderr, options.stderr, outputFailures);
 
   let exited = false;
   let aborted = false;
@@ -79,6 +79,11 @@ export async function runBundle(
     exited = true;
     await killing;
     const exitCode = code ?? 128 + (signalName === null ? 0 : (constants.signals[signalName] ?? 0));
+    if (outputFailures.length > 0) {
+      throw new OutputStreamError(`writing the output of container ${options.id} failed`, {
+        cause: outputFailures[0],
+      });
+    }
     const runtimeError = exitCode === 0 ? undefined : await readRuntimeError(options.logPath);
     return runtimeError === undefined ? { exitCode, aborted } : { exitCode, runtimeError, aborted };
   } finally {
@@ -88,6 +93,29 @@ export async function runBundle(
     // state may remain (checked on disk, which saves a process start on every normal run).
     if (aborted || (await runtime.hasState(options.id))) await runtime.delete(options.id);
   }
+}
+
+/**
+ * Pipes a container stream to the caller's, without ending it. Should the caller's stream fail,
+ * the rest is drained and dropped (a container blocked on a full pipe would never exit) and the
+ * error is kept for the run to report once the container is done.
+ */
+function forward(source: Readable | null, destination: Writable | undefined, failures: unknown[]): void {
+  if (source === null) return;
+  if (destination === undefined) {
+    source.resume();
+    return;
+  }
+  source.pipe(destination, { end: false });
+  const drop = () => {
+    source.unpipe(destination);
+    source.resume();
+  };
+  destination.once('error', (error) => {
+    failures.push(error);
+    drop();
+  });
+  destination.once('close', drop);
 }
 
 /**

@@ -45,3 +45,10 @@ export class UserNotFoundError extends StrataError {
     super('USER_NOT_FOUND', message, options);
   }
 }
+
+/** The caller's stdout or stderr stream failed while a step ran; the step ran to its end regardless. */
+export class OutputStreamError extends StrataError {
+  constructor(message: string, options: StrataErrorOptions = {}) {
+    super('OUTPUT_STREAM_FAILED', message, options);
+  }
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -334,6 +335,34 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       assert.equal((await running).exitCode, 137);
       assert.deepEqual(findProcesses(marker), []);
       assert.deepEqual(await new OciRuntime(executor.runtime, executor.runtimeRoot).list(), []);
+    });
+
+    it("finishes the step and reports it when the caller's output stream fails", async () => {
+      const broken = new Writable({
+        write(_chunk, _encoding, callback) {
+          callback(new Error('disk full'));
+        },
+      });
+      const started = Date.now();
+      const running = executor.run({
+        rootfs,
+        process: {
+          args: ['sh', '-c', 'yes | head -c 1000000; echo done >&2'],
+          env: [],
+          cwd: '/',
+          user: '',
+          network: 'host',
+        },
+        stdout: broken,
+        stderr: new Collector(),
+      });
+      await assert.rejects(running, (error: Error & { code?: string; cause?: Error }) => {
+        assert.equal(error.code, 'OUTPUT_STREAM_FAILED');
+        assert.equal(error.cause?.message, 'disk full');
+        return true;
+      });
+      assert.ok(Date.now() - started < 5000);
+      assert.deepEqual(listDir(join(dir, 'state/bundles')), []);
     });
 
     it('rejects at once when the signal is already aborted', async () => {
