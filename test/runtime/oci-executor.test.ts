@@ -100,8 +100,15 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
     });
 
     it('runs as uid:gid without supplementary groups', async () => {
-      const result = await run({ args: ['sh', '-c', 'id -u; id -g; id -G; echo $HOME'], user: '1000:1001' });
-      assert.equal(result.stdout, '1000\n1001\n1001\n/\n');
+      const result = await run({
+        args: [
+          'sh',
+          '-c',
+          'id -u; id -g; id -G; echo $HOME; cat /etc/hosts /etc/resolv.conf >/dev/null && echo readable',
+        ],
+        user: '1000:1001',
+      });
+      assert.equal(result.stdout, '1000\n1001\n1001\n/\nreadable\n');
     });
 
     it('runs as a named user with the groups /etc/group lists it in', async () => {
