@@ -191,7 +191,6 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         throw fail(`failed to parse platform ${from.platform}`, from.range, {
           instruction: 'FROM',
           cause: error,
-          hint: 'expected os/arch[/variant], e.g. linux/arm64',
         });
       }
     } else {
@@ -208,7 +207,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     } catch (error) {
       if (!(error instanceof StrataError)) throw error;
       const suggestion = didYouMean(text, stageNames, { caseSensitive: false });
-      throw fail(`invalid base image ${JSON.stringify(text)}: ${error.message}`, from.range, {
+      throw fail('invalid base image', from.range, {
         instruction: 'FROM',
         cause: error,
         hint:
