@@ -6,3 +6,4 @@
 export { type ImageSummary, imageNameOf, listImages, removeImage, tagImage } from './api/images.ts';
 export { createdTime, type ImportOptions, type ImportResult, importImage } from './api/import-image.ts';
 export { openStore } from './api/open-store.ts';
+export { buildImage, type BuildOptions, type BuildResult, type ImageResolver, storeImageResolver } from './api/build.ts';

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerBuildCommand } from './build.ts';
 import { registerImagesCommand, registerRmiCommand, registerTagCommand } from './images.ts';
 import { registerImportCommand } from './import.ts';
 import { registerParseCommand } from './parse.ts';
@@ -10,6 +11,7 @@ import { registerPruneCommand, registerStoreCommand } from './store-commands.ts'
  * exports a `register…Command(program)` function; add one line here per command.
  */
 export function registerCommands(program: Command): void {
+  registerBuildCommand(program);
   registerImportCommand(program);
   registerImagesCommand(program);
   registerTagCommand(program);

@@ -1,0 +1,170 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ContextView, loadIgnoreFile } from '../context/index.ts';
+import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
+import {
+  type Compression,
+  type Descriptor,
+  type Image,
+  imageFromParts,
+  type Platform,
+  validateImage,
+} from '../oci/index.ts';
+import { type BuildGraph, planBuild } from '../plan/index.ts';
+import { nullSink, type ProgressSink } from '../progress/index.ts';
+import type { Reference } from '../reference/index.ts';
+import { type Executor, openExecutor } from '../runtime/index.ts';
+import { openSnapshotter } from '../snapshot/index.ts';
+import { type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
+import type { Store } from '../store/index.ts';
+import { InternalError, NotFoundError } from '../util/index.ts';
+import { imageNameOf } from './images.ts';
+import { createdTime } from './import-image.ts';
+
+/** How base images are found. */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+/** A base image resolver: given a reference, the image (pulling when the policy says so). */
+export type ImageResolver = (ref: Reference, platform: Platform, signal?: AbortSignal) => Promise<Image>;
+
+/** Inputs of {@link buildImage}: `strata build`'s flags as data. */
+export interface BuildOptions {
+  /** The context directory. */
+  readonly context: string;
+  /** The Dockerfile's path (default `<context>/Dockerfile`), or its text with a display name. */
+  readonly dockerfile?: string | { readonly text: string; readonly name: string };
+  readonly tags?: readonly string[];
+  readonly target?: string;
+  readonly buildArgs?: ReadonlyMap<string, string>;
+  readonly platform?: Platform;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly secrets?: ReadonlyMap<string, Uint8Array>;
+  readonly network?: 'default' | 'none' | 'host';
+  readonly compression?: Compression;
+  /** Resolves base images; default: the local store only. */
+  readonly resolveImage?: ImageResolver;
+  readonly events?: ProgressSink;
+  readonly signal?: AbortSignal;
+}
+
+/** What a build produced. */
+export interface BuildResult {
+  readonly image: Image;
+  /** The manifest as stored (and tagged). */
+  readonly descriptor: Descriptor;
+  readonly graph: BuildGraph;
+  readonly target: StageImage;
+  /** Each built stage's final image state, by stage index. */
+  readonly stages: ReadonlyMap<number, StageImage>;
+  readonly warnings: BuildGraph['warnings'];
+}
+
+/** Resolves images from the local store only (no registry). */
+export function storeImageResolver(store: Store): ImageResolver {
+  return async (ref, platform) => {
+    const descriptor = await store.refs.get(ref.toString());
+    if (!descriptor) {
+      throw new NotFoundError(`image ${ref.familiar()} not found in the local store`, {
+        hint: `pull it first (strata pull ${ref.familiar()}) or import one (strata import)`,
+      });
+    }
+    return store.image(descriptor, platform);
+  };
+}
+
+async function readDockerfile(options: BuildOptions): Promise<Dockerfile> {
+  const spec = options.dockerfile ?? join(options.context, 'Dockerfile');
+  if (typeof spec !== 'string') return parseDockerfile(spec.text, { file: spec.name });
+  let text: string;
+  try {
+    text = await readFile(spec, 'utf8');
+  } catch (error) {
+    throw new NotFoundError(`cannot read Dockerfile ${spec}`, { cause: error });
+  }
+  return parseDockerfile(text, { file: spec });
+}
+
+/**
+ * Builds an image from a Dockerfile and a context, as `docker buildx build` does, and stores it
+ * (tagged with `tags`). Plans first (pure), resolves the base images the target needs, plans again
+ * with their environment, then solves the graph.
+ */
+export async function buildImage(store: Store, options: BuildOptions): Promise<BuildResult> {
+  const events = options.events ?? nullSink;
+  const dockerfile = await readDockerfile(options);
+  const contextDir = resolve(options.context);
+  const dockerfilePath =
+    typeof options.dockerfile === 'string' ? options.dockerfile : join(contextDir, 'Dockerfile');
+  const ignore = await loadIgnoreFile({ contextDir, dockerfile: dockerfilePath });
+  const resolveImage = options.resolveImage ?? storeImageResolver(store);
+  const planOptions = {
+    ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
+    ...(options.target ? { target: options.target } : {}),
+    ...(options.platform ? { platform: options.platform } : {}),
+  };
+  let graph = planBuild(dockerfile, planOptions);
+
+  // Resolve every base image the needed stages use, once, and plan again with their Env.
+  const images = new Map<string, Promise<Image>>();
+  const resolveOnce: ImageResolver = (ref, platform, signal) => {
+    const key = `${ref.toString()}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
+    let found = images.get(key);
+    if (!found) {
+      found = resolveImage(ref, platform, signal);
+      images.set(key, found);
+    }
+    return found;
+  };
+  const baseImageEnv = new Map<string, readonly string[]>();
+  for (const index of graph.order) {
+    const stage = graph.stages[index]!;
+    if (stage.base.kind === 'image') {
+      const image = await resolveOnce(stage.base.ref, stage.platform, options.signal);
+      baseImageEnv.set(stage.base.ref.toString(), image.config.config?.Env ?? []);
+    }
+  }
+  if (baseImageEnv.size > 0) graph = planBuild(dockerfile, { ...planOptions, baseImageEnv });
+
+  let executor: Promise<Executor> | undefined;
+  const snapshotter = openSnapshotter(store.root);
+  const created = createdTime();
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const solved = await solveGraph(
+    {
+      graph,
+      dockerfile,
+      context: { dir: contextDir, view: new ContextView(contextDir, ignore.matcher) },
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+      layers: {
+        compression: options.compression ?? 'gzip',
+        ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
+      },
+      created,
+      ...(options.network ? { network: options.network } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+    {
+      store,
+      snapshotter,
+      executor: () => {
+        executor ??= openExecutor({ stateDir: join(store.root, 'runtime') });
+        return executor;
+      },
+      resolveImage: resolveOnce,
+      events,
+      stateDir: store.root,
+    },
+  );
+  const config = toImageConfig(solved.target, created);
+  const image = imageFromParts({ config, layers: solved.target.layers });
+  const problems = validateImage(image);
+  if (problems.length > 0) {
+    throw new InternalError(
+      `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
+    );
+  }
+  const descriptor = await store.writeImage(image, options.signal);
+  for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
+  return { image, descriptor, graph, target: solved.target, stages: solved.stages, warnings: graph.warnings };
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { InvalidInputError } from '../util/index.ts';
+
+/** One `--output` as docker buildx parses it: `type=local,dest=out` or a bare path (= local). */
+export interface OutputSpec {
+  readonly type: 'image' | 'registry' | 'oci' | 'docker' | 'local' | 'tar' | 'cacheonly';
+  readonly dest?: string;
+  /** Other `key=value` attributes (name, push, compression, tar, …). */
+  readonly attrs: ReadonlyMap<string, string>;
+}
+
+/** Splits `k=v,k2=v2` (values may contain `=`; CSV quoting with "" as buildx allows). */
+export function parseKeyValueList(text: string, flag: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const field of splitCsv(text)) {
+    const eq = field.indexOf('=');
+    if (eq <= 0)
+      throw new InvalidInputError(`invalid ${flag} value ${JSON.stringify(text)}: expected key=value pairs`);
+    out.set(field.slice(0, eq).trim().toLowerCase(), field.slice(eq + 1));
+  }
+  return out;
+}
+
+function splitCsv(text: string): string[] {
+  const fields: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      if (quoted && text[i + 1] === '"') {
+        current += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (ch === ',' && !quoted) {
+      fields.push(current);
+      current = '';
+    } else current += ch;
+  }
+  fields.push(current);
+  return fields.filter((f) => f !== '');
+}
+
+const OUTPUT_TYPES = new Set(['image', 'registry', 'oci', 'docker', 'local', 'tar', 'cacheonly']);
+
+/** `--output` / `-o`: `type=…,dest=…` or a plain path (a local directory, `-` for a tar on stdout). */
+export function parseOutput(text: string): OutputSpec {
+  if (!text.includes('=')) {
+    return text === '-'
+      ? { type: 'tar', dest: '-', attrs: new Map() }
+      : { type: 'local', dest: text, attrs: new Map() };
+  }
+  const attrs = parseKeyValueList(text, '--output');
+  const type = attrs.get('type');
+  if (!type)
+    throw new InvalidInputError(`--output ${JSON.stringify(text)} has no type=`, {
+      hint: 'e.g. type=local,dest=out',
+    });
+  if (!OUTPUT_TYPES.has(type)) {
+    throw new InvalidInputError(`unknown --output type ${JSON.stringify(type)}`, {
+      hint: [...OUTPUT_TYPES].join(', '),
+    });
+  }
+  attrs.delete('type');
+  const dest = attrs.get('dest');
+  attrs.delete('dest');
+  if (
+    (type === 'local' || type === 'tar' || type === 'oci' || type === 'docker') &&
+    !dest &&
+    type !== 'docker'
+  ) {
+    throw new InvalidInputError(`--output type=${type} needs dest=<path>`);
+  }
+  return { type: type as OutputSpec['type'], ...(dest ? { dest } : {}), attrs };
+}
+
+/** `--secret id=x,src=file` / `id=x,env=VAR` (`type=file|env` accepted) → id and content. */
+export function parseSecret(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { id: string; content: Uint8Array } {
+  const attrs = parseKeyValueList(text, '--secret');
+  const id = attrs.get('id');
+  const src = attrs.get('src') ?? attrs.get('source');
+  const envName = attrs.get('env');
+  const type = attrs.get('type');
+  if (!id) throw new InvalidInputError(`--secret ${JSON.stringify(text)} needs id=`);
+  if (src !== undefined && type !== 'env') {
+    try {
+      return { id, content: readFileSync(src) };
+    } catch (error) {
+      throw new InvalidInputError(`--secret id=${id}: cannot read ${src}`, { cause: error });
+    }
+  }
+  const name = envName ?? (type === 'env' ? (src ?? id) : id);
+  const value = env[name];
+  if (value === undefined) {
+    throw new InvalidInputError(
+      `--secret id=${id}: ${src === undefined && envName === undefined ? 'no src= and ' : ''}environment variable ${name} is not set`,
+    );
+  }
+  return { id, content: Buffer.from(value) };
+}
+
+/** `--label k=v` pairs. */
+export function parseLabels(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new InvalidInputError(`invalid --label ${JSON.stringify(v)}: expected key=value`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}

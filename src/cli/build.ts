@@ -1,0 +1,138 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parsePlatform } from '../oci/index.ts';
+import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
+import { buildImage, storeImageResolver } from '../strata.ts';
+import { InvalidInputError } from '../util/index.ts';
+import { type OutputSpec, parseLabels, parseOutput, parseSecret } from './build-flags.ts';
+import { exportBuildOutput } from './build-output.ts';
+import { collect, storeFor } from './cli-context.ts';
+import { printWarnings } from './parse.ts';
+import { parseBuildArgs } from './stages.ts';
+
+/** The options `strata build` accepts (docker buildx build's names). */
+export interface BuildCommandOptions {
+  file?: string;
+  tag: string[];
+  target?: string;
+  buildArg: string[];
+  platform?: string;
+  cache: boolean;
+  pull?: boolean;
+  label: string[];
+  secret: string[];
+  network?: string;
+  output: string[];
+  push?: boolean;
+  load?: boolean;
+  iidfile?: string;
+  metadataFile?: string;
+  progress: string;
+  quiet?: boolean;
+}
+
+/**
+ * `strata build [options] CONTEXT`: builds a Dockerfile like `docker buildx build`. The image is
+ * stored in strata's store under every `-t` name; `--output`, `--push` and `--load` send it
+ * elsewhere too.
+ */
+export function registerBuildCommand(program: Command): void {
+  program
+    .command('build')
+    .description('build an image from a Dockerfile, as docker buildx build does')
+    .argument('<context>', 'the build context directory')
+    .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile; - reads standard input)')
+    .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
+    .option('--target <stage>', 'build this stage (default: the last)')
+    .option(
+      '--build-arg <key=value>',
+      'set a build argument; KEY alone takes it from the environment',
+      collect,
+      [],
+    )
+    .option('--platform <os/arch[/variant]>', 'the platform to build for')
+    .option('--no-cache', 'do not use the build cache')
+    .option('--pull', 'always pull base images, even when present locally')
+    .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
+    .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect, [])
+    .option('--network <mode>', 'network for RUN steps: default, none or host')
+    .option(
+      '-o, --output <spec>',
+      'where to write the result: type=oci|docker|local|tar|image|registry,dest=…',
+      collect,
+      [],
+    )
+    .option('--push', 'push the image to its registry (same as --output type=registry)')
+    .option('--load', 'load the image into docker (same as --output type=docker, piped to docker load)')
+    .option('--iidfile <file>', 'write the image ID (manifest digest) to a file')
+    .option('--metadata-file <file>', 'write build metadata (digest, names, sizes) as JSON')
+    .option('--progress <mode>', `progress output: ${PROGRESS_MODES.join(', ')}`, 'auto')
+    .option('-q, --quiet', 'print only the image ID')
+    .action(async (contextArg: string, options: BuildCommandOptions, command: Command) => {
+      const progress = (options.quiet ? 'quiet' : options.progress) as ProgressMode;
+      if (!PROGRESS_MODES.includes(progress))
+        throw new InvalidInputError(`invalid --progress ${JSON.stringify(options.progress)}`, {
+          hint: PROGRESS_MODES.join(', '),
+        });
+      if (options.network && !['default', 'none', 'host'].includes(options.network)) {
+        throw new InvalidInputError(`invalid --network ${JSON.stringify(options.network)}`, {
+          hint: 'default, none or host',
+        });
+      }
+      const outputs: OutputSpec[] = options.output.map(parseOutput);
+      if (options.push) outputs.push({ type: 'registry', attrs: new Map() });
+      if (options.load) outputs.push({ type: 'docker', attrs: new Map([['load', 'true']]) });
+      const secrets = new Map(
+        options.secret.map((s) => {
+          const parsed = parseSecret(s);
+          return [parsed.id, parsed.content] as const;
+        }),
+      );
+      const context = resolve(contextArg);
+      const dockerfile =
+        options.file === '-'
+          ? { text: readFileSync(0, 'utf8'), name: 'Dockerfile' }
+          : options.file
+            ? resolve(options.file)
+            : undefined;
+      const store = await storeFor(command);
+      const renderer = createRenderer(progress, { stream: process.stderr });
+      try {
+        const result = await buildImage(store, {
+          context,
+          ...(dockerfile ? { dockerfile } : {}),
+          tags: options.tag,
+          ...(options.target ? { target: options.target } : {}),
+          buildArgs: parseBuildArgs(options.buildArg),
+          ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
+          labels: parseLabels(options.label),
+          secrets,
+          ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
+          resolveImage: storeImageResolver(store),
+          events: renderer,
+        });
+        renderer.close();
+        printWarnings(result.warnings);
+        const exported = [];
+        for (const output of outputs)
+          exported.push(await exportBuildOutput(store, result, output, options.tag));
+        if (options.iidfile) writeFileSync(options.iidfile, result.descriptor.digest);
+        if (options.metadataFile) {
+          const metadata = {
+            'containerimage.digest': result.descriptor.digest,
+            'containerimage.descriptor': result.descriptor,
+            'image.name': options.tag.join(','),
+            ...Object.fromEntries(exported.filter((e) => e !== undefined).map((e) => [e.key, e.value])),
+          };
+          writeFileSync(options.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
+        }
+        if (options.quiet) process.stdout.write(`${result.descriptor.digest}\n`);
+      } catch (error) {
+        renderer.close();
+        throw error;
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,62 @@
+import { packChanges, writeLayerBlob } from '../archive/index.ts';
+import type { Compression, Layer } from '../oci/index.ts';
+import type { ActiveSnapshot, Snapshot } from '../snapshot/index.ts';
+import type { Store } from '../store/index.ts';
+
+/** How layers are written. */
+export interface LayerOptions {
+  readonly compression: Compression;
+  /** Clamp mtimes to SOURCE_DATE_EPOCH (seconds) for reproducible layers. */
+  readonly sourceDateEpoch?: number;
+}
+
+/** A committed step: its layer (stored, leased) and the snapshot that now includes it. */
+export interface CommittedLayer {
+  readonly layer: Layer;
+  readonly snapshot: Snapshot;
+  /** Bytes of the uncompressed layer tar. */
+  readonly uncompressedSize: number;
+}
+
+/**
+ * Turns an active snapshot's changes into a layer in one pass — walk → tar → diff_id → compress →
+ * digest → the store's temp file → rename — then keeps the snapshot under the new diff_id. A step
+ * that changed nothing still gets a layer (an empty tar), as BuildKit writes one.
+ */
+export async function commitLayer(
+  active: ActiveSnapshot,
+  store: Store,
+  options: LayerOptions,
+  signal?: AbortSignal,
+): Promise<CommittedLayer> {
+  const changes = await active.changes();
+  const pending = await store.blobs.pending();
+  let blob: Awaited<ReturnType<typeof writeLayerBlob>>;
+  try {
+    const tar = packChanges(changes, {
+      ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    blob = await writeLayerBlob(tar, {
+      sink: pending.path,
+      compression: options.compression,
+      ...(signal ? { signal } : {}),
+    });
+    await pending.commit({ digest: blob.digest, size: blob.size });
+  } catch (error) {
+    await pending.abort();
+    throw error;
+  }
+  await store.lease.add(blob.digest);
+  const snapshot = await active.commit(blob.diffId);
+  const digest = blob.digest;
+  return {
+    layer: {
+      descriptor: { mediaType: blob.mediaType, digest, size: blob.size },
+      diffId: blob.diffId,
+      open: (s) => store.blobs.open(digest, s ? { signal: s } : {}),
+    },
+    snapshot,
+    uncompressedSize: blob.uncompressedSize,
+  };
+}

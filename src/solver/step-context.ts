@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import type { ContextView } from '../context/index.ts';
+import type { Dockerfile } from '../dockerfile/index.ts';
+import type { Image, Platform } from '../oci/index.ts';
+import type { BuildGraph, Stage, Step } from '../plan/index.ts';
+import type { ProgressSink, StepId } from '../progress/index.ts';
+import type { Reference } from '../reference/index.ts';
+import type { Executor } from '../runtime/index.ts';
+import type { Snapshotter } from '../snapshot/index.ts';
+import type { Store } from '../store/index.ts';
+import type { SourceLocation } from '../util/index.ts';
+import type { LayerOptions } from './commit-layer.ts';
+import type { StageImage } from './image-state.ts';
+
+/** The build context as the solver sees it. */
+export interface BuildContextSource {
+  /** The context directory on disk. */
+  readonly dir: string;
+  /** The context filtered by `.dockerignore`: what COPY and ADD can see. */
+  readonly view: ContextView;
+}
+
+/** Everything the solver needs from the outside, injected by the composition root. */
+export interface SolverDeps {
+  readonly store: Store;
+  readonly snapshotter: Snapshotter;
+  /** Opened on the first RUN only, so builds without RUN need no runtime. */
+  readonly executor: () => Promise<Executor>;
+  /** The image a reference names, for `platform`: from the store, pulled when missing or `--pull`. */
+  readonly resolveImage: (ref: Reference, platform: Platform, signal?: AbortSignal) => Promise<Image>;
+  readonly events: ProgressSink;
+  /** strata's state root (cache mounts live below it). */
+  readonly stateDir: string;
+}
+
+/** One build's inputs beyond the graph. */
+export interface SolveOptions {
+  readonly graph: BuildGraph;
+  readonly dockerfile: Dockerfile;
+  readonly context: BuildContextSource;
+  /** `--secret id=…` contents by id. */
+  readonly secrets?: ReadonlyMap<string, Uint8Array>;
+  readonly layers: LayerOptions;
+  /** RFC 3339 time written as `created` into the config and history. */
+  readonly created: string;
+  /** `--network` for every RUN that does not say otherwise. */
+  readonly network?: 'default' | 'none' | 'host';
+  /** `--label k=v`: added to the target image's labels. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Fetches an ADD URL (injected so the solver needs no HTTP client). */
+  readonly fetchUrl?: (url: string, signal?: AbortSignal) => Promise<Readable>;
+  readonly signal?: AbortSignal;
+}
+
+/** What a step handler gets: the stage's image to change, and the build around it. */
+export interface StepContext {
+  readonly deps: SolverDeps;
+  readonly options: SolveOptions;
+  readonly stage: Stage;
+  readonly step: Step;
+  readonly stepId: StepId;
+  /** `Dockerfile:12` for messages. */
+  readonly location: SourceLocation;
+  readonly image: StageImage;
+  /** A finished stage's image (for COPY --from and RUN --mount from=). */
+  readonly stageResult: (index: number) => Promise<StageImage>;
+  readonly signal?: AbortSignal;
+}

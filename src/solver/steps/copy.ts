@@ -1,0 +1,399 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  createReadStream,
+  constants as fsConstants,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  type Stats,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
+import { applyLayer, openDecompressed } from '../../archive/index.ts';
+import { type ContextNode, ContextView, type SelectedEntry, selectSources } from '../../context/index.ts';
+import type { AddStep, CopyStep } from '../../plan/index.ts';
+import { resolveUser } from '../../runtime/index.ts';
+import type { SnapshotView } from '../../snapshot/index.ts';
+import { isErrnoException, resolveInRoot } from '../../util/index.ts';
+import { commitLayer } from '../commit-layer.ts';
+import { CopyError } from '../errors.ts';
+import { commitToHistory } from '../history.ts';
+import type { StepContext } from '../step-context.ts';
+
+/** Who copied files belong to, and their permission override. */
+interface CopyOwnership {
+  /** undefined: keep the source's owner (stage/image sources) or root (context sources). */
+  readonly owner?: { uid: number; gid: number };
+  /** `--chmod`: replaces the permission bits of every copied file and directory. */
+  readonly mode?: number;
+}
+
+/** The destination as BuildKit's pathRelativeToWorkingDir makes it (a trailing slash is kept). */
+export function copyDestination(workdir: string | undefined, dest: string): { path: string; isDir: boolean } {
+  const raw = dest === '.' || dest === '' ? './' : dest;
+  const isDir = raw.endsWith('/') || raw.endsWith('/.') || raw === '.';
+  const joined = posix.isAbsolute(raw) ? raw : posix.join(workdir || '/', raw);
+  return { path: posix.normalize(joined).replace(/(.)\/$/, '$1'), isDir };
+}
+
+/** `--chown` resolved in the target rootfs: names through /etc/passwd and /etc/group; no group means gid = uid (Docker's rule). */
+export async function resolveChown(rootfs: string, chown: string): Promise<{ uid: number; gid: number }> {
+  const [userPart = '', groupPart] = chown.split(':');
+  const user = await resolveUser(rootfs, userPart);
+  if (groupPart === undefined || groupPart === '') return { uid: user.uid, gid: user.uid };
+  const group = await resolveUser(rootfs, `${user.uid}:${groupPart}`);
+  return { uid: user.uid, gid: group.gid };
+}
+
+/** `--chmod=0755`: octal permission bits (BuildKit refuses other forms with this message). */
+export function parseChmod(text: string): number {
+  if (!/^[0-7]{1,4}$/.test(text)) {
+    throw new CopyError(
+      `invalid chmod parameter: '${text}'. it should be octal string and between 0 and 07777`,
+    );
+  }
+  return Number.parseInt(text, 8);
+}
+
+const ARCHIVE_MAGIC: Array<{ kind: 'gzip' | 'bzip2' | 'xz' | 'zstd'; bytes: number[] }> = [
+  { kind: 'gzip', bytes: [0x1f, 0x8b] },
+  { kind: 'bzip2', bytes: [0x42, 0x5a, 0x68] },
+  { kind: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  { kind: 'zstd', bytes: [0x28, 0xb5, 0x2f, 0xfd] },
+];
+
+/** Whether a local file is a (possibly compressed) tar archive ADD extracts, and its compression. */
+function archiveKind(path: string, size: number): 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd' | undefined {
+  if (size < 4) return undefined;
+  const head = Buffer.alloc(512);
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  let read = 0;
+  try {
+    while (read < head.length) {
+      const n = readSync(fd, head, read, head.length - read, null);
+      if (n === 0) break;
+      read += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  for (const m of ARCHIVE_MAGIC) if (m.bytes.every((b, i) => head[i] === b)) return m.kind;
+  if (read >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
+  return undefined;
+}
+
+/** A decompressed tar stream of an archive file (gzip/zstd in-process, bzip2/xz through the tools). */
+function openArchive(path: string, kind: 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd'): Readable {
+  if (kind === 'bzip2' || kind === 'xz') {
+    const child = spawn(kind === 'bzip2' ? 'bzip2' : 'xz', ['-dc', path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return child.stdout;
+  }
+  return openDecompressed(createReadStream(path));
+}
+
+/** Copies a node's xattrs (not for symlinks). */
+function copyXattrs(from: string, to: string): void {
+  for (const name of listAttributesSync(from)) {
+    if (name.startsWith('trusted.overlay.') || name === 'security.selinux') continue;
+    const value = getAttributeSync(from, name);
+    if (value !== null) setAttributeSync(to, name, value);
+  }
+}
+
+/** Removes whatever is at `path` unless it is a directory and `keepDir` (merging into it). */
+function clearTarget(path: string, wantDir: boolean): Stats | undefined {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (error) {
+    if (isErrnoException(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  if (wantDir && st.isDirectory()) return st;
+  rmSync(path, { recursive: true, force: true });
+  return undefined;
+}
+
+/** Everything one COPY writes into the rootfs, with hardlinks kept within the copy. */
+class CopyWriter {
+  readonly #rootfs: string;
+  readonly #ownership: CopyOwnership;
+  readonly #keepOwner: boolean;
+  readonly #links = new Map<string, string>();
+  readonly #createdDirOwner: { uid: number; gid: number };
+  readonly #now: Date;
+
+  constructor(
+    rootfs: string,
+    ownership: CopyOwnership,
+    options: { keepOwner: boolean; epochSeconds?: number },
+  ) {
+    this.#rootfs = rootfs;
+    this.#ownership = ownership;
+    this.#keepOwner = options.keepOwner;
+    this.#createdDirOwner = ownership.owner ?? { uid: 0, gid: 0 };
+    this.#now = options.epochSeconds !== undefined ? new Date(options.epochSeconds * 1000) : new Date();
+  }
+
+  /** The host path for a path in the rootfs; parents resolved inside the root, final component not followed. */
+  host(path: string): string {
+    return resolveInRoot(this.#rootfs, path, { followFinal: false });
+  }
+
+  /** mkdir -p of the destination's parents (CreateDestPath), owned by --chown or root. */
+  mkdirParents(path: string): void {
+    let current = '/';
+    for (const part of path.split('/').filter(Boolean)) {
+      current = posix.join(current, part);
+      const host = resolveInRoot(this.#rootfs, current);
+      try {
+        if (lstatSync(host).isDirectory()) continue;
+        throw new CopyError(`cannot copy to ${path}: ${current} is not a directory`);
+      } catch (error) {
+        if (!isErrnoException(error, 'ENOENT')) throw error;
+      }
+      mkdirSync(host);
+      chmodSync(host, 0o755);
+      chownSync(host, this.#createdDirOwner.uid, this.#createdDirOwner.gid);
+      utimesSync(host, this.#now, this.#now);
+    }
+  }
+
+  #owner(source: Stats): { uid: number; gid: number } {
+    if (this.#ownership.owner) return this.#ownership.owner;
+    return this.#keepOwner ? { uid: source.uid, gid: source.gid } : { uid: 0, gid: 0 };
+  }
+
+  #mode(source: Stats): number {
+    const perm = this.#ownership.mode ?? source.mode & 0o7777;
+    return perm;
+  }
+
+  /** Writes one source node at rootfs path `dest` (the parent must exist). */
+  write(node: { absPath: string; stats: Stats }, dest: string): void {
+    const target = this.host(dest);
+    const st = node.stats;
+    const owner = this.#owner(st);
+    if (st.isDirectory()) {
+      const existing = clearTarget(target, true);
+      if (!existing) mkdirSync(target);
+      chmodSync(target, this.#mode(st));
+      chownSync(target, owner.uid, owner.gid);
+      copyXattrs(node.absPath, target);
+      utimesSync(target, st.atime, st.mtime);
+      return;
+    }
+    clearTarget(target, false);
+    const key = `${st.dev}:${st.ino}`;
+    if (st.nlink > 1 && !st.isDirectory()) {
+      const first = this.#links.get(key);
+      if (first) {
+        linkSync(first, target);
+        return;
+      }
+      this.#links.set(key, target);
+    }
+    if (st.isSymbolicLink()) {
+      symlinkSync(readlinkSync(node.absPath), target);
+      lchownSync(target, owner.uid, owner.gid);
+      lutimesSync(target, st.atime, st.mtime);
+      return;
+    }
+    if (st.isFile()) {
+      copyFileSync(node.absPath, target, fsConstants.COPYFILE_FICLONE);
+    } else if (st.isFIFO()) {
+      runSync('mkfifo', [target]);
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const major = Math.floor(st.rdev / 256);
+      const minor = st.rdev % 256;
+      runSync('mknod', [target, st.isCharacterDevice() ? 'c' : 'b', String(major), String(minor)]);
+    } else {
+      throw new CopyError(`cannot copy ${node.absPath}: unsupported file type`);
+    }
+    chownSync(target, owner.uid, owner.gid);
+    chmodSync(target, this.#mode(st));
+    if (st.isFile()) copyXattrs(node.absPath, target);
+    utimesSync(target, st.atime, st.mtime);
+  }
+
+  /** A new regular file with `content` (heredoc sources, ADD downloads). */
+  writeFile(dest: string, content: Uint8Array | string, mode: number): void {
+    const target = this.host(dest);
+    clearTarget(target, false);
+    writeFileSync(target, content);
+    const owner = this.#ownership.owner ?? { uid: 0, gid: 0 };
+    chownSync(target, owner.uid, owner.gid);
+    chmodSync(target, this.#ownership.mode ?? mode);
+    utimesSync(target, this.#now, this.#now);
+  }
+}
+
+function runSync(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: 'pipe' });
+  if (r.status !== 0) throw new CopyError(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString().trim()}`);
+}
+
+/**
+ * COPY and ADD with BuildKit's semantics: sources from the context (seen through .dockerignore),
+ * a stage, or an image; wildcards; a directory copies its contents; a trailing slash or several
+ * sources make the destination a directory; missing parents are created; `--chown` resolved in
+ * the target rootfs; `--chmod`; symlinks copied as symlinks; hardlinks kept; ADD extracts local
+ * tar archives (gzip, bzip2, xz, zstd) and downloads URLs (checked against `--checksum`).
+ */
+export async function copyStep(ctx: StepContext, step: CopyStep | AddStep): Promise<void> {
+  const { image, options, deps } = ctx;
+  const dest = copyDestination(image.config.WorkingDir, step.dest);
+  const isAdd = step.kind === 'add';
+  const views: SnapshotView[] = [];
+  const active = await deps.snapshotter.prepare(image.snapshot, ctx.signal);
+  try {
+    let view: ContextView;
+    let keepOwner = false;
+    if (step.kind === 'copy' && step.from.kind === 'stage') {
+      const v = await deps.snapshotter.view((await ctx.stageResult(step.from.stage)).snapshot, ctx.signal);
+      views.push(v);
+      view = new ContextView(v.path);
+      keepOwner = true;
+    } else if (step.kind === 'copy' && step.from.kind === 'image') {
+      const img = await deps.resolveImage(step.from.ref, ctx.stage.platform, ctx.signal);
+      const v = await deps.snapshotter.view(
+        await deps.snapshotter.unpack(img.layers, ctx.signal),
+        ctx.signal,
+      );
+      views.push(v);
+      view = new ContextView(v.path);
+      keepOwner = true;
+    } else {
+      view = options.context.view;
+    }
+    const ownership: CopyOwnership = {
+      ...(step.chown ? { owner: await resolveChown(active.rootfs, step.chown) } : {}),
+      ...(step.chmod ? { mode: parseChmod(step.chmod) } : {}),
+    };
+    const writer = new CopyWriter(active.rootfs, ownership, {
+      keepOwner,
+      ...(options.layers.sourceDateEpoch !== undefined
+        ? { epochSeconds: options.layers.sourceDateEpoch }
+        : {}),
+    });
+
+    const urls = isAdd ? step.sources.filter(isUrl) : [];
+    const paths = step.sources.filter((s) => !urls.includes(s));
+    const entries: SelectedEntry[] = [
+      ...selectSources({
+        view,
+        sources: paths,
+        excludes: step.exclude,
+        parents: step.kind === 'copy' && step.parents,
+      }),
+    ];
+    const roots = entries.filter((e) => e.matchRoot).length + step.inline.length + urls.length;
+    const intoDir =
+      dest.isDir ||
+      roots > 1 ||
+      step.sources.length + step.inline.length > 1 ||
+      isExistingDir(writer, dest.path);
+    if (intoDir) writer.mkdirParents(dest.path);
+    else writer.mkdirParents(posix.dirname(dest.path));
+
+    for (const entry of entries) {
+      const node: ContextNode = entry.node;
+      if (entry.matchRoot && node.type !== 'directory') {
+        const target = intoDir ? posix.join(dest.path, entry.destPath) : dest.path;
+        if (isAdd && node.type === 'file') {
+          const kind = archiveKind(node.absPath, node.stats.size);
+          if (kind) {
+            // ADD extracts local archives into the destination directory.
+            writer.mkdirParents(dest.path);
+            await applyLayer(openArchive(node.absPath, kind), resolveInRoot(active.rootfs, dest.path), {
+              whiteouts: 'apply',
+              ...(ctx.signal ? { signal: ctx.signal } : {}),
+            });
+            continue;
+          }
+        }
+        writer.write(node, target);
+        continue;
+      }
+      if (entry.matchRoot) {
+        // A directory source stands for the destination directory: its contents go into it.
+        if (!intoDir) writer.mkdirParents(dest.path);
+        continue;
+      }
+      writer.write(node, posix.join(dest.path, entry.destPath));
+    }
+    for (const inline of step.inline) {
+      writer.writeFile(intoDir ? posix.join(dest.path, inline.name) : dest.path, inline.content, 0o644);
+    }
+    for (const url of urls) {
+      if (!options.fetchUrl) throw new CopyError(`ADD ${url}: downloading is not available in this build`);
+      const body = await options.fetchUrl(url, ctx.signal);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const data = Buffer.concat(chunks);
+      if (step.kind === 'add' && step.checksum) {
+        const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+        if (actual !== step.checksum)
+          throw new CopyError(`ADD ${url}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
+      }
+      const name = posix.basename(new URL(url).pathname) || '__unnamed__';
+      writer.writeFile(intoDir ? posix.join(dest.path, name) : dest.path, data, 0o600);
+    }
+
+    const committed = await commitLayer(active, deps.store, options.layers, ctx.signal);
+    image.layers.push(committed.layer);
+    image.snapshot = committed.snapshot;
+  } catch (error) {
+    await active.discard();
+    throw error;
+  } finally {
+    for (const v of views) await v.release();
+  }
+  commitToHistory(image, {
+    createdBy: copyHistory(step),
+    withLayer: true,
+    ran: true,
+    created: options.created,
+  });
+}
+
+function isExistingDir(writer: CopyWriter, path: string): boolean {
+  try {
+    return lstatSync(resolveInRoot(writer.host('/'), path)).isDirectory();
+  } catch {
+    return false; // missing: created as needed
+  }
+}
+
+function isUrl(source: string): boolean {
+  return /^https?:\/\//.test(source);
+}
+
+/** BuildKit's history text for COPY/ADD: `COPY [--parents] [--chown=…] [--chmod=…] src… [<<doc…] dest`. */
+export function copyHistory(step: CopyStep | AddStep): string {
+  const parts = [step.kind === 'add' ? 'ADD' : 'COPY'];
+  if (step.kind === 'copy' && step.parents) parts.push('--parents');
+  if (step.chown) parts.push(`--chown=${step.chown}`);
+  if (step.chmod) parts.push(`--chmod=${step.chmod}`);
+  parts.push(...step.sources);
+  for (const inline of step.inline) parts.push(`<<${inline.name}`);
+  parts.push(step.dest);
+  return parts.join(' ');
+}

@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Writable } from 'node:stream';
+import type { PlannedMount, RunStep } from '../../plan/index.ts';
+import type { ExecMount } from '../../runtime/index.ts';
+import type { SnapshotView } from '../../snapshot/index.ts';
+import { InvalidInputError, resolveInRoot, withLock } from '../../util/index.ts';
+import { commitLayer } from '../commit-layer.ts';
+import { RunFailedError } from '../errors.ts';
+import { commitToHistory, runCommandString } from '../history.ts';
+import { getEnv } from '../image-state.ts';
+import type { StepContext } from '../step-context.ts';
+import { commandArgs } from './config.ts';
+
+/** How many lines of a failed RUN's output the error shows. */
+const TAIL_LINES = 10;
+
+/** A Writable that forwards output as step-log events and keeps the last lines for errors. */
+class StepOutput extends Writable {
+  readonly tail: string[] = [];
+  #partial = '';
+  readonly #forward: (text: string) => void;
+  constructor(forward: (text: string) => void) {
+    super();
+    this.#forward = forward;
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
+    const text = chunk.toString('utf8');
+    this.#forward(text);
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) this.#push(line);
+    cb();
+  }
+  #push(line: string): void {
+    this.tail.push(line);
+    if (this.tail.length > TAIL_LINES) this.tail.shift();
+  }
+  lastLines(): string[] {
+    return this.#partial ? [...this.tail, this.#partial].slice(-TAIL_LINES) : [...this.tail];
+  }
+}
+
+/** The argv a RUN runs, with heredocs applied as BuildKit's dispatchRun does. */
+function runArgs(
+  ctx: StepContext,
+  step: RunStep,
+): { args: string[]; scriptFiles: Array<{ name: string; content: string }> } {
+  const scriptFiles: Array<{ name: string; content: string }> = [];
+  if (step.heredocs.length === 0) return { args: commandArgs(ctx.image, step.command), scriptFiles };
+  if (step.command.form !== 'shell')
+    throw new InvalidInputError('RUN with a heredoc must use the shell form');
+  const first = step.heredocs[0]!;
+  const single =
+    step.heredocs.length === 1 && /^\s*<<-?\s*["']?[A-Za-z0-9_]+["']?\s*$/.test(step.command.text);
+  if (single) {
+    let data = first.content;
+    if (first.chomp) data = data.replace(/^\t+/gm, '');
+    if (data.startsWith('#!')) {
+      // A script with its own interpreter runs directly, mounted read-only at /dev/pipes/<name>.
+      scriptFiles.push({ name: first.name, content: data });
+      return { args: [`/dev/pipes/${first.name}`], scriptFiles };
+    }
+    return { args: commandArgs(ctx.image, { form: 'shell', text: data }), scriptFiles };
+  }
+  let text = step.command.text;
+  for (const doc of step.heredocs) {
+    const data = doc.chomp ? doc.content.replace(/^\t+/gm, '') : doc.content;
+    text += `\n${data}${doc.name}`;
+  }
+  return { args: commandArgs(ctx.image, { form: 'shell', text }), scriptFiles };
+}
+
+/** The environment a RUN sees: the image's Env, then in-scope ARGs not shadowed by ENV. */
+export function runEnvironment(ctx: StepContext, step: RunStep): string[] {
+  const env = [...(ctx.image.config.Env ?? [])];
+  for (const v of step.env) {
+    if (getEnv(env, v.name) === undefined) env.push(`${v.name}=${v.value}`);
+  }
+  return env;
+}
+
+/**
+ * RUN: runs the command in a fresh container over the stage's filesystem (crun/runc via the
+ * executor), then commits what it changed as a layer. A non-zero exit fails the build with the
+ * exit code, the command and the last lines of output; mounts, views and the writable layer are
+ * released whatever happens.
+ */
+export async function runStep(ctx: StepContext, step: RunStep): Promise<void> {
+  const { deps, options, image } = ctx;
+  const { args, scriptFiles } = runArgs(ctx, step);
+  const env = runEnvironment(ctx, step);
+  const historyText = `RUN ${runCommandString(args, step.buildArgs, (k) => getEnv(env, k))}`;
+  for (const proxy of options.graph.proxyEnv)
+    if (getEnv(env, proxy.name) === undefined) env.push(`${proxy.name}=${proxy.value}`);
+
+  const views: SnapshotView[] = [];
+  let pipesDir: string | undefined;
+  const locks: Array<() => Promise<void>> = [];
+  const active = await deps.snapshotter.prepare(image.snapshot, ctx.signal);
+  try {
+    const mounts: ExecMount[] = [];
+    for (const m of step.mounts) {
+      const mount = await execMount(ctx, m, views, locks);
+      if (mount) mounts.push(mount);
+    }
+    if (scriptFiles.length > 0) {
+      const dir = join(deps.stateDir, 'tmp', `pipes-${process.pid}-${ctx.stepId.replace(/\W/g, '_')}`);
+      pipesDir = dir;
+      await mkdir(dir, { recursive: true });
+      for (const f of scriptFiles) {
+        await writeFile(join(dir, f.name), f.content);
+        await chmod(join(dir, f.name), 0o755);
+      }
+      mounts.push({ type: 'bind', source: dir, target: '/dev/pipes', readonly: true });
+    }
+    const network = step.network === 'default' ? (options.network ?? 'default') : step.network;
+    const stdout = new StepOutput((text) =>
+      deps.events.emit({ type: 'step-log', step: ctx.stepId, stream: 'stdout', text, at: Date.now() }),
+    );
+    const stderr = new StepOutput((text) =>
+      deps.events.emit({ type: 'step-log', step: ctx.stepId, stream: 'stderr', text, at: Date.now() }),
+    );
+    const executor = await deps.executor();
+    const result = await executor.run(
+      {
+        rootfs: active.rootfs,
+        process: {
+          args,
+          env,
+          cwd: image.config.WorkingDir || '/',
+          user: image.config.User ?? '',
+          network: network === 'none' ? 'none' : 'host',
+          mounts,
+        },
+        stdout,
+        stderr,
+      },
+      ctx.signal,
+    );
+    if (result.exitCode !== 0) {
+      const output = [...stdout.lastLines(), ...stderr.lastLines()].slice(-TAIL_LINES);
+      throw new RunFailedError({
+        exitCode: result.exitCode,
+        command: commandText(step),
+        lastOutput: output,
+        location: ctx.location,
+      });
+    }
+    const committed = await commitLayer(active, deps.store, options.layers, ctx.signal);
+    image.layers.push(committed.layer);
+    image.snapshot = committed.snapshot;
+    commitToHistory(image, { createdBy: historyText, withLayer: true, ran: true, created: options.created });
+  } catch (error) {
+    await active.discard();
+    throw error;
+  } finally {
+    for (const v of views) await v.release();
+    for (const release of locks) await release();
+    if (pipesDir) await rm(pipesDir, { recursive: true, force: true });
+  }
+}
+
+/** The command as the user wrote it, for error messages. */
+export function commandText(step: RunStep): string {
+  return step.command.form === 'exec' ? JSON.stringify(step.command.args) : step.command.text;
+}
+
+/** Turns a planned `RUN --mount` into what the executor mounts. */
+async function execMount(
+  ctx: StepContext,
+  m: PlannedMount,
+  views: SnapshotView[],
+  locks: Array<() => Promise<void>>,
+): Promise<ExecMount | undefined> {
+  const target = posix.isAbsolute(m.target)
+    ? m.target
+    : posix.join(ctx.image.config.WorkingDir || '/', m.target);
+  switch (m.type) {
+    case 'tmpfs':
+      return { type: 'tmpfs', target, ...(m.sizeBytes !== undefined ? { sizeBytes: m.sizeBytes } : {}) };
+    case 'secret': {
+      const id = m.id ?? posix.basename(m.target);
+      const content = ctx.options.secrets?.get(id);
+      if (content === undefined) {
+        if (m.required)
+          throw new InvalidInputError(`secret ${id} is required but was not given`, {
+            hint: `pass --secret id=${id},src=<file>`,
+          });
+        return undefined; // BuildKit skips a missing optional secret mount
+      }
+      return {
+        type: 'secret',
+        target: m.target || `/run/secrets/${id}`,
+        content,
+        ...(m.uid !== undefined ? { uid: m.uid } : {}),
+        ...(m.gid !== undefined ? { gid: m.gid } : {}),
+        ...(m.mode !== undefined ? { mode: m.mode } : {}),
+      };
+    }
+    case 'cache': {
+      const id = m.id ?? target;
+      const dir = join(
+        ctx.deps.stateDir,
+        'cache-mounts',
+        createHash('sha256').update(id).digest('hex').slice(0, 32),
+      );
+      await mkdir(join(ctx.deps.stateDir, 'cache-mounts'), { recursive: true });
+      if (m.sharing === 'locked') {
+        // One step at a time may use a locked cache; others wait (BuildKit's sharing=locked).
+        let release!: () => void;
+        const held = new Promise<void>((r) => {
+          release = r;
+        });
+        const acquired = new Promise<void>((resolve, reject) => {
+          withLock(`${dir}.lock`, () => {
+            resolve();
+            return held;
+          }).catch(reject);
+        });
+        await acquired;
+        locks.push(async () => release());
+      }
+      return {
+        type: 'cache',
+        source: dir,
+        target,
+        ...(m.uid !== undefined ? { uid: m.uid } : {}),
+        ...(m.gid !== undefined ? { gid: m.gid } : {}),
+        ...(m.mode !== undefined ? { mode: m.mode } : {}),
+        readonly: m.readOnly,
+      };
+    }
+    case 'bind': {
+      let root: string;
+      if (m.from.kind === 'context') root = ctx.options.context.dir;
+      else if (m.from.kind === 'stage') {
+        const view = await ctx.deps.snapshotter.view(
+          (await ctx.stageResult(m.from.stage)).snapshot,
+          ctx.signal,
+        );
+        views.push(view);
+        root = view.path;
+      } else if (m.from.kind === 'image') {
+        const img = await ctx.deps.resolveImage(m.from.ref, ctx.stage.platform, ctx.signal);
+        const snap = await ctx.deps.snapshotter.unpack(img.layers, ctx.signal);
+        const view = await ctx.deps.snapshotter.view(snap, ctx.signal);
+        views.push(view);
+        root = view.path;
+      } else root = join(ctx.deps.stateDir, 'tmp');
+      const source = resolveInRoot(root, m.source || '/');
+      return { type: 'bind', source, target, readonly: m.readOnly };
+    }
+    case 'ssh':
+      throw new InvalidInputError('RUN --mount=type=ssh is not supported yet', {
+        hint: 'use a secret mount for keys, or build with docker buildx',
+      });
+  }
+}
