@@ -257,6 +257,40 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(dir));
     });
 
+    it('gives a secret the owner and mode asked for', async () => {
+      const result = await run({
+        args: ['sh', '-c', 'cat /run/secrets/key; stat -c %a:%u:%g /run/secrets/key'],
+        user: 'alice',
+        mounts: [
+          {
+            type: 'secret',
+            target: '/run/secrets/key',
+            content: Buffer.from('k'),
+            uid: 1234,
+            gid: 2345,
+            mode: 0o440,
+          },
+        ],
+      });
+      assert.equal(result.stdout, 'k440:1234:2345\n');
+    });
+
+    it('leaves nothing behind when a mount cannot be prepared', async () => {
+      await assert.rejects(
+        run({
+          args: ['true'],
+          mounts: [
+            { type: 'secret', target: '/run/secrets/a', content: Buffer.from('a') },
+            { type: 'bind', source: join(dir, 'no-such-dir'), target: '/src', readonly: true },
+          ],
+        }),
+        { code: 'INVALID_INPUT' },
+      );
+      assert.deepEqual(listDir(join(dir, 'state/bundles')), []);
+      assert.deepEqual(listDir(join(rootfs, 'run')), []);
+      assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(dir));
+    });
+
     it('mounts a tmpfs whose contents vanish with the step', async () => {
       const result = await run({
         args: ['sh', '-c', 'grep " /scratch " /proc/mounts; echo data > /scratch/file'],
