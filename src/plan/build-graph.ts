@@ -121,6 +121,11 @@ export interface StepBase {
   readonly unresolved: readonly string[];
   /** True for a step that came from an ONBUILD trigger of the base stage. */
   readonly onbuild: boolean;
+  /**
+   * The SHELL an earlier SHELL instruction of this stage (or a base stage) set; undefined when
+   * none did, so the base image's shell applies (`/bin/sh -c` when the image sets none).
+   */
+  readonly shell?: readonly string[];
 }
 
 /** RUN: a command in a container. */

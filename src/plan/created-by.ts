@@ -20,7 +20,10 @@ export interface RunInvocation {
  * form through `shell`; a lone heredoc (`RUN <<EOF`) becomes the shell script itself (or, with a
  * `#!` line, a script file); other heredocs are appended to the command for the shell to read.
  */
-export function runInvocation(step: RunStep, shell: readonly string[] = DEFAULT_SHELL): RunInvocation {
+export function runInvocation(
+  step: RunStep,
+  shell: readonly string[] = step.shell ?? DEFAULT_SHELL,
+): RunInvocation {
   if (step.command.form === 'exec') return { args: step.command.args };
   let text = step.command.text;
   let script: RunInvocation['script'];
@@ -45,7 +48,7 @@ export function runInvocation(step: RunStep, shell: readonly string[] = DEFAULT_
 
 /** What {@link historyCreatedBy} needs to know that only the solver learns. */
 export interface HistoryContext {
-  /** The SHELL in force (from the stage or its base image); `/bin/sh -c` when none. */
+  /** The SHELL in force; defaults to `step.shell`, then `/bin/sh -c` (pass the base image's SHELL when the step has none). */
   readonly shell?: readonly string[];
   /** The absolute working directory after a WORKDIR step (relative paths are the solver's to resolve). */
   readonly workdir?: string;
@@ -59,7 +62,7 @@ export interface HistoryContext {
  * produce a layer end in ` # buildkit`, as BuildKit's do.
  */
 export function historyCreatedBy(step: Step, context: HistoryContext = {}): string | undefined {
-  const shell = context.shell !== undefined && context.shell.length > 0 ? context.shell : DEFAULT_SHELL;
+  const shell = context.shell ?? step.shell ?? DEFAULT_SHELL;
   switch (step.kind) {
     case 'run': {
       const { args } = runInvocation(step, shell);

@@ -58,6 +58,7 @@ interface StageScope {
   /** True when the base image's Env is unknown (so a miss may be resolved later). */
   imageEnvUnknown: boolean;
   platform: Platform;
+  shell: readonly string[] | undefined;
 }
 
 /** A reference from one stage to another (or to an image), with the instruction that made it. */
@@ -394,6 +395,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         buildArgs: [...parent.buildArgs],
         imageEnvUnknown: parent.imageEnvUnknown,
         platform,
+        shell: parent.shell,
       };
     }
     const env = new Map<string, ScopedVariable>();
@@ -411,7 +413,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     if (!env.has('PATH') && !imageEnvUnknown && platform.os !== 'windows') {
       env.set('PATH', { name: 'PATH', value: DEFAULT_PATH, source: 'default' });
     }
-    return { env, buildArgs: [], imageEnvUnknown, platform };
+    return { env, buildArgs: [], imageEnvUnknown, platform, shell: undefined };
   }
 
   function planSteps(stageIndex: number, scope: StageScope): Step[] {
@@ -421,6 +423,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
       const unresolved = new Set<string>();
       const envBefore = [...scope.env.values()];
       const buildArgsBefore = [...scope.buildArgs];
+      const shellBefore = scope.shell;
       const envGetter: ExpansionEnv = {
         get: (name) => scope.env.get(name)?.value,
       };
@@ -437,6 +440,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         buildArgs: buildArgsBefore,
         unresolved: [...unresolved],
         onbuild: i < triggers,
+        ...(shellBefore === undefined ? {} : { shell: shellBefore }),
       });
       steps.push(planStep(instruction, scope, expandWith, base, stageIndex));
     });
@@ -528,8 +532,11 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         );
         return { ...base(), kind: 'expose', ports };
       }
-      case 'shell':
-        return { ...base(), kind: 'shell', shell: instruction.shell };
+      case 'shell': {
+        const step: Step = { ...base(), kind: 'shell', shell: instruction.shell };
+        scope.shell = instruction.shell;
+        return step;
+      }
       case 'cmd':
         return { ...base(), kind: 'cmd', command: instruction.command };
       case 'entrypoint':
