@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
 import { registerBuildCommand } from './build.ts';
+import { registerCopyCommand } from './copy.ts';
 import { registerImagesCommand, registerRmiCommand, registerTagCommand } from './images.ts';
 import { registerImportCommand } from './import.ts';
+import { registerInspectCommand } from './inspect.ts';
+import { registerLoginCommand, registerLogoutCommand } from './login.ts';
 import { registerParseCommand } from './parse.ts';
+import { registerPullCommand } from './pull.ts';
+import { registerPushCommand } from './push.ts';
 import { registerStagesCommand } from './stages.ts';
 import { registerPruneCommand, registerStoreCommand } from './store-commands.ts';
 
@@ -11,6 +16,12 @@ import { registerPruneCommand, registerStoreCommand } from './store-commands.ts'
  * exports a `register…Command(program)` function; add one line here per command.
  */
 export function registerCommands(program: Command): void {
+  registerPullCommand(program);
+  registerPushCommand(program);
+  registerInspectCommand(program);
+  registerCopyCommand(program);
+  registerLoginCommand(program);
+  registerLogoutCommand(program);
   registerBuildCommand(program);
   registerImportCommand(program);
   registerImagesCommand(program);

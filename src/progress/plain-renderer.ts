@@ -1,3 +1,4 @@
+import { InternalError } from '../util/index.ts';
 import type { BuildEvent, StepId, TransferEvent } from './events.ts';
 import { formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
 import type { ProgressRenderer, RendererOptions } from './renderer.ts';
@@ -90,7 +91,7 @@ export class PlainRenderer implements ProgressRenderer {
       }
       default: {
         const unknown: never = event;
-        throw new Error(`unknown event ${JSON.stringify(unknown)}`);
+        throw new InternalError(`unknown event ${JSON.stringify(unknown)}`);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { InternalError } from '../util/index.ts';
 import type { BuildEvent, StepId, TransferEvent } from './events.ts';
 import { formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
 import type { ProgressRenderer, RendererOptions } from './renderer.ts';
@@ -109,7 +110,7 @@ export class TtyRenderer implements ProgressRenderer {
         break;
       default: {
         const unknown: never = event;
-        throw new Error(`unknown event ${JSON.stringify(unknown)}`);
+        throw new InternalError(`unknown event ${JSON.stringify(unknown)}`);
       }
     }
     this.#schedule();

@@ -70,6 +70,8 @@ export interface ImageWriter {
   writeManifest(manifest: ManifestBlob, signal?: AbortSignal): Promise<void>;
   /** Names the top-level manifest (tag) and finishes the destination (e.g. writes the archive). */
   commit(top: ManifestBlob, signal?: AbortSignal): Promise<void>;
+  /** Releases whatever a failed transfer left (temp files); called by transferImage on failure. */
+  abort?(): Promise<void>;
 }
 
 /** Options of {@link transferImage}. */
@@ -242,15 +244,22 @@ export async function transferImage(
     await writer.writeManifest(manifest, signal);
   };
 
-  const source = await reader.resolve(signal);
-  let top = source;
-  if (sniffManifestKind(source.raw) === 'index' && !options.allPlatforms) {
-    const chosen = choosePlatform(reader.name, source.raw, options.platform ?? hostPlatform());
-    top = { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
+  try {
+    const source = await reader.resolve(signal);
+    let top = source;
+    if (sniffManifestKind(source.raw) === 'index' && !options.allPlatforms) {
+      const chosen = choosePlatform(reader.name, source.raw, options.platform ?? hostPlatform());
+      top = { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
+    }
+    await copyManifest(top);
+    await writer.commit(top, signal);
+    return { source, top, ...stats };
+  } catch (error) {
+    // Let the blobs still in flight settle before the writer cleans up behind them.
+    await Promise.allSettled(started.values());
+    await writer.abort?.();
+    throw error;
   }
-  await copyManifest(top);
-  await writer.commit(top, signal);
-  return { source, top, ...stats };
 }
 
 /** mediaType, digest and size only (platform and annotations belong to the index entry). */

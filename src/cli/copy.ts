@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { parsePlatform } from '../oci/index.ts';
+import { copyImage } from '../strata.ts';
+import { storeFor } from './cli-context.ts';
+import { addRegistryOptions, type RegistryCommandOptions, rendererFor } from './pull.ts';
+
+/** `strata copy SRC DST`: like `skopeo copy`, between docker://, oci:, docker-archive: and strata:. */
+export function registerCopyCommand(program: Command): void {
+  addRegistryOptions(
+    program
+      .command('copy')
+      .description('copy an image between registries, OCI layouts, docker-archives and the store')
+      .argument('<source>', 'docker://REF, oci:DIR[:TAG], docker-archive:FILE[:REF] or strata:NAME')
+      .argument('<destination>', 'same forms as the source')
+      .option(
+        '--platform <os/arch[/variant]>',
+        'platform to copy from a multi-platform image (default: this host)',
+      )
+      .option('--all', 'copy every platform of a multi-platform image'),
+  ).action(
+    async (
+      source: string,
+      destination: string,
+      options: RegistryCommandOptions & { platform?: string; all?: boolean },
+      command: Command,
+    ) => {
+      const store = await storeFor(command);
+      const renderer = rendererFor(options);
+      try {
+        const result = await copyImage(source, destination, {
+          store,
+          events: renderer,
+          insecureRegistries: options.insecureRegistry,
+          ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
+          ...(options.all ? { allPlatforms: true } : {}),
+        });
+        renderer.close();
+        process.stdout.write(`${result.descriptor.digest}\n`);
+      } finally {
+        renderer.close();
+        await store.close();
+      }
+    },
+  );
+}
