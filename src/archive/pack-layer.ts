@@ -163,6 +163,7 @@ function isOverlayOpaque(path: string): boolean {
 }
 
 const CHUNK = 1024 * 1024;
+const YIELD_EVERY = 8 * CHUNK;
 const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 
 /** The tar byte stream of a sequence of planned entries, produced synchronously in ~1 MiB chunks. */
@@ -177,6 +178,7 @@ class LayerTarStream extends Readable {
   #pos = 0;
   #file: { fd: number; path: string; size: number; offset: number } | undefined;
   #finished = false;
+  #sinceYield = 0;
 
   constructor(entries: Iterator<Planned>, options: PackOptions) {
     super({ highWaterMark: CHUNK });
@@ -187,12 +189,25 @@ class LayerTarStream extends Readable {
   }
 
   override _read(): void {
+    if (this.#sinceYield >= YIELD_EVERY) {
+      // With a synchronous consumer (hashing only) Node calls _read again before any I/O
+      // callback runs; producing from setImmediate every few MiB keeps the event loop
+      // (progress, downloads) responsive.
+      this.#sinceYield = 0;
+      setImmediate(() => this.#produce());
+      return;
+    }
+    this.#produce();
+  }
+
+  /** Produces until one chunk was pushed (or the archive ended). */
+  #produce(): void {
     try {
       if (this.#signal?.aborted)
         throw new AbortedError('packing layer aborted', { cause: this.#signal.reason });
       for (;;) {
         if (this.#file) {
-          if (this.#pumpFile()) return; // a chunk was pushed and the consumer is full
+          if (this.#pumpFile()) return;
           continue;
         }
         const next = this.#entries.next();
@@ -220,27 +235,29 @@ class LayerTarStream extends Readable {
     }
   }
 
-  /** Appends bytes to the output; returns true when the consumer asked us to pause. */
+  /** Appends bytes to the output; returns true when a chunk was pushed. */
   #write(bytes: Buffer): boolean {
-    let paused = false;
+    let pushed = false;
     let offset = 0;
     while (offset < bytes.length) {
       const n = Math.min(bytes.length - offset, this.#buf.length - this.#pos);
       bytes.copy(this.#buf, this.#pos, offset, offset + n);
       this.#pos += n;
       offset += n;
-      if (this.#pos === this.#buf.length) paused = this.#flush() || paused;
+      if (this.#pos === this.#buf.length) pushed = this.#flush() || pushed;
     }
-    return paused;
+    return pushed;
   }
 
-  /** Pushes the current chunk; returns true when the consumer asked us to pause. */
+  /** Pushes the current chunk; returns true when there was one to push. */
   #flush(): boolean {
     if (this.#pos === 0) return false;
     const chunk = this.#pos === this.#buf.length ? this.#buf : this.#buf.subarray(0, this.#pos);
     this.#buf = Buffer.allocUnsafe(CHUNK);
     this.#pos = 0;
-    return !this.push(chunk);
+    this.#sinceYield += chunk.length;
+    this.push(chunk);
+    return true;
   }
 
   #mtime(stat: Stats | undefined): number {
@@ -264,7 +281,7 @@ class LayerTarStream extends Readable {
     };
   }
 
-  /** Writes one entry's header (and opens its content); returns true when the consumer is full. */
+  /** Writes one entry's header (and opens its content); returns true when a chunk was pushed. */
   #entry(planned: Planned): boolean {
     if (planned.kind === 'whiteout') return this.#write(encodeHeader(this.#marker(planned.tarPath)));
     if (planned.kind === 'opaque')
@@ -330,7 +347,7 @@ class LayerTarStream extends Readable {
     return xattrs;
   }
 
-  /** Reads the open file straight into the output chunk; returns true when the consumer is full. */
+  /** Reads the open file straight into the output chunk; returns true when a chunk was pushed. */
   #pumpFile(): boolean {
     const file = this.#file!;
     while (file.offset < file.size) {

@@ -48,7 +48,9 @@ export class ParallelGzip extends Transform {
     this.#pendingBytes += chunk.length;
     const blocks: Buffer[] = [];
     if (this.#pendingBytes >= this.#blockSize) {
-      const all = Buffer.concat(this.#pending, this.#pendingBytes);
+      // The common case (1 MiB chunks from the tar writer) slices without copying.
+      const all =
+        this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
       let offset = 0;
       while (all.length - offset >= this.#blockSize) {
         blocks.push(all.subarray(offset, offset + this.#blockSize));
@@ -78,6 +80,9 @@ export class ParallelGzip extends Transform {
     this.#dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
     const options = {
       level: this.#level,
+      // One output buffer per block: with zlib's default 16 KiB, an incompressible block takes
+      // 64 threadpool round trips, each waiting for the main thread.
+      chunkSize: block.length + (block.length >> 3) + 1024,
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
       ...(dictionary && dictionary.length > 0 ? { dictionary } : {}),
     };
