@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ContextView, loadIgnoreFile } from '../context/index.ts';
+import { StepCache } from '../cache/index.ts';
+import { ChecksumCache, ContextView, loadIgnoreFile } from '../context/index.ts';
 import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
 import {
   type Compression,
@@ -41,6 +43,10 @@ export interface BuildOptions {
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
   readonly compression?: Compression;
+  /** `--no-cache`: run every step. */
+  readonly noCache?: boolean;
+  /** `--no-cache-filter`: stages whose steps always run. */
+  readonly noCacheFilter?: readonly string[];
   /** Resolves base images; default: the local store only. */
   readonly resolveImage?: ImageResolver;
   readonly events?: ProgressSink;
@@ -57,6 +63,9 @@ export interface BuildResult {
   /** Each built stage's final image state, by stage index. */
   readonly stages: ReadonlyMap<number, StageImage>;
   readonly warnings: BuildGraph['warnings'];
+  /** Step ids (`<stage>/<step>`) served from the cache, and those that ran. */
+  readonly cachedSteps: readonly string[];
+  readonly executedSteps: readonly string[];
 }
 
 /** Resolves images from the local store only (no registry). */
@@ -125,6 +134,14 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   }
   if (baseImageEnv.size > 0) graph = planBuild(dockerfile, { ...planOptions, baseImageEnv });
 
+  const checksums = await ChecksumCache.open(
+    join(
+      store.root,
+      'cache',
+      'checksums',
+      `${createHash('sha256').update(contextDir).digest('hex').slice(0, 32)}.json`,
+    ),
+  );
   let executor: Promise<Executor> | undefined;
   const snapshotter = openSnapshotter(store.root);
   const created = createdTime();
@@ -140,6 +157,12 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
         ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
       },
       created,
+      cache: {
+        steps: new StepCache(store),
+        checksums,
+        disabled: options.noCache === true,
+        disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
+      },
       ...(options.network ? { network: options.network } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -156,7 +179,11 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
       stateDir: store.root,
     },
   );
-  const config = toImageConfig(solved.target, created);
+  await checksums.save();
+  const config = toImageConfig(solved.target, {
+    fallback: created,
+    ...(epoch && /^\d+$/.test(epoch) ? { epoch: createdTime() } : {}),
+  });
   const image = imageFromParts({ config, layers: solved.target.layers });
   const problems = validateImage(image);
   if (problems.length > 0) {
@@ -166,5 +193,14 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   }
   const descriptor = await store.writeImage(image, options.signal);
   for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
-  return { image, descriptor, graph, target: solved.target, stages: solved.stages, warnings: graph.warnings };
+  return {
+    image,
+    descriptor,
+    graph,
+    target: solved.target,
+    stages: solved.stages,
+    warnings: graph.warnings,
+    cachedSteps: solved.cachedSteps,
+    executedSteps: solved.executedSteps,
+  };
 }

@@ -19,6 +19,8 @@ export interface BuildCommandOptions {
   buildArg: string[];
   platform?: string;
   cache: boolean;
+  /** `--no-cache-filter` values (commander's name for a `--no-` option), or `true` when absent. */
+  cacheFilter: string[] | boolean;
   pull?: boolean;
   label: string[];
   secret: string[];
@@ -53,6 +55,12 @@ export function registerBuildCommand(program: Command): void {
     )
     .option('--platform <os/arch[/variant]>', 'the platform to build for')
     .option('--no-cache', 'do not use the build cache')
+    // commander treats `--no-…` as a negation and stores it as `cacheFilter` (default true).
+    .option(
+      '--no-cache-filter <stage>',
+      'do not use the cache for these stages (repeatable)',
+      (v: string, prev: unknown) => [...(Array.isArray(prev) ? (prev as string[]) : []), v],
+    )
     .option('--pull', 'always pull base images, even when present locally')
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect, [])
@@ -110,6 +118,8 @@ export function registerBuildCommand(program: Command): void {
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
           resolveImage: storeImageResolver(store),
+          noCache: options.cache === false,
+          noCacheFilter: Array.isArray(options.cacheFilter) ? options.cacheFilter : [],
           events: renderer,
         });
         renderer.close();

@@ -9,10 +9,10 @@ export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
  */
 export function commitToHistory(
   image: StageImage,
-  options: { createdBy: string; withLayer: boolean; ran?: boolean; created: string },
+  options: { createdBy: string; withLayer: boolean; ran?: boolean; created?: string },
 ): void {
   image.history.push({
-    created: options.created,
+    ...(options.created !== undefined ? { created: options.created } : {}),
     created_by: options.ran ? `${options.createdBy} # buildkit` : options.createdBy,
     comment: HISTORY_COMMENT,
     ...(options.withLayer ? {} : { empty_layer: true }),

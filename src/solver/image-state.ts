@@ -1,3 +1,4 @@
+import type { CacheKey } from '../cache/index.ts';
 import type {
   ContainerConfig,
   HealthConfig,
@@ -41,6 +42,8 @@ export interface StageImage {
   snapshot: Snapshot;
   /** A CMD was given in this stage (a later ENTRYPOINT then keeps it; see applyConfigStep). */
   cmdSetInStage?: boolean;
+  /** The cache key of the state so far (a Merkle chain over the base and every step). */
+  cacheKey?: CacheKey;
 }
 
 /** `FROM scratch`: BuildKit's emptyImage — WorkingDir `/` and the default PATH. */
@@ -120,9 +123,42 @@ function envKey(entry: string): string {
   return i < 0 ? entry : entry.slice(0, i);
 }
 
-/** The image config a finished stage stands for, ready to serialise. */
-export function toImageConfig(image: StageImage, created: string): ImageConfig {
-  const config: ImageConfig = {
+/**
+ * Gives history entries without a time one, as BuildKit's exporter does (normalizeLayersAndHistory):
+ * a run of config-only entries takes the time of the layer before it, or, at the start, of the
+ * first layer after it. Cached steps keep the time they first ran, so a fully cached rebuild
+ * produces the same config bytes and digest.
+ */
+export function fillHistoryTimes(history: readonly HistoryEntry[]): HistoryEntry[] {
+  let created: string | undefined;
+  let missing = false;
+  for (const h of history) {
+    if (h.created !== undefined) {
+      created = h.created;
+      if (missing) break;
+    } else missing = true;
+  }
+  missing = false;
+  return history.map((h) => {
+    if (h.created !== undefined) {
+      if (missing) created = h.created;
+      return h;
+    }
+    missing = true;
+    return created === undefined ? h : { ...h, created };
+  });
+}
+
+/**
+ * The image config a finished stage stands for, ready to serialise. `created` is the last history
+ * entry's time (BuildKit's rule), or `fallback` when there is none; with SOURCE_DATE_EPOCH every
+ * time is the epoch.
+ */
+export function toImageConfig(image: StageImage, options: { fallback: string; epoch?: string }): ImageConfig {
+  let history = fillHistoryTimes(image.history);
+  if (options.epoch !== undefined) history = history.map((h) => ({ ...h, created: options.epoch }));
+  const created = options.epoch ?? history[history.length - 1]?.created ?? options.fallback;
+  return {
     architecture: image.architecture,
     os: image.os,
     ...(image.variant ? { variant: image.variant } : {}),
@@ -130,7 +166,6 @@ export function toImageConfig(image: StageImage, created: string): ImageConfig {
     created,
     config: image.config as ContainerConfig,
     rootfs: { type: 'layers', diff_ids: image.layers.map((l) => l.diffId) },
-    history: image.history,
+    history,
   };
-  return config;
 }

@@ -1,7 +1,11 @@
 import { cpus } from 'node:os';
+import { type CacheKey, cacheKey } from '../cache/index.ts';
+import type { Layer } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
+import type { Snapshot } from '../snapshot/index.ts';
 import { formatErrorChain, Limiter, type SourceLocation } from '../util/index.ts';
 import { BuildStepError } from './errors.ts';
+import { commitToHistory } from './history.ts';
 import {
   cloneStageImage,
   DEFAULT_PATH,
@@ -10,11 +14,11 @@ import {
   type StageImage,
   scratchImage,
 } from './image-state.ts';
-import type { SolveOptions, SolverDeps, StepContext } from './step-context.ts';
+import type { LayerStepPlan, SolveOptions, SolverDeps, StepContext } from './step-context.ts';
 import { applyConfigStep } from './steps/config.ts';
-import { copyStep } from './steps/copy.ts';
-import { runStep } from './steps/run.ts';
-import { workdirStep } from './steps/workdir.ts';
+import { planCopy } from './steps/copy.ts';
+import { planRun } from './steps/run.ts';
+import { planWorkdir } from './steps/workdir.ts';
 
 /** What a solved build produced. */
 export interface SolveResult {
@@ -22,6 +26,9 @@ export interface SolveResult {
   readonly target: StageImage;
   /** Every stage that was built, by index. */
   readonly stages: ReadonlyMap<number, StageImage>;
+  /** Steps whose result came from the cache, and steps that ran (`<stage>/<step>` ids). */
+  readonly cachedSteps: readonly string[];
+  readonly executedSteps: readonly string[];
 }
 
 /** The step's display text: the instruction as written, upper-cased keyword (BuildKit's vertex name). */
@@ -31,10 +38,24 @@ export function stepName(step: Step): string {
   return space < 0 ? original.toUpperCase() : original.slice(0, space).toUpperCase() + original.slice(space);
 }
 
+/** A step as it enters its cache key: everything planned about it except where it sits in the file. */
+function stepDefinition(step: Step): unknown {
+  const {
+    index: _index,
+    location: _location,
+    instruction: _instruction,
+    unresolved: _unresolved,
+    onbuild: _onbuild,
+    ...rest
+  } = step;
+  return rest;
+}
+
 /**
  * Runs a planned build: every needed stage, each as soon as the stages it depends on are done
- * (independent stages run side by side, bounded by the cores), each step in order. Emits progress
- * events; returns the target stage's image (not yet exported).
+ * (independent stages run side by side, bounded by the cores), each step in order. A step whose
+ * cache key has a record reuses its layer without running; everything else runs and is recorded.
+ * Emits progress events; returns the target stage's image (not yet exported).
  */
 export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promise<SolveResult> {
   const { graph } = options;
@@ -42,6 +63,8 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const limiter = new Limiter(Math.max(1, cpus().length));
   const controller = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+  const cachedSteps: string[] = [];
+  const executedSteps: string[] = [];
 
   const stageResult = (index: number): Promise<StageImage> => {
     const existing = results.get(index);
@@ -51,7 +74,9 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
     const promise = (async () => {
       // Wait for the stages this one needs before taking a slot, so waiting never holds one.
       await Promise.all(stage.dependsOn.map((d) => stageResult(d)));
-      return limiter.run(() => buildStage(stage, options, deps, stageResult, signal));
+      return limiter.run(() =>
+        buildStage(stage, { options, deps, stageResult, signal, cachedSteps, executedSteps }),
+      );
     })();
     // One failed stage stops the others (their steps see the abort and clean up).
     promise.catch(() => controller.abort());
@@ -66,16 +91,29 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   if (options.labels && Object.keys(options.labels).length > 0) {
     target.config.Labels = { ...(target.config.Labels ?? {}), ...options.labels };
   }
-  return { target, stages };
+  target.snapshot = await ensureSnapshot(target, deps, signal);
+  return { target, stages, cachedSteps, executedSteps };
 }
 
-async function buildStage(
-  stage: Stage,
-  options: SolveOptions,
-  deps: SolverDeps,
-  stageResult: (index: number) => Promise<StageImage>,
-  signal: AbortSignal,
-): Promise<StageImage> {
+interface StageRun {
+  readonly options: SolveOptions;
+  readonly deps: SolverDeps;
+  readonly stageResult: (index: number) => Promise<StageImage>;
+  readonly signal: AbortSignal;
+  readonly cachedSteps: string[];
+  readonly executedSteps: string[];
+}
+
+/** The snapshot of an image's layers, unpacking what a cache hit skipped. */
+async function ensureSnapshot(image: StageImage, deps: SolverDeps, signal: AbortSignal): Promise<Snapshot> {
+  const have = image.snapshot.diffIds;
+  const same = have.length === image.layers.length && image.layers.every((l, i) => l.diffId === have[i]);
+  if (!same) image.snapshot = await deps.snapshotter.unpack(image.layers, signal);
+  return image.snapshot;
+}
+
+async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
+  const { options, deps, signal } = run;
   const file = options.dockerfile.file;
   const total = stage.steps.length + 1;
   const fromId = `${stage.index}/from`;
@@ -90,14 +128,17 @@ async function buildStage(
     at: Date.now(),
   });
   let image: StageImage;
+  const empty: Snapshot = { kind: deps.snapshotter.kind, chainId: '', diffIds: [], dirs: [] };
   try {
     if (stage.base.kind === 'scratch') {
-      image = scratchImage(stage.platform, await deps.snapshotter.unpack([], signal));
+      image = scratchImage(stage.platform, empty);
+      image.cacheKey = cacheKey(undefined, { from: 'scratch', platform: stage.platform });
     } else if (stage.base.kind === 'stage') {
-      image = cloneStageImage(await stageResult(stage.base.stage));
+      image = cloneStageImage(await run.stageResult(stage.base.stage));
     } else {
       const base = await deps.resolveImage(stage.base.ref, stage.platform, signal);
-      image = imageStageFrom(base, await deps.snapshotter.unpack(base.layers, signal));
+      image = imageStageFrom(base, empty);
+      image.cacheKey = cacheKey(undefined, { from: base.digest, platform: stage.platform });
     }
   } catch (error) {
     deps.events.emit({ type: 'step-failed', step: fromId, error: formatErrorChain(error), at: Date.now() });
@@ -116,6 +157,11 @@ async function buildStage(
     image.config.Env = [...(image.config.Env ?? []), `PATH=${DEFAULT_PATH}`];
   deps.events.emit({ type: 'step-finished', step: fromId, at: Date.now() });
 
+  const cacheOff =
+    options.cache === undefined ||
+    options.cache.disabled === true ||
+    (stage.name !== undefined && options.cache.disabledStages?.has(stage.name) === true);
+  const stageSnapshot = async (index: number) => ensureSnapshot(await run.stageResult(index), deps, signal);
   for (const step of stage.steps) {
     signal.throwIfAborted();
     const stepId = `${stage.index}/${step.index}`;
@@ -130,9 +176,28 @@ async function buildStage(
       total,
       at: Date.now(),
     });
-    const ctx: StepContext = { deps, options, stage, step, stepId, location, image, stageResult, signal };
+    const current = image;
+    const ctx: StepContext = {
+      deps,
+      options,
+      stage,
+      step,
+      stepId,
+      location,
+      image,
+      stageResult: run.stageResult,
+      snapshot: () => ensureSnapshot(current, deps, signal),
+      stageSnapshot,
+      signal,
+    };
     try {
-      await dispatchStep(ctx);
+      const outcome = await dispatchStep(ctx, cacheOff);
+      if (outcome === 'cached') {
+        run.cachedSteps.push(stepId);
+        deps.events.emit({ type: 'step-cached', step: stepId, at: Date.now() });
+        continue;
+      }
+      if (outcome === 'executed') run.executedSteps.push(stepId);
     } catch (error) {
       deps.events.emit({ type: 'step-failed', step: stepId, error: formatErrorChain(error), at: Date.now() });
       throw new BuildStepError({
@@ -147,17 +212,68 @@ async function buildStage(
   return image;
 }
 
-async function dispatchStep(ctx: StepContext): Promise<void> {
-  const step = ctx.step;
+/** Runs one step (or reuses its cached layer). */
+async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cached' | 'executed' | 'config'> {
+  const { step, image } = ctx;
+  let plan: LayerStepPlan | undefined;
   switch (step.kind) {
     case 'run':
-      return runStep(ctx, step);
+      plan = await planRun(ctx, step);
+      break;
     case 'copy':
     case 'add':
-      return copyStep(ctx, step);
+      plan = await planCopy(ctx, step);
+      break;
     case 'workdir':
-      return workdirStep(ctx, step);
+      plan = planWorkdir(ctx, step);
+      if (!plan) {
+        commitToHistory(image, { createdBy: 'WORKDIR /', withLayer: false });
+        image.cacheKey = cacheKey(image.cacheKey, { step: stepDefinition(step) });
+        return 'config';
+      }
+      break;
     default:
-      applyConfigStep(ctx.image, step, ctx.options.created);
+      applyConfigStep(image, step);
+      image.cacheKey = cacheKey(image.cacheKey, { step: stepDefinition(step) });
+      return 'config';
   }
+  const key: CacheKey = cacheKey(image.cacheKey, { step: stepDefinition(step), inputs: plan.inputs });
+  image.cacheKey = key;
+  const cache = ctx.options.cache;
+  const record = cache && !cacheOff ? await cache.steps.get(key) : undefined;
+  if (record) {
+    const store = ctx.deps.store;
+    await store.lease.add(record.layer.digest);
+    const layer: Layer = {
+      descriptor: record.layer,
+      diffId: record.diffId,
+      open: (s) => store.blobs.open(record.layer.digest, s ? { signal: s } : {}),
+    };
+    image.layers.push(layer);
+    commitToHistory(image, {
+      createdBy: plan.createdBy,
+      withLayer: true,
+      ran: true,
+      created: record.created,
+    });
+    return 'cached';
+  }
+  const committed = await plan.execute();
+  image.layers.push(committed.layer);
+  image.snapshot = committed.snapshot;
+  commitToHistory(image, {
+    createdBy: plan.createdBy,
+    withLayer: true,
+    ran: true,
+    created: ctx.options.created,
+  });
+  await cache?.steps.put({
+    key,
+    layer: committed.layer.descriptor,
+    diffId: committed.layer.diffId,
+    uncompressedSize: committed.uncompressedSize,
+    created: ctx.options.created,
+    createdBy: plan.createdBy,
+  });
+  return 'executed';
 }

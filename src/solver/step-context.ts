@@ -1,15 +1,16 @@
 import type { Readable } from 'node:stream';
-import type { ContextView } from '../context/index.ts';
+import type { StepCache } from '../cache/index.ts';
+import type { ChecksumCache, ContextView } from '../context/index.ts';
 import type { Dockerfile } from '../dockerfile/index.ts';
 import type { Image, Platform } from '../oci/index.ts';
 import type { BuildGraph, Stage, Step } from '../plan/index.ts';
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
 import type { Executor } from '../runtime/index.ts';
-import type { Snapshotter } from '../snapshot/index.ts';
+import type { Snapshot, Snapshotter } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import type { SourceLocation } from '../util/index.ts';
-import type { LayerOptions } from './commit-layer.ts';
+import type { CommittedLayer, LayerOptions } from './commit-layer.ts';
 import type { StageImage } from './image-state.ts';
 
 /** The build context as the solver sees it. */
@@ -49,7 +50,30 @@ export interface SolveOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Fetches an ADD URL (injected so the solver needs no HTTP client). */
   readonly fetchUrl?: (url: string, signal?: AbortSignal) => Promise<Readable>;
+  /** The step cache; absent means every step runs. */
+  readonly cache?: SolveCacheOptions;
   readonly signal?: AbortSignal;
+}
+
+/** How the step cache is used in one build. */
+export interface SolveCacheOptions {
+  readonly steps: StepCache;
+  /** Checksums of context files, keyed by stat, so unchanged files are not hashed again. */
+  readonly checksums?: ChecksumCache;
+  /** `--no-cache`: run every step (results are still recorded for later builds). */
+  readonly disabled?: boolean;
+  /** `--no-cache-filter`: stage names whose steps always run. */
+  readonly disabledStages?: ReadonlySet<string>;
+}
+
+/**
+ * A step that makes a layer, planned: the history text, the inputs that decide its output (for the
+ * cache key) and the work to do on a cache miss.
+ */
+export interface LayerStepPlan {
+  readonly createdBy: string;
+  readonly inputs: unknown;
+  execute(): Promise<CommittedLayer>;
 }
 
 /** What a step handler gets: the stage's image to change, and the build around it. */
@@ -64,5 +88,9 @@ export interface StepContext {
   readonly image: StageImage;
   /** A finished stage's image (for COPY --from and RUN --mount from=). */
   readonly stageResult: (index: number) => Promise<StageImage>;
+  /** The stage's filesystem as it is now (unpacked on demand after cache hits). */
+  readonly snapshot: () => Promise<Snapshot>;
+  /** A finished stage's filesystem. */
+  readonly stageSnapshot: (index: number) => Promise<Snapshot>;
   readonly signal?: AbortSignal;
 }

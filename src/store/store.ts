@@ -20,7 +20,7 @@ import {
 import { isErrnoException, NotFoundError, StrataError, writeFileAtomic } from '../util/index.ts';
 import { BlobStore, hashFile } from './blob-store.ts';
 import { Lease, leasedDigests } from './leases.ts';
-import { type ImageName, RefIndex } from './ref-index.ts';
+import { type ImageName, RefIndex, StoreCorruptError } from './ref-index.ts';
 
 const LAYOUT_FILE = JSON.stringify({ imageLayoutVersion: '1.0.0' });
 
@@ -227,18 +227,33 @@ export class Store {
   }
 
   async #rootDigests(): Promise<Digest[]> {
-    const dir = join(this.root, 'roots');
     const out: Digest[] = [];
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if (isErrnoException(error, 'ENOENT')) return out;
-      throw error;
-    }
-    for (const name of names.filter((n) => n.endsWith('.json'))) {
-      const record = JSON.parse(await readFile(join(dir, name), 'utf8')) as RootsFile;
-      for (const d of record.digests) out.push(parseDigest(d));
+    // roots/<name>.json, and one level of subdirectories (roots/step-cache/<key>.json).
+    const files = async (dir: string): Promise<string[]> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isErrnoException(error, 'ENOENT')) return [];
+        throw error;
+      }
+      const found: string[] = [];
+      for (const e of entries) {
+        if (e.isFile() && e.name.endsWith('.json')) found.push(join(dir, e.name));
+        else if (e.isDirectory() && dir === join(this.root, 'roots'))
+          found.push(...(await files(join(dir, e.name))));
+      }
+      return found;
+    };
+    for (const file of await files(join(this.root, 'roots'))) {
+      let record: RootsFile;
+      try {
+        record = JSON.parse(await readFile(file, 'utf8')) as RootsFile;
+      } catch (error) {
+        if (isErrnoException(error, 'ENOENT')) continue; // removed while we listed
+        throw new StoreCorruptError(`unreadable roots file ${file}`, { cause: error });
+      }
+      for (const d of record.digests ?? []) out.push(parseDigest(d));
     }
     return out;
   }

@@ -19,9 +19,9 @@ export function commandArgs(image: StageImage, command: CommandLine): string[] {
  * USER, SHELL, STOPSIGNAL, CMD, ENTRYPOINT, HEALTHCHECK, ONBUILD, MAINTAINER) exactly as BuildKit's
  * dispatchers do, including the history text each writes.
  */
-export function applyConfigStep(image: StageImage, step: ConfigStep, created: string): void {
+export function applyConfigStep(image: StageImage, step: ConfigStep): void {
   const c = image.config;
-  const history = (createdBy: string) => commitToHistory(image, { createdBy, withLayer: false, created });
+  const history = (createdBy: string) => commitToHistory(image, { createdBy, withLayer: false });
   switch (step.kind) {
     case 'env': {
       c.Env ??= [];

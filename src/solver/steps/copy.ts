@@ -25,15 +25,20 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import { applyLayer, openDecompressed } from '../../archive/index.ts';
-import { type ContextNode, ContextView, type SelectedEntry, selectSources } from '../../context/index.ts';
+import {
+  type ContextNode,
+  ContextView,
+  checksumSources,
+  type SelectedEntry,
+  selectSources,
+} from '../../context/index.ts';
 import type { AddStep, CopyStep } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import type { SnapshotView } from '../../snapshot/index.ts';
 import { isErrnoException, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
-import { commitToHistory } from '../history.ts';
-import type { StepContext } from '../step-context.ts';
+import type { LayerStepPlan, StepContext } from '../step-context.ts';
 
 /** Who copied files belong to, and their permission override. */
 interface CopyOwnership {
@@ -257,121 +262,175 @@ function runSync(cmd: string, args: string[]): void {
  * the target rootfs; `--chmod`; symlinks copied as symlinks; hardlinks kept; ADD extracts local
  * tar archives (gzip, bzip2, xz, zstd) and downloads URLs (checked against `--checksum`).
  */
-export async function copyStep(ctx: StepContext, step: CopyStep | AddStep): Promise<void> {
+export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Promise<LayerStepPlan> {
   const { image, options, deps } = ctx;
   const dest = copyDestination(image.config.WorkingDir, step.dest);
   const isAdd = step.kind === 'add';
-  const views: SnapshotView[] = [];
-  const active = await deps.snapshotter.prepare(image.snapshot, ctx.signal);
-  try {
-    let view: ContextView;
-    let keepOwner = false;
-    if (step.kind === 'copy' && step.from.kind === 'stage') {
-      const v = await deps.snapshotter.view((await ctx.stageResult(step.from.stage)).snapshot, ctx.signal);
-      views.push(v);
-      view = new ContextView(v.path);
-      keepOwner = true;
-    } else if (step.kind === 'copy' && step.from.kind === 'image') {
-      const img = await deps.resolveImage(step.from.ref, ctx.stage.platform, ctx.signal);
-      const v = await deps.snapshotter.view(
-        await deps.snapshotter.unpack(img.layers, ctx.signal),
-        ctx.signal,
-      );
-      views.push(v);
-      view = new ContextView(v.path);
-      keepOwner = true;
-    } else {
-      view = options.context.view;
-    }
-    const ownership: CopyOwnership = {
-      ...(step.chown ? { owner: await resolveChown(active.rootfs, step.chown) } : {}),
-      ...(step.chmod ? { mode: parseChmod(step.chmod) } : {}),
-    };
-    const writer = new CopyWriter(active.rootfs, ownership, {
-      keepOwner,
-      ...(options.layers.sourceDateEpoch !== undefined
-        ? { epochSeconds: options.layers.sourceDateEpoch }
-        : {}),
-    });
+  return {
+    createdBy: copyHistory(step),
+    inputs: await copyKeyInputs(ctx, step, dest),
+    execute: async () => {
+      const views: SnapshotView[] = [];
+      const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
+      try {
+        let view: ContextView;
+        let keepOwner = false;
+        if (step.kind === 'copy' && step.from.kind === 'stage') {
+          const v = await deps.snapshotter.view(await ctx.stageSnapshot(step.from.stage), ctx.signal);
+          views.push(v);
+          view = new ContextView(v.path);
+          keepOwner = true;
+        } else if (step.kind === 'copy' && step.from.kind === 'image') {
+          const img = await deps.resolveImage(step.from.ref, ctx.stage.platform, ctx.signal);
+          const v = await deps.snapshotter.view(
+            await deps.snapshotter.unpack(img.layers, ctx.signal),
+            ctx.signal,
+          );
+          views.push(v);
+          view = new ContextView(v.path);
+          keepOwner = true;
+        } else {
+          view = options.context.view;
+        }
+        const ownership: CopyOwnership = {
+          ...(step.chown ? { owner: await resolveChown(active.rootfs, step.chown) } : {}),
+          ...(step.chmod ? { mode: parseChmod(step.chmod) } : {}),
+        };
+        const writer = new CopyWriter(active.rootfs, ownership, {
+          keepOwner,
+          ...(options.layers.sourceDateEpoch !== undefined
+            ? { epochSeconds: options.layers.sourceDateEpoch }
+            : {}),
+        });
 
-    const urls = isAdd ? step.sources.filter(isUrl) : [];
-    const paths = step.sources.filter((s) => !urls.includes(s));
-    const entries: SelectedEntry[] = [
-      ...selectSources({
-        view,
-        sources: paths,
-        excludes: step.exclude,
-        parents: step.kind === 'copy' && step.parents,
-      }),
-    ];
-    const roots = entries.filter((e) => e.matchRoot).length + step.inline.length + urls.length;
-    const intoDir =
-      dest.isDir ||
-      roots > 1 ||
-      step.sources.length + step.inline.length > 1 ||
-      isExistingDir(writer, dest.path);
-    if (intoDir) writer.mkdirParents(dest.path);
-    else writer.mkdirParents(posix.dirname(dest.path));
+        const urls = isAdd ? step.sources.filter(isUrl) : [];
+        const paths = step.sources.filter((s) => !urls.includes(s));
+        const entries: SelectedEntry[] = [
+          ...selectSources({
+            view,
+            sources: paths,
+            excludes: step.exclude,
+            parents: step.kind === 'copy' && step.parents,
+          }),
+        ];
+        const roots = entries.filter((e) => e.matchRoot).length + step.inline.length + urls.length;
+        const intoDir =
+          dest.isDir ||
+          roots > 1 ||
+          step.sources.length + step.inline.length > 1 ||
+          isExistingDir(writer, dest.path);
+        if (intoDir) writer.mkdirParents(dest.path);
+        else writer.mkdirParents(posix.dirname(dest.path));
 
-    for (const entry of entries) {
-      const node: ContextNode = entry.node;
-      if (entry.matchRoot && node.type !== 'directory') {
-        const target = intoDir ? posix.join(dest.path, entry.destPath) : dest.path;
-        if (isAdd && node.type === 'file') {
-          const kind = archiveKind(node.absPath, node.stats.size);
-          if (kind) {
-            // ADD extracts local archives into the destination directory.
-            writer.mkdirParents(dest.path);
-            await applyLayer(openArchive(node.absPath, kind), resolveInRoot(active.rootfs, dest.path), {
-              whiteouts: 'apply',
-              ...(ctx.signal ? { signal: ctx.signal } : {}),
-            });
+        for (const entry of entries) {
+          const node: ContextNode = entry.node;
+          if (entry.matchRoot && node.type !== 'directory') {
+            const target = intoDir ? posix.join(dest.path, entry.destPath) : dest.path;
+            if (isAdd && node.type === 'file') {
+              const kind = archiveKind(node.absPath, node.stats.size);
+              if (kind) {
+                // ADD extracts local archives into the destination directory.
+                writer.mkdirParents(dest.path);
+                await applyLayer(openArchive(node.absPath, kind), resolveInRoot(active.rootfs, dest.path), {
+                  whiteouts: 'apply',
+                  ...(ctx.signal ? { signal: ctx.signal } : {}),
+                });
+                continue;
+              }
+            }
+            writer.write(node, target);
             continue;
           }
+          if (entry.matchRoot) {
+            // A directory source stands for the destination directory: its contents go into it.
+            if (!intoDir) writer.mkdirParents(dest.path);
+            continue;
+          }
+          writer.write(node, posix.join(dest.path, entry.destPath));
         }
-        writer.write(node, target);
-        continue;
-      }
-      if (entry.matchRoot) {
-        // A directory source stands for the destination directory: its contents go into it.
-        if (!intoDir) writer.mkdirParents(dest.path);
-        continue;
-      }
-      writer.write(node, posix.join(dest.path, entry.destPath));
-    }
-    for (const inline of step.inline) {
-      writer.writeFile(intoDir ? posix.join(dest.path, inline.name) : dest.path, inline.content, 0o644);
-    }
-    for (const url of urls) {
-      if (!options.fetchUrl) throw new CopyError(`ADD ${url}: downloading is not available in this build`);
-      const body = await options.fetchUrl(url, ctx.signal);
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      const data = Buffer.concat(chunks);
-      if (step.kind === 'add' && step.checksum) {
-        const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-        if (actual !== step.checksum)
-          throw new CopyError(`ADD ${url}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
-      }
-      const name = posix.basename(new URL(url).pathname) || '__unnamed__';
-      writer.writeFile(intoDir ? posix.join(dest.path, name) : dest.path, data, 0o600);
-    }
+        for (const inline of step.inline) {
+          writer.writeFile(intoDir ? posix.join(dest.path, inline.name) : dest.path, inline.content, 0o644);
+        }
+        for (const url of urls) {
+          if (!options.fetchUrl)
+            throw new CopyError(`ADD ${url}: downloading is not available in this build`);
+          const body = await options.fetchUrl(url, ctx.signal);
+          const chunks: Buffer[] = [];
+          for await (const c of body) chunks.push(c as Buffer);
+          const data = Buffer.concat(chunks);
+          if (step.kind === 'add' && step.checksum) {
+            const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+            if (actual !== step.checksum)
+              throw new CopyError(`ADD ${url}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
+          }
+          const name = posix.basename(new URL(url).pathname) || '__unnamed__';
+          writer.writeFile(intoDir ? posix.join(dest.path, name) : dest.path, data, 0o600);
+        }
 
-    const committed = await commitLayer(active, deps.store, options.layers, ctx.signal);
-    image.layers.push(committed.layer);
-    image.snapshot = committed.snapshot;
-  } catch (error) {
-    await active.discard();
-    throw error;
-  } finally {
-    for (const v of views) await v.release();
+        return await commitLayer(active, deps.store, options.layers, ctx.signal);
+      } catch (error) {
+        await active.discard();
+        throw error;
+      } finally {
+        for (const v of views) await v.release();
+      }
+    },
+  };
+}
+
+/**
+ * What decides a COPY/ADD's output: the destination, ownership and mode options, and the content
+ * of exactly the files selected (content, mode, ownership after --chown/--chmod, never mtimes) —
+ * for a stage source, the stage's cache key; for an image, its digest; for a URL, the content.
+ */
+async function copyKeyInputs(
+  ctx: StepContext,
+  step: CopyStep | AddStep,
+  dest: { path: string; isDir: boolean },
+): Promise<unknown> {
+  const base = {
+    kind: step.kind,
+    dest,
+    chown: step.chown ?? null,
+    chmod: step.chmod ?? null,
+    link: step.link,
+    exclude: step.exclude,
+    sources: step.sources,
+    inline: step.inline,
+    ...(step.kind === 'copy' ? { parents: step.parents } : { checksum: step.checksum ?? null }),
+  };
+  if (step.kind === 'copy' && step.from.kind === 'stage')
+    return { ...base, stage: (await ctx.stageResult(step.from.stage)).cacheKey };
+  if (step.kind === 'copy' && step.from.kind === 'image') {
+    return {
+      ...base,
+      image: (await ctx.deps.resolveImage(step.from.ref, ctx.stage.platform, ctx.signal)).digest,
+    };
   }
-  commitToHistory(image, {
-    createdBy: copyHistory(step),
-    withLayer: true,
-    ran: true,
-    created: options.created,
+  const urls = step.kind === 'add' ? step.sources.filter(isUrl) : [];
+  const paths = step.sources.filter((s) => !urls.includes(s));
+  const sum = await checksumSources({
+    view: ctx.options.context.view,
+    sources: paths,
+    excludes: step.exclude,
+    parents: step.kind === 'copy' && step.parents,
+    ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+    ...(ctx.options.cache?.checksums ? { cache: ctx.options.cache.checksums } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
+  const urlSums: string[] = [];
+  for (const url of urls) {
+    if (step.kind === 'add' && step.checksum) {
+      urlSums.push(step.checksum);
+      continue;
+    }
+    // Without --checksum the download decides: fetch and hash it (BuildKit checks the content too).
+    if (!ctx.options.fetchUrl) throw new CopyError(`ADD ${url}: downloading is not available in this build`);
+    const hash = createHash('sha256');
+    for await (const chunk of await ctx.options.fetchUrl(url, ctx.signal)) hash.update(chunk as Buffer);
+    urlSums.push(`sha256:${hash.digest('hex')}`);
+  }
+  return { ...base, context: sum.digest, urls: urlSums };
 }
 
 function isExistingDir(writer: CopyWriter, path: string): boolean {

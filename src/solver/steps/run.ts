@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
+import { checksumSources } from '../../context/index.ts';
 import type { PlannedMount, RunStep } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
 import type { SnapshotView } from '../../snapshot/index.ts';
 import { InvalidInputError, resolveInRoot, withLock } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { RunFailedError } from '../errors.ts';
-import { commitToHistory, runCommandString } from '../history.ts';
+import { runCommandString } from '../history.ts';
 import { getEnv } from '../image-state.ts';
-import type { StepContext } from '../step-context.ts';
+import type { LayerStepPlan, StepContext } from '../step-context.ts';
 import { commandArgs } from './config.ts';
 
 /** How many lines of a failed RUN's output the error shows. */
@@ -83,83 +84,114 @@ export function runEnvironment(ctx: StepContext, step: RunStep): string[] {
 
 /**
  * RUN: runs the command in a fresh container over the stage's filesystem (crun/runc via the
- * executor), then commits what it changed as a layer. A non-zero exit fails the build with the
+ * executor), then commits what it changed as a layer (on a cache miss). A non-zero exit fails the build with the
  * exit code, the command and the last lines of output; mounts, views and the writable layer are
  * released whatever happens.
  */
-export async function runStep(ctx: StepContext, step: RunStep): Promise<void> {
+export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerStepPlan> {
   const { deps, options, image } = ctx;
   const { args, scriptFiles } = runArgs(ctx, step);
   const env = runEnvironment(ctx, step);
-  const historyText = `RUN ${runCommandString(args, step.buildArgs, (k) => getEnv(env, k))}`;
+  const createdBy = `RUN ${runCommandString(args, step.buildArgs, (k) => getEnv(env, k))}`;
+  const user = image.config.User ?? '';
+  const cwd = image.config.WorkingDir || '/';
+  const network = step.network === 'default' ? (options.network ?? 'default') : step.network;
   for (const proxy of options.graph.proxyEnv)
     if (getEnv(env, proxy.name) === undefined) env.push(`${proxy.name}=${proxy.value}`);
-
-  const views: SnapshotView[] = [];
-  let pipesDir: string | undefined;
-  const locks: Array<() => Promise<void>> = [];
-  const active = await deps.snapshotter.prepare(image.snapshot, ctx.signal);
-  try {
-    const mounts: ExecMount[] = [];
-    for (const m of step.mounts) {
-      const mount = await execMount(ctx, m, views, locks);
-      if (mount) mounts.push(mount);
-    }
-    if (scriptFiles.length > 0) {
-      const dir = join(deps.stateDir, 'tmp', `pipes-${process.pid}-${ctx.stepId.replace(/\W/g, '_')}`);
-      pipesDir = dir;
-      await mkdir(dir, { recursive: true });
-      for (const f of scriptFiles) {
-        await writeFile(join(dir, f.name), f.content);
-        await chmod(join(dir, f.name), 0o755);
+  return {
+    createdBy,
+    inputs: {
+      args,
+      // Proxy variables are left out of the key, as BuildKit leaves them out (they change no output).
+      env: env.filter((e) => !options.graph.proxyEnv.some((p) => e.startsWith(`${p.name}=`))),
+      user,
+      cwd,
+      network,
+      scripts: scriptFiles,
+      mounts: await Promise.all(step.mounts.map((m) => mountKeyInputs(ctx, m))),
+    },
+    execute: async () => {
+      const views: SnapshotView[] = [];
+      const locks: Array<() => Promise<void>> = [];
+      let pipesDir: string | undefined;
+      const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
+      try {
+        const mounts: ExecMount[] = [];
+        for (const m of step.mounts) {
+          const mount = await execMount(ctx, m, views, locks);
+          if (mount) mounts.push(mount);
+        }
+        if (scriptFiles.length > 0) {
+          pipesDir = join(deps.stateDir, 'tmp', `pipes-${process.pid}-${ctx.stepId.replace(/\W/g, '_')}`);
+          await mkdir(pipesDir, { recursive: true });
+          for (const f of scriptFiles) {
+            await writeFile(join(pipesDir, f.name), f.content);
+            await chmod(join(pipesDir, f.name), 0o755);
+          }
+          mounts.push({ type: 'bind', source: pipesDir, target: '/dev/pipes', readonly: true });
+        }
+        const stdout = new StepOutput((text) =>
+          deps.events.emit({ type: 'step-log', step: ctx.stepId, stream: 'stdout', text, at: Date.now() }),
+        );
+        const stderr = new StepOutput((text) =>
+          deps.events.emit({ type: 'step-log', step: ctx.stepId, stream: 'stderr', text, at: Date.now() }),
+        );
+        const executor = await deps.executor();
+        const result = await executor.run(
+          {
+            rootfs: active.rootfs,
+            process: { args, env, cwd, user, network: network === 'none' ? 'none' : 'host', mounts },
+            stdout,
+            stderr,
+          },
+          ctx.signal,
+        );
+        if (result.exitCode !== 0) {
+          const output = [...stdout.lastLines(), ...stderr.lastLines()].slice(-TAIL_LINES);
+          throw new RunFailedError({
+            exitCode: result.exitCode,
+            command: commandText(step),
+            lastOutput: output,
+            location: ctx.location,
+          });
+        }
+        return await commitLayer(active, deps.store, options.layers, ctx.signal);
+      } catch (error) {
+        await active.discard();
+        throw error;
+      } finally {
+        for (const v of views) await v.release();
+        for (const release of locks) await release();
+        if (pipesDir) await rm(pipesDir, { recursive: true, force: true });
       }
-      mounts.push({ type: 'bind', source: dir, target: '/dev/pipes', readonly: true });
-    }
-    const network = step.network === 'default' ? (options.network ?? 'default') : step.network;
-    const stdout = new StepOutput((text) =>
-      deps.events.emit({ type: 'step-log', step: ctx.stepId, stream: 'stdout', text, at: Date.now() }),
-    );
-    const stderr = new StepOutput((text) =>
-      deps.events.emit({ type: 'step-log', step: ctx.stepId, stream: 'stderr', text, at: Date.now() }),
-    );
-    const executor = await deps.executor();
-    const result = await executor.run(
-      {
-        rootfs: active.rootfs,
-        process: {
-          args,
-          env,
-          cwd: image.config.WorkingDir || '/',
-          user: image.config.User ?? '',
-          network: network === 'none' ? 'none' : 'host',
-          mounts,
-        },
-        stdout,
-        stderr,
-      },
-      ctx.signal,
-    );
-    if (result.exitCode !== 0) {
-      const output = [...stdout.lastLines(), ...stderr.lastLines()].slice(-TAIL_LINES);
-      throw new RunFailedError({
-        exitCode: result.exitCode,
-        command: commandText(step),
-        lastOutput: output,
-        location: ctx.location,
-      });
-    }
-    const committed = await commitLayer(active, deps.store, options.layers, ctx.signal);
-    image.layers.push(committed.layer);
-    image.snapshot = committed.snapshot;
-    commitToHistory(image, { createdBy: historyText, withLayer: true, ran: true, created: options.created });
-  } catch (error) {
-    await active.discard();
-    throw error;
-  } finally {
-    for (const v of views) await v.release();
-    for (const release of locks) await release();
-    if (pipesDir) await rm(pipesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * What of a `RUN --mount` decides the step's output: the type, target, options, and where bind
+ * sources come from (a stage by its cache key). Cache mount ids and secret contents are left out,
+ * as in BuildKit: they do not invalidate the step.
+ */
+async function mountKeyInputs(ctx: StepContext, m: PlannedMount): Promise<unknown> {
+  const base = { type: m.type, target: m.target, readOnly: m.readOnly, source: m.source };
+  if (m.type !== 'bind') return base;
+  if (m.from.kind === 'stage') return { ...base, stage: (await ctx.stageResult(m.from.stage)).cacheKey };
+  if (m.from.kind === 'image') {
+    return {
+      ...base,
+      image: (await ctx.deps.resolveImage(m.from.ref, ctx.stage.platform, ctx.signal)).digest,
+    };
   }
+  if (m.from.kind === 'context') {
+    const sum = await checksumSources({
+      view: ctx.options.context.view,
+      sources: [m.source || '.'],
+      ...(ctx.options.cache?.checksums ? { cache: ctx.options.cache.checksums } : {}),
+    });
+    return { ...base, context: sum.digest };
+  }
+  return { ...base, from: m.from.kind };
 }
 
 /** The command as the user wrote it, for error messages. */
@@ -236,10 +268,7 @@ async function execMount(
       let root: string;
       if (m.from.kind === 'context') root = ctx.options.context.dir;
       else if (m.from.kind === 'stage') {
-        const view = await ctx.deps.snapshotter.view(
-          (await ctx.stageResult(m.from.stage)).snapshot,
-          ctx.signal,
-        );
+        const view = await ctx.deps.snapshotter.view(await ctx.stageSnapshot(m.from.stage), ctx.signal);
         views.push(view);
         root = view.path;
       } else if (m.from.kind === 'image') {

@@ -4,8 +4,7 @@ import type { WorkdirStep } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import { isErrnoException, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
-import { commitToHistory } from '../history.ts';
-import type { StepContext } from '../step-context.ts';
+import type { LayerStepPlan, StepContext } from '../step-context.ts';
 
 /** WORKDIR's path against the current one (BuildKit's system.NormalizeWorkdir). */
 export function normalizeWorkdir(current: string | undefined, path: string): string {
@@ -17,35 +16,30 @@ export function normalizeWorkdir(current: string | undefined, path: string): str
 /**
  * WORKDIR: sets the working directory and, unless it is `/`, creates it with its parents, owned by
  * the current USER (BuildKit's mkdir with parents and the user), as a layer of its own — an empty
- * one when the directory already exists, as BuildKit writes it.
+ * one when the directory already exists, as BuildKit writes it. Returns undefined for `/` (no
+ * layer).
  */
-export async function workdirStep(ctx: StepContext, step: WorkdirStep): Promise<void> {
+export function planWorkdir(ctx: StepContext, step: WorkdirStep): LayerStepPlan | undefined {
   const { image, options, deps } = ctx;
   const wd = normalizeWorkdir(image.config.WorkingDir, step.path);
   image.config.WorkingDir = wd;
-  if (wd === '/') {
-    commitToHistory(image, { createdBy: `WORKDIR ${wd}`, withLayer: false, created: options.created });
-    return;
-  }
-  const active = await deps.snapshotter.prepare(image.snapshot, ctx.signal);
-  try {
-    const owner = image.config.User
-      ? await resolveUser(active.rootfs, image.config.User)
-      : { uid: 0, gid: 0 };
-    mkdirAllOwned(active.rootfs, wd, owner, options.layers.sourceDateEpoch);
-    const committed = await commitLayer(active, deps.store, options.layers, ctx.signal);
-    image.layers.push(committed.layer);
-    image.snapshot = committed.snapshot;
-  } catch (error) {
-    await active.discard();
-    throw error;
-  }
-  commitToHistory(image, {
+  if (wd === '/') return undefined;
+  const user = image.config.User ?? '';
+  return {
     createdBy: `WORKDIR ${wd}`,
-    withLayer: true,
-    ran: true,
-    created: options.created,
-  });
+    inputs: { workdir: wd, user },
+    execute: async () => {
+      const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
+      try {
+        const owner = user ? await resolveUser(active.rootfs, user) : { uid: 0, gid: 0 };
+        mkdirAllOwned(active.rootfs, wd, owner, options.layers.sourceDateEpoch);
+        return await commitLayer(active, deps.store, options.layers, ctx.signal);
+      } catch (error) {
+        await active.discard();
+        throw error;
+      }
+    },
+  };
 }
 
 /**

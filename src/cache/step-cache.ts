@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import { readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Descriptor, type Digest, parseDescriptorObject, parseDigest } from '../oci/index.ts';
+import type { Store } from '../store/index.ts';
+import { isErrnoException, writeFileAtomic } from '../util/index.ts';
+import type { CacheKey } from './cache-key.ts';
+
+/** What a step produced, kept so a later build with the same key can reuse it. */
+export interface CacheRecord {
+  readonly key: CacheKey;
+  /** The layer blob (in the store). */
+  readonly layer: Descriptor;
+  readonly diffId: Digest;
+  readonly uncompressedSize: number;
+  /** When the step originally ran (history `created` reuses it, so cached rebuilds are byte-identical). */
+  readonly created: string;
+  /** The history text, for `strata du` and debugging. */
+  readonly createdBy: string;
+}
+
+/** One record with its size and last use, for pruning. */
+export interface CacheEntryInfo {
+  readonly record: CacheRecord;
+  readonly lastUsed: Date;
+  readonly size: number;
+}
+
+/**
+ * The local step cache: one JSON file per key under `roots/step-cache/`, written atomically, so
+ * concurrent builds can read and write it without locks (two builds writing the same key write the
+ * same content). Each record names its layer blob, which keeps the blob alive through `strata
+ * prune`'s garbage collection; a record's mtime is its last use (LRU pruning).
+ */
+export class StepCache {
+  readonly #dir: string;
+  readonly #store: Store;
+
+  constructor(store: Store) {
+    this.#store = store;
+    this.#dir = join(store.root, 'roots', 'step-cache');
+    mkdirSync(this.#dir, { recursive: true });
+  }
+
+  #path(key: CacheKey): string {
+    return join(this.#dir, `${key}.json`);
+  }
+
+  /** The record for `key`, if it exists and its blob is still in the store; marks it used. */
+  async get(key: CacheKey): Promise<CacheRecord | undefined> {
+    let raw: string;
+    try {
+      raw = await readFile(this.#path(key), 'utf8');
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+    let record: CacheRecord;
+    try {
+      record = parseRecord(raw);
+    } catch {
+      return undefined; // a damaged record is a miss; the step runs and rewrites it
+    }
+    if ((await this.#store.blobs.size(record.layer.digest)) !== record.layer.size) return undefined;
+    const now = new Date();
+    await utimes(this.#path(key), now, now).catch(() => undefined); // LRU bookkeeping only
+    return record;
+  }
+
+  /** Saves a record (atomically; the same key always holds equivalent content). */
+  async put(record: CacheRecord): Promise<void> {
+    await writeFileAtomic(
+      this.#path(record.key),
+      JSON.stringify({ ...record, digests: [record.layer.digest] }),
+    );
+  }
+
+  /** Every record with its last use and layer size. */
+  async list(): Promise<CacheEntryInfo[]> {
+    const out: CacheEntryInfo[] = [];
+    for (const name of await readdir(this.#dir)) {
+      if (!name.endsWith('.json')) continue;
+      const path = join(this.#dir, name);
+      try {
+        const [raw, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+        const record = parseRecord(raw);
+        out.push({ record, lastUsed: st.mtime, size: record.layer.size });
+      } catch {
+        // removed meanwhile, or damaged: not listed (prune removes damaged ones below)
+      }
+    }
+    return out;
+  }
+
+  /** Removes a record (its blob goes at the next garbage collection if nothing else needs it). */
+  async remove(key: CacheKey): Promise<void> {
+    await unlink(this.#path(key)).catch((error: unknown) => {
+      if (!isErrnoException(error, 'ENOENT')) throw error;
+    });
+  }
+}
+
+function parseRecord(raw: string): CacheRecord {
+  const value = JSON.parse(raw) as Record<string, unknown>;
+  if (typeof value.key !== 'string' || !/^[a-f0-9]{64}$/.test(value.key)) throw new Error('bad key');
+  return {
+    key: value.key as CacheKey,
+    layer: parseDescriptorObject(value.layer, 'cache record layer'),
+    diffId: parseDigest(String(value.diffId)),
+    uncompressedSize: Number(value.uncompressedSize),
+    created: String(value.created),
+    createdBy: String(value.createdBy),
+  };
+}
