@@ -130,14 +130,16 @@ export async function runCredentialHelper(
   helper: string,
   action: 'get' | 'store' | 'erase',
   input: string,
-  signal?: AbortSignal,
+  options: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { signal } = options;
   if (!/^[A-Za-z0-9._-]+$/.test(helper))
     throw new CredentialsError(`invalid credential helper name ${JSON.stringify(helper)}`);
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
     const child = spawn(program, [action], {
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
       ...(signal ? { signal } : {}),
       timeout: 60_000,
     });
@@ -194,7 +196,10 @@ export class DockerConfigCredentials implements CredentialProvider {
           ([k]) => configHostname(k) === configHostname(host),
         )?.[1] ?? config.credsStore;
       if (helper) {
-        const fromHelper = await helperGet(helper, serverKey(host), signal);
+        const fromHelper = await helperGet(helper, serverKey(host), {
+          env: this.#env,
+          ...(signal ? { signal } : {}),
+        });
         if (fromHelper) return fromHelper;
       }
       const entry = findEntry(config.auths, host);
@@ -216,9 +221,9 @@ export class DockerConfigCredentials implements CredentialProvider {
 async function helperGet(
   helper: string,
   server: string,
-  signal?: AbortSignal,
+  options: { env?: NodeJS.ProcessEnv; signal?: AbortSignal },
 ): Promise<RegistryCredentials | undefined> {
-  const result = await runCredentialHelper(helper, 'get', server, signal);
+  const result = await runCredentialHelper(helper, 'get', server, options);
   if (result.code !== 0) {
     // docker-credential-helpers' "credentials not found" is not an error: fall through.
     if (/not found/i.test(result.stdout + result.stderr)) return undefined;
@@ -272,7 +277,7 @@ export async function saveLogin(
       helper,
       'store',
       JSON.stringify({ ServerURL: server, Username: credentials.username, Secret: credentials.password }),
-      options.signal,
+      options,
     );
     if (result.code !== 0)
       throw new CredentialsError(`credential helper docker-credential-${helper} could not store credentials`);
@@ -305,7 +310,7 @@ export async function removeLogin(
     Object.entries(config.credHelpers ?? {}).find(([k]) => configHostname(k) === configHostname(host))?.[1] ??
     config.credsStore;
   if (helper) {
-    const result = await runCredentialHelper(helper, 'erase', serverKey(host), options.signal);
+    const result = await runCredentialHelper(helper, 'erase', serverKey(host), options);
     if (result.code === 0) removed = true;
   }
   if (removed) await writeConfig(path, config);

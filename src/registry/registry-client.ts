@@ -192,16 +192,22 @@ export class RegistryClient {
     return (await this.#getCredentials()) !== undefined;
   }
 
-  async #authorization(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
+  /** The Authorization header for `scopes`, and the token cache entry it came from (to drop on a 401). */
+  async #authorization(
+    scopes: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<{ header: string; token?: Promise<Token> } | undefined> {
     const challenge = this.#challenge;
     if (!challenge) return undefined;
     const credentials = await this.#getCredentials();
     if (challenge.scheme === 'basic') {
       if (!credentials?.username || credentials.password === undefined) return undefined;
-      return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+      return {
+        header: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`,
+      };
     }
     if (challenge.scheme !== 'bearer') return undefined;
-    if (credentials?.registryToken) return `Bearer ${credentials.registryToken}`;
+    if (credentials?.registryToken) return { header: `Bearer ${credentials.registryToken}` };
     const wanted = [
       ...new Set([...scopes, ...(challenge.params.scope ? [challenge.params.scope] : [])]),
     ].sort();
@@ -217,7 +223,7 @@ export class RegistryClient {
       this.#tokens.set(key, pending);
       pending.catch(() => this.#tokens.delete(key));
     }
-    return `Bearer ${(await pending).value}`;
+    return { header: `Bearer ${(await pending).value}`, token: pending };
   }
 
   async #fetchToken(
@@ -335,7 +341,8 @@ export class RegistryClient {
       const url = await this.resolveUrl(req.url, signal);
       const authorization = await this.#authorization(req.scopes, signal);
       const headers: Record<string, string> = { 'user-agent': this.#userAgent(), ...req.headers };
-      if (authorization && sameOrigin(url, await this.baseUrl(signal))) headers.authorization = authorization;
+      if (authorization && sameOrigin(url, await this.baseUrl(signal)))
+        headers.authorization = authorization.header;
       let res: Dispatcher.ResponseData;
       try {
         res = await request(url, {
@@ -369,7 +376,11 @@ export class RegistryClient {
         if (chosen) {
           authRetries++;
           this.#challenge = chosen;
-          this.#tokens.clear(); // a 401 despite a token: it expired or lacks a scope; fetch anew
+          // A 401 despite a token: it expired or lacks a scope. Drop that token (once, even when
+          // several concurrent requests used it) so the retry fetches a fresh one.
+          if (authorization?.token)
+            for (const [key, value] of this.#tokens)
+              if (value === authorization.token) this.#tokens.delete(key);
           const canAnswer = chosen.scheme === 'bearer' || (await this.hasCredentials());
           // Retry after first contact (nothing was sent), or once to refresh an expired token.
           if (canAnswer && (authorization === undefined || authRetries === 1)) {

@@ -38,6 +38,8 @@ export async function startTokenServer(options: {
   users: Readonly<Record<string, string>>;
   anonymousPull?: boolean;
   expiresIn?: number;
+  /** The `expires_in` the response claims (default: the real lifetime). */
+  advertisedExpiresIn?: number;
 }): Promise<TokenServer> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-token-'));
   const keyPath = join(dir, 'key.pem');
