@@ -60,20 +60,28 @@ export function openDecompressed(source: Readable | AsyncIterable<Uint8Array>): 
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   const iterator = source[Symbol.asyncIterator]();
   void (async () => {
-    let head = Buffer.alloc(0);
+    let head: Buffer = Buffer.alloc(0);
     let done = false;
     while (head.length < 4 && !done) {
       const next = await iterator.next();
       if (next.done) done = true;
-      else head = Buffer.concat([head, Buffer.from(next.value)]);
+      else head = head.length === 0 ? asBuffer(next.value) : Buffer.concat([head, next.value]);
     }
     async function* rest(): AsyncGenerator<Buffer> {
-      if (head.length > 0) yield head;
-      if (done) return;
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        yield Buffer.from(next.value);
+      try {
+        if (head.length > 0) yield head;
+        if (done) return;
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) {
+            done = true;
+            return;
+          }
+          yield asBuffer(next.value);
+        }
+      } finally {
+        // Stopped early (the consumer failed or was destroyed): release the source too.
+        if (!done) await iterator.return?.();
       }
     }
     const compression = detectCompression(head);
@@ -86,4 +94,9 @@ export function openDecompressed(source: Readable | AsyncIterable<Uint8Array>): 
     });
   })().catch((error: unknown) => out.destroy(error as Error));
   return out;
+}
+
+/** A Buffer view of a chunk, without copying. */
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }

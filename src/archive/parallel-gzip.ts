@@ -86,11 +86,13 @@ export class ParallelGzip extends Transform {
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
       ...(dictionary && dictionary.length > 0 ? { dictionary } : {}),
     };
-    this.#jobs.push(
-      new Promise<Buffer>((resolve, reject) =>
-        deflateRaw(block, options, (error, result) => (error ? reject(error) : resolve(result))),
-      ),
+    const job = new Promise<Buffer>((resolve, reject) =>
+      deflateRaw(block, options, (error, result) => (error ? reject(error) : resolve(result))),
     );
+    // Awaited in order by #drain; after a failure the later jobs are never awaited, and their
+    // rejections must not surface as unhandled.
+    job.catch(() => undefined);
+    this.#jobs.push(job);
   }
 
   /** Emits finished blocks in order until at most `keep` jobs remain in flight. */
