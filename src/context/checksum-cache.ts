@@ -40,16 +40,9 @@ function parseCacheFile(text: string): Map<string, Entry> {
   const file = data as Partial<CacheFile>;
   if (file.version !== FORMAT_VERSION || typeof file.entries !== 'object' || file.entries === null)
     return entries;
-  for (const [path, entry] of Object.entries(file.entries)) {
-    if (
-      Array.isArray(entry) &&
-      entry.length === 6 &&
-      entry.every((v, i) =>
-        i === 4 ? typeof v === 'string' && /^[a-f0-9]{64}$/.test(v) : typeof v === 'number',
-      )
-    )
-      entries.set(path, entry as Entry);
-  }
+  // Entries are checked for shape only here (cheap); a hash is checked when it is used.
+  for (const [path, entry] of Object.entries(file.entries))
+    if (Array.isArray(entry) && entry.length === 6) entries.set(path, entry as Entry);
   return entries;
 }
 
@@ -76,17 +69,23 @@ export class ChecksumCache {
   readonly file: string;
   readonly #entries: Map<string, Entry>;
   readonly #changed = new Map<string, Entry>();
+  readonly #racyWindowMs: number;
   #hits = 0;
   #misses = 0;
 
-  private constructor(file: string, entries: Map<string, Entry>) {
+  private constructor(file: string, entries: Map<string, Entry>, racyWindowMs: number) {
     this.file = file;
     this.#entries = entries;
+    this.#racyWindowMs = racyWindowMs;
   }
 
-  /** Loads the cache from `file` (missing or unreadable content means an empty cache). */
-  static async open(file: string): Promise<ChecksumCache> {
-    return new ChecksumCache(file, await readCacheFile(file));
+  /**
+   * Loads the cache from `file` (missing or unreadable content means an empty cache).
+   * `racyWindowMs` (default 2000) is how recently changed a file may be and still be remembered;
+   * 0 turns the check off (tests and benchmarks that hash files they have just written).
+   */
+  static async open(file: string, options: { racyWindowMs?: number } = {}): Promise<ChecksumCache> {
+    return new ChecksumCache(file, await readCacheFile(file), options.racyWindowMs ?? RACY_WINDOW_MS);
   }
 
   /** The remembered sha256 hex of the file at `absPath` if its stats are unchanged. */
@@ -94,6 +93,8 @@ export class ChecksumCache {
     const entry = this.#entries.get(absPath);
     if (
       entry !== undefined &&
+      typeof entry[4] === 'string' &&
+      entry[4].length === 64 &&
       entry[0] === stats.size &&
       entry[1] === stats.mtimeMs &&
       entry[2] === stats.ctimeMs &&
@@ -116,8 +117,8 @@ export class ChecksumCache {
    * is when reading began (racily recent files are skipped).
    */
   store(absPath: string, stats: Stats, hex: string, hashStartedMs: number): void {
-    if (stats.ctimeMs > hashStartedMs - RACY_WINDOW_MS || stats.mtimeMs > hashStartedMs - RACY_WINDOW_MS)
-      return;
+    const limit = hashStartedMs - this.#racyWindowMs;
+    if (this.#racyWindowMs > 0 && (stats.ctimeMs > limit || stats.mtimeMs > limit)) return;
     const entry: Entry = [stats.size, stats.mtimeMs, stats.ctimeMs, stats.ino, hex, today()];
     this.#entries.set(absPath, entry);
     this.#changed.set(absPath, entry);

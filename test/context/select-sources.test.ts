@@ -270,7 +270,7 @@ describe('selectSources: sources the build cannot see', () => {
           assert.equal(error.code, 'SOURCE_NOT_FOUND');
           assert.equal(error.source, source);
           assert.match(error.message, /not found in the build context$/);
-          assert.equal(error.hint !== undefined && error.hint.includes('.dockerignore'), hinted);
+          assert.equal(error.hint?.includes('.dockerignore') ?? false, hinted);
           return true;
         },
       );
