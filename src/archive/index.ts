@@ -8,6 +8,7 @@
 export * from './apply-layer.ts';
 export * from './compression.ts';
 export * from './errors.ts';
+export * from './list-layer.ts';
 export * from './pack-layer.ts';
 export * from './parallel-gzip.ts';
 export * from './tar-header.ts';

@@ -10,6 +10,7 @@ import {
   applyLayer,
   detectCompression,
   encodeHeader,
+  listLayer,
   openDecompressed,
   ParallelGzip,
   packChanges,
@@ -226,5 +227,45 @@ describe('packChanges', () => {
       'd/-dash',
       'd/.wh.zz',
     ]);
+  });
+});
+
+describe('streaming behaviour', () => {
+  it('lists a layer’s entries in archive order without their content', async () => {
+    const dir = fresh('list');
+    writeFileSync(join(dir, 'b'), 'bbb');
+    mkdirSync(join(dir, 'a'));
+    const headers = [];
+    for await (const h of listLayer(packDirectory(dir))) headers.push(`${h.type} ${h.path} ${h.size}`);
+    assert.deepEqual(headers, ['directory a 0', 'file b 3']);
+  });
+
+  it('keeps the event loop turning while packing into a synchronous consumer', async () => {
+    const dir = fresh('yield');
+    writeFileSync(join(dir, 'big'), Buffer.alloc(40 * 1024 * 1024, 1));
+    let turns = 0;
+    let stop = false;
+    const spin = (): void => {
+      turns++;
+      if (!stop) setImmediate(spin);
+    };
+    setImmediate(spin);
+    let bytes = 0;
+    for await (const chunk of packDirectory(dir)) bytes += (chunk as Buffer).length;
+    stop = true;
+    assert.ok(bytes > 40 * 1024 * 1024);
+    assert.ok(turns >= 4, `the event loop turned ${turns} times`);
+  });
+
+  it('stops packing with a typed error when aborted', async () => {
+    const dir = fresh('abort');
+    writeFileSync(join(dir, 'f'), Buffer.alloc(4 * 1024 * 1024));
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      writeLayerBlob(packDirectory(dir, { signal: controller.signal }), { sink: new PassThrough().resume() }),
+      (e: unknown) =>
+        (e as { name?: string }).name === 'AbortError' || (e as { code?: string }).code === 'ABORTED',
+    );
   });
 });
