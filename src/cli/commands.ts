@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAnalyzeCommand } from './analyze.ts';
 import { registerBuildCommand } from './build.ts';
 import { registerCopyCommand } from './copy.ts';
 import { registerImagesCommand, registerRmiCommand, registerTagCommand } from './images.ts';
@@ -6,6 +7,7 @@ import { registerImportCommand } from './import.ts';
 import { registerInspectCommand } from './inspect.ts';
 import { registerLoginCommand, registerLogoutCommand } from './login.ts';
 import { registerParseCommand } from './parse.ts';
+import { registerRunCommand } from './run.ts';
 import { registerPullCommand } from './pull.ts';
 import { registerPushCommand } from './push.ts';
 import { registerStagesCommand } from './stages.ts';
@@ -23,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerLoginCommand(program);
   registerLogoutCommand(program);
   registerBuildCommand(program);
+  registerAnalyzeCommand(program);
   registerImportCommand(program);
   registerImagesCommand(program);
   registerTagCommand(program);
@@ -31,4 +34,5 @@ export function registerCommands(program: Command): void {
   registerStoreCommand(program);
   registerParseCommand(program);
   registerStagesCommand(program);
+  registerRunCommand(program);
 }

@@ -1,0 +1,18 @@
+/**
+ * analyze — where an image's bytes go. Reads layers once and computes dive's efficiency score and
+ * wasted bytes exactly as dive does, strata's own reclaimable bytes with the steps that added and
+ * removed them, the largest directories per layer, the layer table `strata inspect` prints,
+ * image-to-image comparison, per-stage attribution of a build's bytes, Dockerfile lint rules for
+ * size and multi-stage builds, and a self-contained HTML report. See docs/analyze.md and
+ * docs/lint.md.
+ */
+export * from './analyze-image.ts';
+export * from './ci-thresholds.ts';
+export * from './dive-efficiency.ts';
+export * from './dive-tree.ts';
+export * from './image-from-reader.ts';
+export * from './largest-directories.ts';
+export * from './layer-history.ts';
+export * from './layer-table.ts';
+export * from './merged-filesystem.ts';
+export * from './read-layer.ts';
