@@ -343,3 +343,47 @@ describe('ContextView with wildcard exceptions', () => {
     assert.equal(v.lookup('vendor/lib/x.go')?.type, 'file');
   });
 });
+
+describe('ContextView matches what the docker CLI sends', () => {
+  // This tree and ignore file were sent through `docker build` (Docker 28 CLI, classic builder)
+  // and the image exported; the listing below is what arrived, minus the Dockerfile (the classic
+  // builder always re-adds it; BuildKit, whose semantics we follow, does not).
+  const t = makeTree({
+    'a/b': '',
+    'a/c': '',
+    'vendor/x.go': '',
+    'cmd/x.go': '',
+    'docs/keep.txt': '',
+    'docs/drop.txt': '',
+    'docs/inner/x.txt': '',
+    'abc/f': '',
+    abcfile: '',
+    xfile: '',
+    'a(b)c': '',
+    'p(q)r/def': '',
+    'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl': '',
+    'x|y': '',
+    zb: '',
+    Dockerfile: 'FROM scratch\nCOPY . /ctx/\n',
+  });
+  after(t.remove);
+  it('excludes and re-includes the same entries', () => {
+    const ignore =
+      '*/b\n!a\n**/*.go\n!vendor/x.go\nvendor\ndocs\n!docs/keep.txt\nabc/**\n**file\np(q)r/def\ndist/*.whl\nx|z*\n';
+    const v = new ContextView(t.root, compileIgnoreFile(ignore));
+    const got = [...selectSources({ view: v, sources: ['.'] })]
+      .filter((e) => e.destPath !== '')
+      .map((e) => `${e.destPath}${e.node.type === 'directory' ? '/' : ''}`);
+    assert.deepEqual(got, [
+      'a(b)c',
+      'a/',
+      'a/c',
+      'abc/',
+      'cmd/',
+      'dist/',
+      'docs/',
+      'docs/keep.txt',
+      'p(q)r/',
+    ]);
+  });
+});
