@@ -375,9 +375,9 @@ describe('ContextView matches what the docker CLI sends', () => {
       .filter((e) => e.destPath !== '')
       .map((e) => `${e.destPath}${e.node.type === 'directory' ? '/' : ''}`);
     assert.deepEqual(got, [
-      'a(b)c',
       'a/',
       'a/c',
+      'a(b)c',
       'abc/',
       'cmd/',
       'dist/',
