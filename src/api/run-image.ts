@@ -1,0 +1,134 @@
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Digest, Image } from '../oci/index.ts';
+import { type Executor, openExecutor } from '../runtime/index.ts';
+import { openSnapshotter } from '../snapshot/index.ts';
+import type { Store } from '../store/index.ts';
+import { InvalidInputError } from '../util/index.ts';
+import { imageNameOf } from './images.ts';
+
+/** Inputs of {@link runImage}: `strata run`'s flags as data. */
+export interface RunImageOptions {
+  /** The image: a name in the store (`hello-go:multi`) or a manifest digest. */
+  readonly image: string;
+  /** Replaces the image's Cmd (`docker run IMAGE cmd…`); the Entrypoint stays. */
+  readonly command?: readonly string[];
+  /** Replaces the image's Entrypoint (`--entrypoint`); `[]` clears it. Also clears Cmd unless `command` is given, as docker does. */
+  readonly entrypoint?: readonly string[];
+  /** `KEY=value` entries added to (and overriding) the image's Env; `KEY` alone takes the caller's value. */
+  readonly env?: readonly string[];
+  /** Overrides the image's User. */
+  readonly user?: string;
+  /** Overrides the image's WorkingDir. */
+  readonly workdir?: string;
+  /** `host` (default) shares the host's network, so ports the process listens on are on 127.0.0.1. */
+  readonly network?: 'host' | 'none';
+  readonly hostname?: string;
+  /** Where the process's output goes; written to, never ended. */
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  /** Aborting stops the container (it is killed and its filesystem discarded). */
+  readonly signal?: AbortSignal;
+  /** The executor to use (default: runc/crun found as for builds). */
+  readonly executor?: Executor;
+}
+
+/** How a run ended. */
+export interface RunImageResult {
+  /** The manifest digest that ran. */
+  readonly digest: Digest;
+  /** The process's exit status (128+n when killed by signal n). */
+  readonly exitCode: number;
+  /** The argv that ran. */
+  readonly args: readonly string[];
+}
+
+/**
+ * The argv a container of `image` runs: Entrypoint + Cmd, with `docker run`'s override rules (a
+ * command replaces Cmd; an entrypoint replaces Entrypoint and drops the image's Cmd).
+ */
+export function containerArgs(
+  image: Pick<Image, 'config'>,
+  overrides: Pick<RunImageOptions, 'command' | 'entrypoint'> = {},
+): string[] {
+  const c = image.config.config ?? {};
+  const entrypoint = overrides.entrypoint ?? c.Entrypoint ?? [];
+  const cmd =
+    overrides.command && overrides.command.length > 0
+      ? overrides.command
+      : overrides.entrypoint
+        ? []
+        : (c.Cmd ?? []);
+  return [...entrypoint, ...cmd];
+}
+
+/** The image's Env with `-e` entries applied (`KEY=value` sets, `KEY` copies the caller's value). */
+export function containerEnv(
+  imageEnv: readonly string[],
+  overrides: readonly string[] = [],
+  callerEnv: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const env = [...imageEnv];
+  const set = (key: string, value: string) => {
+    const at = env.findIndex((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) === key);
+    if (at >= 0) env[at] = `${key}=${value}`;
+    else env.push(`${key}=${value}`);
+  };
+  for (const entry of overrides) {
+    const eq = entry.indexOf('=');
+    if (eq === 0) throw new InvalidInputError(`invalid environment entry ${JSON.stringify(entry)}`);
+    if (eq > 0) set(entry.slice(0, eq), entry.slice(eq + 1));
+    else if (callerEnv[entry] !== undefined) set(entry, callerEnv[entry]);
+  }
+  return env;
+}
+
+async function imageFor(store: Store, text: string): Promise<Image> {
+  if (/^sha256:[a-f0-9]{64}$/.test(text)) return store.image(text as Digest);
+  const descriptor = await store.resolve(imageNameOf(text).full);
+  return store.image(descriptor);
+}
+
+/**
+ * Runs an image from the store in a fresh container, like `docker run --rm`: unpacks its layers
+ * (shared with builds by diff_id), prepares a writable filesystem over them, runs Entrypoint+Cmd
+ * with the image's Env, WorkingDir and User in the OCI runtime builds use, and discards the
+ * container's filesystem afterwards, whatever happened. A non-zero exit is a result, not an error.
+ */
+export async function runImage(store: Store, options: RunImageOptions): Promise<RunImageResult> {
+  const image = await imageFor(store, options.image);
+  const args = containerArgs(image, options);
+  if (args.length === 0) {
+    throw new InvalidInputError(`image ${options.image} has no Entrypoint or Cmd`, {
+      hint: `give a command: strata run ${options.image} <command>…`,
+    });
+  }
+  const c = image.config.config ?? {};
+  const env = containerEnv(c.Env ?? [], options.env);
+  const snapshotter = openSnapshotter(store.root);
+  const snapshot = await snapshotter.unpack(image.layers, options.signal);
+  const executor =
+    options.executor ?? (await openExecutor({ stateDir: join(store.root, 'runtime') }, options.signal));
+  const active = await snapshotter.prepare(snapshot, options.signal);
+  try {
+    const result = await executor.run(
+      {
+        rootfs: active.rootfs,
+        process: {
+          args,
+          env,
+          cwd: options.workdir ?? (c.WorkingDir || '/'),
+          user: options.user ?? c.User ?? '',
+          network: options.network ?? 'host',
+          hostname: options.hostname ?? image.digest.slice('sha256:'.length, 'sha256:'.length + 12),
+        },
+        stdout: options.stdout,
+        stderr: options.stderr,
+      },
+      options.signal,
+    );
+    return { digest: image.digest, exitCode: result.exitCode, args };
+  } finally {
+    await active.discard();
+  }
+}

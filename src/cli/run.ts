@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { runImage } from '../strata.ts';
+import { AbortedError, InvalidInputError } from '../util/index.ts';
+import { collect, storeFor } from './cli-context.ts';
+
+/** The options `strata run` accepts (docker run's names). */
+export interface RunCommandOptions {
+  env: string[];
+  entrypoint?: string;
+  user?: string;
+  workdir?: string;
+  network?: string;
+  hostname?: string;
+  rm?: boolean;
+}
+
+/** Exit status for a run stopped by a signal, as a shell reports it (128 + signal number). */
+const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/**
+ * `strata run [options] IMAGE [COMMAND [ARG…]]`: runs an image from the store in a fresh
+ * container, in the foreground, with the host's network (like `docker run --rm --network host`).
+ * Exits with the container's exit status. Put `--` before a command that has options of its own.
+ */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run an image from the store in a fresh container (host network; removed on exit)')
+    .argument('<image>', 'image name or manifest digest')
+    .argument('[command...]', "command and arguments, replacing the image's Cmd (use -- before options)")
+    .option(
+      '-e, --env <key=value>',
+      'set an environment variable; KEY alone copies it from here',
+      collect,
+      [],
+    )
+    .option('--entrypoint <path>', "replace the image's Entrypoint ('' clears it)")
+    .option('-u, --user <user[:group]>', "run as this user instead of the image's")
+    .option('-w, --workdir <dir>', "working directory instead of the image's")
+    .option('--network <mode>', 'host (default) or none')
+    .option('--hostname <name>', 'the container host name')
+    .option('--rm', 'remove the container when it exits (always the case; accepted for docker compatibility)')
+    // `strata run IMAGE sh -c …`: options after the image belong to the command, as with docker.
+    .allowUnknownOption()
+    .action(async (image: string, command: string[], options: RunCommandOptions, cmd: Command) => {
+      if (image.startsWith('-'))
+        throw new InvalidInputError(`unknown option ${image}`, { hint: 'strata run --help' });
+      if (options.network && options.network !== 'host' && options.network !== 'none') {
+        throw new InvalidInputError(`invalid --network ${JSON.stringify(options.network)}`, {
+          hint: 'host or none',
+        });
+      }
+      const controller = new AbortController();
+      let stoppedBy: string | undefined;
+      const stop = (signal: NodeJS.Signals) => {
+        stoppedBy = signal;
+        controller.abort();
+      };
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
+      const store = await storeFor(cmd);
+      try {
+        const result = await runImage(store, {
+          image,
+          ...(command.length > 0 ? { command } : {}),
+          ...(options.entrypoint !== undefined
+            ? { entrypoint: options.entrypoint === '' ? [] : [options.entrypoint] }
+            : {}),
+          env: options.env,
+          ...(options.user !== undefined ? { user: options.user } : {}),
+          ...(options.workdir !== undefined ? { workdir: options.workdir } : {}),
+          ...(options.network ? { network: options.network as 'host' | 'none' } : {}),
+          ...(options.hostname ? { hostname: options.hostname } : {}),
+          stdout: process.stdout,
+          stderr: process.stderr,
+          signal: controller.signal,
+        });
+        process.exitCode = result.exitCode;
+      } catch (error) {
+        // Stopped on request: the container is gone; exit as a shell would after that signal.
+        if (error instanceof AbortedError && stoppedBy) process.exitCode = SIGNAL_EXIT[stoppedBy] ?? 130;
+        else throw error;
+      } finally {
+        for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop);
+        await store.close();
+      }
+    });
+}
