@@ -119,6 +119,10 @@ class LayerApplier implements TarVisitor {
   readonly #created = new Set<string>();
   readonly #dirs: PendingDir[] = [];
   #file: { fd: number; header: TarHeader; abs: string; written: number } | undefined;
+  /** The last parent directory resolved, valid while `#generation` has not moved. */
+  #parentCache: { key: string; abs: string; generation: number } | undefined;
+  /** Bumped by every operation that can change how a path resolves (removals, new links). */
+  #generation = 0;
   #entries = 0;
   #bytes = 0;
   #whiteouts = 0;
@@ -235,14 +239,14 @@ class LayerApplier implements TarVisitor {
     this.#entries++;
     switch (header.type) {
       case 'directory': {
-        if (existing && !existing.isDirectory()) remove(abs, existing);
+        if (existing && !existing.isDirectory()) this.#remove(abs, existing);
         if (!existing?.isDirectory()) mkdirSync(abs, { mode: 0o700 });
         this.#created.add(abs);
         this.#directoryMetadata(abs, rel, header);
         return;
       }
       case 'file': {
-        if (existing) remove(abs, existing);
+        if (existing) this.#remove(abs, existing);
         const fd = openSync(
           abs,
           constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -253,8 +257,9 @@ class LayerApplier implements TarVisitor {
         return;
       }
       case 'symlink': {
-        if (existing) remove(abs, existing);
+        if (existing) this.#remove(abs, existing);
         // Any target is fine: it is only ever followed relative to the root (resolveInRoot).
+        this.#generation++;
         symlinkSync(header.linkpath, abs);
         this.#created.add(abs);
         if (this.#chown) lchownSync(abs, header.uid, header.gid);
@@ -278,7 +283,8 @@ class LayerApplier implements TarVisitor {
             `hardlink to directory ${JSON.stringify(header.linkpath)}`,
           );
         if (target === abs) return; // a link to itself: already there
-        if (existing) remove(abs, existing);
+        if (existing) this.#remove(abs, existing);
+        this.#generation++;
         linkSync(target, abs);
         this.#created.add(abs);
         return;
@@ -286,7 +292,7 @@ class LayerApplier implements TarVisitor {
       case 'char':
       case 'block':
       case 'fifo': {
-        if (existing) remove(abs, existing);
+        if (existing) this.#remove(abs, existing);
         makeNode(abs, header.type, header.devmajor, header.devminor);
         this.#created.add(abs);
         if (this.#chown) lchownSync(abs, header.uid, header.gid);
@@ -300,13 +306,26 @@ class LayerApplier implements TarVisitor {
 
   /** The directory an entry lives in, resolved inside the root and created when missing. */
   #parentDir(parts: readonly string[], name: string): string {
-    const parent = resolveInRoot(this.#root, parts.slice(0, -1).join('/'));
+    const key = parts.slice(0, -1).join('/');
+    const cached = this.#parentCache;
+    // Sorted layers put siblings together: reuse the last resolution while nothing that could
+    // change it (a removal, a new symlink or hardlink) has happened since.
+    if (cached !== undefined && cached.key === key && cached.generation === this.#generation)
+      return cached.abs;
+    const parent = resolveInRoot(this.#root, key);
     const stat = lstatOrUndefined(parent);
     if (stat === undefined) {
       // Layers may omit parent entries; create them like Docker does (0755, root-owned).
       this.#mkdirs(parent, name);
     } else if (!stat.isDirectory()) throw new TarApplyError(name, 'a parent is not a directory');
+    this.#parentCache = { key, abs: parent, generation: this.#generation };
     return parent;
+  }
+
+  /** Removes what is at `abs` without following it, and forgets cached path resolutions. */
+  #remove(abs: string, stat: Stats): void {
+    this.#generation++;
+    remove(abs, stat);
   }
 
   /** mkdir -p for a path resolveInRoot returned (its existing prefix holds no symlink). */
@@ -344,7 +363,7 @@ class LayerApplier implements TarVisitor {
           throw new TarApplyError(header.path, 'a parent is not a directory');
       } else if (this.#created.has(abs))
         return; // this layer's own entry wins over its whiteout
-      else remove(abs, existing);
+      else this.#remove(abs, existing);
       // overlayfs whiteout: a 0:0 character device owned by root (Documentation/filesystems/overlayfs.rst).
       makeNode(abs, 'char', 0, 0);
       if (this.#chown) lchownSync(abs, 0, 0);
@@ -352,7 +371,7 @@ class LayerApplier implements TarVisitor {
     }
     if (this.#created.has(abs)) return; // whiteouts hide lower layers only (image-spec layer.md)
     const existing = lstatOrUndefined(abs);
-    if (existing) remove(abs, existing);
+    if (existing) this.#remove(abs, existing);
   }
 
   #opaque(dirParts: readonly string[], header: TarHeader): void {
@@ -373,7 +392,7 @@ class LayerApplier implements TarVisitor {
     for (const name of readdirSync(dir)) {
       const abs = `${dir}/${name}`;
       if (this.#created.has(abs)) continue;
-      remove(abs, lstatSync(abs));
+      this.#remove(abs, lstatSync(abs));
     }
   }
 
