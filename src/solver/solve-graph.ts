@@ -38,7 +38,11 @@ export function stepName(step: Step): string {
   return space < 0 ? original.toUpperCase() : original.slice(0, space).toUpperCase() + original.slice(space);
 }
 
-/** A step as it enters its cache key: everything planned about it except where it sits in the file. */
+/**
+ * A step as it enters its cache key: its expanded arguments, without where it sits in the file and
+ * without the variable scope (a RUN's plan puts the environment it actually runs with in its
+ * inputs; COPY and WORKDIR do not read variables at run time, their words are already expanded).
+ */
 function stepDefinition(step: Step): unknown {
   const {
     index: _index,
@@ -46,6 +50,8 @@ function stepDefinition(step: Step): unknown {
     instruction: _instruction,
     unresolved: _unresolved,
     onbuild: _onbuild,
+    env: _env,
+    buildArgs: _buildArgs,
     ...rest
   } = step;
   return rest;
@@ -228,16 +234,23 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
       plan = planWorkdir(ctx, step);
       if (!plan) {
         commitToHistory(image, { createdBy: 'WORKDIR /', withLayer: false });
-        image.cacheKey = cacheKey(image.cacheKey, { step: stepDefinition(step) });
         return 'config';
       }
       break;
     default:
+      // Config-only steps change no files: the key chain follows the filesystem, as BuildKit's LLB
+      // does, and each layer step's key holds the config it reads (env, user, workdir, shell).
       applyConfigStep(image, step);
-      image.cacheKey = cacheKey(image.cacheKey, { step: stepDefinition(step) });
       return 'config';
   }
-  const key: CacheKey = cacheKey(image.cacheKey, { step: stepDefinition(step), inputs: plan.inputs });
+  const keyInputs = { step: stepDefinition(step), inputs: plan.inputs };
+  const key: CacheKey = cacheKey(image.cacheKey, keyInputs);
+  if (process.env.STRATA_DEBUG_CACHE) {
+    // Why a step missed: the parent key and every input, one line per step (STRATA_DEBUG_CACHE=1).
+    process.stderr.write(
+      `cache ${ctx.stepId} ${key} parent=${image.cacheKey} ${JSON.stringify(keyInputs)}\n`,
+    );
+  }
   image.cacheKey = key;
   const cache = ctx.options.cache;
   const record = cache && !cacheOff ? await cache.steps.get(key) : undefined;

@@ -21,6 +21,8 @@ export interface FaultOptions {
   readonly dropBlob?: number;
   /** Redirect blob GETs (307) to a storage origin that rejects Authorization. */
   readonly redirectBlobs?: boolean;
+  /** Flip one byte in the body of every blob GET (the client must refuse the blob). */
+  readonly corruptBlobs?: boolean;
   /** Faults start after this many requests (lets setup pass). */
   readonly after?: number;
 }
@@ -161,6 +163,24 @@ export async function startFaultProxy(target: string, options: FaultOptions): Pr
       if (req.headers.authorization) location.searchParams.set('x-test-auth', req.headers.authorization);
       req.resume();
       res.writeHead(307, { location: location.toString(), 'content-length': '0' }).end();
+      return;
+    }
+    if (isBlobGet && options.corruptBlobs) {
+      forward(upstream, req, res, {
+        onResponse: (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          let first = true;
+          up.on('data', (chunk: Buffer) => {
+            if (first && chunk.length > 0) {
+              chunk[0] = chunk[0]! ^ 0xff;
+              first = false;
+            }
+            res.write(chunk);
+          });
+          up.on('end', () => res.end());
+          return false;
+        },
+      });
       return;
     }
     const drop = active && random() < (options.dropBlob ?? 0);

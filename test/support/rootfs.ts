@@ -11,7 +11,8 @@ export const BUSYBOX = '/bin/busybox';
  */
 export function makeBusyboxRootfs(dir: string): string {
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: apt-get install busybox-static`);
-  for (const d of ['bin', 'etc', 'tmp', 'root']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['bin', 'etc', 'tmp', 'root', 'dev', 'proc', 'sys'])
+    mkdirSync(join(dir, d), { recursive: true });
   chmodSync(join(dir, 'tmp'), 0o1777);
   copyFileSync(BUSYBOX, join(dir, 'bin/busybox'));
   chmodSync(join(dir, 'bin/busybox'), 0o755);

@@ -43,7 +43,8 @@ export function applyConfigStep(image: StageImage, step: ConfigStep): void {
     case 'expose': {
       c.ExposedPorts ??= {};
       for (const port of step.ports) c.ExposedPorts[port] = {};
-      history(`EXPOSE ${step.ports.join(' ')}`);
+      // BuildKit formats the parsed port list with Go's %v.
+      history(`EXPOSE ${goList(step.ports)}`);
       return;
     }
     case 'volume': {

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseImageConfig, parseManifest, validateImage } from '../../src/oci/index.ts';
+import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
+import { runStrata } from '../support/cli.ts';
+
+function storedImage(root: string, name: string) {
+  const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8'));
+  const entry = index.manifests.find(
+    (m: { annotations: Record<string, string> }) =>
+      m.annotations['org.opencontainers.image.ref.name'] === name,
+  );
+  assert.ok(entry, `${name} is in the store`);
+  const manifest = parseManifest(readFileSync(join(root, 'blobs/sha256', entry.digest.slice(7))));
+  const config = parseImageConfig(readFileSync(join(root, 'blobs/sha256', manifest.config.digest.slice(7))));
+  assert.deepEqual(validateImage({ manifest, config }), []);
+  return { digest: entry.digest as string, manifest, config };
+}
+
+function layerListing(root: string, digest: string): string[] {
+  return execFileSync('tar', ['-tzf', join(root, 'blobs/sha256', digest.slice(7))], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+}
+
+describe('strata build', () => {
+  let fx: BuildFixture;
+  before(async () => {
+    fx = await buildFixture('strata-build-');
+  });
+  after(() => fx.cleanup());
+
+  it('builds a multi-stage Dockerfile into a scratch image holding only the copied artifact', async () => {
+    const ctx = fx.context('multi', {
+      Dockerfile: [
+        'FROM busybox:local AS builder',
+        'ARG GREETING=hello',
+        'WORKDIR /src',
+        'COPY main.txt .',
+        'RUN echo "$GREETING from $(cat main.txt)" > /src/app && chmod 755 /src/app',
+        'FROM scratch',
+        'COPY --from=builder /src/app /usr/bin/app',
+        'EXPOSE 8080',
+        'ENTRYPOINT ["/usr/bin/app"]',
+        '',
+      ].join('\n'),
+      'main.txt': 'strata\n',
+    });
+    const result = await runStrata(['build', '-t', 'multi:1', '--progress', 'plain', ctx], { root: fx.root });
+    assert.equal(result.code, 0, result.stderr);
+    const { manifest, config } = storedImage(fx.root, 'multi:1');
+    assert.equal(manifest.layers.length, 1);
+    assert.deepEqual(layerListing(fx.root, manifest.layers[0]!.digest), ['usr/', 'usr/bin/', 'usr/bin/app']);
+    assert.deepEqual(config.config?.Entrypoint, ['/usr/bin/app']);
+    assert.deepEqual(config.config?.Env, [
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    ]);
+    assert.deepEqual(config.config?.ExposedPorts, { '8080/tcp': {} });
+    assert.equal(config.config?.WorkingDir, '/');
+    assert.deepEqual(
+      config.history?.map((h) => [h.created_by, h.empty_layer ?? false]),
+      [
+        ['COPY /src/app /usr/bin/app # buildkit', false],
+        ['EXPOSE [8080/tcp]', true],
+        ['ENTRYPOINT ["/usr/bin/app"]', true],
+      ],
+    );
+    const out = join(fx.work, 'out-multi');
+    const local = await runStrata(['build', '-o', `type=local,dest=${out}`, '--progress', 'quiet', ctx], {
+      root: fx.root,
+    });
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(readFileSync(join(out, 'usr/bin/app'), 'utf8'), 'hello from strata\n');
+    assert.equal(lstatSync(join(out, 'usr/bin/app')).mode & 0o777, 0o755);
+  });
+
+  it('honours --target, --build-arg and skips stages the target does not need', async () => {
+    const ctx = fx.context('target', {
+      Dockerfile: [
+        'FROM busybox:local AS unused',
+        'RUN exit 9',
+        'FROM busybox:local AS wanted',
+        'ARG V=default',
+        'RUN echo "$V" > /v',
+        'FROM wanted AS final',
+        'RUN exit 7',
+        '',
+      ].join('\n'),
+    });
+    const result = await runStrata(
+      ['build', '--target', 'wanted', '--build-arg', 'V=given', '-t', 'target:1', '--progress', 'plain', ctx],
+      { root: fx.root },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /exit 9|exit 7/, 'stages the target does not need are not built');
+    const { manifest, config } = storedImage(fx.root, 'target:1');
+    assert.equal(config.history?.at(-1)?.created_by, 'RUN |1 V=given /bin/sh -c echo "$V" > /v # buildkit');
+    assert.deepEqual(layerListing(fx.root, manifest.layers.at(-1)!.digest), ['v']);
+  });
+
+  it('reports a failed RUN with its exit code, command, location and last output', async () => {
+    const ctx = fx.context('fail', {
+      Dockerfile: 'FROM busybox:local\nRUN echo first\nRUN echo oops >&2; exit 3\n',
+    });
+    const result = await runStrata(['build', '--progress', 'plain', ctx], { root: fx.root });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /Dockerfile:3: .*RUN failed with exit code 3: echo oops >&2; exit 3/);
+    assert.match(result.stderr, /oops/);
+  });
+
+  it('points a Dockerfile syntax error at file:line', async () => {
+    const ctx = fx.context('syntax', { Dockerfile: 'FROM busybox:local\nRUNN echo\n' });
+    const result = await runStrata(['build', ctx], { root: fx.root });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /Dockerfile:2:\d+: .*RUNN/i);
+    assert.match(result.stderr, /did you mean RUN/i);
+  });
+
+  it('copies symlinks as symlinks, keeps modes, applies --chown and --chmod, and honours .dockerignore', async () => {
+    const ctx = fx.context('copy', {
+      Dockerfile: [
+        'FROM busybox:local',
+        'COPY --chown=65534:65534 --chmod=0640 data/ /data/',
+        'COPY ignored.txt* /maybe/',
+        '',
+      ].join('\n'),
+      'data/a.txt': 'a',
+      'data/sub/b.txt': 'b',
+      'ignored.txt': 'secret',
+      '.dockerignore': 'ignored.txt\n',
+    });
+    execFileSync('ln', ['-s', 'a.txt', join(ctx, 'data/link')]);
+    const out = join(fx.work, 'out-copy');
+    const result = await runStrata(['build', '-o', `type=local,dest=${out}`, '--progress', 'plain', ctx], {
+      root: fx.root,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const a = lstatSync(join(out, 'data/a.txt'));
+    assert.equal(a.mode & 0o777, 0o640);
+    assert.equal(a.uid, 65534);
+    assert.equal(readlinkSync(join(out, 'data/link')), 'a.txt');
+    assert.equal(readFileSync(join(out, 'data/sub/b.txt'), 'utf8'), 'b');
+    assert.throws(() => lstatSync(join(out, 'maybe/ignored.txt')), /ENOENT/);
+  });
+});

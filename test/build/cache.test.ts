@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
+import { runStrata } from '../support/cli.ts';
+
+/** Builds with --progress=json and returns which step names ran and which came from the cache. */
+async function build(fx: BuildFixture, ctx: string, extra: string[] = []) {
+  const iid = join(fx.work, `iid-${Math.random().toString(16).slice(2)}`);
+  const result = await runStrata(['build', '--progress', 'json', '--iidfile', iid, ...extra, ctx], {
+    root: fx.root,
+    env: { SOURCE_DATE_EPOCH: '1700000000' },
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const events = result.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { type: string; step?: string; name?: string });
+  const names = new Map(events.filter((e) => e.type === 'step-started').map((e) => [e.step!, e.name!]));
+  const cached = events.filter((e) => e.type === 'step-cached').map((e) => names.get(e.step!)!);
+  const layerSteps = [...names.values()].filter((n) => /^(RUN|COPY|ADD|WORKDIR)/.test(n));
+  const ran = layerSteps.filter((n) => !cached.includes(n));
+  const { readFileSync } = await import('node:fs');
+  return { ran, cached, digest: readFileSync(iid, 'utf8') };
+}
+
+describe('build cache', () => {
+  let fx: BuildFixture;
+  let ctx: string;
+  before(async () => {
+    fx = await buildFixture('strata-cache-');
+    ctx = fx.context('app', {
+      Dockerfile: [
+        'FROM busybox:local AS deps',
+        'ARG FLAVOUR=plain',
+        'COPY deps.txt /deps/',
+        'RUN cat /deps/deps.txt > /deps/installed && echo "$FLAVOUR" >> /deps/installed',
+        'FROM busybox:local',
+        'COPY --from=deps /deps/installed /app/deps',
+        'COPY src/ /app/src/',
+        'RUN ls /app/src > /app/manifest',
+        '',
+      ].join('\n'),
+      'deps.txt': 'left-pad\n',
+      'src/main.txt': 'v1\n',
+      'notes.md': 'ignored\n',
+      '.dockerignore': 'notes.md\n',
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('reuses every step on a rebuild and produces the identical image digest', async () => {
+    const first = await build(fx, ctx);
+    assert.equal(first.cached.length, 0);
+    const second = await build(fx, ctx);
+    assert.deepEqual(second.ran, []);
+    assert.equal(second.digest, first.digest);
+  });
+
+  it('re-runs only the steps that depend on a changed source file', async () => {
+    writeFileSync(join(ctx, 'src/main.txt'), 'v2\n');
+    const r = await build(fx, ctx);
+    assert.deepEqual(r.ran, ['COPY src/ /app/src/', 'RUN ls /app/src > /app/manifest']);
+  });
+
+  it('re-runs nothing when only a file excluded by .dockerignore changes, or only an mtime', async () => {
+    writeFileSync(join(ctx, 'notes.md'), 'changed but ignored\n');
+    writeFileSync(join(ctx, 'src/main.txt'), 'v2\n'); // same content, new mtime
+    const r = await build(fx, ctx);
+    assert.deepEqual(r.ran, []);
+  });
+
+  it('re-runs the steps that see a changed build-arg, and what follows them', async () => {
+    const r = await build(fx, ctx, ['--build-arg', 'FLAVOUR=spicy']);
+    assert.deepEqual(r.ran, [
+      'RUN cat /deps/deps.txt > /deps/installed && echo "$FLAVOUR" >> /deps/installed',
+      'COPY --from=deps /deps/installed /app/deps',
+      'COPY src/ /app/src/',
+      'RUN ls /app/src > /app/manifest',
+    ]);
+  });
+
+  it('re-runs a changed instruction and everything after it, and --no-cache runs all', async () => {
+    const dockerfile = join(ctx, 'Dockerfile');
+    const { readFileSync } = await import('node:fs');
+    writeFileSync(
+      dockerfile,
+      readFileSync(dockerfile, 'utf8').replace(
+        'RUN ls /app/src > /app/manifest',
+        'RUN ls -l /app/src > /app/manifest',
+      ),
+    );
+    const r = await build(fx, ctx);
+    assert.deepEqual(r.ran, ['RUN ls -l /app/src > /app/manifest']);
+    const all = await build(fx, ctx, ['--no-cache']);
+    assert.equal(all.cached.length, 0);
+    assert.equal(all.ran.length, 5);
+  });
+
+  it('lets two concurrent builds of the same Dockerfile both succeed', async () => {
+    writeFileSync(join(ctx, 'src/other.txt'), 'new file\n');
+    const [a, b] = await Promise.all([build(fx, ctx), build(fx, ctx)]);
+    assert.equal(a.digest, b.digest);
+    const verify = await runStrata(['store', 'verify'], { root: fx.root });
+    assert.equal(verify.code, 0, verify.stdout);
+  });
+});
