@@ -11,5 +11,6 @@ export * from './context-view.ts';
 export * from './dockerignore.ts';
 export * from './errors.ts';
 export { BadPatternError, goMatch, hasWildcards } from './go-match.ts';
+export * from './open-build-context.ts';
 export * from './pattern-matcher.ts';
 export * from './select-sources.ts';

@@ -8,6 +8,7 @@ import {
   compileIgnoreFile,
   InvalidIgnorePatternError,
   loadIgnoreFile,
+  openBuildContext,
   parseIgnoreFile,
 } from '../../src/context/index.ts';
 import { formatErrorChain, StrataError } from '../../src/util/index.ts';
@@ -122,5 +123,26 @@ describe('loadIgnoreFile', () => {
     assert.equal(loaded.file, undefined);
     assert.equal(loaded.matcher.patterns.length, 0);
     assert.equal(loaded.matcher.matches('anything'), false);
+  });
+});
+
+describe('openBuildContext', () => {
+  const t = mkdtempSync(join(tmpdir(), 'strata-open-'));
+  after(() => rmSync(t, { recursive: true, force: true }));
+  writeFileSync(join(t, '.dockerignore'), 'secret\n');
+  writeFileSync(join(t, 'secret'), 's');
+  writeFileSync(join(t, 'app'), 'a');
+  writeFileSync(join(t, 'file'), 'f');
+
+  it('opens a directory with its ignore file applied', async () => {
+    const ctx = await openBuildContext({ contextDir: t });
+    assert.equal(ctx.root, t);
+    assert.equal(ctx.ignoreFile, join(t, '.dockerignore'));
+    assert.equal(ctx.view.lookup('secret'), undefined);
+    assert.equal(ctx.view.lookup('app')?.type, 'file');
+  });
+  it('refuses a missing context or a file', async () => {
+    await assert.rejects(openBuildContext({ contextDir: join(t, 'nope') }), { code: 'NOT_FOUND' });
+    await assert.rejects(openBuildContext({ contextDir: join(t, 'file') }), { code: 'INVALID_INPUT' });
   });
 });
