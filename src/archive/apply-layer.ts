@@ -38,6 +38,13 @@ export interface ApplyLayerOptions {
   readonly whiteouts?: 'apply' | 'overlay';
   /** Set owners from the archive (default true; needs root or CAP_CHOWN). */
   readonly preserveOwnership?: boolean;
+  /**
+   * Where to copy owner, mode and mtime from when the layer omits a parent directory (the lower
+   * layers' directories, topmost first; containerd's `WithParents`). Without it, or when no lower
+   * layer has the directory, it is created 0755 root-owned, as Docker does. Needed when unpacking
+   * a layer alone for overlayfs, where a made-up parent would shadow the lower one's metadata.
+   */
+  readonly parentsFrom?: readonly string[];
   readonly signal?: AbortSignal;
 }
 
@@ -115,6 +122,7 @@ class LayerApplier implements TarVisitor {
   readonly #root: string;
   readonly #overlay: boolean;
   readonly #chown: boolean;
+  readonly #parentsFrom: readonly string[];
   /** Absolute paths this layer created: whiteouts and opaque markers spare them (lower layers only). */
   readonly #created = new Set<string>();
   readonly #dirs: PendingDir[] = [];
@@ -131,6 +139,7 @@ class LayerApplier implements TarVisitor {
     this.#root = root;
     this.#overlay = options.whiteouts === 'overlay';
     this.#chown = options.preserveOwnership ?? true;
+    this.#parentsFrom = options.parentsFrom ?? [];
     mkdirSync(root, { recursive: true });
   }
 
@@ -338,8 +347,29 @@ class LayerApplier implements TarVisitor {
       if (stat === undefined) {
         mkdirSync(current, { mode: 0o755 });
         this.#created.add(current);
+        const lower = this.#lowerDirectory(posix.relative(this.#root, current));
+        if (lower) {
+          if (this.#chown) lchownSync(current, lower.uid, lower.gid);
+          const mtime = lower.mtimeMs / 1000;
+          this.#dirs.push({
+            abs: current,
+            rel: posix.relative(this.#root, current),
+            mode: lower.mode & 0o7777,
+            mtime,
+          });
+        }
       } else if (!stat.isDirectory()) throw new TarApplyError(name, 'a parent is not a directory');
     }
+  }
+
+  /** The same directory in the topmost lower layer that has it, resolved inside that layer. */
+  #lowerDirectory(rel: string): Stats | undefined {
+    for (const lower of this.#parentsFrom) {
+      const stat = lstatOrUndefined(resolveInRoot(lower, rel, { followFinal: false }));
+      if (stat?.isDirectory()) return stat;
+      if (stat !== undefined) return undefined; // hidden below a non-directory: nothing to copy
+    }
+    return undefined;
   }
 
   #directoryMetadata(abs: string, rel: string, header: TarHeader): void {
@@ -421,7 +451,7 @@ function lstatOrUndefined(path: string): Stats | undefined {
   try {
     return lstatSync(path);
   } catch (error) {
-    if (isErrnoException(error, 'ENOENT')) return undefined;
+    if (isErrnoException(error, 'ENOENT') || isErrnoException(error, 'ENOTDIR')) return undefined;
     throw error;
   }
 }

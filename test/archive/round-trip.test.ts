@@ -214,4 +214,30 @@ describe('applying a layer over a lower tree', () => {
       list(layer),
     );
   });
+
+  it('copies metadata of parents the layer omits from the lower layers when unpacking alone', async () => {
+    const lower = fresh('parents-lower');
+    mkdirSync(join(lower, 'a/b'), { recursive: true });
+    finishNode(join(lower, 'a/b'), { uid: 1000, gid: 1001, mode: 0o750, mtime: 1_111_111_111 });
+    finishNode(join(lower, 'a'), { uid: 7, gid: 8, mode: 0o711, mtime: 1_222_222_222 });
+    const { craftTar } = await import('./helpers.ts');
+    const dst = fresh('parents-dst');
+    await applyLayer(
+      Readable.from([craftTar([{ name: 'a/b/.wh.c' }, { name: 'a/new/f', content: 'x' }])]),
+      dst,
+      {
+        whiteouts: 'overlay',
+        parentsFrom: [lower],
+      },
+    );
+    const got = snapshotTree(dst);
+    assert.deepEqual(
+      { ...got.get('a/b'), xattrs: undefined },
+      { type: 'dir', mode: 0o750, uid: 1000, gid: 1001, mtime: 1_111_111_111, xattrs: undefined },
+    );
+    assert.equal(got.get('a')!.mode, 0o711);
+    assert.equal(got.get('a')!.uid, 7);
+    assert.equal(got.get('a/new')!.mode, 0o755, 'a parent no lower layer has is made 0755');
+    assert.ok(lstatSync(join(dst, 'a/b/c')).isCharacterDevice());
+  });
 });
