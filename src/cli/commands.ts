@@ -12,6 +12,7 @@ import { registerPullCommand } from './pull.ts';
 import { registerPushCommand } from './push.ts';
 import { registerStagesCommand } from './stages.ts';
 import { registerPruneCommand, registerStoreCommand } from './store-commands.ts';
+import { registerInitCommand } from './init.ts';
 
 /**
  * Every subcommand, registered on the root program. Each command lives in its own file and
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
   registerParseCommand(program);
   registerStagesCommand(program);
   registerRunCommand(program);
+  registerInitCommand(program);
 }
