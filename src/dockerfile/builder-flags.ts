@@ -29,20 +29,13 @@ export function extractBuilderFlags(line: string, escapeToken: string, baseOffse
   let wordStart = 0;
   let quote = '';
   let blankOk = false;
-  const restFrom = (pos: number): SplitArguments => {
-    let start = pos;
-    while (start < line.length && isSpace(line[start]!)) start++;
-    let end = line.length;
-    while (end > start && isSpace(line[end - 1]!)) end--;
-    return { flags, rest: line.slice(start, end), restOffset: baseOffset + start };
-  };
   for (let pos = 0; pos <= line.length; pos++) {
     const atEnd = pos === line.length;
     let ch = atEnd ? '' : line[pos]!;
     if (phase === 'spaces') {
       if (atEnd) break;
       if (isSpace(ch)) continue;
-      if (ch !== '-' || line[pos + 1] !== '-') return restFrom(pos);
+      if (ch !== '-' || line[pos + 1] !== '-') return restFrom(line, pos, flags, baseOffset);
       phase = 'word';
       wordStart = pos;
     }
@@ -53,7 +46,7 @@ export function extractBuilderFlags(line: string, escapeToken: string, baseOffse
     }
     if (phase === 'word') {
       if (isSpace(ch)) {
-        if (word === '--') return restFrom(pos);
+        if (word === '--') return restFrom(line, pos, flags, baseOffset);
         if (blankOk || word.length > 0) flags.push({ text: word, offset: baseOffset + wordStart });
         phase = 'spaces';
         word = '';
@@ -90,6 +83,15 @@ export function extractBuilderFlags(line: string, escapeToken: string, baseOffse
     word += ch;
   }
   return { flags, rest: '', restOffset: baseOffset + line.length };
+}
+
+/** The arguments from `pos` on, trimmed, after the flags found so far. */
+function restFrom(line: string, pos: number, flags: readonly FlagWord[], baseOffset: number): SplitArguments {
+  let start = pos;
+  while (start < line.length && isSpace(line[start]!)) start++;
+  let end = line.length;
+  while (end > start && isSpace(line[end - 1]!)) end--;
+  return { flags, rest: line.slice(start, end), restOffset: baseOffset + start };
 }
 
 /** The kinds of flag BuildKit's `BFlags` knows. */

@@ -16,7 +16,26 @@ export interface LogicalLine {
   /** Empty continuation lines were skipped inside this instruction (a warning in BuildKit). */
   readonly hadEmptyContinuation: boolean;
   /** Maps an offset in `text` to a line and column in the file. */
+  readonly positions: PositionMap;
+}
+
+/** Maps offsets in a logical line back to lines and columns in the file. */
+export interface PositionMap {
   positionAt(offset: number): { line: number; column: number };
+}
+
+/** A {@link PositionMap} over the pieces a logical line was joined from. */
+class SegmentMap implements PositionMap {
+  constructor(private readonly segments: readonly Segment[]) {}
+
+  positionAt(offset: number): { line: number; column: number } {
+    let segment = this.segments[0]!;
+    for (const candidate of this.segments) {
+      if (candidate.offset <= offset) segment = candidate;
+      else break;
+    }
+    return { line: segment.line, column: segment.column + (offset - segment.offset) };
+  }
 }
 
 /** What the line reader found: directives, the escapeToken token in force, and logical lines. */
@@ -133,15 +152,6 @@ export function readLogicalLines(
     }
     directivesDone = true;
 
-    const positionAt = (offset: number): { line: number; column: number } => {
-      let segment = segments[0]!;
-      for (const candidate of segments) {
-        if (candidate.offset <= offset) segment = candidate;
-        else break;
-      }
-      return { line: segment.line, column: segment.column + (offset - segment.offset) };
-    };
-
     const heredocs: Heredoc[] = [];
     if (buffer.includes('<<') && canContainHeredoc(buffer, escapeToken)) {
       for (const found of heredocsFromLine(buffer, file, startLine, currentLine)) {
@@ -171,7 +181,7 @@ export function readLogicalLines(
       comments,
       heredocs,
       hadEmptyContinuation,
-      positionAt,
+      positions: new SegmentMap(segments),
     });
     comments = [];
   }

@@ -52,7 +52,7 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
       comments: line.comments,
       heredocs: line.heredocs,
       escapeToken: read.escapeToken,
-      positionAt: line.positionAt,
+      positions: line.positions,
       warnings,
     });
     instructions.push(instruction);

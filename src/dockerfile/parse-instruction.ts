@@ -16,7 +16,7 @@ import {
   type RunMount,
   type SecurityMode,
 } from './instructions.ts';
-import { parseHeredocWord } from './logical-lines.ts';
+import { type PositionMap, parseHeredocWord } from './logical-lines.ts';
 import { parseRunMount } from './run-mount.ts';
 import { EMPTY_ENV, isSpace, ShellLexer } from './shell-lexer.ts';
 import type { SourceRange } from './source-range.ts';
@@ -30,7 +30,7 @@ export interface InstructionSource {
   readonly comments: readonly string[];
   readonly heredocs: readonly Heredoc[];
   readonly escapeToken: '\\' | '`';
-  positionAt(offset: number): { line: number; column: number };
+  readonly positions: PositionMap;
   /** Warnings found while typing the instruction are added here. */
   readonly warnings: DockerfileWarning[];
 }
@@ -51,15 +51,20 @@ export function splitKeyword(text: string): {
   let start = 0;
   while (start < text.length && isSpace(text[start]!)) start++;
   let end = start;
-  while (end < text.length && !/[\t\v\f\r ]/.test(text[end]!)) end++;
+  while (end < text.length && !isSeparator(text.charCodeAt(end))) end++;
   let restStart = end;
-  while (restStart < text.length && /[\t\v\f\r ]/.test(text[restStart]!)) restStart++;
+  while (restStart < text.length && isSeparator(text.charCodeAt(restStart))) restStart++;
   return {
     keyword: text.slice(start, end),
     keywordOffset: start,
     rest: text.slice(restStart),
     restOffset: restStart,
   };
+}
+
+/** `[\t\v\f\r ]`, the characters BuildKit separates arguments with. */
+function isSeparator(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c || c === 0x0d;
 }
 
 /**
@@ -79,43 +84,18 @@ export function parseInstruction(
   const args = split.rest;
   const argsOffset = split.restOffset;
 
-  const rangeAt = (offset: number | undefined): SourceRange => {
-    // Nothing at the offset (a missing argument): point at the instruction itself.
-    if (offset === undefined || offset >= textOffset + text.length) return source.range;
-    const at = source.positionAt(offset);
-    return {
-      line: at.line,
-      column: at.column,
-      endLine: source.range.endLine,
-      endColumn: source.range.endColumn,
-    };
-  };
-  const fail = (message: string, offset?: number, hint?: string): DockerfileError =>
-    new DockerfileError(message, { file: source.file, range: rangeAt(offset), instruction: upper, hint });
-  const wrap = <T>(offset: number | undefined, fn: () => T): T => {
-    try {
-      return fn();
-    } catch (error) {
-      if (error instanceof DockerfileError)
-        throw error.placed({ file: source.file, range: rangeAt(offset), instruction: upper });
-      throw error;
-    }
-  };
-  const flags = (accepted: Readonly<Record<string, 'bool' | 'string' | 'strings'>>): Map<string, FlagValue> =>
-    parseFlags(upper, split.flags, accepted, (message, offset, hint) => fail(message, offset, hint));
-  const flagString = (values: Map<string, FlagValue>, name: string): string | undefined =>
-    values.get(name)?.value;
+  const c = new InstructionContext(source, textOffset, text, upper, split.flags);
 
   const base: InstructionBase = {
     keyword,
     original: text,
-    range: textOverride === undefined ? source.range : rangeAt(textOffset + keywordOffset),
+    range: textOverride === undefined ? source.range : c.rangeAt(textOffset + keywordOffset),
     comments: source.comments,
   };
 
   switch (kind) {
     case 'from': {
-      const f = flags({ platform: 'string' });
+      const f = c.flags({ platform: 'string' });
       const words = splitWhitespace(args);
       let name: string | undefined;
       let nameAsWritten: string | undefined;
@@ -123,7 +103,7 @@ export function parseInstruction(
         nameAsWritten = words[2]!;
         name = nameAsWritten.toLowerCase();
         if (!STAGE_NAME.test(name)) {
-          throw fail(
+          throw c.fail(
             `invalid name for build stage: ${JSON.stringify(nameAsWritten)}, name can't start with a number or contain symbols`,
             argsOffset + args.lastIndexOf(nameAsWritten),
             'stage names start with a letter and use only letters, digits, "-", "_" and "."',
@@ -152,79 +132,100 @@ export function parseInstruction(
           });
         }
       } else if (words.length !== 1) {
-        throw fail(
+        throw c.fail(
           'FROM requires either one or three arguments',
           argsOffset,
           'write FROM <image> [AS <name>]',
         );
       }
-      const platform = flagString(f, 'platform');
+      const platform = f.get('platform')?.value;
       return {
-        ...base,
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
         kind: 'from',
         image: words[0]!,
-        ...(name === undefined ? {} : { name, nameAsWritten }),
-        ...(platform === undefined ? {} : { platform }),
+        name,
+        nameAsWritten,
+        platform,
       };
     }
     case 'run': {
-      const f = flags({ mount: 'strings', network: 'string', security: 'string', device: 'strings' });
+      const f = c.flags({ mount: 'strings', network: 'string', security: 'string', device: 'strings' });
       const mounts: RunMount[] = (f.get('mount')?.values ?? []).map((value) =>
-        wrap(f.get('mount')?.offset, () => parseRunMount(value)),
+        c.wrap(f.get('mount')?.offset, () => parseRunMount(value)),
       );
-      const network = flagString(f, 'network');
+      const network = f.get('network')?.value;
       if (network !== undefined && network !== 'default' && network !== 'none' && network !== 'host') {
-        throw fail(
+        throw c.fail(
           `invalid network mode ${JSON.stringify(network)}`,
           f.get('network')?.offset,
           'one of default, none, host',
         );
       }
-      const security = flagString(f, 'security');
+      const security = f.get('security')?.value;
       if (security !== undefined && security !== 'sandbox' && security !== 'insecure') {
-        throw fail(
+        throw c.fail(
           `security ${JSON.stringify(security)} is not valid`,
           f.get('security')?.offset,
           'one of sandbox, insecure',
         );
       }
-      const command = wrap(argsOffset, () => parseMaybeJson(args));
+      const command = c.wrap(argsOffset, () => parseMaybeJson(args));
       return {
-        ...base,
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
         kind: 'run',
         command,
         heredocs: command.form === 'shell' ? source.heredocs : [],
         mounts,
-        ...(network === undefined ? {} : { network: network as NetworkMode }),
-        ...(security === undefined ? {} : { security: security as SecurityMode }),
+        network: network as NetworkMode | undefined,
+        security: security as SecurityMode | undefined,
         devices: f.get('device')?.values ?? [],
       };
     }
     case 'cmd':
     case 'entrypoint': {
-      flags({});
-      const command = wrap(argsOffset, () => parseMaybeJson(args));
-      return { ...base, kind, command };
+      c.flags({});
+      const command = c.wrap(argsOffset, () => parseMaybeJson(args));
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind,
+        command,
+      };
     }
     case 'shell': {
-      flags({});
-      const command = wrap(argsOffset, () => parseMaybeJson(args));
+      c.flags({});
+      const command = c.wrap(argsOffset, () => parseMaybeJson(args));
       if (command.form === 'shell') {
-        if (command.text === '') throw fail('SHELL requires at least one argument', argsOffset);
-        throw fail(
+        if (command.text === '') throw c.fail('SHELL requires at least one argument', argsOffset);
+        throw c.fail(
           'SHELL requires the arguments to be in JSON form',
           argsOffset,
           'write SHELL ["executable", "parameters"]',
         );
       }
-      if (command.args.length === 0) throw fail('SHELL requires at least one argument', argsOffset);
-      return { ...base, kind: 'shell', shell: command.args };
+      if (command.args.length === 0) throw c.fail('SHELL requires at least one argument', argsOffset);
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind: 'shell',
+        shell: command.args,
+      };
     }
     case 'copy':
     case 'add': {
       const f =
         kind === 'copy'
-          ? flags({
+          ? c.flags({
               chown: 'string',
               from: 'string',
               chmod: 'string',
@@ -232,7 +233,7 @@ export function parseInstruction(
               exclude: 'strings',
               parents: 'bool',
             })
-          : flags({
+          : c.flags({
               chown: 'string',
               chmod: 'string',
               link: 'bool',
@@ -241,23 +242,26 @@ export function parseInstruction(
               unpack: 'bool',
               exclude: 'strings',
             });
-      const list = wrap(argsOffset, () => parseMaybeJsonToList(args));
+      const list = c.wrap(argsOffset, () => parseMaybeJsonToList(args));
       if (list.words.length < 2) {
-        throw fail(
+        throw c.fail(
           `${upper} requires at least two arguments, but only one was provided. Destination could not be determined`,
           argsOffset,
           `write ${upper} <source>... <destination>`,
         );
       }
       const dest = list.words[list.words.length - 1]!;
-      if (wrap(argsOffset, () => parseHeredocWord(dest)) !== undefined) {
-        throw fail(`${upper} cannot accept a heredoc as a destination`, argsOffset + args.lastIndexOf(dest));
+      if (c.wrap(argsOffset, () => parseHeredocWord(dest)) !== undefined) {
+        throw c.fail(
+          `${upper} cannot accept a heredoc as a destination`,
+          argsOffset + args.lastIndexOf(dest),
+        );
       }
       const byName = new Map(source.heredocs.map((h) => [h.name, h]));
       const sources: string[] = [];
       const inline: InlineSource[] = [];
       for (const word of list.words.slice(0, -1)) {
-        const heredoc = wrap(argsOffset, () => parseHeredocWord(word));
+        const heredoc = c.wrap(argsOffset, () => parseHeredocWord(word));
         if (heredoc === undefined) {
           sources.push(word);
           continue;
@@ -266,11 +270,11 @@ export function parseInstruction(
         if (heredoc.chomp) content = chompHeredoc(content);
         inline.push({ name: heredoc.name, content, expand: heredoc.expand, chomp: heredoc.chomp });
       }
-      const chown = flagString(f, 'chown');
-      const chmod = flagString(f, 'chmod');
+      const chown = f.get('chown')?.value;
+      const chmod = f.get('chmod')?.value;
       if (chmod !== undefined && !chmod.includes('$')) {
         checkChmod(chmod, (message) =>
-          fail(
+          c.fail(
             message,
             f.get('chmod')?.offset,
             'an octal mode such as 0755, or a symbolic one such as u=rwX,go=rX',
@@ -282,102 +286,182 @@ export function parseInstruction(
         inline,
         dest,
         form: list.json ? 'exec' : 'shell',
-        ...(chown === undefined ? {} : { chown }),
-        ...(chmod === undefined ? {} : { chmod }),
+        chown,
+        chmod,
         link: f.get('link')?.bool ?? false,
         exclude: f.get('exclude')?.values ?? [],
       };
       if (kind === 'copy') {
-        const from = flagString(f, 'from');
+        const from = f.get('from')?.value;
         if (from !== undefined) {
-          const expanded = wrap(f.get('from')?.offset, () =>
+          const expanded = c.wrap(f.get('from')?.offset, () =>
             new ShellLexer({ escapeToken: source.escapeToken }).processWord(from, EMPTY_ENV),
           );
           if (expanded !== from) {
-            throw fail(
+            throw c.fail(
               'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
               f.get('from')?.offset,
             );
           }
         }
         return {
-          ...base,
-          ...common,
+          keyword: base.keyword,
+          original: base.original,
+          range: base.range,
+          comments: base.comments,
+          sources: common.sources,
+          inline: common.inline,
+          dest: common.dest,
+          form: common.form,
+          chown: common.chown,
+          chmod: common.chmod,
+          link: common.link,
+          exclude: common.exclude,
           kind: 'copy',
-          ...(from === undefined ? {} : { from }),
+          from,
           parents: f.get('parents')?.bool ?? false,
         };
       }
-      const checksum = flagString(f, 'checksum');
+      const checksum = f.get('checksum')?.value;
       const keepGit = f.get('keep-git-dir');
       const unpack = f.get('unpack');
       return {
-        ...base,
-        ...common,
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        sources: common.sources,
+        inline: common.inline,
+        dest: common.dest,
+        form: common.form,
+        chown: common.chown,
+        chmod: common.chmod,
+        link: common.link,
+        exclude: common.exclude,
         kind: 'add',
-        ...(checksum === undefined ? {} : { checksum }),
-        ...(keepGit?.used ? { keepGitDir: keepGit.bool } : {}),
-        ...(unpack?.used ? { unpack: unpack.bool } : {}),
+        checksum,
+        keepGitDir: keepGit?.used ? keepGit.bool : undefined,
+        unpack: unpack?.used ? unpack.bool : undefined,
       };
     }
     case 'env':
     case 'label': {
-      flags({});
-      const pairs = wrap(argsOffset, () => parseNameValue(args, upper, source.escapeToken));
-      if (pairs.length === 0) throw fail(`${upper} requires at least one argument`, argsOffset);
+      c.flags({});
+      const pairs = c.wrap(argsOffset, () => parseNameValue(args, upper, source.escapeToken));
+      if (pairs.length === 0) throw c.fail(`${upper} requires at least one argument`, argsOffset);
       for (const pair of pairs) {
-        if (pair.key === '') throw fail(`${upper} names can not be blank`, argsOffset);
+        if (pair.key === '') throw c.fail(`${upper} names can not be blank`, argsOffset);
       }
-      return { ...base, kind, pairs };
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind,
+        pairs,
+      };
     }
     case 'arg': {
-      flags({});
+      c.flags({});
       const words = parseWords(args, source.escapeToken);
       if (words.length === 0)
-        throw fail('ARG requires at least one argument', argsOffset, 'write ARG <name>[=<default>]');
+        throw c.fail('ARG requires at least one argument', argsOffset, 'write ARG <name>[=<default>]');
       const declarations: ArgDeclaration[] = words.map((word) => {
         const eq = word.indexOf('=');
         if (eq === -1) return { key: word };
-        if (eq === 0) throw fail('ARG names can not be blank', argsOffset);
+        if (eq === 0) throw c.fail('ARG names can not be blank', argsOffset);
         return { key: word.slice(0, eq), defaultValue: word.slice(eq + 1) };
       });
-      return { ...base, kind: 'arg', args: declarations };
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind: 'arg',
+        args: declarations,
+      };
     }
     case 'expose': {
-      flags({});
+      c.flags({});
       const ports = splitWhitespace(args);
-      if (ports.length === 0) throw fail('EXPOSE requires at least one argument', argsOffset);
+      if (ports.length === 0) throw c.fail('EXPOSE requires at least one argument', argsOffset);
       // BuildKit sorts the ports as it parses them.
-      return { ...base, kind: 'expose', ports: [...ports].sort() };
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind: 'expose',
+        ports: [...ports].sort(),
+      };
     }
     case 'user':
     case 'workdir':
     case 'stopsignal':
     case 'maintainer': {
-      flags({});
-      if (args === '') throw fail(`${upper} requires exactly one argument`, argsOffset);
-      if (kind === 'user') return { ...base, kind, user: args };
-      if (kind === 'workdir') return { ...base, kind, path: args };
-      if (kind === 'stopsignal') return { ...base, kind, signal: args };
+      c.flags({});
+      if (args === '') throw c.fail(`${upper} requires exactly one argument`, argsOffset);
+      if (kind === 'user')
+        return {
+          keyword: base.keyword,
+          original: base.original,
+          range: base.range,
+          comments: base.comments,
+          kind,
+          user: args,
+        };
+      if (kind === 'workdir')
+        return {
+          keyword: base.keyword,
+          original: base.original,
+          range: base.range,
+          comments: base.comments,
+          kind,
+          path: args,
+        };
+      if (kind === 'stopsignal')
+        return {
+          keyword: base.keyword,
+          original: base.original,
+          range: base.range,
+          comments: base.comments,
+          kind,
+          signal: args,
+        };
       source.warnings.push({
         rule: 'MaintainerDeprecated',
         message: 'Maintainer instruction is deprecated in favor of using label',
         file: source.file,
         range: source.range,
       });
-      return { ...base, kind: 'maintainer', maintainer: args };
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind: 'maintainer',
+        maintainer: args,
+      };
     }
     case 'volume': {
-      flags({});
-      const list = wrap(argsOffset, () => parseMaybeJsonToList(args));
-      if (list.words.length === 0) throw fail('VOLUME requires at least one argument', argsOffset);
+      c.flags({});
+      const list = c.wrap(argsOffset, () => parseMaybeJsonToList(args));
+      if (list.words.length === 0) throw c.fail('VOLUME requires at least one argument', argsOffset);
       const volumes = list.words.map((v) => v.trim());
       if (volumes.some((v) => v === ''))
-        throw fail('VOLUME specified can not be an empty string', argsOffset);
-      return { ...base, kind: 'volume', volumes, form: list.json ? 'exec' : 'shell' };
+        throw c.fail('VOLUME specified can not be an empty string', argsOffset);
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind: 'volume',
+        volumes,
+        form: list.json ? 'exec' : 'shell',
+      };
     }
     case 'healthcheck': {
-      const f = flags({
+      const f = c.flags({
         interval: 'string',
         timeout: 'string',
         'start-period': 'string',
@@ -388,84 +472,160 @@ export function parseInstruction(
       const type = sep === -1 ? args : args.slice(0, sep);
       const after = sep === -1 ? '' : args.slice(sep).trimStart();
       if (type === '')
-        throw fail(
+        throw c.fail(
           'HEALTHCHECK requires at least one argument',
           argsOffset,
           'write HEALTHCHECK NONE or HEALTHCHECK [options] CMD <command>',
         );
-      const durations = { intervalNs: 0, timeoutNs: 0, startPeriodNs: 0, startIntervalNs: 0, retries: 0 };
       if (type.toUpperCase() === 'NONE') {
-        if (after !== '') throw fail('HEALTHCHECK NONE takes no arguments', argsOffset);
-        return { ...base, kind: 'healthcheck', test: { type: 'none' }, ...durations };
+        if (after !== '') throw c.fail('HEALTHCHECK NONE takes no arguments', argsOffset);
+        return {
+          keyword: base.keyword,
+          original: base.original,
+          range: base.range,
+          comments: base.comments,
+          kind: 'healthcheck',
+          test: { type: 'none' },
+          intervalNs: 0,
+          timeoutNs: 0,
+          startPeriodNs: 0,
+          startIntervalNs: 0,
+          retries: 0,
+        };
       }
       if (type.toUpperCase() !== 'CMD') {
-        throw fail(`Unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`, argsOffset);
+        throw c.fail(`Unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`, argsOffset);
       }
-      const command = wrap(argsOffset, () => parseMaybeJson(after));
+      const command = c.wrap(argsOffset, () => parseMaybeJson(after));
       if (
         (command.form === 'exec' && command.args.length === 0) ||
         (command.form === 'shell' && command.text === '')
       ) {
-        throw fail('Missing command after HEALTHCHECK CMD', argsOffset);
+        throw c.fail('Missing command after HEALTHCHECK CMD', argsOffset);
       }
-      const duration = (name: string): number => {
-        const flag = f.get(name);
-        if (flag?.value === undefined || flag.value === '') return 0;
-        const value = wrap(flag.offset, () => parseGoDuration(flag.value!));
-        if (value !== 0 && value < 1e6)
-          throw fail(`Interval ${JSON.stringify(name)} cannot be less than 1ms`, flag.offset);
-        return value;
-      };
       let retries = 0;
       const retriesFlag = f.get('retries');
       if (retriesFlag?.value !== undefined && retriesFlag.value !== '') {
         const text = retriesFlag.value;
         const parsed = /^[+-]?\d+$/.test(text) ? Number(text) : Number.NaN;
         if (Number.isNaN(parsed) || parsed > 2147483647 || parsed < -2147483648) {
-          throw fail(
+          throw c.fail(
             `strconv.ParseInt: parsing ${JSON.stringify(text)}: ${Number.isNaN(parsed) ? 'invalid syntax' : 'value out of range'}`,
             retriesFlag.offset,
           );
         }
-        if (parsed < 0) throw fail(`--retries cannot be negative (${parsed})`, retriesFlag.offset);
+        if (parsed < 0) throw c.fail(`--retries cannot be negative (${parsed})`, retriesFlag.offset);
         retries = parsed;
       }
       return {
-        ...base,
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
         kind: 'healthcheck',
         test: { type: 'cmd', command },
-        intervalNs: duration('interval'),
-        timeoutNs: duration('timeout'),
-        startPeriodNs: duration('start-period'),
-        startIntervalNs: duration('start-interval'),
+        intervalNs: durationFlag(c, f, 'interval'),
+        timeoutNs: durationFlag(c, f, 'timeout'),
+        startPeriodNs: durationFlag(c, f, 'start-period'),
+        startIntervalNs: durationFlag(c, f, 'start-interval'),
         retries,
       };
     }
     case 'onbuild': {
-      flags({});
-      if (args === '') throw fail('ONBUILD requires at least one argument', argsOffset);
+      c.flags({});
+      if (args === '') throw c.fail('ONBUILD requires at least one argument', argsOffset);
       const triggerKeyword = splitKeyword(args).keyword.toUpperCase();
       if (triggerKeyword === 'ONBUILD') {
-        throw fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", argsOffset);
+        throw c.fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", argsOffset);
       }
       if (triggerKeyword === 'MAINTAINER' || triggerKeyword === 'FROM') {
-        throw fail(`${triggerKeyword} isn't allowed as an ONBUILD trigger`, argsOffset);
+        throw c.fail(`${triggerKeyword} isn't allowed as an ONBUILD trigger`, argsOffset);
       }
       const trigger = parseInstruction(source, argsOffset, args);
       let expression = text.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of source.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
-      return { ...base, kind: 'onbuild', expression, trigger };
+      return {
+        keyword: base.keyword,
+        original: base.original,
+        range: base.range,
+        comments: base.comments,
+        kind: 'onbuild',
+        expression,
+        trigger,
+      };
     }
     default: {
       const suggestion = didYouMean(keyword, INSTRUCTION_KEYWORDS, { caseSensitive: false });
       throw new DockerfileError(`unknown instruction: ${keyword}`, {
         file: source.file,
-        range: rangeAt(textOffset + keywordOffset),
+        range: c.rangeAt(textOffset + keywordOffset),
         instruction: keyword,
         hint: suggestion,
       });
     }
   }
+}
+
+/** Where an instruction sits, and how to report a problem in it: shared by the argument parsers. */
+class InstructionContext {
+  constructor(
+    readonly source: InstructionSource,
+    readonly textOffset: number,
+    readonly text: string,
+    readonly upper: string,
+    readonly flagWords: readonly FlagWord[],
+  ) {}
+
+  /** The range starting at `offset` in the logical line; the whole instruction when nothing is there. */
+  rangeAt(offset: number | undefined): SourceRange {
+    // Nothing at the offset (a missing argument): point at the instruction itself.
+    if (offset === undefined || offset >= this.textOffset + this.text.length) return this.source.range;
+    const at = this.source.positions.positionAt(offset);
+    return {
+      line: at.line,
+      column: at.column,
+      endLine: this.source.range.endLine,
+      endColumn: this.source.range.endColumn,
+    };
+  }
+
+  fail(message: string, offset?: number, hint?: string): DockerfileError {
+    return new DockerfileError(message, {
+      file: this.source.file,
+      range: this.rangeAt(offset),
+      instruction: this.upper,
+      hint,
+    });
+  }
+
+  /** Runs `fn`, placing a location-less DockerfileError it throws at `offset`. */
+  wrap<T>(offset: number | undefined, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof DockerfileError) {
+        throw error.placed({ file: this.source.file, range: this.rangeAt(offset), instruction: this.upper });
+      }
+      throw error;
+    }
+  }
+
+  flags(accepted: Readonly<Record<string, 'bool' | 'string' | 'strings'>>): Map<string, FlagValue> {
+    return parseFlags(this.upper, this.flagWords, accepted, (message, offset, hint) =>
+      this.fail(message, offset, hint),
+    );
+  }
+}
+
+/** A HEALTHCHECK duration flag in nanoseconds (0 when absent), at least 1ms when set. */
+function durationFlag(c: InstructionContext, f: Map<string, FlagValue>, name: string): number {
+  const flag = f.get(name);
+  if (flag?.value === undefined || flag.value === '') return 0;
+  const text = flag.value;
+  const value = c.wrap(flag.offset, () => parseGoDuration(text));
+  if (value !== 0 && value < 1e6)
+    throw c.fail(`Interval ${JSON.stringify(name)} cannot be less than 1ms`, flag.offset);
+  return value;
 }
 
 function splitWhitespace(text: string): string[] {
@@ -524,58 +684,45 @@ function parseMaybeJsonToList(text: string): { words: string[]; json: boolean } 
  * removed by expansion), the escapeToken token keeps the next character in the word.
  */
 export function parseWords(rest: string, escapeToken: string): string[] {
+  // Words keep their quotes and escapes, so each is a slice of `rest`; the only character ever
+  // dropped is an escape token at the very end of the line. Indexing by UTF-16 unit is safe:
+  // every character with a meaning here is ASCII.
   const words: string[] = [];
-  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
-  let quote = '';
-  let blankOk = false;
-  let word = '';
-  const chars = Array.from(rest);
-  for (let pos = 0; pos <= chars.length; pos++) {
-    const atEnd = pos === chars.length;
-    let ch = atEnd ? '' : chars[pos]!;
-    if (phase === 'spaces') {
-      if (atEnd) break;
-      if (isSpace(ch)) continue;
-      phase = 'word';
-    }
-    if (atEnd) {
-      if (blankOk || word.length > 0) words.push(word);
-      break;
-    }
-    if (phase === 'word') {
-      if (isSpace(ch)) {
-        phase = 'spaces';
-        if (blankOk || word.length > 0) words.push(word);
-        word = '';
-        blankOk = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOk = true;
-        phase = 'quote';
-      }
-      if (ch === escapeToken) {
-        if (pos + 1 === chars.length) continue; // an escapeToken at the end of the line is dropped
-        word += ch;
+  const length = rest.length;
+  let pos = 0;
+  while (pos < length) {
+    while (pos < length && isSpace(rest[pos]!)) pos++;
+    if (pos >= length) break;
+    const start = pos;
+    let quote = '';
+    let end = -1;
+    while (pos < length) {
+      const ch = rest[pos]!;
+      if (quote === '') {
+        if (isSpace(ch)) break;
+        if (ch === "'" || ch === '"') quote = ch;
+        else if (ch === escapeToken) {
+          if (pos + 1 === length) {
+            end = pos; // an escape at the end of the line is dropped
+            pos++;
+            break;
+          }
+          pos++;
+        }
+      } else if (ch === quote) {
+        quote = '';
+      } else if (ch === escapeToken && quote !== "'") {
+        if (pos + 1 === length) {
+          end = pos;
+          pos++;
+          break;
+        }
         pos++;
-        ch = chars[pos]!;
-      }
-      word += ch;
-      continue;
-    }
-    // inside quotes
-    if (ch === quote) phase = 'word';
-    if (ch === escapeToken && quote !== "'") {
-      if (pos + 1 === chars.length) {
-        phase = 'word';
-        continue;
       }
       pos++;
-      word += ch;
-      ch = chars[pos]!;
     }
-    word += ch;
+    const word = rest.slice(start, end === -1 ? pos : end);
+    if (word.length > 0) words.push(word);
   }
   return words;
 }

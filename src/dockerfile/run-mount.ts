@@ -156,8 +156,22 @@ export function parseRunMount(text: string, expand?: (value: string) => string):
     if (m.sharing !== undefined && type !== 'cache')
       throw new DockerfileError(`invalid cache sharing set for ${type} mount`);
   }
-  const out: RunMount = { ...m, type, text };
-  return readOnly === undefined ? out : { ...out, readOnly };
+  return {
+    type,
+    from: m.from,
+    source: m.source,
+    target: m.target,
+    readOnly,
+    size: m.size,
+    id: m.id,
+    sharing: m.sharing,
+    required: m.required,
+    env: m.env,
+    mode: m.mode,
+    uid: m.uid,
+    gid: m.gid,
+    text,
+  };
 }
 
 /** Whether a mount is read-only: the explicit choice, else bind/secret/ssh yes, cache/tmpfs no. */

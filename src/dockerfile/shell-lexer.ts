@@ -65,6 +65,10 @@ export class ShellLexer {
 
   /** Expands one word; throws a {@link DockerfileError} (without location) on a syntax error. */
   expand(word: string, env: ExpansionEnv): ExpandedWord {
+    // Most words have nothing to expand or unquote: they come back as they are.
+    if (!hasSpecial(word, this.escapeToken)) {
+      return { result: word, words: splitOnSpace(word), matched: NONE, unmatched: NONE };
+    }
     const run = new LexRun(word, env, this);
     try {
       const { result, words } = run.processStopOn(EOF, this.options.rawEscapes ?? false);
@@ -90,6 +94,33 @@ export class ShellLexer {
 
 class LexError extends Error {}
 
+const NONE: ReadonlySet<string> = new Set();
+
+/** Whether a word holds anything the lexer would change: `$`, quotes, `<<` or the escape token. */
+function hasSpecial(word: string, escapeToken: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const ch = word[i]!;
+    if (ch === '$' || ch === "'" || ch === '"' || ch === '<' || ch === escapeToken) return true;
+  }
+  return false;
+}
+
+/** Whitespace-separated words, as the collector would produce for plain text. */
+function splitOnSpace(text: string): string[] {
+  const words: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    const space = i === text.length || isSpace(text[i]!);
+    if (space) {
+      if (start !== -1) words.push(text.slice(start, i));
+      start = -1;
+    } else if (start === -1) {
+      start = i;
+    }
+  }
+  return words;
+}
+
 /** Words collected while scanning: unquoted whitespace separates words, quoted text never does. */
 class WordCollector {
   buffer = '';
@@ -114,7 +145,19 @@ class WordCollector {
   }
 
   addString(text: string): void {
-    for (const ch of text) this.addChar(ch);
+    // Runs of non-space characters are appended at once (one concatenation, not one per char).
+    let i = 0;
+    while (i < text.length) {
+      if (isSpace(text[i]!)) {
+        this.addChar(text[i]!);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < text.length && !isSpace(text[j]!)) j++;
+      this.addRawString(text.slice(i, j));
+      i = j;
+    }
   }
 
   addRawString(text: string): void {
@@ -133,7 +176,7 @@ class WordCollector {
 }
 
 class LexRun {
-  private readonly chars: string[];
+  private readonly text: string;
   private pos = 0;
   private rawEscapes: boolean;
   readonly matched = new Set<string>();
@@ -144,16 +187,24 @@ class LexRun {
     private readonly env: ExpansionEnv,
     private readonly lexer: ShellLexer,
   ) {
-    this.chars = Array.from(text);
+    this.text = text;
     this.rawEscapes = lexer.options.rawEscapes ?? false;
   }
 
+  /** The character (code point) at the position, or EOF. */
   private peek(): string {
-    return this.pos < this.chars.length ? this.chars[this.pos]! : EOF;
+    const text = this.text;
+    if (this.pos >= text.length) return EOF;
+    const c = text.charCodeAt(this.pos);
+    return c >= 0xd800 && c <= 0xdbff && this.pos + 1 < text.length
+      ? text.slice(this.pos, this.pos + 2)
+      : text[this.pos]!;
   }
 
   private next(): string {
-    return this.pos < this.chars.length ? this.chars[this.pos++]! : EOF;
+    const ch = this.peek();
+    this.pos += ch.length;
+    return ch;
   }
 
   /** Scans until `stop` (consumed) or the end of input; `stop` = EOF means "to the end". */
@@ -187,6 +238,26 @@ class LexRun {
           const text = this.processDoubleQuote();
           result += text;
           words.addRawString(text);
+        } else if (ch !== escapeChar) {
+          // A run of ordinary characters is copied in one piece.
+          const text = this.text;
+          let end = this.pos + 1;
+          while (end < text.length) {
+            const next = text[end]!;
+            if (
+              next === stop ||
+              next === '$' ||
+              next === '<' ||
+              next === escapeChar ||
+              (quotes && (next === "'" || next === '"'))
+            )
+              break;
+            end++;
+          }
+          const run = text.slice(this.pos, end);
+          this.pos = end;
+          words.addString(run);
+          result += run;
         } else {
           let c = this.next();
           if (c === escapeChar) {

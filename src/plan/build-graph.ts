@@ -125,7 +125,7 @@ export interface StepBase {
    * The SHELL an earlier SHELL instruction of this stage (or a base stage) set; undefined when
    * none did, so the base image's shell applies (`/bin/sh -c` when the image sets none).
    */
-  readonly shell?: readonly string[];
+  readonly activeShell?: readonly string[];
 }
 
 /** RUN: a command in a container. */

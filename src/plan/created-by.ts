@@ -22,7 +22,7 @@ export interface RunInvocation {
  */
 export function runInvocation(
   step: RunStep,
-  shell: readonly string[] = step.shell ?? DEFAULT_SHELL,
+  shell: readonly string[] = step.activeShell ?? DEFAULT_SHELL,
 ): RunInvocation {
   if (step.command.form === 'exec') return { args: step.command.args };
   let text = step.command.text;
@@ -48,7 +48,7 @@ export function runInvocation(
 
 /** What {@link historyCreatedBy} needs to know that only the solver learns. */
 export interface HistoryContext {
-  /** The SHELL in force; defaults to `step.shell`, then `/bin/sh -c` (pass the base image's SHELL when the step has none). */
+  /** The SHELL in force; defaults to `step.activeShell`, then `/bin/sh -c` (pass the base image's SHELL when the step has none). */
   readonly shell?: readonly string[];
   /** The absolute working directory after a WORKDIR step (relative paths are the solver's to resolve). */
   readonly workdir?: string;
@@ -62,7 +62,7 @@ export interface HistoryContext {
  * produce a layer end in ` # buildkit`, as BuildKit's do.
  */
 export function historyCreatedBy(step: Step, context: HistoryContext = {}): string | undefined {
-  const shell = context.shell ?? step.shell ?? DEFAULT_SHELL;
+  const shell = context.shell ?? step.activeShell ?? DEFAULT_SHELL;
   switch (step.kind) {
     case 'run': {
       const { args } = runInvocation(step, shell);

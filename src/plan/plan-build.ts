@@ -59,7 +59,12 @@ interface StageScope {
   imageEnvUnknown: boolean;
   platform: Platform;
   shell: readonly string[] | undefined;
+  /** Bumped whenever `env` changes, so steps can share one snapshot of it. */
+  version: number;
 }
+
+/** A step's own fields, before what every step carries is added. */
+type StepPart = Step extends infer S ? (S extends Step ? Omit<S, keyof StepBase> : never) : never;
 
 /** A reference from one stage to another (or to an image), with the instruction that made it. */
 interface Edge {
@@ -220,14 +225,19 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   }
 
   // ONBUILD triggers of a base stage run first in the stage built on it.
+  const instructionCache = new Map<number, Instruction[]>();
   const instructionsOf = (index: number): Instruction[] => {
+    const cached = instructionCache.get(index);
+    if (cached !== undefined) return cached;
     const node = nodes[index]!;
     const base = bases[index]!;
     const triggers =
       base.kind === 'stage'
         ? nodes[base.stage]!.instructions.flatMap((i) => (i.kind === 'onbuild' ? [i.trigger] : []))
         : [];
-    return [...triggers, ...node.instructions];
+    const all = triggers.length === 0 ? [...node.instructions] : [...triggers, ...node.instructions];
+    instructionCache.set(index, all);
+    return all;
   };
   const triggerCount = (index: number): number => {
     const base = bases[index]!;
@@ -396,6 +406,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         imageEnvUnknown: parent.imageEnvUnknown,
         platform,
         shell: parent.shell,
+        version: 0,
       };
     }
     const env = new Map<string, ScopedVariable>();
@@ -413,37 +424,47 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     if (!env.has('PATH') && !imageEnvUnknown && platform.os !== 'windows') {
       env.set('PATH', { name: 'PATH', value: DEFAULT_PATH, source: 'default' });
     }
-    return { env, buildArgs: [], imageEnvUnknown, platform, shell: undefined };
+    return { env, buildArgs: [], imageEnvUnknown, platform, shell: undefined, version: 0 };
   }
 
   function planSteps(stageIndex: number, scope: StageScope): Step[] {
     const steps: Step[] = [];
     const triggers = triggerCount(stageIndex);
-    instructionsOf(stageIndex).forEach((instruction, i) => {
+    const envGetter: ExpansionEnv = { get: (name) => scope.env.get(name)?.value };
+    // The env snapshot is shared by consecutive steps until an ENV or ARG changes it.
+    let envSnapshot: readonly ScopedVariable[] = [];
+    let envVersion = -1;
+    const instructions = instructionsOf(stageIndex);
+    for (let i = 0; i < instructions.length; i++) {
+      const instruction = instructions[i]!;
       const unresolved = new Set<string>();
-      const envBefore = [...scope.env.values()];
-      const buildArgsBefore = [...scope.buildArgs];
+      if (envVersion !== scope.version) {
+        envSnapshot = [...scope.env.values()];
+        envVersion = scope.version;
+      }
+      const envBefore = envSnapshot;
+      const buildArgsBefore = scope.buildArgs.slice();
       const shellBefore = scope.shell;
-      const envGetter: ExpansionEnv = {
-        get: (name) => scope.env.get(name)?.value,
-      };
       const expandWith = (word: string, lex: ShellLexer = lexer): string => {
         const result = placed(instruction, () => lex.expand(word, envGetter));
         if (scope.imageEnvUnknown) for (const name of result.unmatched) unresolved.add(name);
         return result.result;
       };
-      const base = (): StepBase => ({
-        index: i,
-        location: instruction.range,
-        instruction,
-        env: envBefore,
-        buildArgs: buildArgsBefore,
-        unresolved: [...unresolved],
-        onbuild: i < triggers,
-        ...(shellBefore === undefined ? {} : { shell: shellBefore }),
-      });
-      steps.push(planStep(instruction, scope, expandWith, base, stageIndex));
-    });
+      // Built as the kind's own fields, then completed with what every step carries (cheaper
+      // than spreading a shared base into every literal).
+      const step = planStep(instruction, scope, expandWith, stageIndex) as StepPart & {
+        -readonly [K in keyof StepBase]: StepBase[K];
+      };
+      step.index = i;
+      step.location = instruction.range;
+      step.instruction = instruction;
+      step.env = envBefore;
+      step.buildArgs = buildArgsBefore;
+      step.unresolved = [...unresolved];
+      step.onbuild = i < triggers;
+      if (shellBefore !== undefined) step.activeShell = shellBefore;
+      steps.push(step as Step);
+    }
     return steps;
   }
 
@@ -451,19 +472,18 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     instruction: Instruction,
     scope: StageScope,
     expand: (word: string, lex?: ShellLexer) => string,
-    base: () => StepBase,
     stageIndex: number,
-  ): Step {
+  ): StepPart {
     switch (instruction.kind) {
       case 'env': {
         // Every pair is expanded with the variables as they were before this instruction.
         const pairs = instruction.pairs.map((p) => ({ name: expand(p.key), value: expand(p.value) }));
-        const step = { ...base(), kind: 'env' as const, pairs };
         for (const p of pairs) {
           scope.env.delete(p.name);
-          scope.env.set(p.name, { ...p, source: 'env' });
+          scope.env.set(p.name, { name: p.name, value: p.value, source: 'env' });
         }
-        return step;
+        scope.version++;
+        return { kind: 'env', pairs };
       }
       case 'arg': {
         const args: { name: string; value?: string }[] = [];
@@ -480,36 +500,36 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
           if (value !== undefined) {
             scope.env.delete(decl.key);
             scope.env.set(decl.key, { name: decl.key, value, source: 'arg' });
+            scope.version++;
           }
           const entry = value === undefined ? { name: decl.key } : { name: decl.key, value };
           // Kept in declaration order with repeats, as BuildKit does; RUN history de-duplicates.
           scope.buildArgs.push(entry);
           args.push(entry);
         }
-        return { ...base(), kind: 'arg', args };
+        return { kind: 'arg', args };
       }
       case 'label':
         return {
-          ...base(),
           kind: 'label',
           pairs: instruction.pairs.map((p) => ({ name: expand(p.key), value: expand(p.value) })),
         };
       case 'copy':
       case 'add':
-        return planCopy(instruction, expand, base, stageIndex);
+        return planCopy(instruction, expand, stageIndex);
       case 'run':
-        return planRun(instruction, expand, base);
+        return planRun(instruction, expand);
       case 'workdir':
-        return { ...base(), kind: 'workdir', path: expand(instruction.path) };
+        return { kind: 'workdir', path: expand(instruction.path) };
       case 'user':
-        return { ...base(), kind: 'user', user: expand(instruction.user) };
+        return { kind: 'user', user: expand(instruction.user) };
       case 'volume': {
         const volumes = instruction.volumes.map((v) => expand(v));
         if (volumes.some((v) => v === ''))
           throw fail('VOLUME specified can not be an empty string', instruction.range, {
             instruction: 'VOLUME',
           });
-        return { ...base(), kind: 'volume', volumes };
+        return { kind: 'volume', volumes };
       }
       case 'stopsignal': {
         const signal = expand(instruction.signal);
@@ -519,7 +539,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
             hint: 'use a signal name such as SIGTERM or a number such as 15',
           });
         }
-        return { ...base(), kind: 'stopsignal', signal };
+        return { kind: 'stopsignal', signal };
       }
       case 'expose': {
         const words = instruction.ports.flatMap((p) =>
@@ -530,20 +550,18 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
             warnings.push({ rule: 'ExposeInvalidFormat', message, file, range: instruction.range }),
           ),
         );
-        return { ...base(), kind: 'expose', ports };
+        return { kind: 'expose', ports };
       }
       case 'shell': {
-        const step: Step = { ...base(), kind: 'shell', shell: instruction.shell };
         scope.shell = instruction.shell;
-        return step;
+        return { kind: 'shell', shell: instruction.shell };
       }
       case 'cmd':
-        return { ...base(), kind: 'cmd', command: instruction.command };
+        return { kind: 'cmd', command: instruction.command };
       case 'entrypoint':
-        return { ...base(), kind: 'entrypoint', command: instruction.command };
+        return { kind: 'entrypoint', command: instruction.command };
       case 'healthcheck':
         return {
-          ...base(),
           kind: 'healthcheck',
           test: instruction.test,
           intervalNs: instruction.intervalNs,
@@ -553,9 +571,9 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
           retries: instruction.retries,
         };
       case 'onbuild':
-        return { ...base(), kind: 'onbuild', expression: instruction.expression };
+        return { kind: 'onbuild', expression: instruction.expression };
       case 'maintainer':
-        return { ...base(), kind: 'maintainer', maintainer: instruction.maintainer };
+        return { kind: 'maintainer', maintainer: instruction.maintainer };
       case 'from':
         throw fail('FROM inside a stage', instruction.range, { instruction: 'FROM' });
     }
@@ -564,9 +582,8 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   function planCopy(
     instruction: CopyInstruction | AddInstruction,
     expand: (word: string, lex?: ShellLexer) => string,
-    base: () => StepBase,
     stageIndex: number,
-  ): Step {
+  ): StepPart {
     const rawLexer = new ShellLexer({ escapeToken: '\\', skipProcessQuotes: true });
     const chown = instruction.chown === undefined ? undefined : expand(instruction.chown);
     const chmod = instruction.chmod === undefined ? undefined : expand(instruction.chmod);
@@ -577,22 +594,24 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
       name: s.name,
       content: s.expand ? expand(s.content, rawLexer) : s.content,
     }));
-    const common = {
-      sources,
-      inline,
-      dest,
-      ...(chown === undefined ? {} : { chown }),
-      ...(chmod === undefined ? {} : { chmod }),
-      link: instruction.link,
-      exclude: instruction.exclude,
-    };
     if (instruction.kind === 'copy') {
       const from: FileSource =
         instruction.from === undefined
           ? { kind: 'context' }
           : resolveFrom(instruction.from, instruction, { allowIndex: true });
       void stageIndex;
-      return { ...base(), kind: 'copy', ...common, from, parents: instruction.parents };
+      return {
+        kind: 'copy',
+        sources,
+        inline,
+        dest,
+        chown,
+        chmod,
+        link: instruction.link,
+        exclude: instruction.exclude,
+        from,
+        parents: instruction.parents,
+      };
     }
     const checksum = instruction.checksum === undefined ? undefined : expand(instruction.checksum);
     if (checksum !== undefined && checksum !== '') {
@@ -605,12 +624,17 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
       }
     }
     return {
-      ...base(),
       kind: 'add',
-      ...common,
-      ...(checksum === undefined ? {} : { checksum }),
-      ...(instruction.keepGitDir === undefined ? {} : { keepGitDir: instruction.keepGitDir }),
-      ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
+      sources,
+      inline,
+      dest,
+      chown,
+      chmod,
+      link: instruction.link,
+      exclude: instruction.exclude,
+      checksum,
+      keepGitDir: instruction.keepGitDir,
+      unpack: instruction.unpack,
     };
   }
 
@@ -628,11 +652,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     }
   }
 
-  function planRun(
-    instruction: RunInstruction,
-    expand: (word: string) => string,
-    base: () => StepBase,
-  ): Step {
+  function planRun(instruction: RunInstruction, expand: (word: string) => string): StepPart {
     const mounts: PlannedMount[] = instruction.mounts.map((raw) => {
       const m = placed(instruction, () => parseRunMount(raw.text, (v) => expand(v)));
       let from: FileSource;
@@ -675,7 +695,6 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
       };
     });
     return {
-      ...base(),
       kind: 'run',
       command: instruction.command,
       heredocs: instruction.heredocs,
