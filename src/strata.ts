@@ -18,5 +18,5 @@ export { OciLayoutReader, OciLayoutWriter } from './api/oci-layout-transport.ts'
 export { DockerArchiveReader, DockerArchiveWriter } from './api/docker-archive-transport.ts';
 export { buildImage, type BuildOptions, type BuildResult, type ImageResolver, storeImageResolver } from './api/build.ts';
 export { containerArgs, containerEnv, type RunImageOptions, type RunImageResult, runImage } from './api/run-image.ts';
-export { type InitOptions, type InitResult, initProject, type ProjectKind } from './api/init-project.ts';
 export { type InitOptions, type InitResult, initProject, PROJECT_KINDS, type ProjectKind } from './api/init-project.ts';
+export { registryImageResolver } from './api/image-resolver.ts';

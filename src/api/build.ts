@@ -26,6 +26,7 @@ import { createdTime } from './import-image.ts';
 /** How base images are found. */
 export type PullPolicy = 'missing' | 'always' | 'never';
 
+
 /** A base image resolver: given a reference, the image (pulling when the policy says so). */
 export type ImageResolver = (ref: Reference, platform: Platform, signal?: AbortSignal) => Promise<Image>;
 

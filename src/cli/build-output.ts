@@ -1,8 +1,14 @@
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { packDirectory } from '../archive/index.ts';
 import { exportRootfsDirectory, exportRootfsTar } from '../export/index.ts';
+import type { ProgressSink } from '../progress/index.ts';
 import type { Store } from '../store/index.ts';
-import type { BuildResult } from '../strata.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { type BuildResult, copyImage, imageNameOf } from '../strata.ts';
+import { InvalidInputError, StrataError } from '../util/index.ts';
 import type { OutputSpec } from './build-flags.ts';
 
 /** What an exporter reports for `--metadata-file`. */
@@ -11,18 +17,56 @@ export interface ExportedOutput {
   readonly value: unknown;
 }
 
-/** Sends a built image to one `--output`. */
+/** Thrown when `docker load` refuses what strata wrote (or docker is missing). */
+export class DockerLoadError extends StrataError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('DOCKER_LOAD_FAILED', message, {
+      ...options,
+      hint: '--load needs the docker CLI and a running daemon',
+    });
+  }
+}
+
+/** The names an output pushes or labels: `name=` (comma-separated) or the build's `-t` tags. */
+function outputNames(output: OutputSpec, tags: readonly string[]): string[] {
+  const names = output.attrs.get('name');
+  return names ? names.split(',').filter(Boolean) : [...tags];
+}
+
+/** Pipes a docker-archive into `docker load`. */
+async function dockerLoad(archive: string): Promise<void> {
+  const child = spawn('docker', ['load'], { stdio: ['pipe', 'inherit', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', (error) => reject(new DockerLoadError('cannot run docker', { cause: error })));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+  await pipeline(createReadStream(archive), child.stdin).catch(() => undefined); // exit status tells
+  const code = await exited;
+  if (code !== 0) throw new DockerLoadError(`docker load failed (exit ${code}): ${stderr.trim()}`);
+}
+
+/**
+ * Sends a built image to one `--output`, with buildx's types: `image` (strata's store, already
+ * done), `local` and `tar` (the root filesystem), `oci` (an OCI layout, a tar unless `tar=false`),
+ * `docker` (a docker-archive file; `--load` pipes it to `docker load`), `registry` (`--push`).
+ */
 export async function exportBuildOutput(
   store: Store,
   result: BuildResult,
   output: OutputSpec,
-  tags: readonly string[],
+  options: { tags: readonly string[]; events?: ProgressSink; insecureRegistries?: readonly string[] },
 ): Promise<ExportedOutput | undefined> {
-  void tags;
+  const source = `strata:${result.descriptor.digest}`;
+  const names = outputNames(output, options.tags);
+  const common = { store, ...(options.events ? { events: options.events } : {}) };
   switch (output.type) {
     case 'image':
     case 'cacheonly':
-      return undefined; // the image is already in strata's store under its -t names
+      return undefined; // already in strata's store under its -t names
     case 'local':
       await exportRootfsDirectory(result.image, output.dest!);
       return { key: 'local.dest', value: output.dest };
@@ -33,7 +77,49 @@ export async function exportBuildOutput(
         join(store.root, 'tmp'),
       );
       return { key: 'tar.dest', value: output.dest };
-    default:
-      throw new InvalidInputError(`--output type=${output.type} is not wired into strata build yet`);
+    case 'docker': {
+      const load = output.attrs.get('load') === 'true' || output.dest === undefined;
+      const tmp = await mkdtemp(join(store.root, 'tmp', 'docker-'));
+      const file = output.dest && output.dest !== '-' ? output.dest : join(tmp, 'image.tar');
+      try {
+        const ref = names[0] ? `:${imageNameOf(names[0]).short}` : '';
+        await copyImage(source, `docker-archive:${file}${ref}`, common);
+        if (output.dest === '-') await pipeline(createReadStream(file), process.stdout);
+        if (load) await dockerLoad(file);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+      return { key: 'docker.dest', value: output.dest ?? 'docker load' };
+    }
+    case 'oci': {
+      const asTar = output.attrs.get('tar') !== 'false';
+      const tag = names[0] ? imageNameOf(names[0]).short : undefined;
+      if (!asTar) {
+        await copyImage(source, `oci:${output.dest}${tag ? `:${tag}` : ''}`, common);
+        return { key: 'oci.dest', value: output.dest };
+      }
+      const tmp = await mkdtemp(join(store.root, 'tmp', 'oci-'));
+      try {
+        await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, common);
+        const sink = output.dest === '-' ? process.stdout : createWriteStream(output.dest!);
+        await pipeline(packDirectory(join(tmp, 'layout')), sink);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+      return { key: 'oci.dest', value: output.dest };
+    }
+    case 'registry': {
+      if (names.length === 0) throw new InvalidInputError('--push needs a name: add -t registry/repo:tag');
+      const pushed: string[] = [];
+      for (const name of names) {
+        const ref = imageNameOf(name).full;
+        await copyImage(source, `docker://${ref}`, {
+          ...common,
+          ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+        });
+        pushed.push(ref);
+      }
+      return { key: 'image.pushed', value: pushed };
+    }
   }
 }

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
-import { buildImage, storeImageResolver } from '../strata.ts';
+import { buildImage, registryImageResolver } from '../strata.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { type OutputSpec, parseLabels, parseOutput, parseSecret } from './build-flags.ts';
 import { exportBuildOutput } from './build-output.ts';
@@ -117,16 +117,22 @@ export function registerBuildCommand(program: Command): void {
           labels: parseLabels(options.label),
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
-          resolveImage: storeImageResolver(store),
+          resolveImage: registryImageResolver(store, {
+            policy: options.pull ? 'always' : 'missing',
+            events: renderer,
+          }),
           noCache: options.cache === false,
           noCacheFilter: Array.isArray(options.cacheFilter) ? options.cacheFilter : [],
           events: renderer,
         });
+        const exported = [];
+        for (const output of outputs) {
+          exported.push(
+            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer }),
+          );
+        }
         renderer.close();
         printWarnings(result.warnings);
-        const exported = [];
-        for (const output of outputs)
-          exported.push(await exportBuildOutput(store, result, output, options.tag));
         if (options.iidfile) writeFileSync(options.iidfile, result.descriptor.digest);
         if (options.metadataFile) {
           const metadata = {
