@@ -41,8 +41,14 @@ export interface ImageReader {
   resolve(signal?: AbortSignal): Promise<ManifestBlob>;
   /** A manifest by descriptor (an index's child), verified against its digest. */
   readManifest(descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array>;
-  /** A blob's bytes from `offset` (0 = the start) to its end. */
-  openBlob(descriptor: Descriptor, options?: { offset?: number; signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * A blob's bytes from `offset` (0 = the start) to its end. A remote reader may resume after
+   * faults by itself; it reports each resume through `onRetry`.
+   */
+  openBlob(
+    descriptor: Descriptor,
+    options?: { offset?: number; signal?: AbortSignal; onRetry?: (reason: string) => void },
+  ): Promise<Readable>;
 }
 
 /** Opens a blob's bytes from `offset`; each call is a fresh stream. */
@@ -190,9 +196,13 @@ export async function transferImage(
         const moving: TransferStatus = direction === 'pull' ? 'downloading' : 'pushing';
         let lastEmit = 0;
         let verifying = false;
+        const onRetry = (reason: string) => {
+          verifying = false;
+          emit(descriptor.digest, kind, 'retrying', { message: reason });
+        };
         await writer.writeBlob(
           descriptor,
-          (offset, s) => reader.openBlob(descriptor, { offset, ...(s ? { signal: s } : {}) }),
+          (offset, s) => reader.openBlob(descriptor, { offset, onRetry, ...(s ? { signal: s } : {}) }),
           {
             onProgress: (bytes) => {
               const now = Date.now();
@@ -207,10 +217,7 @@ export async function transferImage(
                 emit(descriptor.digest, kind, moving, { current: bytes, total: descriptor.size });
               }
             },
-            onRetry: (reason) => {
-              verifying = false;
-              emit(descriptor.digest, kind, 'retrying', { message: reason });
-            },
+            onRetry,
             ...(signal ? { signal } : {}),
           },
         );

@@ -28,8 +28,6 @@ export class RegistryReader implements ImageReader {
   readonly origin: BlobOrigin;
   readonly #client: RegistryClient;
   readonly #reference: Reference;
-  /** Called before a blob download resumes (for progress). */
-  onRetry: ((digest: string, reason: string) => void) | undefined;
 
   constructor(client: RegistryClient, reference: Reference) {
     this.#client = client;
@@ -86,12 +84,9 @@ export class RegistryReader implements ImageReader {
 
   async openBlob(
     descriptor: Descriptor,
-    options: { offset?: number; signal?: AbortSignal } = {},
+    options: { offset?: number; signal?: AbortSignal; onRetry?: (reason: string) => void } = {},
   ): Promise<Readable> {
-    return openRemoteBlob(this.#client, this.#reference.path, descriptor, {
-      ...options,
-      onRetry: (reason) => this.onRetry?.(descriptor.digest, reason),
-    });
+    return openRemoteBlob(this.#client, this.#reference.path, descriptor, options);
   }
 
   /** Reads a small blob (a config) whole, verified. */
