@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {
   chmodSync,
   chownSync,
+  linkSync,
   mkdirSync,
   readFileSync,
   rmSync,
@@ -140,6 +141,21 @@ describe('checksumSources', () => {
       assert.notEqual(await sum(ctx.root, { keepOwnership: true }), kept);
     } finally {
       ctx.remove();
+    }
+  });
+
+  it('tells hardlinked files from equal copies', async () => {
+    const linked = makeTree({ a: 'same', b: 'other' });
+    const copied = makeTree({ a: 'same', b: 'same' });
+    try {
+      unlinkSync(join(linked.root, 'b'));
+      linkSync(join(linked.root, 'a'), join(linked.root, 'b'));
+      const one = await checksumSources({ view: new ContextView(linked.root), sources: ['.'] });
+      const two = await checksumSources({ view: new ContextView(copied.root), sources: ['.'] });
+      assert.notEqual(one.digest, two.digest, 'a hardlink is written as a link entry');
+    } finally {
+      linked.remove();
+      copied.remove();
     }
   });
 
