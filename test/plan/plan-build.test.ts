@@ -379,6 +379,46 @@ describe('planBuild: what gets expanded', () => {
   });
 });
 
+describe('planBuild: examples from the Dockerfile reference', () => {
+  it('environment replacement in WORKDIR, ADD and COPY, and an escaped $', () => {
+    const steps = plan('FROM busybox\nENV FOO=/bar\nWORKDIR ${FOO}\nADD . $FOO\nCOPY \\$FOO /quux').stages[0]!.steps;
+    const [, workdir, add, copy] = steps;
+    assert.ok(workdir?.kind === 'workdir' && add?.kind === 'add' && copy?.kind === 'copy');
+    assert.deepEqual([workdir.path, add.dest, copy.sources, copy.dest], ['/bar', '/bar', ['$FOO'], '/quux']);
+  });
+
+  it('one global ARG feeds the FROM of several stages', () => {
+    const graph = plan('ARG CODE_VERSION=latest\nFROM base:${CODE_VERSION}\nCMD /code/run-app\nFROM extras:${CODE_VERSION}\nCMD /code/run-extras', {
+      buildArgs: { CODE_VERSION: '2.1' },
+    });
+    assert.deepEqual(
+      graph.stages.map((s) => (s.base.kind === 'image' ? s.base.ref.familiar() : s.base.kind)),
+      ['base:2.1', 'extras:2.1'],
+    );
+  });
+
+  it('a global ARG used in FROM is re-declared to be used in the stage', () => {
+    const graph = plan('ARG VERSION=latest\nFROM busybox:$VERSION\nARG VERSION\nRUN echo $VERSION > image_version');
+    const run = lastStep(graph);
+    assert.equal(envOf(run).VERSION, 'latest');
+    assert.deepEqual(run.buildArgs, [{ name: 'VERSION', value: 'latest' }]);
+  });
+
+  it('an ARG is scoped to the stage that declares it', () => {
+    const graph = plan('FROM busybox\nARG SETTINGS\nRUN ./run/setup $SETTINGS\nFROM busybox\nRUN ./run/other $SETTINGS', { buildArgs: { SETTINGS: 'x' } });
+    assert.equal(envOf(graph.stages[0]!.steps[1]!).SETTINGS, 'x');
+    assert.equal(envOf(graph.stages[1]!.steps[0]!).SETTINGS, undefined);
+  });
+
+  it('a multi-stage build copying from a stage by index and by name', () => {
+    const graph = plan(
+      'FROM golang:1.23 AS build\nWORKDIR /src\nRUN go build -o /bin/hello ./main.go\nFROM scratch\nCOPY --from=0 /bin/hello /bin/hello\nCOPY --from=build /bin/hello /bin/hello2\nCMD ["/bin/hello"]',
+    );
+    assert.deepEqual(graph.stages[1]!.dependsOn, [0]);
+    assert.deepEqual(graph.order, [0, 1]);
+  });
+});
+
 describe('planBuild: stages and edges', () => {
   const multi = [
     'FROM golang:1.22 AS build', // 0
