@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { applyLayer, openDecompressed, packDirectory, writeLayerBlob } from '../src/archive/index.ts';
 
 const args = process.argv.slice(2);
+const DEFAULT_TREE = '/tmp/strata-bench-tree';
 /** Path of the bundled child script, once built. */
 let bundled: string | undefined;
 
@@ -39,7 +40,7 @@ if (unknown.length > 0) {
   console.error('usage: node --import tsx bench/layer.ts [tree-dir] [--runs=N] [--skip-extract] [--zstd]');
   process.exit(unknown.includes('--help') ? 0 : 2);
 }
-const tree = resolve(args.find((a) => !a.startsWith('--')) ?? '/tmp/strata-bench-tree');
+const tree = resolve(args.find((a) => !a.startsWith('--')) ?? DEFAULT_TREE);
 const runs = Number(args.find((a) => a.startsWith('--runs='))?.slice(7) ?? 1);
 const scratch = existsSync('/dev/shm') ? '/dev/shm/strata-bench' : '/tmp/strata-bench-scratch';
 
@@ -54,21 +55,26 @@ console.log(
 );
 sh(`tar -C ${q(tree)} -cf - . | cat > /dev/null`); // warm the page cache once for everyone
 
+/** One timed run: wall and CPU seconds (all threads / all pipeline processes), child peak RSS. */
+interface Measurement {
+  seconds: number;
+  cpu: number;
+  rssMb?: number;
+  size?: number;
+}
 interface Result {
   name: string;
-  seconds: number[];
-  rssMb?: number[];
+  runs: Measurement[];
   note?: string;
 }
 const results: Result[] = [];
-const record = (name: string, seconds: number, rssMb?: number, note?: string): void => {
+const record = (name: string, m: Measurement, note?: string): void => {
   let r = results.find((x) => x.name === name);
   if (!r) {
-    r = { name, seconds: [], ...(rssMb === undefined ? {} : { rssMb: [] }) };
+    r = { name, runs: [] };
     results.push(r);
   }
-  r.seconds.push(seconds);
-  if (rssMb !== undefined) r.rssMb!.push(rssMb);
+  r.runs.push(m);
   if (note) r.note = note;
 };
 
@@ -82,29 +88,28 @@ for (let i = 0; i < runs; i++) {
     'tar -c | pigz -1 | sha256sum',
     timeShell(`tar -C ${q(tree)} -cf - . | pigz -1 | sha256sum > /dev/null`),
   );
+  // Single last, so the extraction below reads the single-stream blob (either would do).
   for (const mode of ['parallel', 'single'] as const) {
     rmSync(blob, { force: true });
     const out = runChild(['create', tree, blob, 'gzip', mode, '1']);
-    record(`strata gzip -1 (${mode})`, out.seconds, out.rssMb, `${(out.size / 1e6).toFixed(0)} MB blob`);
+    record(`strata gzip -1 (${mode})`, out, `${((out.size ?? 0) / 1e6).toFixed(0)} MB blob`);
   }
   if (args.includes('--zstd')) {
     const zst = join(scratch, 'layer.tar.zst');
     rmSync(zst, { force: true });
     const out = runChild(['create', tree, zst, 'zstd', 'single', '3']);
-    record('strata zstd -3', out.seconds, out.rssMb, `${(out.size / 1e6).toFixed(0)} MB blob`);
+    record('strata zstd -3', out, `${((out.size ?? 0) / 1e6).toFixed(0)} MB blob`);
     rmSync(zst, { force: true });
   }
 }
 if (!args.includes('--skip-extract')) {
-  // The blob of the last (single-stream) run; both extract the same bytes.
   for (let i = 0; i < runs; i++) {
     const a = join(scratch, 'x-strata');
     const b = join(scratch, 'x-gnu');
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });
     mkdirSync(b);
-    const out = runChild(['extract', blob, a]);
-    record('strata apply (gunzip + extract)', out.seconds, out.rssMb);
+    record('strata apply (gunzip + extract)', runChild(['extract', blob, a]));
     record('tar -xzf', timeShell(`tar --xattrs --xattrs-include='*' -xzpf ${q(blob)} -C ${q(b)}`));
     const diff = sh(
       `diff <(cd ${q(a)} && find . -printf '%p %y %m %U %G %s %l\\n' | sort) <(cd ${q(b)} && find . -printf '%p %y %m %U %G %s %l\\n' | sort) | head -5`,
@@ -117,24 +122,26 @@ if (!args.includes('--skip-extract')) {
 rmSync(scratch, { recursive: true, force: true });
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const gzipRef = median(results.find((r) => r.name.startsWith('tar -c | gzip'))!.seconds);
-const pigzRef = median(results.find((r) => r.name.startsWith('tar -c | pigz'))!.seconds);
+const wall = (r: Result): number => median(r.runs.map((m) => m.seconds));
+const gzipRef = wall(results.find((r) => r.name.startsWith('tar -c | gzip'))!);
+const pigzRef = wall(results.find((r) => r.name.startsWith('tar -c | pigz'))!);
 const mb = treeBytes / 1e6;
-console.log('\n| what | wall (median) | MB/s | vs tar|gzip -1 | vs tar|pigz -1 | peak RSS | note |');
-console.log('|---|---|---|---|---|---|---|');
+console.log(
+  '\n| what | wall (median) | CPU s | MB/s | vs tar\\|gzip -1 | vs tar\\|pigz -1 | peak RSS | note |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of results) {
-  const s = median(r.seconds);
+  const s = wall(r);
+  const cpu = median(r.runs.map((m) => m.cpu));
+  const rss = r.runs.map((m) => m.rssMb).filter((x): x is number => x !== undefined);
   const create = !r.name.includes('apply') && !r.name.includes('-x');
   console.log(
-    `| ${r.name} | ${s.toFixed(2)} s | ${(mb / s).toFixed(0)} | ${create ? `${(gzipRef / s).toFixed(2)}×` : ''} | ${create ? `${(pigzRef / s).toFixed(2)}×` : ''} | ${r.rssMb ? `${Math.max(...r.rssMb).toFixed(0)} MB` : ''} | ${r.note ?? ''} |`,
+    `| ${r.name} | ${s.toFixed(2)} s | ${cpu.toFixed(2)} | ${(mb / s).toFixed(0)} | ${create ? `${(gzipRef / s).toFixed(2)}×` : ''} | ${create ? `${(pigzRef / s).toFixed(2)}×` : ''} | ${rss.length ? `${Math.max(...rss).toFixed(0)} MB` : ''} | ${r.note ?? ''} |`,
   );
 }
 const xs = results.find((r) => r.name.startsWith('strata apply'));
 const xg = results.find((r) => r.name === 'tar -xzf');
-if (xs && xg)
-  console.log(
-    `\nextraction: strata ${(median(xg.seconds) / median(xs.seconds)).toFixed(2)}× the speed of tar -xzf`,
-  );
+if (xs && xg) console.log(`\nextraction: strata ${(wall(xg) / wall(xs)).toFixed(2)}× the speed of tar -xzf`);
 console.log(`load average after: ${sh('cat /proc/loadavg').trim()}`);
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +169,9 @@ async function child([what, ...rest]: string[]): Promise<void> {
     await applyLayer(openDecompressed(createReadStream(blob, { highWaterMark: 1024 * 1024 })), dest);
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  process.stdout.write(JSON.stringify({ seconds, rssMb: process.resourceUsage().maxRSS / 1024, size }));
+  const usage = process.resourceUsage();
+  const cpu = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  process.stdout.write(JSON.stringify({ seconds, cpu, rssMb: usage.maxRSS / 1024, size }));
 }
 
 /**
@@ -187,19 +196,24 @@ async function bundleChild(): Promise<string> {
   return out;
 }
 
-function runChild(childArgs: string[]): { seconds: number; rssMb: number; size: number } {
+function runChild(childArgs: string[]): Measurement {
   const result = spawnSync(process.execPath, [bundled!, '--child', ...childArgs], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (result.status !== 0) throw new Error(`bench child ${childArgs[0]} failed (${result.status})`);
-  return JSON.parse(result.stdout) as { seconds: number; rssMb: number; size: number };
+  return JSON.parse(result.stdout) as Measurement;
 }
 
-function timeShell(command: string): number {
-  const start = process.hrtime.bigint();
-  sh(command);
-  return Number(process.hrtime.bigint() - start) / 1e9;
+/** Wall and CPU time (user + sys of every process in the pipeline) of a shell command. */
+function timeShell(command: string): Measurement {
+  const out = sh(`TIMEFORMAT='%3R %3U %3S'; { time ( ${command} ) ; } 2>&1`);
+  const [real, user, system] = out.trim().split('\n').at(-1)!.split(' ').map(Number) as [
+    number,
+    number,
+    number,
+  ];
+  return { seconds: real, cpu: user + system };
 }
 
 function sh(command: string): string {
@@ -218,6 +232,8 @@ function q(path: string): string {
 /** Builds the bench tree once: /usr/share (many small files) + the largest /usr/lib files. */
 function ensureTree(dir: string): void {
   if (existsSync(join(dir, '.complete'))) return;
+  // A tree the user named is used as it is: only a half-built default tree is ever removed.
+  if (existsSync(dir) && dir !== DEFAULT_TREE) return;
   console.log(`building the bench tree in ${dir} (once)…`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'big'), { recursive: true });
