@@ -91,6 +91,44 @@ const cases: readonly [string, string, readonly object[]][] = [
     [{ pairs: [{ key: 'E', value: 'helloworld' }] }],
   ],
   [
+    'a comment ending in a backslash does not continue onto the next line',
+    '# note \\\nRUN ["ls"]',
+    [{ kind: 'run', command: { form: 'exec', args: ['ls'] } }],
+  ],
+  [
+    'ENV words keep quotes and escapes exactly (a single quote cannot be escaped)',
+    `ENV a="x \\"y\\"" b='p\\'q c=r\\ s d="it's" e='say "hi"'`,
+    [
+      {
+        pairs: [
+          { key: 'a', value: '"x \\"y\\""' },
+          { key: 'b', value: "'p\\'q" },
+          { key: 'c', value: 'r\\ s' },
+          { key: 'd', value: '"it\'s"' },
+          { key: 'e', value: `'say "hi"'` },
+        ],
+      },
+    ],
+  ],
+  [
+    'a quoted ENV value may span a continuation',
+    'ENV one=1 \\\n    two="2a \\\n         2b" \\\n    three=3',
+    [
+      {
+        pairs: [
+          { key: 'one', value: '1' },
+          { key: 'two', value: '"2a          2b"' },
+          { key: 'three', value: '3' },
+        ],
+      },
+    ],
+  ],
+  [
+    'legacy ENV keeps quotes in its value',
+    'ENV SCUBA "1 DUBA 3"',
+    [{ pairs: [{ key: 'SCUBA', value: '"1 DUBA 3"', legacy: true }] }],
+  ],
+  [
     'a comment directly above is attached to the instruction',
     '# build it\n# fast\nRUN make',
     [{ comments: ['build it', 'fast'] }],
