@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerLintCommand } from './lint.ts';
 import { registerAnalyzeCommand } from './analyze.ts';
 import { registerBuildCommand } from './build.ts';
 import { registerCopyCommand } from './copy.ts';
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
   registerLoginCommand(program);
   registerLogoutCommand(program);
   registerBuildCommand(program);
+  registerLintCommand(program);
   registerAnalyzeCommand(program);
   registerImportCommand(program);
   registerImagesCommand(program);

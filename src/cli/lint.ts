@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { type LintFinding, lintDockerfile, toSarif } from '../analyze/index.ts';
+import { InvalidInputError, NotFoundError, StrataError } from '../util/index.ts';
+import { collect } from './cli-context.ts';
+import { parseBuildArgs } from './stages.ts';
+
+/** The options `strata lint` accepts. */
+interface LintCommandOptions {
+  format: string;
+  context?: string;
+  target?: string;
+  buildArg: string[];
+  failOn: string;
+}
+
+/** Thrown when findings at or above `--fail-on` exist (exit status 1). */
+export class LintFailedError extends StrataError {
+  constructor(file: string, count: number) {
+    super(
+      'LINT_FINDINGS',
+      `${file}: ${count} finding${count === 1 ? '' : 's'} at or above the --fail-on level`,
+    );
+  }
+}
+
+const LEVELS = ['info', 'warning', 'error', 'none'] as const;
+
+/** The human form: `Dockerfile:3:1 warning [apt-lists-left] message` and the fix below. */
+export function formatFindings(findings: readonly LintFinding[]): string {
+  if (findings.length === 0) return 'no findings\n';
+  return `${findings
+    .map((f) => `${f.file}:${f.line}:${f.column} ${f.severity} [${f.ruleId}] ${f.message}\n    fix: ${f.fix}`)
+    .join('\n')}\n`;
+}
+
+/**
+ * `strata lint [DOCKERFILE]`: size and multi-stage advice with file:line, rule id and fix, as
+ * text, JSON or SARIF 2.1.0. Exits 1 when a finding reaches `--fail-on` (default: warning).
+ */
+export function registerLintCommand(program: Command): void {
+  program
+    .command('lint')
+    .description('check a Dockerfile for image-size and multi-stage problems (rules: docs/lint.md)')
+    .argument('[dockerfile]', 'the Dockerfile', 'Dockerfile')
+    .option('--format <format>', 'human, json or sarif', 'human')
+    .option(
+      '--context <dir>',
+      "the build context (default: the Dockerfile's directory), for the .dockerignore rule",
+    )
+    .option('--target <stage>', 'the stage that would be built (default: the last)')
+    .option('--build-arg <key=value>', 'a build argument (repeatable)', collect, [])
+    .option(
+      '--fail-on <level>',
+      'exit 1 when a finding is at least this severe: info, warning, error or none',
+      'warning',
+    )
+    .action(async (dockerfile: string, options: LintCommandOptions) => {
+      if (!['human', 'json', 'sarif'].includes(options.format))
+        throw new InvalidInputError(`--format ${options.format} is not one of human, json, sarif`);
+      const failOn = options.failOn as (typeof LEVELS)[number];
+      if (!LEVELS.includes(failOn))
+        throw new InvalidInputError(`--fail-on ${options.failOn} is not one of ${LEVELS.join(', ')}`);
+      let text: string;
+      try {
+        text = await readFile(dockerfile, 'utf8');
+      } catch (error) {
+        throw new NotFoundError(`cannot read Dockerfile ${dockerfile}`, { cause: error });
+      }
+      const contextDir = resolve(options.context ?? dirname(dockerfile));
+      const file = relative(process.cwd(), resolve(dockerfile)) || dockerfile;
+      const result = await lintDockerfile(text, {
+        file,
+        dockerfilePath: resolve(dockerfile),
+        contextDir,
+        ...(options.target ? { target: options.target } : {}),
+        ...(options.buildArg.length > 0 ? { buildArgs: parseBuildArgs(options.buildArg) } : {}),
+      });
+      if (options.format === 'json')
+        process.stdout.write(`${JSON.stringify({ file, findings: result.findings }, null, 2)}\n`);
+      else if (options.format === 'sarif')
+        process.stdout.write(`${JSON.stringify(toSarif(result.findings, result.rules), null, 2)}\n`);
+      else process.stdout.write(formatFindings(result.findings));
+      const rank = (s: string) => LEVELS.indexOf(s as (typeof LEVELS)[number]);
+      const failing = result.findings.filter((f) => failOn !== 'none' && rank(f.severity) >= rank(failOn));
+      if (failing.length > 0) throw new LintFailedError(file, failing.length);
+    });
+}
