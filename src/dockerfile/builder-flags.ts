@@ -105,6 +105,8 @@ export interface FlagValue {
   readonly bool: boolean;
   /** Offset of the (last) flag word in the logical line, for error positions. */
   readonly offset: number | undefined;
+  /** Offsets of each occurrence of a repeatable flag, in the order of `values`. */
+  readonly offsets: readonly number[];
 }
 
 /**
@@ -120,10 +122,24 @@ export function parseFlags(
 ): Map<string, FlagValue> {
   const state = new Map<
     string,
-    { used: boolean; value: string | undefined; values: string[]; bool: boolean; offset: number | undefined }
+    {
+      used: boolean;
+      value: string | undefined;
+      values: string[];
+      bool: boolean;
+      offset: number | undefined;
+      offsets: number[];
+    }
   >();
   for (const name of Object.keys(accepted)) {
-    state.set(name, { used: false, value: undefined, values: [], bool: false, offset: undefined });
+    state.set(name, {
+      used: false,
+      value: undefined,
+      values: [],
+      bool: false,
+      offset: undefined,
+      offsets: [],
+    });
   }
   for (const word of words) {
     if (word.text === '--') break;
@@ -160,7 +176,10 @@ export function parseFlags(
       if (!hasValue)
         throw fail(`missing a value on flag: ${flagName}`, word.offset, `write ${flagName}=<value>`);
       entry.value = value;
-      if (kind === 'strings') entry.values.push(value);
+      if (kind === 'strings') {
+        entry.values.push(value);
+        entry.offsets.push(word.offset);
+      }
     }
   }
   return state;

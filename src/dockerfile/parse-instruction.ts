@@ -153,8 +153,8 @@ export function parseInstruction(
     }
     case 'run': {
       const f = c.flags({ mount: 'strings', network: 'string', security: 'string', device: 'strings' });
-      const mounts: RunMount[] = (f.get('mount')?.values ?? []).map((value) =>
-        c.wrap(f.get('mount')?.offset, () => parseRunMount(value)),
+      const mounts: RunMount[] = (f.get('mount')?.values ?? []).map((value, i) =>
+        c.wrap(f.get('mount')?.offsets[i], () => parseRunMount(value)),
       );
       const network = f.get('network')?.value;
       if (network !== undefined && network !== 'default' && network !== 'none' && network !== 'host') {

@@ -627,6 +627,11 @@ const errorCases: readonly [string, string, string][] = [
     'Dockerfile:2:5: security "loose" is not valid (one of sandbox, insecure)',
   ],
   [
+    'a bad second mount is located at its own flag',
+    'FROM a\nRUN --mount=type=cache,target=/a \\\n    --mount=type=bind,size=1m x',
+    "Dockerfile:3:5: unexpected key 'size' for mount type 'bind'",
+  ],
+  [
     'a misspelled mount type',
     'FROM a\nRUN --mount=type=cahce,target=/x true',
     'Dockerfile:2:5: unsupported mount type "cahce" (did you mean cache?)',
