@@ -126,6 +126,8 @@ class LayerApplier implements TarVisitor {
   /** Absolute paths this layer created: whiteouts and opaque markers spare them (lower layers only). */
   readonly #created = new Set<string>();
   readonly #dirs: PendingDir[] = [];
+  /** Overlay whiteout devices this layer made (overlay mode). */
+  readonly #whiteoutNodes = new Set<string>();
   #file: { fd: number; header: TarHeader; abs: string; written: number } | undefined;
   /** The last parent directory resolved, valid while `#generation` has not moved. */
   #parentCache: { key: string; abs: string; generation: number } | undefined;
@@ -250,6 +252,9 @@ class LayerApplier implements TarVisitor {
       case 'directory': {
         if (existing && !existing.isDirectory()) this.#remove(abs, existing);
         if (!existing?.isDirectory()) mkdirSync(abs, { mode: 0o700 });
+        // `.wh.x` then `x/` in one layer means "lower x is gone, this x is new": in an upperdir
+        // that is an opaque directory, or the lower x's children would show through.
+        if (this.#whiteoutNodes.has(abs)) setAttributeSync(abs, 'trusted.overlay.opaque', 'y');
         this.#created.add(abs);
         this.#directoryMetadata(abs, rel, header);
         return;
@@ -397,6 +402,7 @@ class LayerApplier implements TarVisitor {
       // overlayfs whiteout: a 0:0 character device owned by root (Documentation/filesystems/overlayfs.rst).
       makeNode(abs, 'char', 0, 0);
       if (this.#chown) lchownSync(abs, 0, 0);
+      this.#whiteoutNodes.add(abs);
       return;
     }
     if (this.#created.has(abs)) return; // whiteouts hide lower layers only (image-spec layer.md)

@@ -240,4 +240,29 @@ describe('applying a layer over a lower tree', () => {
     assert.equal(got.get('a/new')!.mode, 0o755, 'a parent no lower layer has is made 0755');
     assert.ok(lstatSync(join(dst, 'a/b/c')).isCharacterDevice());
   });
+
+  it('turns a whiteout followed by a new directory of the same name into an opaque directory (overlay form)', async () => {
+    const { craftTar } = await import('./helpers.ts');
+    const dst = fresh('wh-then-dir');
+    await applyLayer(
+      Readable.from([
+        craftTar([{ name: '.wh.x' }, { name: 'x/', type: '5', mode: 0o755 }, { name: 'x/f', content: 'f' }]),
+      ]),
+      dst,
+      { whiteouts: 'overlay' },
+    );
+    assert.ok(lstatSync(join(dst, 'x')).isDirectory());
+    assert.equal(getAttributeSync(join(dst, 'x'), 'trusted.overlay.opaque')?.toString(), 'y');
+    // applied over a lower tree instead, the lower x is simply gone
+    const lower = fresh('wh-then-dir-lower');
+    mkdirSync(join(lower, 'x'));
+    writeFileSync(join(lower, 'x/old'), 'old');
+    await applyLayer(
+      Readable.from([
+        craftTar([{ name: '.wh.x' }, { name: 'x/', type: '5', mode: 0o755 }, { name: 'x/f', content: 'f' }]),
+      ]),
+      lower,
+    );
+    assert.deepEqual([...snapshotTree(lower).keys()], ['x', 'x/f']);
+  });
 });
