@@ -35,9 +35,18 @@ export function entryType(stats: Stats): EntryType {
 const MAX_SYMLINKS = 255;
 
 /** Go's string order (bytewise UTF-8), which is how Go's directory walks sort names. */
-function compareNames(a: string, b: string): number {
+function compareUtf8(a: string, b: string): number {
   if (a === b) return 0;
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Code units where UTF-16 order and UTF-8 byte order can disagree (surrogates and above). */
+const NOT_ORDER_SAFE = /[\uD800-\uFFFF]/;
+
+/** Sorts directory entries by name in Go's order; plain JS comparison when it gives the same. */
+function sortByName(entries: Dirent[]): void {
+  if (entries.some((e) => NOT_ORDER_SAFE.test(e.name))) entries.sort((a, b) => compareUtf8(a.name, b.name));
+  else entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function joinRel(parent: string, name: string): string {
@@ -97,7 +106,7 @@ export class ContextView {
     const path = joinRel(parent.path, name);
     const cached = this.#nodes.get(path);
     if (cached !== undefined) return cached;
-    const absPath = posix.join(parent.absPath, name);
+    const absPath = parent.absPath === '/' ? `/${name}` : `${parent.absPath}/${name}`;
     const st = stats ?? lstatOrUndefined(absPath);
     let node: ContextNode | null = null;
     if (st !== undefined) {
@@ -132,7 +141,7 @@ export class ContextView {
       if (isErrnoException(error, 'ENOENT') || isErrnoException(error, 'ENOTDIR')) return [];
       throw error;
     }
-    entries.sort((a, b) => compareNames(a.name, b.name));
+    sortByName(entries);
     const out: ContextNode[] = [];
     for (const entry of entries) {
       const node = this.#child(dir, entry.name);

@@ -387,3 +387,12 @@ describe('ContextView matches what the docker CLI sends', () => {
     ]);
   });
 });
+
+describe('walk order', () => {
+  const t = makeTree({ z: '', é: '', Ａ: '', '😀': '', B: '', a: '' });
+  after(t.remove);
+  it("sorts names by UTF-8 bytes, as Go's walk does (not by UTF-16 code units)", () => {
+    const got = [...selectSources({ view: new ContextView(t.root), sources: ['.'] })].map((e) => e.destPath);
+    assert.deepEqual(got, ['', 'B', 'a', 'z', 'é', 'Ａ', '😀']);
+  });
+});
