@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { DockerfileError, parseDockerfile } from '../../src/dockerfile/index.ts';
+import { DockerfileError, envFrom, parseDockerfile, ShellLexer } from '../../src/dockerfile/index.ts';
 import { planBuild } from '../../src/plan/index.ts';
 
 // A bounded mutation fuzzer: it takes real Dockerfiles, damages them in ways that stress the lexer
@@ -138,5 +138,64 @@ describe('parser fuzzing', () => {
       `parsed ${parsed} of ${runs}: the mutations should produce both outcomes`,
     );
     assert.ok(slowest < 1000, `one input took ${slowest.toFixed(0)} ms`);
+  });
+
+  it(`the shell lexer only ever throws DockerfileError (seed ${SEED})`, { timeout: 10_000 }, () => {
+    const random = prng(SEED + 1);
+    const env = envFrom([
+      ['A', 'a b'],
+      ['EMPTY', ''],
+      ['P', '/usr/bin:/bin'],
+    ]);
+    const lexers = [
+      new ShellLexer(),
+      new ShellLexer({ escapeToken: '`' }),
+      new ShellLexer({ rawQuotes: true, rawEscapes: true, skipUnsetEnv: true }),
+      new ShellLexer({ skipProcessQuotes: true }),
+    ];
+    const pieces = [
+      '$',
+      '{',
+      '}',
+      'A',
+      'P',
+      'EMPTY',
+      ':',
+      '-',
+      '+',
+      '?',
+      '#',
+      '%',
+      '/',
+      '*',
+      '\\',
+      '`',
+      "'",
+      '"',
+      ' ',
+      'x',
+      '<<',
+      '1',
+      '@',
+    ];
+    const deadline = Date.now() + Math.min(1500, BUDGET_MS);
+    let runs = 0;
+    let failures = 0;
+    while (Date.now() < deadline) {
+      let word = '';
+      const length = Math.floor(random() * 16);
+      for (let i = 0; i < length; i++) word += pieces[Math.floor(random() * pieces.length)];
+      for (const lexer of lexers) {
+        try {
+          lexer.expand(word, env);
+        } catch (error) {
+          failures++;
+          if (!(error instanceof DockerfileError))
+            assert.fail(`seed ${SEED}: ${JSON.stringify(word)}: ${String(error)}`);
+        }
+      }
+      runs++;
+    }
+    assert.ok(runs > 100 && failures > 0, `${runs} words, ${failures} errors`);
   });
 });
