@@ -7,6 +7,7 @@
  * docs/lint.md.
  */
 export * from './analyze-image.ts';
+export * from './attribute-bytes.ts';
 export * from './ci-thresholds.ts';
 export * from './dive-efficiency.ts';
 export * from './dive-tree.ts';

@@ -197,7 +197,7 @@ function checkToolchainImage(graph: BuildGraph, report: Report): void {
     seen.add(stage.index);
     stage = graph.stages[stage.base.stage];
   }
-  if (!stage || stage.base.kind !== 'image') return;
+  if (stage?.base.kind !== 'image') return;
   const ref = stage.base.ref;
   const tag = ref.tag ?? '';
   let what = TOOLCHAIN_IMAGES[ref.path];
