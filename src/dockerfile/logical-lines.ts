@@ -52,7 +52,8 @@ interface Segment {
   readonly column: number;
 }
 
-const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+// Go's `\s` is [\t\n\f\r ], narrower than JavaScript's.
+const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
 const HEREDOC_WORD = /^(\d*)<<(-?)\s*([^<]*)$/;
 
 /**

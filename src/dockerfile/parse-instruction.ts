@@ -748,6 +748,3 @@ function parseNameValue(rest: string, instruction: string, escapeToken: string):
     return { key: word.slice(0, eq), value: word.slice(eq + 1), legacy: false };
   });
 }
-
-/** A FlagWord list, re-exported for tests of flag splitting. */
-export type { FlagWord };

@@ -558,7 +558,7 @@ function isDigit(ch: string): boolean {
   return DIGIT.test(ch);
 }
 
-/** Go's `%q` for the strings we quote in messages (ASCII escapes only). */
-export function goQuote(text: string): string {
+/** Go's `%q` for the words quoted in messages; JSON's escapes are close enough here. */
+function goQuote(text: string): string {
   return JSON.stringify(text);
 }

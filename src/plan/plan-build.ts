@@ -9,6 +9,7 @@ import {
   type ExpansionEnv,
   type FromInstruction,
   type Instruction,
+  mountIsReadOnly,
   parseRunMount,
   type RunInstruction,
   ShellLexer,
@@ -677,7 +678,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         from,
         source: m.source ?? '',
         target,
-        readOnly: m.readOnly ?? !(m.type === 'cache' || m.type === 'tmpfs'),
+        readOnly: mountIsReadOnly(m),
         ...(m.size === undefined ? {} : { sizeBytes: m.size }),
         ...(m.type === 'cache'
           ? {
