@@ -186,6 +186,15 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     }
     bases.push(resolveBase(expanded.result, index, from));
     if (from.platform !== undefined) {
+      if (/^\$(\{TARGETPLATFORM\}|TARGETPLATFORM)$/.test(from.platform)) {
+        warnings.push({
+          rule: 'RedundantTargetPlatform',
+          message:
+            'Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior',
+          file,
+          range: from.range,
+        });
+      }
       const platform = placed(from, () => lexer.expand(from.platform!, globalEnv));
       warnUndeclared(platform.unmatched, from, { file, declared, warnings, globals });
       if (platform.result === '')
@@ -368,8 +377,18 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   for (let index = 0; index < nodes.length; index++) {
     const node = nodes[index]!;
     const base = bases[index]!;
+    // A stage built on another stage runs on that stage's platform: BuildKit's dispatchState.init
+    // replaces even an explicit FROM --platform with the base stage's.
     const platform =
-      explicitPlatforms[index] ?? (base.kind === 'stage' ? scopes[base.stage]!.platform : targetPlatform);
+      base.kind === 'stage' ? scopes[base.stage]!.platform : (explicitPlatforms[index] ?? targetPlatform);
+    if (base.kind === 'stage' && explicitPlatforms[index] !== undefined && needed.has(index)) {
+      warnings.push({
+        rule: 'PlatformIgnored',
+        message: `FROM --platform has no effect on a stage built on stage "${displayName(base.stage)}", which sets the platform`,
+        file,
+        range: node.from.range,
+      });
+    }
     const scope = initialScope(base, platform);
     let steps: Step[] = [];
     try {
@@ -388,7 +407,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
       displayName: displayName(index),
       base,
       platform,
-      platformExplicit: explicitPlatforms[index] !== undefined,
+      platformExplicit: explicitPlatforms[index] !== undefined && base.kind !== 'stage',
       steps,
       dependsOn: dependsOn(index),
       imageDependencies: images,

@@ -381,16 +381,20 @@ describe('planBuild: what gets expanded', () => {
 
 describe('planBuild: examples from the Dockerfile reference', () => {
   it('environment replacement in WORKDIR, ADD and COPY, and an escaped $', () => {
-    const steps = plan('FROM busybox\nENV FOO=/bar\nWORKDIR ${FOO}\nADD . $FOO\nCOPY \\$FOO /quux').stages[0]!.steps;
+    const steps = plan('FROM busybox\nENV FOO=/bar\nWORKDIR ${FOO}\nADD . $FOO\nCOPY \\$FOO /quux').stages[0]!
+      .steps;
     const [, workdir, add, copy] = steps;
     assert.ok(workdir?.kind === 'workdir' && add?.kind === 'add' && copy?.kind === 'copy');
     assert.deepEqual([workdir.path, add.dest, copy.sources, copy.dest], ['/bar', '/bar', ['$FOO'], '/quux']);
   });
 
   it('one global ARG feeds the FROM of several stages', () => {
-    const graph = plan('ARG CODE_VERSION=latest\nFROM base:${CODE_VERSION}\nCMD /code/run-app\nFROM extras:${CODE_VERSION}\nCMD /code/run-extras', {
-      buildArgs: { CODE_VERSION: '2.1' },
-    });
+    const graph = plan(
+      'ARG CODE_VERSION=latest\nFROM base:${CODE_VERSION}\nCMD /code/run-app\nFROM extras:${CODE_VERSION}\nCMD /code/run-extras',
+      {
+        buildArgs: { CODE_VERSION: '2.1' },
+      },
+    );
     assert.deepEqual(
       graph.stages.map((s) => (s.base.kind === 'image' ? s.base.ref.familiar() : s.base.kind)),
       ['base:2.1', 'extras:2.1'],
@@ -398,14 +402,19 @@ describe('planBuild: examples from the Dockerfile reference', () => {
   });
 
   it('a global ARG used in FROM is re-declared to be used in the stage', () => {
-    const graph = plan('ARG VERSION=latest\nFROM busybox:$VERSION\nARG VERSION\nRUN echo $VERSION > image_version');
+    const graph = plan(
+      'ARG VERSION=latest\nFROM busybox:$VERSION\nARG VERSION\nRUN echo $VERSION > image_version',
+    );
     const run = lastStep(graph);
     assert.equal(envOf(run).VERSION, 'latest');
     assert.deepEqual(run.buildArgs, [{ name: 'VERSION', value: 'latest' }]);
   });
 
   it('an ARG is scoped to the stage that declares it', () => {
-    const graph = plan('FROM busybox\nARG SETTINGS\nRUN ./run/setup $SETTINGS\nFROM busybox\nRUN ./run/other $SETTINGS', { buildArgs: { SETTINGS: 'x' } });
+    const graph = plan(
+      'FROM busybox\nARG SETTINGS\nRUN ./run/setup $SETTINGS\nFROM busybox\nRUN ./run/other $SETTINGS',
+      { buildArgs: { SETTINGS: 'x' } },
+    );
     assert.equal(envOf(graph.stages[0]!.steps[1]!).SETTINGS, 'x');
     assert.equal(envOf(graph.stages[1]!.steps[0]!).SETTINGS, undefined);
   });
@@ -503,6 +512,26 @@ describe('planBuild: stages and edges', () => {
         ['linux/amd64', false],
         ['linux/arm/v7', true],
       ],
+    );
+  });
+
+  it("keeps the base stage's platform even over FROM --platform, as BuildKit does, and says so", () => {
+    const graph = plan(
+      'FROM --platform=linux/arm64 scratch AS base\nFROM --platform=linux/s390x base\nFROM --platform=$TARGETPLATFORM scratch AS other',
+      {
+        target: 'other',
+      },
+    );
+    assert.equal(formatPlatform(graph.stages[1]!.platform), 'linux/arm64');
+    assert.deepEqual(
+      graph.warnings.map((w) => w.rule),
+      ['RedundantTargetPlatform'],
+    );
+    assert.deepEqual(
+      plan('FROM --platform=linux/arm64 scratch AS base\nFROM --platform=linux/s390x base').warnings.map(
+        (w) => w.message,
+      ),
+      ['FROM --platform has no effect on a stage built on stage "base", which sets the platform'],
     );
   });
 
