@@ -14,7 +14,10 @@ import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { makeBusyboxTarball } from '../support/rootfs.ts';
 
 function skopeo(...args: string[]): string {
-  return execFileSync('skopeo', ['--insecure-policy', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('skopeo', ['--insecure-policy', ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 async function layoutBlob(dir: string, digest: string): Promise<Buffer> {
@@ -37,11 +40,19 @@ describe('interop with skopeo through a real registry', () => {
   it('an image pushed by strata is pulled by skopeo byte-identical (busybox from strata import)', async () => {
     const store = await Store.open(join(dir, 'store'));
     const imported = await importImage(store, { source: makeBusyboxTarball(dir), sourceName: 'busybox' });
-    await store.tag({ full: `${registry.host}/interop/busybox:1`, short: `${registry.host}/interop/busybox:1` }, imported.manifest);
+    await store.tag(
+      { full: `${registry.host}/interop/busybox:1`, short: `${registry.host}/interop/busybox:1` },
+      imported.manifest,
+    );
     const pushed = await push(store, `${registry.host}/interop/busybox:1`);
     assert.equal(pushed.descriptor.digest, imported.manifest.digest);
     const out = join(dir, 'skopeo-out');
-    skopeo('copy', '--src-tls-verify=false', `docker://${registry.host}/interop/busybox:1`, `oci:${out}:busybox`);
+    skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/interop/busybox:1`,
+      `oci:${out}:busybox`,
+    );
     const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8'));
     assert.equal(index.manifests[0].digest, imported.manifest.digest, 'same manifest digest');
     const rawManifest = await layoutBlob(out, imported.manifest.digest);
@@ -64,13 +75,19 @@ describe('interop with skopeo through a real registry', () => {
       `oci:${join(dir, 'scratch')}:fromskopeo:1`,
       `docker://${registry.host}/interop/fromskopeo:1`,
     );
-    const raw = Buffer.from(skopeo('inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/interop/fromskopeo:1`));
+    const raw = Buffer.from(
+      skopeo('inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/interop/fromskopeo:1`),
+    );
     const remote = parseManifest(raw);
     assert.equal(remote.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
     const store = await Store.open(join(dir, 'pulled'));
     const result = await pull(store, `${registry.host}/interop/fromskopeo:1`);
     assert.equal(result.descriptor.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
-    assert.deepEqual(await store.blobs.read(result.descriptor.digest), raw, 'manifest bytes as skopeo pushed them');
+    assert.deepEqual(
+      await store.blobs.read(result.descriptor.digest),
+      raw,
+      'manifest bytes as skopeo pushed them',
+    );
     for (const blob of [image.config, ...image.layers])
       assert.deepEqual(await store.blobs.read(blob.digest), await scratch.blobs.read(blob.digest));
     const named = await store.resolve(`${registry.host}/interop/fromskopeo:1`);

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { inspectImage } from '../../src/api/inspect.ts';
+import { pull } from '../../src/api/pull.ts';
+import { push } from '../../src/api/push.ts';
+import { canonicalJsonBytes, type Descriptor, type Index, MediaTypes } from '../../src/oci/index.ts';
+import { PlatformNotFoundError } from '../../src/registry/index.ts';
+import { Store } from '../../src/store/index.ts';
+import { writeTestImage } from '../support/images.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+
+describe('multi-platform images: push an index, inspect, pull one platform', () => {
+  let registry: TestRegistry;
+  let dir: string;
+  let amd64: Descriptor;
+  let arm64: Descriptor;
+  let index: Descriptor;
+
+  before(async () => {
+    registry = await startRegistry();
+    dir = await mkdtemp(join(tmpdir(), 'strata-inspect-'));
+    const store = await Store.open(join(dir, 'store'));
+    amd64 = (
+      await writeTestImage(store, {
+        layerSizes: [10_000],
+        seed: 41,
+        platform: { os: 'linux', architecture: 'amd64' },
+      })
+    ).manifest;
+    arm64 = (
+      await writeTestImage(store, {
+        layerSizes: [20_000, 300],
+        seed: 42,
+        platform: { os: 'linux', architecture: 'arm64' },
+      })
+    ).manifest;
+    const document: Index = {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociIndex,
+      manifests: [
+        { ...amd64, platform: { os: 'linux', architecture: 'amd64' } },
+        { ...arm64, platform: { os: 'linux', architecture: 'arm64' } },
+      ],
+    };
+    const raw = canonicalJsonBytes(document);
+    const info = await store.blobs.writeBytes(raw);
+    index = { mediaType: MediaTypes.ociIndex, digest: info.digest, size: info.size };
+    const name = `${registry.host}/multi/app:1`;
+    await store.tag({ full: name, short: name }, index);
+    await push(store, name);
+  });
+  after(async () => {
+    await registry?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('pushes the index after its children; the registry serves it', () => {
+    const raw = JSON.parse(
+      execFileSync(
+        'skopeo',
+        ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/multi/app:1`],
+        { encoding: 'utf8' },
+      ),
+    );
+    assert.equal(raw.mediaType, MediaTypes.ociIndex);
+    assert.deepEqual(
+      raw.manifests.map((m: Descriptor) => m.digest),
+      [amd64.digest, arm64.digest],
+    );
+  });
+
+  it('inspects a remote index: platforms, the host platform config, layers and sizes', async () => {
+    const result = await inspectImage(`docker://${registry.host}/multi/app:1`, {
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
+    assert.equal(result.digest, index.digest);
+    assert.deepEqual(
+      result.platforms?.map((p) => p.platform),
+      ['linux/amd64', 'linux/arm64'],
+    );
+    assert.equal(result.manifest?.digest, amd64.digest);
+    assert.equal(result.config?.platform, 'linux/amd64');
+    assert.deepEqual(result.config?.cmd, ['/bin/sh']);
+    assert.equal(result.layers?.length, 1);
+    const arm = await inspectImage(`${registry.host}/multi/app:1`, {
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
+    assert.equal(arm.location, `docker://${registry.host}/multi/app:1`);
+    assert.equal(arm.config?.platform, 'linux/arm64');
+    assert.equal(arm.layers?.length, 2);
+    assert.ok(arm.size! > arm.layers!.reduce((n, l) => n + l.size, 0), 'size counts config and layers');
+  });
+
+  it('pulls the requested platform only and names it; an absent platform lists the available ones', async () => {
+    const store = await Store.open(join(dir, 'pulled'));
+    const result = await pull(store, `${registry.host}/multi/app:1`, {
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
+    assert.equal(result.descriptor.digest, arm64.digest);
+    assert.equal(result.resolvedDigest, index.digest);
+    assert.equal((await store.resolve(`${registry.host}/multi/app:1`)).digest, arm64.digest);
+    assert.deepEqual(await store.verify(), []);
+    await assert.rejects(
+      pull(store, `${registry.host}/multi/app:1`, { platform: { os: 'linux', architecture: 's390x' } }),
+      (error: unknown) => {
+        assert.ok(error instanceof PlatformNotFoundError);
+        assert.match(
+          error.message,
+          /no image for platform linux\/s390x \(available: linux\/amd64, linux\/arm64\)/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('inspects a local image when the store has the name', async () => {
+    const store = await Store.open(join(dir, 'pulled'));
+    const local = await inspectImage(`${registry.host}/multi/app:1`, { store });
+    assert.equal(local.location, `strata:${registry.host}/multi/app:1`);
+    assert.equal(local.digest, arm64.digest);
+    assert.equal(local.config?.platform, 'linux/arm64');
+  });
+});
