@@ -1,5 +1,5 @@
 import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
-import { constants, createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import type { Compression } from '../oci/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { ParallelGzip } from './parallel-gzip.ts';
@@ -86,8 +86,7 @@ export function openDecompressed(source: Readable | AsyncIterable<Uint8Array>): 
     }
     const compression = detectCompression(head);
     const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [Readable.from(rest())];
-    if (compression === 'gzip')
-      stages.push(createGunzip({ chunkSize: 256 * 1024, finishFlush: constants.Z_SYNC_FLUSH }));
+    if (compression === 'gzip') stages.push(createGunzip({ chunkSize: 256 * 1024 }));
     else if (compression === 'zstd') stages.push(new (loadZstd().DecompressStream)());
     pipeline([...stages, out], (error) => {
       if (error) out.destroy(error);

@@ -269,3 +269,37 @@ describe('streaming behaviour', () => {
     );
   });
 });
+
+describe('openDecompressed', () => {
+  const payload = Buffer.from('a layer tar would be here '.repeat(1000));
+  const bytewise = (b: Buffer): Readable =>
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < b.length; i++) yield b.subarray(i, i + 1);
+      })(),
+    );
+
+  it('reads concatenated gzip members (as pigz --independent or appended blobs write) as one stream', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const two = Buffer.concat([gzipSync(payload.subarray(0, 100)), gzipSync(payload.subarray(100))]);
+    assert.ok((await collect(openDecompressed(Readable.from([two])))).equals(payload));
+  });
+
+  it('detects the format from magic bytes arriving one byte at a time', async () => {
+    const zst = spawnSync('zstd', ['-q', '-c'], { input: payload }).stdout;
+    assert.ok((await collect(openDecompressed(bytewise(zst)))).equals(payload));
+    assert.ok(
+      (await collect(openDecompressed(bytewise(payload.subarray(0, 3))))).equals(payload.subarray(0, 3)),
+    );
+    assert.equal((await collect(openDecompressed(Readable.from([])))).length, 0);
+  });
+
+  it('fails on a corrupt gzip stream instead of returning short data', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const gz = gzipSync(payload);
+    gz.writeUInt8(gz.readUInt8(gz.length - 6) ^ 0xff, gz.length - 6); // break the CRC
+    await assert.rejects(collect(openDecompressed(Readable.from([gz]))));
+    // and a stream cut short is an error too, not a silently shorter tar
+    await assert.rejects(collect(openDecompressed(Readable.from([gzipSync(payload).subarray(0, 100)]))));
+  });
+});
