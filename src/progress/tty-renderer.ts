@@ -210,7 +210,8 @@ export class TtyRenderer implements ProgressRenderer {
       case 'pushing': {
         const total = event.total ?? 0;
         const current = event.current ?? 0;
-        const width = 50;
+        // Docker's bar is 50 wide; narrower terminals get a shorter one so the sizes stay visible.
+        const width = Math.max(10, Math.min(50, (this.#options.stream.columns ?? 100) - 50));
         const filled = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
         const bar = `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}]`;
         return `${id}: ${pull ? 'Downloading' : 'Pushing'} ${bar}  ${formatProgressBytes(current)}/${formatProgressBytes(total)}`;

@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Digest } from '../../src/oci/index.ts';
+import {
+  type BuildEvent,
+  createRenderer,
+  JsonRenderer,
+  PlainRenderer,
+  type RendererStream,
+  TtyRenderer,
+} from '../../src/progress/index.ts';
+
+class Capture implements RendererStream {
+  text = '';
+  isTTY: boolean;
+  columns = 80;
+  rows = 30;
+  constructor(tty = false) {
+    this.isTTY = tty;
+  }
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+}
+
+const LAYER = `sha256:${'ab'.repeat(32)}` as Digest;
+const CONFIG = `sha256:${'cd'.repeat(32)}` as Digest;
+
+const BUILD: BuildEvent[] = [
+  {
+    type: 'step-started',
+    at: 1000,
+    step: 's0',
+    name: 'FROM docker.io/library/alpine:3',
+    stage: 'builder',
+    index: 1,
+    total: 3,
+  },
+  {
+    type: 'transfer',
+    at: 1100,
+    step: 's0',
+    direction: 'pull',
+    digest: LAYER,
+    kind: 'layer',
+    status: 'downloading',
+    current: 1_000_000,
+    total: 3_400_000,
+  },
+  {
+    type: 'transfer',
+    at: 1200,
+    step: 's0',
+    direction: 'pull',
+    digest: LAYER,
+    kind: 'layer',
+    status: 'done',
+    current: 3_400_000,
+    total: 3_400_000,
+  },
+  { type: 'step-finished', at: 1500, step: 's0' },
+  { type: 'step-started', at: 1500, step: 's1', name: 'RUN make', stage: 'builder', index: 2, total: 3 },
+  { type: 'step-log', at: 1620, step: 's1', stream: 'stdout', text: 'compiling\nlinking' },
+  { type: 'step-log', at: 1700, step: 's1', stream: 'stderr', text: ' done\n' },
+  { type: 'step-finished', at: 2700, step: 's1' },
+  { type: 'step-started', at: 2750, step: 's2', name: 'COPY . /app', index: 3, total: 3 },
+  { type: 'step-cached', at: 2760, step: 's2' },
+  { type: 'step-started', at: 2800, step: 's3', name: 'RUN false' },
+  { type: 'step-failed', at: 2900, step: 's3', error: 'RUN false: exited with code 1' },
+  { type: 'message', at: 2950, level: 'warning', text: 'something to know' },
+];
+
+describe('plain renderer (BuildKit-style #N lines)', () => {
+  it('numbers steps, prefixes their output with elapsed seconds, and ends them with DONE/CACHED/ERROR', () => {
+    const out = new Capture();
+    const renderer = new PlainRenderer({ stream: out });
+    for (const e of BUILD) renderer.emit(e);
+    renderer.close();
+    assert.equal(
+      out.text,
+      [
+        '#1 [builder 1/3] FROM docker.io/library/alpine:3',
+        `#1 ${LAYER} 1.00MB / 3.40MB`,
+        `#1 ${LAYER} 3.40MB / 3.40MB done`,
+        '#1 DONE 0.5s',
+        '#2 [builder 2/3] RUN make',
+        '#2 0.120 compiling',
+        '#2 0.200 linking done',
+        '#2 DONE 1.2s',
+        '#3 [3/3] COPY . /app',
+        '#3 CACHED',
+        '#4 RUN false',
+        '#4 ERROR: RUN false: exited with code 1',
+        'WARNING: something to know',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints transfers outside steps like non-tty docker pull, byte progress at most every 2 s', () => {
+    const out = new Capture();
+    const renderer = new PlainRenderer({ stream: out });
+    const t = (
+      at: number,
+      status: 'waiting' | 'downloading' | 'verifying' | 'done' | 'exists' | 'retrying',
+      current?: number,
+    ): BuildEvent => ({
+      type: 'transfer',
+      at,
+      direction: 'pull',
+      digest: LAYER,
+      kind: 'layer',
+      status,
+      total: 2_000_000,
+      ...(current !== undefined ? { current } : {}),
+      ...(status === 'retrying' ? { message: 'UND_ERR_SOCKET at byte 5, resuming' } : {}),
+    });
+    for (const e of [
+      t(0, 'waiting'),
+      t(100, 'downloading', 10),
+      t(200, 'downloading', 20),
+      t(2500, 'downloading', 1_500_000),
+      t(2600, 'retrying'),
+      t(2700, 'verifying'),
+      t(2800, 'done'),
+    ])
+      renderer.emit(e);
+    renderer.emit({
+      type: 'transfer',
+      at: 2900,
+      direction: 'push',
+      digest: CONFIG,
+      kind: 'layer',
+      status: 'exists',
+    });
+    assert.equal(
+      out.text,
+      [
+        'abababababab: Pulling fs layer',
+        'abababababab: Downloading 10B / 2.00MB',
+        'abababababab: Downloading 1.50MB / 2.00MB',
+        'abababababab: Retrying: UND_ERR_SOCKET at byte 5, resuming',
+        'abababababab: Verifying Checksum',
+        'abababababab: Pull complete',
+        'cdcdcdcdcdcd: Layer already exists',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('json renderer', () => {
+  it('writes each event as one JSON line, unchanged', () => {
+    const out = new Capture();
+    const renderer = new JsonRenderer({ stream: out });
+    for (const e of BUILD) renderer.emit(e);
+    renderer.close();
+    const lines = out.text.trimEnd().split('\n');
+    assert.equal(lines.length, BUILD.length);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l)),
+      BUILD,
+    );
+  });
+});
+
+describe('tty renderer', () => {
+  it('prints finished steps once with their time, redraws the live part in place, and honours NO_COLOR', () => {
+    const out = new Capture(true);
+    const renderer = new TtyRenderer({ stream: out, env: { NO_COLOR: '1' }, now: () => 3000 });
+    for (const e of BUILD) renderer.emit(e);
+    renderer.emit({ type: 'step-started', at: 2950, step: 's4', name: 'RUN sleep 10' });
+    renderer.emit({ type: 'step-log', at: 2960, step: 's4', stream: 'stdout', text: 'tick\n' });
+    renderer.emit({
+      type: 'transfer',
+      at: 2970,
+      direction: 'pull',
+      digest: LAYER,
+      kind: 'layer',
+      status: 'downloading',
+      current: 500_000,
+      total: 1_000_000,
+    });
+    renderer.close();
+    assert.doesNotMatch(out.text, /\x1b\[\d*m/, 'no colour codes with NO_COLOR');
+    assert.match(out.text, /^=> \[builder 1\/3\] FROM docker\.io\/library\/alpine:3 {2}0\.5s$/m);
+    assert.match(out.text, /^=> \[builder 2\/3\] RUN make {2}1\.2s$/m);
+    assert.match(out.text, /^=> CACHED \[3\/3\] COPY \. \/app$/m);
+    assert.match(out.text, /^=> ERROR RUN false$/m);
+    assert.match(out.text, /^ > RUN false: exited with code 1$/m);
+    // The final frame: the running step with its timer and last output, and the docker-style bar.
+    const finalFrame = out.text.slice(out.text.lastIndexOf('\x1b[J') + 3);
+    assert.match(finalFrame, /^=> RUN sleep 10 {2}0\.1s$/m);
+    assert.match(finalFrame, /^=> => # tick$/m);
+    assert.match(finalFrame, /^abababababab: Downloading \[=+>\s+\] {2}500kB\/1\.00MB$/m);
+    // Each finished step line appears exactly once.
+    assert.equal(out.text.match(/RUN make {2}1\.2s/g)?.length, 1);
+  });
+
+  it('colours output unless NO_COLOR is set, and cuts lines to the terminal width', () => {
+    const out = new Capture(true);
+    out.columns = 20;
+    const renderer = new TtyRenderer({ stream: out, env: {}, now: () => 0 });
+    renderer.emit({
+      type: 'step-started',
+      at: 0,
+      step: 'x',
+      name: 'RUN a-very-long-command-line-that-overflows',
+    });
+    renderer.emit({ type: 'step-finished', at: 10, step: 'x' });
+    renderer.close();
+    assert.match(out.text, /\x1b\[34m=> \x1b\[0m/);
+    for (const line of out.text.split('\n'))
+      assert.ok(line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').length < 20, line);
+  });
+});
+
+describe('createRenderer', () => {
+  it('auto picks tty on a terminal, plain otherwise or under CI', () => {
+    assert.ok(createRenderer('auto', { stream: new Capture(true), env: {} }) instanceof TtyRenderer);
+    assert.ok(createRenderer('auto', { stream: new Capture(false), env: {} }) instanceof PlainRenderer);
+    assert.ok(
+      createRenderer('auto', { stream: new Capture(true), env: { CI: 'true' } }) instanceof PlainRenderer,
+    );
+    const quiet = new Capture();
+    const renderer = createRenderer('quiet', { stream: quiet });
+    for (const e of BUILD) renderer.emit(e);
+    renderer.close();
+    assert.equal(quiet.text, '');
+  });
+});
