@@ -9,6 +9,7 @@
 export * from './analyze-image.ts';
 export * from './attribute-bytes.ts';
 export * from './ci-thresholds.ts';
+export * from './compare-images.ts';
 export * from './dive-efficiency.ts';
 export * from './dive-tree.ts';
 export * from './image-from-reader.ts';

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCompareCommand } from './compare.ts';
 import { registerLintCommand } from './lint.ts';
 import { registerAnalyzeCommand } from './analyze.ts';
 import { registerBuildCommand } from './build.ts';
@@ -27,6 +28,7 @@ export function registerCommands(program: Command): void {
   registerLoginCommand(program);
   registerLogoutCommand(program);
   registerBuildCommand(program);
+  registerCompareCommand(program);
   registerLintCommand(program);
   registerAnalyzeCommand(program);
   registerImportCommand(program);
