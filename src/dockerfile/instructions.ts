@@ -86,6 +86,12 @@ export interface RunMount {
   readonly text: string;
 }
 
+/** One `RUN --device=name[,required]` (a CDI device). */
+export interface RunDevice {
+  readonly name: string;
+  readonly required: boolean;
+}
+
 /** `--network` of RUN. */
 export type NetworkMode = 'default' | 'none' | 'host';
 
@@ -112,8 +118,8 @@ export interface RunInstruction extends InstructionBase {
   readonly mounts: readonly RunMount[];
   readonly network?: NetworkMode;
   readonly security?: SecurityMode;
-  /** `--device=name[,required]` (CDI devices), as written. */
-  readonly devices: readonly string[];
+  /** `--device=name[,required]` (CDI devices). */
+  readonly devices: readonly RunDevice[];
 }
 
 /** `CMD command`. */

@@ -17,7 +17,7 @@ import {
   type SecurityMode,
 } from './instructions.ts';
 import { type PositionMap, parseHeredocWord } from './logical-lines.ts';
-import { parseRunMount } from './run-mount.ts';
+import { parseRunDevice, parseRunMount } from './run-mount.ts';
 import { EMPTY_ENV, isSpace, ShellLexer } from './shell-lexer.ts';
 import type { SourceRange } from './source-range.ts';
 import { didYouMean } from './suggest.ts';
@@ -184,7 +184,9 @@ export function parseInstruction(
         mounts,
         network: network as NetworkMode | undefined,
         security: security as SecurityMode | undefined,
-        devices: f.get('device')?.values ?? [],
+        devices: (f.get('device')?.values ?? []).map((value, i) =>
+          c.wrap(f.get('device')?.offsets[i], () => parseRunDevice(value)),
+        ),
       };
     }
     case 'cmd':

@@ -1,5 +1,5 @@
 import { DockerfileError } from './dockerfile-error.ts';
-import type { CacheSharing, MountType, RunMount } from './instructions.ts';
+import type { CacheSharing, MountType, RunDevice, RunMount } from './instructions.ts';
 import { didYouMean } from './suggest.ts';
 
 const MOUNT_TYPES: readonly MountType[] = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
@@ -174,13 +174,44 @@ export function parseRunMount(text: string, expand?: (value: string) => string):
   };
 }
 
+/**
+ * Parses one `RUN --device=` value as BuildKit does (instructions/commands_rundevice.go): the first
+ * bare field or `name=` is the CDI device name, `required` or `required=<bool>` marks it required.
+ */
+export function parseRunDevice(text: string): RunDevice {
+  let name = '';
+  let required = false;
+  for (const field of splitCsv(text, 'devices')) {
+    const eq = field.indexOf('=');
+    const key = (eq === -1 ? field : field.slice(0, eq)).toLowerCase();
+    const value = eq === -1 ? '' : field.slice(eq + 1);
+    if (eq === -1) {
+      if (key === 'required') required = true;
+      else if (name === '') name = field;
+      else throw new DockerfileError(`invalid field '${field}' must be a key=value pair`);
+    } else if (key === 'name') {
+      if (name !== '') throw new DockerfileError(`device name already set to ${name}`);
+      name = value;
+    } else if (key === 'required') {
+      required = parseGoBool(key, value);
+    } else if (name === '') {
+      name = field;
+    } else {
+      throw new DockerfileError(`unexpected key '${key}' in '${field}'`, {
+        hint: didYouMean(key, ['name', 'required'], { caseSensitive: true }),
+      });
+    }
+  }
+  return { name, required };
+}
+
 /** Whether a mount is read-only: the explicit choice, else bind/secret/ssh yes, cache/tmpfs no. */
 export function mountIsReadOnly(mount: RunMount): boolean {
   return mount.readOnly ?? !(mount.type === 'cache' || mount.type === 'tmpfs');
 }
 
 /** Go's encoding/csv for one record: `"` quotes a field, `""` inside quotes is a quote. */
-export function splitCsv(text: string): string[] {
+export function splitCsv(text: string, what = 'mounts'): string[] {
   const fields: string[] = [];
   let i = 0;
   for (;;) {
@@ -189,7 +220,7 @@ export function splitCsv(text: string): string[] {
       i++;
       for (;;) {
         if (i >= text.length)
-          throw new DockerfileError(`failed to parse csv mounts: extraneous or missing " in quoted-field`);
+          throw new DockerfileError(`failed to parse csv ${what}: extraneous or missing " in quoted-field`);
         const ch = text[i]!;
         if (ch === '"') {
           if (text[i + 1] === '"') {
@@ -204,13 +235,13 @@ export function splitCsv(text: string): string[] {
         i++;
       }
       if (i < text.length && text[i] !== ',') {
-        throw new DockerfileError(`failed to parse csv mounts: extraneous or missing " in quoted-field`);
+        throw new DockerfileError(`failed to parse csv ${what}: extraneous or missing " in quoted-field`);
       }
     } else {
       const comma = text.indexOf(',', i);
       field = comma === -1 ? text.slice(i) : text.slice(i, comma);
       if (field.includes('"'))
-        throw new DockerfileError(`failed to parse csv mounts: bare " in non-quoted-field`);
+        throw new DockerfileError(`failed to parse csv ${what}: bare " in non-quoted-field`);
       i = comma === -1 ? text.length : comma;
     }
     fields.push(field);

@@ -8,6 +8,7 @@ import type {
   Instruction,
   MountType,
   NetworkMode,
+  RunDevice,
   SecurityMode,
   SourceRange,
 } from '../dockerfile/index.ts';
@@ -137,7 +138,7 @@ export interface RunStep extends StepBase {
   readonly mounts: readonly PlannedMount[];
   readonly network: NetworkMode;
   readonly security: SecurityMode;
-  readonly devices: readonly string[];
+  readonly devices: readonly RunDevice[];
 }
 
 /** A `RUN --mount` with its values expanded and its source resolved. */

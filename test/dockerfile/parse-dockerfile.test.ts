@@ -319,6 +319,18 @@ const cases: readonly [string, string, readonly object[]][] = [
     ],
   ],
   [
+    'RUN --device takes a CDI name and required',
+    'RUN --device=vendor.com/gpu=all,required --device=name=nvidia.com/gpu=0 x',
+    [
+      {
+        devices: [
+          { name: 'vendor.com/gpu=all', required: true },
+          { name: 'nvidia.com/gpu=0', required: false },
+        ],
+      },
+    ],
+  ],
+  [
     'COPY flags',
     'COPY --from=build --chown=app:app --chmod=0644 --link --parents --exclude=*.md --exclude=.git ./a ./b /dst/',
     [
@@ -670,6 +682,11 @@ const errorCases: readonly [string, string, string][] = [
     'a bare quote in a mount',
     `FROM a\nRUN --mount='target=/a"b' true`,
     'Dockerfile:2:5: failed to parse csv mounts: bare " in non-quoted-field',
+  ],
+  [
+    'a device with two names',
+    'FROM a\nRUN --device=a,b x',
+    "Dockerfile:2:5: invalid field 'b' must be a key=value pair",
   ],
   [
     'a variable in a mount from',
