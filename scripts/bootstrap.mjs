@@ -137,12 +137,23 @@ export function mmdebstrapArgs(suite, output, sources) {
     ...excludes.map((p) => `--dpkgopt=path-exclude=${p}`),
     '--dpkgopt=path-include=/usr/share/doc/*/copyright',
     '--aptopt=Acquire::Languages "none"',
-    '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/*.log "$1"/var/log/apt/*',
+    // As in Docker's debian images: apt deletes downloaded .debs after installing them and keeps
+    // no binary caches, so `RUN apt-get install` layers hold the packages once, not twice.
+    `--customize-hook=printf '%s\\n' ${APT_DOCKER_CLEAN.map((l) => `'${l}'`).join(' ')} > "$1/etc/apt/apt.conf.d/docker-clean"`,
+    '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb "$1"/var/log/*.log "$1"/var/log/apt/*',
     suite,
     output,
     ...sources,
   ];
 }
+
+/** /etc/apt/apt.conf.d/docker-clean of Docker's debian images (debuerreotype's slimming). */
+const APT_DOCKER_CLEAN = [
+  'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };',
+  'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };',
+  'Dir::Cache::pkgcache "";',
+  'Dir::Cache::srcpkgcache "";',
+];
 
 /** Makes and imports `debian:bookworm-slim`. */
 async function bootstrapDebian(root, log, mirror) {

@@ -23,8 +23,25 @@ const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 14
  * Exits with the container's exit status. Put `--` before a command that has options of its own.
  */
 export function registerRunCommand(program: Command): void {
-  program
-    .command('run')
+  const run = program.command('run');
+  // docker run's rule: options before IMAGE are ours, IMAGE and everything after it belong to the
+  // container. commander would otherwise take `-e`/`-u`/`-w` anywhere on the line.
+  const parseOptions = run.parseOptions.bind(run);
+  run.parseOptions = (args: string[]) => {
+    const at = firstOperand(run, args);
+    if (at < 0) return parseOptions(args);
+    const head = parseOptions(args.slice(0, at));
+    const rest = args[at] === '--' ? args.slice(at + 1) : args.slice(at);
+    return { operands: [...head.operands, ...rest], unknown: head.unknown };
+  };
+  // When the parent command already saw IMAGE (`strata run IMAGE cmd -e x`), commander hands the
+  // rest over as "unknown" options; they are the container's too. (commander's _parseCommand is
+  // internal; the test in test/examples/run-command.test.ts pins this behaviour.)
+  const internal = run as unknown as { _parseCommand(operands: string[], unknown: string[]): unknown };
+  const parseCommand = internal._parseCommand.bind(run);
+  internal._parseCommand = (operands, unknown) =>
+    operands.length > 0 ? parseCommand([...operands, ...unknown], []) : parseCommand(operands, unknown);
+  run
     .description('run an image from the store in a fresh container (host network; removed on exit)')
     .argument('<image>', 'image name or manifest digest')
     .argument('[command...]', "command and arguments, replacing the image's Cmd (use -- before options)")
@@ -84,4 +101,18 @@ export function registerRunCommand(program: Command): void {
         await store.close();
       }
     });
+}
+
+/** Index of the first argument that is not one of `command`'s options (or their values), or -1. */
+function firstOperand(command: Command, args: readonly string[]): number {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') return i;
+    const flag = arg.startsWith('--') ? arg.split('=')[0]! : arg.slice(0, 2);
+    const option = command.options.find((o) => o.long === flag || o.short === flag);
+    if (!option) return i; // an option strata run does not have: the container's
+    const inline = arg.startsWith('--') ? arg.includes('=') : arg.length > 2;
+    if ((option.required || option.optional) && !inline) i++; // skip its value
+  }
+  return -1;
 }
