@@ -110,7 +110,7 @@ export interface FlagValue {
 }
 
 /**
- * Parses an instruction's flags against the flags it accepts, with BuildKit's rules and messages:
+ * Parses an instruction's flags against the flags it accepts (the map holds only the flags given), with BuildKit's rules and messages:
  * unknown flags (with a "did you mean"), duplicates (except repeatable ones), `--bool`,
  * `--bool=true|false`, `--string=value` (a value is required), `--strings=v` repeated.
  */
@@ -131,16 +131,6 @@ export function parseFlags(
       offsets: number[];
     }
   >();
-  for (const name of Object.keys(accepted)) {
-    state.set(name, {
-      used: false,
-      value: undefined,
-      values: [],
-      bool: false,
-      offset: undefined,
-      offsets: [],
-    });
-  }
   for (const word of words) {
     if (word.text === '--') break;
     if (!word.text.startsWith('--')) throw fail(`arg should start with -- : ${word.text}`, word.offset);
@@ -150,8 +140,7 @@ export function parseFlags(
     const value = hasValue ? word.text.slice(eq + 1) : '';
     const name = flagName.slice(2);
     const kind = Object.hasOwn(accepted, name) ? accepted[name] : undefined;
-    const entry = state.get(name);
-    if (kind === undefined || entry === undefined) {
+    if (kind === undefined) {
       const names = Object.keys(accepted);
       const suggestion = didYouMean(name, names, { caseSensitive: true });
       const hint =
@@ -161,6 +150,12 @@ export function parseFlags(
             ? `${instruction} takes no flags`
             : `${instruction} accepts ${names.map((n) => `--${n}`).join(', ')}`;
       throw fail(`unknown flag: ${flagName}`, word.offset, hint);
+    }
+    // Entries exist only for flags that were given: an absent flag reads as undefined.
+    let entry = state.get(name);
+    if (entry === undefined) {
+      entry = { used: false, value: undefined, values: [], bool: false, offset: undefined, offsets: [] };
+      state.set(name, entry);
     }
     if (entry.used && kind !== 'strings') throw fail(`duplicate flag specified: ${flagName}`, word.offset);
     entry.used = true;
