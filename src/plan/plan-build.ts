@@ -605,8 +605,9 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     stageIndex: number,
   ): StepPart {
     const rawLexer = new ShellLexer({ escapeToken: '\\', skipProcessQuotes: true });
-    const chown = instruction.chown === undefined ? undefined : expand(instruction.chown);
-    const chmod = instruction.chmod === undefined ? undefined : expand(instruction.chmod);
+    // A flag that expands to nothing is no flag at all, as in BuildKit (`if chown != ""`).
+    const chown = instruction.chown === undefined ? undefined : expand(instruction.chown) || undefined;
+    const chmod = instruction.chmod === undefined ? undefined : expand(instruction.chmod) || undefined;
     if (chmod !== undefined && instruction.chmod?.includes('$')) checkChmod(chmod, instruction);
     const sources = instruction.sources.map((s) => expand(s));
     const dest = expand(instruction.dest);
@@ -633,8 +634,9 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         parents: instruction.parents,
       };
     }
-    const checksum = instruction.checksum === undefined ? undefined : expand(instruction.checksum);
-    if (checksum !== undefined && checksum !== '') {
+    const checksum =
+      instruction.checksum === undefined ? undefined : expand(instruction.checksum) || undefined;
+    if (checksum !== undefined) {
       if (sources.length !== 1)
         throw fail("checksum can't be specified for multiple sources", instruction.range, {
           instruction: 'ADD',

@@ -255,6 +255,12 @@ describe('planBuild: what gets expanded', () => {
     assert.deepEqual([add.sources, add.dest, add.chown], [['file.txt'], '/data', 'app']);
   });
 
+  it('drops --chown and --chmod that expand to nothing', () => {
+    const copy = lastStep(plan('FROM scratch\nARG OWNER\nCOPY --chown=$OWNER --chmod=$MODE a /b'));
+    assert.ok(copy.kind === 'copy');
+    assert.deepEqual([copy.chown, copy.chmod], [undefined, undefined]);
+  });
+
   it('expands WORKDIR, USER, VOLUME, STOPSIGNAL, LABEL and EXPOSE (EXPOSE splits words)', () => {
     const graph = plan(
       `${vars}ARG PORTS="80 443/udp"\nWORKDIR $D\nUSER $U\nVOLUME $D "$C"\nSTOPSIGNAL $S\nLABEL $U.port=$P\nEXPOSE $P $PORTS 9000-9001`,
