@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   type CommandLine,
@@ -7,7 +8,7 @@ import {
   type Instruction,
   parseDockerfile,
 } from '../dockerfile/index.ts';
-import { formatLocation } from '../util/index.ts';
+import { formatLocation, isErrnoException, NotFoundError } from '../util/index.ts';
 
 /** `strata parse <Dockerfile> [--json]`: the typed syntax tree of a Dockerfile. */
 export function registerParseCommand(program: Command): void {
@@ -17,7 +18,8 @@ export function registerParseCommand(program: Command): void {
     .argument('<dockerfile>', 'path to the Dockerfile')
     .option('--json', 'print the full syntax tree as JSON')
     .action(async (path: string, options: { json?: boolean }) => {
-      const dockerfile = parseDockerfile(await readFile(path, 'utf8'), { file: path });
+      const { text, file } = await readDockerfile(path);
+      const dockerfile = parseDockerfile(text, { file });
       printWarnings(dockerfile.warnings);
       if (options.json) {
         process.stdout.write(`${JSON.stringify(dockerfile, null, 2)}\n`);
@@ -25,6 +27,26 @@ export function registerParseCommand(program: Command): void {
       }
       process.stdout.write(formatDockerfile(dockerfile));
     });
+}
+
+/**
+ * Reads a Dockerfile; a directory means its `Dockerfile`, as with `docker build`. A missing file
+ * is a {@link NotFoundError}, not a crash.
+ */
+export async function readDockerfile(path: string): Promise<{ text: string; file: string }> {
+  let file = path;
+  try {
+    if ((await stat(path)).isDirectory()) file = join(path, 'Dockerfile');
+    return { text: await readFile(file, 'utf8'), file };
+  } catch (error) {
+    if (isErrnoException(error, 'ENOENT')) {
+      throw new NotFoundError(`no Dockerfile at ${file}`, {
+        cause: error,
+        hint: 'pass the path of a Dockerfile, or of a directory that holds one',
+      });
+    }
+    throw error;
+  }
 }
 
 /** Warnings go to stderr, one per line, located like errors. */

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseDockerfile } from '../dockerfile/index.ts';
 import { formatPlatform, parsePlatform } from '../oci/index.ts';
@@ -6,7 +5,7 @@ import { type BuildGraph, planBuild, type Stage } from '../plan/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { collect } from './cli-context.ts';
 import { formatTable } from './format.ts';
-import { printWarnings } from './parse.ts';
+import { printWarnings, readDockerfile } from './parse.ts';
 
 /**
  * `strata stages <Dockerfile> [--target x] [--build-arg k=v]… [--platform p] [--json]`: the stage
@@ -31,7 +30,8 @@ export function registerStagesCommand(program: Command): void {
         path: string,
         options: { target?: string; buildArg: string[]; platform?: string; json?: boolean },
       ) => {
-        const dockerfile = parseDockerfile(await readFile(path, 'utf8'), { file: path });
+        const { text, file } = await readDockerfile(path);
+        const dockerfile = parseDockerfile(text, { file });
         const graph = planBuild(dockerfile, {
           buildArgs: parseBuildArgs(options.buildArg),
           ...(options.target === undefined ? {} : { target: options.target }),

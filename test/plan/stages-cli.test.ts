@@ -113,4 +113,16 @@ describe('strata stages and strata parse (CLI)', () => {
       ].join('\n'),
     );
   });
+
+  it('reads the Dockerfile of a directory, and says so when there is none', async () => {
+    const ok = await runStrata(['stages', dir.path]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /stage-2 \(target\)/);
+    const missing = await runStrata(['parse', join(dir.path, 'nope')]);
+    assert.equal(missing.code, 1);
+    assert.equal(
+      missing.stderr,
+      `error: no Dockerfile at ${join(dir.path, 'nope')}: ENOENT: no such file or directory, stat '${join(dir.path, 'nope')}' (pass the path of a Dockerfile, or of a directory that holds one)\n`,
+    );
+  });
 });
