@@ -12,6 +12,7 @@ export * from './ci-thresholds.ts';
 export * from './compare-images.ts';
 export * from './dive-efficiency.ts';
 export * from './dive-tree.ts';
+export * from './html-report.ts';
 export * from './image-from-reader.ts';
 export * from './largest-directories.ts';
 export * from './layer-history.ts';

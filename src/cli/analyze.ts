@@ -1,25 +1,33 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
   AnalyzeThresholdError,
   analyzeImageWithFiles,
+  attributeBytes,
   type CiThresholds,
   DIVE_CI_DEFAULTS,
   evaluateThresholds,
+  type HtmlReportInput,
   type ImageAnalysis,
   imageFromReader,
   isDisabledThreshold,
   parseByteSize,
   parseRatio,
+  renderHtmlReport,
   shortCreatedBy,
   type ThresholdResult,
 } from '../analyze/index.ts';
 import { imageReaderFor } from '../api/copy.ts';
 import { parseImageLocation } from '../api/image-transport.ts';
 import { withRegistryPool } from '../api/registry-access.ts';
+import { parseDockerfile } from '../dockerfile/index.ts';
 import { type Image, parsePlatform } from '../oci/index.ts';
+import { type BuildGraph, planBuild } from '../plan/index.ts';
 import type { Store } from '../store/index.ts';
-import { storeFor } from './cli-context.ts';
+import { NotFoundError, writeFileAtomic } from '../util/index.ts';
+import { collect, storeFor } from './cli-context.ts';
 import { formatBytes, formatTable } from './format.ts';
+import { parseBuildArgs } from './stages.ts';
 
 /**
  * Opens the image an argument names: a transport-qualified location (`oci:dir[:tag]`,
@@ -51,6 +59,9 @@ interface AnalyzeCommandOptions {
   top: string;
   platform?: string;
   html?: string;
+  dockerfile?: string;
+  target?: string;
+  buildArg: string[];
 }
 
 /** The thresholds the flags set, on top of dive's CI defaults. */
@@ -177,18 +188,35 @@ export function registerAnalyzeCommand(program: Command): void {
     .option('--top <n>', 'how many wasted paths to list', '20')
     .option('--platform <os/arch[/variant]>', 'the platform to pick from a multi-platform image')
     .option('--html <file>', 'also write a self-contained HTML report')
+    .option('--dockerfile <path>', 'the Dockerfile the image was built from: attributes layers to stages')
+    .option('--target <stage>', 'with --dockerfile: the stage that was built')
+    .option('--build-arg <key=value>', 'with --dockerfile: a build argument used (repeatable)', collect, [])
     .action(async (name: string, options: AnalyzeCommandOptions, command: Command) => {
       const thresholds = options.ci ? thresholdsFrom(options) : undefined;
       const store = await storeFor(command);
-      const { analysis, files } = await withImageArgument(name, store, options, (image) =>
-        analyzeImageWithFiles(image, { topWasted: Number(options.top) || 20 }),
+      const graph = await graphFor(options);
+      const { analysis, files, attribution } = await withImageArgument(
+        name,
+        store,
+        options,
+        async (image) => ({
+          ...(await analyzeImageWithFiles(image, { topWasted: Number(options.top) || 20 })),
+          attribution: graph ? attributeBytes({ image, graph }) : undefined,
+        }),
       );
       const checks = thresholds ? evaluateThresholds(analysis, thresholds) : [];
-      if (options.html) await writeHtmlReport(options.html, name, analysis, files);
+      if (options.html)
+        await writeHtmlReport(options.html, {
+          name,
+          analysis,
+          files,
+          ...(attribution ? { attribution } : {}),
+        });
       if (options.json) {
         const json = {
           image: name,
           ...analysis,
+          ...(attribution ? { attribution } : {}),
           ...(thresholds ? { ci: { pass: checks.every((c) => c.passed), checks } } : {}),
         };
         process.stdout.write(`${JSON.stringify(json, jsonNumbers, 2)}\n`);
@@ -203,9 +231,22 @@ function jsonNumbers(_key: string, value: unknown): unknown {
   return typeof value === 'number' && !Number.isFinite(value) ? null : value;
 }
 
-async function writeHtmlReport(
-  _path: string,
-  _name: string,
-  _analysis: ImageAnalysis,
-  _files: readonly unknown[],
-): Promise<void> {}
+async function writeHtmlReport(path: string, input: HtmlReportInput): Promise<void> {
+  await writeFileAtomic(path, renderHtmlReport(input));
+  process.stderr.write(`wrote ${path}\n`);
+}
+
+/** The build graph a `--dockerfile` names, for attributing layers to stages. */
+async function graphFor(options: AnalyzeCommandOptions): Promise<BuildGraph | undefined> {
+  if (!options.dockerfile) return undefined;
+  let text: string;
+  try {
+    text = await readFile(options.dockerfile, 'utf8');
+  } catch (error) {
+    throw new NotFoundError(`cannot read Dockerfile ${options.dockerfile}`, { cause: error });
+  }
+  return planBuild(parseDockerfile(text, { file: options.dockerfile }), {
+    ...(options.target ? { target: options.target } : {}),
+    ...(options.buildArg.length > 0 ? { buildArgs: parseBuildArgs(options.buildArg) } : {}),
+  });
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Store } from '../../src/store/index.ts';
@@ -104,6 +105,16 @@ describe('strata analyze and strata compare', () => {
       fail.stderr,
       /too many bytes wasted \(wasted-bytes=4350 > threshold=4096\); image is too large \(size=7160 > max-size=7000\)/,
     );
+  });
+
+  it('--html writes the self-contained report next to the text output', async () => {
+    const out = join(dir.path, 'report.html');
+    const r = await runStrata(['analyze', '--html', out, 'worked:1'], { root });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, `wrote ${out}\n`);
+    const html = readFileSync(out, 'utf8');
+    assert.match(html, /^<!doctype html>/);
+    assert.match(html, /"wasted":\[\{"path":"\/tmp\/big","bytes":4000/);
   });
 
   it('refuses a threshold outside 0-1', async () => {

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { analyzeImageWithFiles, attributeBytes, renderHtmlReport } from '../../src/analyze/index.ts';
+import { parseDockerfile } from '../../src/dockerfile/index.ts';
+import { planBuild } from '../../src/plan/index.ts';
+import { Store } from '../../src/store/index.ts';
+import { REPO, tempDir } from '../support/cli.ts';
+import { writeFixtureImage } from './fixture-image.ts';
+
+/** The Dockerfile whose final stage the fixture's layers stand for: base, COPY --from, COPY, RUN. */
+const DOCKERFILE = `FROM busybox:1.36 AS build
+RUN make
+FROM busybox:1.36
+COPY --from=build /out /app
+COPY static /srv/static
+RUN rm -rf /tmp/cache && write-config
+`;
+
+const ARTIFACTS = join(REPO, 'test-artifacts');
+
+describe('the HTML report in headless Chromium', () => {
+  const dir = tempDir('strata-html-');
+  const reportPath = join(dir.path, 'report.html');
+  let browser: Browser;
+  let layer1Files = 0;
+  before(async () => {
+    const store = await Store.open(join(dir.path, 'store'));
+    const files = (prefix: string, count: number, size: number) =>
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [`${prefix}/f${i}.bin`, size * (1 + (i % 4))]),
+      );
+    const { image } = await writeFixtureImage(store, dir.path, 'report:1', [
+      {
+        createdBy: '/bin/sh -c #(nop) ADD file:busybox in /',
+        files: { ...files('bin', 6, 20000), ...files('etc', 4, 3000), ...files('tmp/cache', 5, 8000) },
+      },
+      { createdBy: 'COPY /out /app # buildkit', files: files('app', 8, 30000) },
+      { createdBy: 'COPY static /srv/static # buildkit', files: files('srv/static', 12, 6000) },
+      {
+        createdBy: 'RUN /bin/sh -c rm -rf /tmp/cache && write-config # buildkit',
+        files: { 'tmp/.wh.cache': 0, 'etc/app.conf': 9000 },
+      },
+    ]);
+    await store.close();
+    const graph = planBuild(parseDockerfile(DOCKERFILE));
+    const { analysis, files: visible } = await analyzeImageWithFiles(image);
+    layer1Files = visible.filter((f) => f.layer === 1).length;
+    const attribution = attributeBytes({ image, graph });
+    assert.equal(attribution.aligned, true);
+    writeFileSync(reportPath, renderHtmlReport({ name: 'report:1', analysis, files: visible, attribution }));
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    dir.cleanup();
+  });
+
+  it('is one self-contained page: no external script, style or link', () => {
+    const html = readFileSync(reportPath, 'utf8');
+    assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|@import|url\(http/i);
+    assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
+  });
+
+  it('renders the treemap coloured by source, and a click on a layer filters it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(pathToFileURL(reportPath).href);
+    const all = page.locator('#treemap .tm-file');
+    await all.first().waitFor();
+    const layersShown = await all.evaluateAll((els) =>
+      [...new Set(els.map((e) => (e as HTMLElement).dataset.layer))].sort(),
+    );
+    assert.deepEqual(layersShown, ['0', '1', '2', '3']);
+    // The removed /tmp/cache is not in the final filesystem, so not in the treemap.
+    assert.equal(await page.locator('#treemap [data-path^="/tmp/"]').count(), 0);
+    // Coloured by source: the two stage-1 layers (COPY --from=build is "stage build") differ from the base.
+    const colour = (layer: string) =>
+      page
+        .locator(`#treemap .tm-file[data-layer="${layer}"]`)
+        .first()
+        .evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.notEqual(await colour('0'), await colour('1'));
+    assert.equal(await page.locator('#colour-by').inputValue(), 'source');
+    assert.match(await page.locator('#layers tbody tr[data-layer="1"]').innerText(), /\[stage build\]/);
+    assert.match(
+      await page.locator('#wasted tbody').innerText(),
+      /\/tmp\/cache\/.*removed by #3 RUN rm -rf \/tmp\/cache/s,
+    );
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-report.png'), fullPage: true });
+
+    await page.click('#layers tbody tr[data-layer="1"]');
+    assert.equal(await page.locator('#treemap').getAttribute('data-filter'), '1');
+    const filtered = await page
+      .locator('#treemap .tm-file')
+      .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.layer));
+    assert.equal(filtered.length, layer1Files);
+    assert.ok(filtered.every((l) => l === '1'));
+    assert.match(await page.locator('#filter-label').innerText(), /^Layer #1: 8 files/);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-report-layer-1.png'), fullPage: true });
+
+    await page.click('#all-layers');
+    assert.equal(await page.locator('#treemap').getAttribute('data-filter'), 'all');
+    assert.ok((await page.locator('#treemap .tm-file').count()) > layer1Files);
+    assert.deepEqual(errors, []);
+    assert.ok(
+      requests.every((u) => u.startsWith('file:')),
+      `the page made network requests: ${requests.join(', ')}`,
+    );
+    await page.close();
+  });
+});
