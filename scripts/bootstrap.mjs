@@ -156,7 +156,7 @@ const APT_DOCKER_CLEAN = [
 ];
 
 /** Makes and imports `debian:bookworm-slim`. */
-async function bootstrapDebian(root, log, mirror) {
+async function bootstrapDebian(root, log, mirror, progress) {
   if (spawnSync('mmdebstrap', ['--version']).status !== 0) {
     throw new Error('mmdebstrap is missing: apt-get install mmdebstrap (or run npm run demo as root)');
   }
@@ -167,8 +167,15 @@ async function bootstrapDebian(root, log, mirror) {
   const dir = mkdtempSync(join(tmpdir(), 'strata-bootstrap-'));
   try {
     const tar = join(dir, 'rootfs.tar');
-    const status = await runCommand('mmdebstrap', ['--quiet', ...mmdebstrapArgs('bookworm', tar, sources)]);
-    if (status !== 0) throw new Error(`mmdebstrap exited with ${status}`);
+    const tail = [];
+    const status = await runCommand('mmdebstrap', ['--quiet', ...mmdebstrapArgs('bookworm', tar, sources)], {
+      onLine: (line) => {
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        progress?.(line);
+      },
+    });
+    if (status !== 0) throw new Error(`mmdebstrap exited with ${status}:\n${tail.join('\n')}`);
     strataSync(['import', '-m', 'mmdebstrap --variant=minbase bookworm', tar, 'debian:bookworm-slim'], {
       root,
     });
@@ -241,7 +248,7 @@ export async function bootstrapBases({
     }
     const start = Date.now();
     log(`bootstrapping ${base.name}…`);
-    if (base.dir === null) await bootstrapDebian(root, log, mirror);
+    if (base.dir === null) await bootstrapDebian(root, log, mirror, progress);
     else await buildBase(root, base, log, progress);
     done.push({ name: base.name, action: 'built', ms: Date.now() - start });
     present = storedNames(root);
