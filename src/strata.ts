@@ -20,3 +20,4 @@ export { buildImage, type BuildOptions, type BuildResult, type ImageResolver, st
 export { containerArgs, containerEnv, type RunImageOptions, type RunImageResult, runImage } from './api/run-image.ts';
 export { type InitOptions, type InitResult, initProject, PROJECT_KINDS, type ProjectKind } from './api/init-project.ts';
 export { registryImageResolver } from './api/image-resolver.ts';
+export { type DiskUsage, diskUsage, type PruneOptions, type PruneResult, parseDuration, parseSize, prune } from './api/prune.ts';

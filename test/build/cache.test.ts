@@ -106,3 +106,33 @@ describe('build cache', () => {
     assert.equal(verify.code, 0, verify.stdout);
   });
 });
+
+describe('build cache pruning', () => {
+  let fx: BuildFixture;
+  before(async () => {
+    fx = await buildFixture('strata-prune-');
+  });
+  after(() => fx.cleanup());
+
+  it('keeps what --keep-storage allows (least recently used go first), and a plain prune empties the cache', async () => {
+    const a = fx.context('a', { Dockerfile: 'FROM busybox:local\nRUN head -c 20000 /dev/urandom > /a\n' });
+    const b = fx.context('b', { Dockerfile: 'FROM busybox:local\nRUN head -c 20000 /dev/urandom > /b\n' });
+    await build(fx, a);
+    await build(fx, b);
+    const du = JSON.parse((await runStrata(['du', '--json'], { root: fx.root })).stdout);
+    assert.equal(du.buildCache.records, 2);
+    // Budget for one record: the older one (a) goes, b stays cached.
+    const keep = await runStrata(
+      ['prune', '--keep-storage', `${Math.ceil(du.buildCache.bytes / 2) + 100}B`],
+      { root: fx.root },
+    );
+    assert.equal(keep.code, 0, keep.stderr);
+    assert.match(keep.stdout, /; 1 build cache records,/);
+    assert.deepEqual((await build(fx, b)).ran, []);
+    assert.deepEqual((await build(fx, a)).ran, ['RUN head -c 20000 /dev/urandom > /a']);
+    const all = await runStrata(['prune'], { root: fx.root });
+    assert.match(all.stdout, /; 2 build cache records,/);
+    assert.deepEqual((await build(fx, b)).ran, ['RUN head -c 20000 /dev/urandom > /b']);
+    assert.equal((await runStrata(['store', 'verify'], { root: fx.root })).code, 0);
+  });
+});
