@@ -52,69 +52,147 @@ export async function openRemoteBlob(
       ...(options.onRetry ? { onRetry: (i) => options.onRetry?.(i.reason) } : {}),
       ...(signal ? { signal } : {}),
     });
-  let position = options.offset ?? 0;
+  const position = options.offset ?? 0;
   if (position >= size && size > 0) return Readable.from([], { objectMode: false });
   const first = await get(position);
-  async function* bytes(): AsyncGenerator<Buffer> {
-    let res: RegistryResponse | undefined = first;
-    let failures = 0;
-    try {
-      for (;;) {
-        // A 200 to a ranged request restarts at 0: skip what we already passed on.
-        let skip = res.status === 200 ? position : 0;
-        if (res.status === 206) {
-          const range = headerValue(res, 'content-range');
-          const start = range ? Number(/^bytes (\d+)-/.exec(range)?.[1]) : position;
-          if (start !== position) {
-            await res.body.dump();
-            throw new RegistryError(`${path}: server resumed at byte ${start}, wanted ${position}`);
-          }
-        }
-        try {
-          for await (const chunk of res.body as AsyncIterable<Buffer>) {
-            let data = chunk;
-            if (skip > 0) {
-              if (data.length <= skip) {
-                skip -= data.length;
-                continue;
-              }
-              data = data.subarray(skip);
-              skip = 0;
-            }
-            position += data.length;
-            if (position > size)
-              throw new DigestMismatchError({
-                expected: descriptor.digest,
-                expectedSize: size,
-                actualSize: position,
-                what: 'downloaded blob',
-              });
-            yield data;
-          }
-          if (position < size) throw new PrematureBodyEndError(position, size);
-          return;
-        } catch (error) {
-          if (signal?.aborted) throw new AbortedError();
-          if (!isNetworkError(error) || ++failures >= client.retryPolicy.attempts) {
-            if (error instanceof PrematureBodyEndError || isNetworkError(error))
-              throw new RegistryError(
-                `fetching blob ${descriptor.digest}: connection lost at byte ${position} of ${size}`,
-                {
-                  cause: error,
-                  temporary: true,
-                },
-              );
-            throw error;
-          }
-          res.body.destroy();
-          options.onRetry?.(`${describeCause(error)} at byte ${position}, resuming`);
-          await sleep(backoffDelay(client.retryPolicy, failures), signal);
-          res = await get(position);
-        }
-      }
-    } finally {
-      if (res && !res.body.destroyed) res.body.destroy();
-    }
+  return new ResumableBlobStream({ first, position, descriptor, client, get, options });
+}
+
+/**
+ * The stream behind {@link openRemoteBlob}: forwards the response body with backpressure, and on
+ * a network fault or an early end fetches the rest with a Range request and carries on.
+ */
+class ResumableBlobStream extends Readable {
+  #res: RegistryResponse;
+  #position: number;
+  #skip = 0;
+  #failures = 0;
+  #resuming = false;
+  readonly #descriptor: Descriptor;
+  readonly #client: RegistryClient;
+  readonly #get: (from: number) => Promise<RegistryResponse>;
+  readonly #options: RemoteBlobOptions;
+
+  constructor(init: {
+    first: RegistryResponse;
+    position: number;
+    descriptor: Descriptor;
+    client: RegistryClient;
+    get: (from: number) => Promise<RegistryResponse>;
+    options: RemoteBlobOptions;
+  }) {
+    super({ highWaterMark: 1 << 20 });
+    this.#res = init.first;
+    this.#position = init.position;
+    this.#descriptor = init.descriptor;
+    this.#client = init.client;
+    this.#get = init.get;
+    this.#options = init.options;
+    this.#attach(init.first);
   }
-  return Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 });
+
+  #attach(res: RegistryResponse): void {
+    this.#res = res;
+    // A 200 to a ranged request restarts at 0: skip what was already passed on.
+    this.#skip = res.status === 200 ? this.#position : 0;
+    if (res.status === 206) {
+      const range = headerValue(res, 'content-range');
+      const start = range ? Number(/^bytes (\d+)-/.exec(range)?.[1]) : this.#position;
+      if (start !== this.#position) {
+        res.body.destroy();
+        this.destroy(
+          new RegistryError(
+            `fetching blob ${this.#descriptor.digest}: server resumed at byte ${start}, wanted ${this.#position}`,
+          ),
+        );
+        return;
+      }
+    }
+    const body = res.body;
+    body.on('data', (chunk: Buffer) => {
+      if (res !== this.#res) return;
+      let data = chunk;
+      if (this.#skip > 0) {
+        if (data.length <= this.#skip) {
+          this.#skip -= data.length;
+          return;
+        }
+        data = data.subarray(this.#skip);
+        this.#skip = 0;
+      }
+      this.#position += data.length;
+      if (this.#position > this.#descriptor.size) {
+        body.destroy();
+        this.destroy(
+          new DigestMismatchError({
+            expected: this.#descriptor.digest,
+            expectedSize: this.#descriptor.size,
+            actualSize: this.#position,
+            what: 'downloaded blob',
+          }),
+        );
+        return;
+      }
+      if (!this.push(data)) body.pause();
+    });
+    body.on('end', () => {
+      if (res !== this.#res) return;
+      if (this.#position < this.#descriptor.size)
+        this.#fault(new PrematureBodyEndError(this.#position, this.#descriptor.size));
+      else this.push(null);
+    });
+    body.on('error', (error: Error) => {
+      if (res !== this.#res) return;
+      this.#fault(error);
+    });
+  }
+
+  #fault(error: unknown): void {
+    if (this.#resuming || this.destroyed) return;
+    const { signal } = this.#options;
+    if (signal?.aborted) {
+      this.destroy(new AbortedError());
+      return;
+    }
+    const attempts = this.#client.retryPolicy.attempts;
+    if (!isNetworkError(error) || ++this.#failures >= attempts) {
+      this.destroy(
+        error instanceof PrematureBodyEndError || isNetworkError(error)
+          ? new RegistryError(
+              `fetching blob ${this.#descriptor.digest}: connection lost at byte ${this.#position} of ${this.#descriptor.size}`,
+              { cause: error, temporary: true },
+            )
+          : (error as Error),
+      );
+      return;
+    }
+    this.#resuming = true;
+    this.#res.body.destroy();
+    this.#options.onRetry?.(`${describeCause(error)} at byte ${this.#position}, resuming`);
+    sleep(backoffDelay(this.#client.retryPolicy, this.#failures), signal)
+      .then(() => this.#get(this.#position))
+      .then(
+        (res) => {
+          this.#resuming = false;
+          if (this.destroyed) {
+            res.body.destroy();
+            return;
+          }
+          this.#attach(res);
+        },
+        (failure: unknown) => {
+          this.#resuming = false;
+          this.destroy(failure as Error);
+        },
+      );
+  }
+
+  override _read(): void {
+    if (!this.#resuming) this.#res.body.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#res.body.destroyed) this.#res.body.destroy();
+    callback(error);
+  }
 }
