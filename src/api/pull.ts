@@ -55,7 +55,7 @@ export async function pull(
     });
   return withRegistryPool(options, async (pool) => {
     const reader = new RegistryReader(pool.client(ref.registryHost()), ref);
-    message(`${ref.digest ?? ref.tag ?? 'latest'}: Pulling from ${ref.familiarRepository()}`);
+    message(`${ref.digest ?? ref.tag ?? 'latest'}: Pulling from ${ref.path}`);
     {
       const result = await transferImage(reader, new StoreImageWriter(store, name), {
         direction: 'pull',
