@@ -19,9 +19,16 @@ const EMPTY_INFO: DiveFileInfo = { size: 0, isDir: false };
 const WHITEOUT_PREFIX = '.wh.';
 const DOUBLE_WHITEOUT_PREFIX = '.wh..wh..';
 
-/** Go's `sort.Strings` order: byte-wise on UTF-8. */
+const ABOVE_SURROGATES = /[\uD800-\uFFFF]/;
+
+/**
+ * Go's `sort.Strings` order: byte-wise on UTF-8. UTF-16 code-unit order is the same unless a
+ * string holds a surrogate pair or a character from U+E000 up, so only those pay for encoding.
+ */
 function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  if (ABOVE_SURROGATES.test(a) || ABOVE_SURROGATES.test(b))
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One node of a {@link DiveTree}. */

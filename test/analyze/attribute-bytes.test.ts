@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { analyzeImage, attributeBytes, measureAttribution } from '../../src/analyze/index.ts';
 import { imageNameOf } from '../../src/api/images.ts';
+import { formatAttribution } from '../../src/cli/analyze.ts';
 import { parseDockerfile } from '../../src/dockerfile/index.ts';
 import { validateImage } from '../../src/oci/index.ts';
 import { planBuild } from '../../src/plan/index.ts';
@@ -79,6 +80,17 @@ describe('attributeBytes on a real multi-stage build', () => {
       build.compressedBytes > 300000 && build.compressedBytes < 310000,
       String(build.compressedBytes),
     );
+  });
+
+  it('formats the end-of-build summary by source and by step', () => {
+    const text = formatAttribution(attributeBytes(result));
+    assert.match(text, /^Image size by source \(\S+ compressed\):$/m);
+    assert.match(text, /^ +3\d\d(\.\d)?kB {2}stage build \(1 layer\)$/m);
+    assert.match(
+      text,
+      /^ {2}#1 +3\d\d(\.\d)?kB {2}line 7: COPY --from=build \/artifact \/app\/artifact {2}\[stage build\]$/m,
+    );
+    assert.match(text, /^ {2}#2 +\d+B {2}line 8: COPY hello\.txt \/app\/ {2}\[context\]$/m);
   });
 
   it('measures uncompressed sizes too', async () => {
