@@ -151,7 +151,10 @@ export async function transferImage(
   writer: ImageWriter,
   options: TransferOptions = {},
 ): Promise<TransferResult> {
-  const { signal, events } = options;
+  const { events } = options;
+  // The first failure cancels the blobs still in flight, so an error surfaces at once.
+  const cancel = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
   const direction = options.direction ?? 'pull';
   const limiter = new Limiter(options.concurrency ?? 4);
   const stats = { copiedBlobs: 0, skippedBlobs: 0, copiedBytes: 0 };
@@ -262,7 +265,8 @@ export async function transferImage(
     await writer.commit(top, signal);
     return { source, top, ...stats };
   } catch (error) {
-    // Let the blobs still in flight settle before the writer cleans up behind them.
+    // Let the cancelled blobs settle before the writer cleans up behind them.
+    cancel.abort();
     await Promise.allSettled(started.values());
     await writer.abort?.();
     throw error;
