@@ -29,7 +29,7 @@ function render(result: InspectResult): string {
       lines.push('Labels:', ...Object.entries(c.labels).map(([k, v]) => `  ${k}=${v}`));
   }
   if (result.layers) {
-    lines.push(`Layers:      ${result.layers.length}, ${formatBytes(result.size ?? 0)} compressed`);
+    lines.push(`Layers:      ${result.layers.length}, ${formatBytes(result.size ?? 0)} as stored`);
     const table = formatTable(
       ['  #', 'DIGEST', 'SIZE'],
       result.layers.map((l, i) => [`  ${i + 1}`, l.digest, formatBytes(l.size)]),

@@ -131,12 +131,11 @@ export class PlainRenderer implements ProgressRenderer {
       this.#write(`#${step.number} ${event.digest} ${words[event.status]}`.trimEnd());
       return;
     }
+    // Like `docker pull`/`docker push`, only layers get lines of their own.
+    if (event.kind !== 'layer') return;
     let text = DOCKER_WORDS[event.status][event.direction];
     if (moving && bytes) text += ` ${bytes}`;
     if (event.status === 'retrying' && event.message) text += `: ${event.message}`;
-    if (event.kind !== 'layer' && (event.status === 'waiting' || event.status === 'done')) {
-      text = event.status === 'waiting' ? `${event.kind} waiting` : `${event.kind} done`;
-    }
     this.#write(`${shortId(event.digest)}: ${text}`);
   }
 

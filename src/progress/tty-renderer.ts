@@ -177,7 +177,7 @@ export class TtyRenderer implements ProgressRenderer {
       for (const l of logs.slice(-LOG_LINES)) lines.push(this.#paint('2', `=> => # ${l}`));
     }
     for (const t of this.#transfers.values())
-      if (t.event.step === undefined) lines.push(this.#dockerLine(t.event));
+      if (t.event.step === undefined && t.event.kind === 'layer') lines.push(this.#dockerLine(t.event));
     const rows = this.#options.stream.rows ?? 40;
     return lines.length > rows - 1 ? lines.slice(lines.length - (rows - 1)) : lines;
   }
