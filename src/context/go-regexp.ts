@@ -1,20 +1,21 @@
 /**
- * Translates the regular expressions moby/patternmatcher builds from `.dockerignore` patterns
- * (Go RE2 syntax, compiled with Go's default Perl flags) into JavaScript RegExps that match the
- * same strings.
+ * Runs the regular expressions moby/patternmatcher builds from `.dockerignore` patterns (Go RE2
+ * syntax, compiled with Go's default Perl flags) with Go's meaning.
  *
  * patternmatcher passes `[` and `]` and most `\x` escapes straight into its regexp, so a pattern's
  * meaning is decided by Go's regexp parser, not by `filepath.Match`: `[[:digit:]]` is a POSIX class,
  * `\d` a digit, a `*` inside brackets becomes `[^/]*` *inside* the class. This file parses that
- * Go syntax and emits an equivalent JS `u`-mode expression:
+ * Go syntax into a small AST and runs it on one of two engines:
  *
- * - `.` is "anything but `\n`" (JS's `.` also refuses `\r`, U+2028 and U+2029);
- * - `\d \s \w \b` are ASCII-only in both; POSIX `[:name:]` classes are expanded to ranges;
- * - a lone `]` is a literal (Go) and is escaped for JS;
- * - escapes Go rejects (`\y`, `\1`) are errors here too.
+ * - V8's RegExp (`u` mode), for expressions whose backtracking stays cheap. `.` becomes "anything
+ *   but `\n`" (JS's `.` also refuses `\r`, U+2028 and U+2029), classes become explicit code point
+ *   ranges (POSIX classes expanded; `\d \s \w \b` are ASCII-only in both), a lone `]` is a literal;
+ * - a Thompson NFA, linear in the input as RE2 is, for expressions with many competing
+ *   repetitions (`*a*a*a*b`, several `**`), which would take a backtracking engine minutes.
  *
- * Not supported (throws {@link UnsupportedRegexpError}): Unicode classes `\pL`/`\p{Greek}` and the
- * byte class `\C`. Nobody writes them in a `.dockerignore`; refusing is safer than guessing.
+ * Escapes Go rejects (`\y`, `\1`) are errors here too. Not supported (throws
+ * {@link UnsupportedRegexpError}): Unicode classes `\pL`/`\p{Greek}`, `\Q…\E` and `\C`.
+ * Nobody writes them in a `.dockerignore`; refusing is safer than guessing.
  */
 
 /** The Go regexp would not compile: Docker fails the build on this pattern at match time. */
@@ -183,8 +184,8 @@ class Parser {
     throw new GoRegexpSyntaxError(`invalid escape \\${c}`);
   }
 
-  /** Parses a class after `[`; returns its JS text. */
-  #class(): string {
+  /** Parses a class after `[`; returns the code point ranges it matches. */
+  #class(): Range[] {
     let negated = false;
     if (this.#peek() === '^') {
       negated = true;
@@ -248,11 +249,11 @@ class Parser {
       }
       ranges.push([lo, hi]);
     }
-    return classText(ranges, negated);
+    return negated ? complement(ranges) : ranges;
   }
 
   /** Parses `{n}`, `{n,}` or `{n,m}` at the cursor (Go's parseRepeat); undefined when `{` is a literal. */
-  #repeat(): { text: string; length: number } | undefined {
+  #repeat(): { text: string; length: number; min: number; max: number } | undefined {
     const rest = this.#src.slice(this.#i, this.#i + 24).join('');
     const m = /^\{(0|[1-9][0-9]*)(?:(,)(0|[1-9][0-9]*)?)?\}/.exec(rest);
     if (m === null) return undefined;
@@ -260,30 +261,36 @@ class Parser {
     const max = m[2] === undefined ? min : m[3] === undefined ? -1 : Number(m[3]);
     if (min > 1000 || max > 1000 || (max >= 0 && min > max))
       throw new GoRegexpSyntaxError(`invalid repeat count ${m[0]}`);
-    return { text: m[0], length: m[0].length };
+    return { text: m[0], length: m[0].length, min, max };
   }
 
-  /** Translates the whole expression. */
-  translate(): string {
-    let out = '';
-    let depth = 0;
-    // Whether the last thing emitted can take a quantifier, and whether it already has one.
-    let canRepeat = false;
+  /** Parses the whole expression into an AST (Go's precedence: alternation < concatenation < repetition). */
+  parse(): Node {
+    interface Frame {
+      readonly alternatives: Node[];
+      items: Node[];
+    }
+    const seal = (frame: Frame): Node => {
+      const alternatives = [...frame.alternatives, catOf(frame.items)];
+      return alternatives.length === 1 ? alternatives[0]! : { t: 'alt', items: alternatives };
+    };
+    const stack: Frame[] = [];
+    let frame: Frame = { alternatives: [], items: [] };
+    // Whether the last item already carries a repetition (Go refuses a second one: "a**").
     let repeated = false;
-    const quantify = (text: string): void => {
+    const quantify = (min: number, max: number, text: string): void => {
       if (repeated) throw new GoRegexpSyntaxError(`invalid nested repetition operator: ${text}`);
-      if (!canRepeat) throw new GoRegexpSyntaxError(`missing argument to repetition operator: ${text}`);
-      out += text;
+      const last = frame.items.pop();
+      if (last === undefined)
+        throw new GoRegexpSyntaxError(`missing argument to repetition operator: ${text}`);
+      frame.items.push({ t: 'rep', min, max, node: last });
       repeated = true;
-      if (this.#peek() === '?') {
-        this.#i++;
-        out += '?'; // Perl's non-greedy modifier: the same strings match
-      }
+      if (this.#peek() === '?') this.#i++; // Perl's non-greedy modifier: the same strings match
     };
     while (this.#i < this.#src.length) {
       const c = this.#src[this.#i++]!;
       if (c === '*' || c === '+' || c === '?') {
-        quantify(c);
+        quantify(c === '+' ? 1 : 0, c === '?' ? 1 : -1, c);
         continue;
       }
       if (c === '{') {
@@ -291,59 +298,321 @@ class Parser {
         const repeat = this.#repeat();
         if (repeat !== undefined) {
           this.#i += repeat.length;
-          quantify(repeat.text);
+          quantify(repeat.min, repeat.max, repeat.text);
           continue;
         }
         this.#i++;
       }
       repeated = false;
-      canRepeat = true;
       switch (c) {
         case '^':
-          out += '(?:^)';
+          frame.items.push({ t: 'assert', kind: '^' });
           break;
         case '$':
-          out += '(?:$)';
+          frame.items.push({ t: 'assert', kind: '$' });
           break;
         case '.':
-          out += '[^\\n]';
+          frame.items.push({ t: 'char', ranges: ANY_BUT_NEWLINE });
           break;
         case '(':
           if (this.#peek() === '?') throw new UnsupportedRegexpError('regexp group flags are not supported');
-          out += '(?:';
-          depth++;
-          canRepeat = false;
+          stack.push(frame);
+          frame = { alternatives: [], items: [] };
           break;
-        case ')':
-          if (depth === 0) throw new GoRegexpSyntaxError('unexpected )');
-          depth--;
-          out += ')';
+        case ')': {
+          const outer = stack.pop();
+          if (outer === undefined) throw new GoRegexpSyntaxError('unexpected )');
+          const group = seal(frame);
+          frame = outer;
+          frame.items.push({ t: 'group', node: group });
           break;
+        }
         case '|':
-          out += '|';
-          canRepeat = false;
+          frame.alternatives.push(catOf(frame.items));
+          frame.items = [];
           break;
         case '[':
-          out += this.#class();
+          frame.items.push({ t: 'char', ranges: this.#class() });
           break;
         case '\\': {
           if (this.#peek() === 'Q') throw new UnsupportedRegexpError('\\Q…\\E quoting is not supported');
           const esc = this.#escape(false);
-          if ('rune' in esc) out += literal(String.fromCodePoint(esc.rune));
-          else if ('ranges' in esc) out += classText(esc.ranges, esc.negated);
-          else out += { A: '(?:^)', z: '(?:$)', b: '(?:\\b)', B: '(?:\\B)' }[esc.assertion];
+          if ('rune' in esc) frame.items.push({ t: 'char', ranges: [[esc.rune, esc.rune]] });
+          else if ('ranges' in esc)
+            frame.items.push({ t: 'char', ranges: esc.negated ? complement(esc.ranges) : esc.ranges });
+          else frame.items.push({ t: 'assert', kind: ASSERTIONS[esc.assertion]! });
           break;
         }
-        default:
-          out += literal(c);
+        default: {
+          const cp = c.codePointAt(0)!;
+          frame.items.push({ t: 'char', ranges: [[cp, cp]] });
+        }
       }
     }
-    if (depth !== 0) throw new GoRegexpSyntaxError('missing closing )');
-    return out;
+    if (stack.length !== 0) throw new GoRegexpSyntaxError('missing closing )');
+    return seal(frame);
   }
 }
 
-/** Compiles a Go regexp (the subset patternmatcher produces) to an equivalent JS RegExp. */
-export function goRegexpToJs(source: string): RegExp {
-  return new RegExp(new Parser(source).translate(), 'u');
+const ASSERTIONS: Readonly<Record<string, Assertion>> = { A: '^', z: '$', b: 'b', B: 'B' };
+
+function catOf(items: Node[]): Node {
+  return items.length === 1 ? items[0]! : { t: 'cat', items };
+}
+
+/** `.` in Go (without the s flag): any code point but `\n`. */
+const ANY_BUT_NEWLINE: Range[] = [
+  [0, 9],
+  [11, MAX_RUNE],
+];
+
+type Assertion = '^' | '$' | 'b' | 'B';
+
+/** The parsed expression. */
+type Node =
+  | { readonly t: 'char'; readonly ranges: readonly Range[] }
+  | { readonly t: 'cat'; readonly items: readonly Node[] }
+  | { readonly t: 'alt'; readonly items: readonly Node[] }
+  | { readonly t: 'group'; readonly node: Node }
+  | { readonly t: 'rep'; readonly min: number; readonly max: number; readonly node: Node }
+  | { readonly t: 'assert'; readonly kind: Assertion };
+
+// --- back end 1: a JavaScript RegExp (fast; used when backtracking cannot blow up) -----------
+
+function toJs(node: Node): string {
+  switch (node.t) {
+    case 'char':
+      return node.ranges.length === 1 && node.ranges[0]![0] === node.ranges[0]![1]
+        ? literal(String.fromCodePoint(node.ranges[0]![0]))
+        : classText(node.ranges, false);
+    case 'cat':
+      return node.items.map(toJs).join('');
+    case 'alt':
+      return node.items.map(toJs).join('|');
+    case 'group':
+      return `(?:${toJs(node.node)})`;
+    case 'rep': {
+      const inner = `(?:${toJs(node.node)})`;
+      if (node.max === -1) return node.min === 0 ? `${inner}*` : `${inner}{${node.min},}`;
+      return `${inner}{${node.min},${node.max}}`;
+    }
+    case 'assert':
+      return { '^': '(?:^)', $: '(?:$)', b: '(?:\\b)', B: '(?:\\B)' }[node.kind];
+  }
+}
+
+/**
+ * How many ways the expression can split a string, roughly: each unbounded or ranged repetition
+ * is a free choice point, and alternatives not anchored at the start are tried at every offset.
+ * With few choice points a backtracking engine stays polynomial of low degree on paths.
+ */
+function choicePoints(node: Node): number {
+  switch (node.t) {
+    case 'char':
+    case 'assert':
+      return 0;
+    case 'cat':
+    case 'alt':
+      return node.items.reduce((n, item) => n + choicePoints(item), node.t === 'alt' ? 1 : 0);
+    case 'group':
+      return choicePoints(node.node);
+    case 'rep':
+      return (
+        (node.max === node.min ? 0 : 1) + (node.max === -1 || node.max > 1 ? 2 : 1) * choicePoints(node.node)
+      );
+  }
+}
+
+/**
+ * Expressions with more choice points than this run on the NFA. Three keeps the common shapes
+ * (a leading `**` then a `*` name, or `**` on both sides of a directory name) on V8's fast
+ * engine; their worst case is cubic in
+ * one path component (≤ 255 characters), a few tens of milliseconds for a hostile file name.
+ */
+const MAX_BACKTRACKING_CHOICES = 3;
+
+// --- back end 2: a Thompson NFA, linear in the length of the input (as Go's RE2 is) -----------
+
+type State =
+  | { readonly k: 'char'; readonly ranges: readonly Range[]; out: number }
+  | { readonly k: 'split'; out: number; out2: number }
+  | { readonly k: 'assert'; readonly kind: Assertion; out: number }
+  | { readonly k: 'match' };
+
+/** Beyond this many states a pattern is refused (only absurd `{n,m}` counts get here). */
+const MAX_STATES = 20_000;
+
+class NfaBuilder {
+  readonly states: State[] = [];
+
+  #add(state: State): number {
+    if (this.states.length >= MAX_STATES)
+      throw new UnsupportedRegexpError('the pattern expands to too large a regular expression');
+    this.states.push(state);
+    return this.states.length - 1;
+  }
+
+  /** Builds `node` with its exit wired to `next`; returns its entry state. */
+  build(node: Node, next: number): number {
+    switch (node.t) {
+      case 'char':
+        return this.#add({ k: 'char', ranges: node.ranges, out: next });
+      case 'assert':
+        return this.#add({ k: 'assert', kind: node.kind, out: next });
+      case 'group':
+        return this.build(node.node, next);
+      case 'cat': {
+        let entry = next;
+        for (let i = node.items.length - 1; i >= 0; i--) entry = this.build(node.items[i]!, entry);
+        return entry;
+      }
+      case 'alt': {
+        let entry = this.build(node.items[node.items.length - 1]!, next);
+        for (let i = node.items.length - 2; i >= 0; i--)
+          entry = this.#add({ k: 'split', out: this.build(node.items[i]!, next), out2: entry });
+        return entry;
+      }
+      case 'rep': {
+        let entry = next;
+        if (node.max === -1) {
+          const loop = this.#add({ k: 'split', out: -1, out2: next });
+          (this.states[loop] as { out: number }).out = this.build(node.node, loop);
+          entry = loop;
+        } else {
+          for (let i = node.min; i < node.max; i++)
+            entry = this.#add({ k: 'split', out: this.build(node.node, entry), out2: next });
+        }
+        for (let i = 0; i < node.min; i++) entry = this.build(node.node, entry);
+        return entry;
+      }
+    }
+  }
+}
+
+function isWordChar(cp: number | undefined): boolean {
+  return (
+    cp !== undefined &&
+    ((cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || cp === 0x5f || (cp >= 0x61 && cp <= 0x7a))
+  );
+}
+
+function inRanges(ranges: readonly Range[], cp: number): boolean {
+  for (const [lo, hi] of ranges) if (cp >= lo && cp <= hi) return true;
+  return false;
+}
+
+/** True when every way through `node` starts with the `^` assertion (so a match can only start at 0). */
+function anchoredAtStart(node: Node): boolean {
+  switch (node.t) {
+    case 'assert':
+      return node.kind === '^';
+    case 'cat':
+      return node.items.length > 0 && anchoredAtStart(node.items[0]!);
+    case 'alt':
+      return node.items.every(anchoredAtStart);
+    case 'group':
+      return anchoredAtStart(node.node);
+    default:
+      return false;
+  }
+}
+
+/**
+ * Compiles `node` to an NFA and returns a search function with Go's `MatchString` semantics
+ * (a match may start anywhere unless the expression is anchored). Thompson simulation: the set
+ * of live states advances one code point at a time, so time is linear in the input.
+ */
+function nfaMatcher(node: Node): (text: string) => boolean {
+  const builder = new NfaBuilder();
+  builder.states.push({ k: 'match' });
+  const start = builder.build(node, 0);
+  const { states } = builder;
+  const anchored = anchoredAtStart(node);
+  const size = states.length;
+  const mark = new Int32Array(size);
+  let generation = 0;
+  let current = new Int32Array(size);
+  let next = new Int32Array(size);
+  const stack = new Int32Array(size * 2 + 2);
+
+  return (text: string): boolean => {
+    const length = text.length;
+    let currentCount = 0;
+    // Adds the ε-closure of `from` at string index `pos` to `list`; returns the new count, or -1
+    // when the match state was reached.
+    const closure = (list: Int32Array, count: number, from: number, pos: number): number => {
+      let top = 0;
+      stack[top++] = from;
+      while (top > 0) {
+        const s = stack[--top]!;
+        if (mark[s] === generation) continue;
+        mark[s] = generation;
+        const state = states[s]!;
+        switch (state.k) {
+          case 'match':
+            return -1;
+          case 'char':
+            list[count++] = s;
+            break;
+          case 'split':
+            stack[top++] = state.out2;
+            stack[top++] = state.out;
+            break;
+          case 'assert': {
+            let ok: boolean;
+            if (state.kind === '^') ok = pos === 0;
+            else if (state.kind === '$') ok = pos === length;
+            else {
+              const boundary =
+                isWordChar(pos > 0 ? text.charCodeAt(pos - 1) : undefined) !==
+                isWordChar(text.charCodeAt(pos));
+              ok = state.kind === 'b' ? boundary : !boundary;
+            }
+            if (ok) stack[top++] = state.out;
+          }
+        }
+      }
+      return count;
+    };
+    generation++;
+    let pos = 0;
+    for (;;) {
+      if (pos === 0 || !anchored) {
+        currentCount = closure(current, currentCount, start, pos);
+        if (currentCount < 0) return true;
+      }
+      if (pos >= length || (anchored && currentCount === 0)) return false;
+      const cp = text.codePointAt(pos)!;
+      const width = cp > 0xffff ? 2 : 1;
+      generation++;
+      let nextCount = 0;
+      for (let i = 0; i < currentCount; i++) {
+        const state = states[current[i]!] as { k: 'char'; ranges: readonly Range[]; out: number };
+        if (inRanges(state.ranges, cp)) {
+          nextCount = closure(next, nextCount, state.out, pos + width);
+          if (nextCount < 0) return true;
+        }
+      }
+      [current, next] = [next, current];
+      currentCount = nextCount;
+      pos += width;
+    }
+  };
+}
+
+/**
+ * Compiles a Go regexp (the subset patternmatcher produces) to a function with Go's
+ * `MatchString` semantics. Simple expressions run as a JS RegExp; ones whose backtracking could
+ * explode (several `**` or `*` that can trade characters) run on a linear-time NFA, as RE2 would.
+ */
+export function compileGoRegexp(
+  source: string,
+  options: { engine?: 'auto' | 'nfa' | 'js' } = {},
+): (text: string) => boolean {
+  const ast = new Parser(source).parse();
+  const engine = options.engine ?? 'auto';
+  if (engine === 'nfa' || (engine === 'auto' && choicePoints(ast) > MAX_BACKTRACKING_CHOICES))
+    return nfaMatcher(ast);
+  const regexp = new RegExp(toJs(ast), 'u');
+  return (text) => regexp.test(text);
 }

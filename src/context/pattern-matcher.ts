@@ -1,6 +1,6 @@
 import { cleanPath } from '../util/index.ts';
 import { BadPatternError, validateGoPattern } from './go-match.ts';
-import { GoRegexpSyntaxError, goRegexpToJs, UnsupportedRegexpError } from './go-regexp.ts';
+import { compileGoRegexp, GoRegexpSyntaxError, UnsupportedRegexpError } from './go-regexp.ts';
 import { goTrimSpace } from './go-strings.ts';
 
 /** Why a pattern was refused; {@link PatternMatcher.compile} throws it with the pattern's index. */
@@ -101,8 +101,7 @@ function compilePattern(cleaned: string): (path: string) => boolean {
       return (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1));
     }
     case 'regexp': {
-      const regexp = goRegexpToJs(`${re}$`);
-      return (path) => regexp.test(path);
+      return compileGoRegexp(`${re}$`);
     }
   }
 }

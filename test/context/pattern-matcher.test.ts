@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { compileGoRegexp } from '../../src/context/go-regexp.ts';
 import { InvalidPatternError, PatternMatcher } from '../../src/context/index.ts';
 import { invalidPatterns, multiPatternCases, singlePatternCases } from './pattern-cases.ts';
 
@@ -86,6 +87,60 @@ describe('PatternMatcher.mustDescendExcluded (fsutil skip rule)', () => {
   for (const [patterns, dir, want] of cases) {
     it(`${JSON.stringify(patterns)}: ${want ? 'enters' : 'skips'} excluded ${dir}/`, () => {
       assert.equal(PatternMatcher.compile(patterns).mustDescendExcluded(dir), want);
+    });
+  }
+});
+
+describe('regular expressions run in linear time where backtracking could explode', () => {
+  const hostile: Array<[string, string]> = [
+    ['**/a/**/a/**/a/**/a/**/b', `${'a/'.repeat(100)}c`],
+    ['*a*a*a*a*a*b', `${'a'.repeat(250)}c`],
+    ['a**a**a**b', 'a'.repeat(2000)],
+  ];
+  for (const [pattern, path] of hostile) {
+    it(`${JSON.stringify(pattern)} on a ${path.length}-character path`, () => {
+      const matcher = PatternMatcher.compile([pattern]);
+      const started = performance.now();
+      assert.equal(matcher.matches(path), false);
+      // A backtracking engine needs seconds to minutes here; RE2 and our NFA need milliseconds.
+      assert.ok(performance.now() - started < 1000, `took ${performance.now() - started} ms`);
+    });
+  }
+
+  // The two engines must agree: both are run on expressions patternmatcher builds.
+  const expressions = [
+    '^(.*/)?[^/]*\\.go$',
+    '^a|b[^/]*$',
+    '^[[:digit:]]x$',
+    '^a\\bb$',
+    '^a{2}[^/]*$',
+    '^[^/]*a[^/]*a[^/]*b$',
+    '^/|$',
+    '^(.*/)?a/(.*/)?b$',
+    '^x\\d+y?$',
+  ];
+  const inputs = [
+    '',
+    'a',
+    'aa',
+    'ab',
+    'a b',
+    'x.go',
+    'd/x.go',
+    '5x',
+    'zb',
+    'aab',
+    'a/b',
+    'a/x/b',
+    'x12',
+    'x1y',
+    'é😀',
+  ];
+  for (const expression of expressions) {
+    it(`the NFA and V8 agree on ${expression}`, () => {
+      const nfa = compileGoRegexp(expression, { engine: 'nfa' });
+      const js = compileGoRegexp(expression, { engine: 'js' });
+      for (const input of inputs) assert.equal(nfa(input), js(input), JSON.stringify(input));
     });
   }
 });
