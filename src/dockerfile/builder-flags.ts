@@ -24,65 +24,49 @@ export interface SplitArguments {
  */
 export function extractBuilderFlags(line: string, escapeToken: string, baseOffset = 0): SplitArguments {
   const flags: FlagWord[] = [];
-  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
-  let word = '';
-  let wordStart = 0;
-  let quote = '';
-  let blankOk = false;
-  for (let pos = 0; pos <= line.length; pos++) {
-    const atEnd = pos === line.length;
-    let ch = atEnd ? '' : line[pos]!;
-    if (phase === 'spaces') {
-      if (atEnd) break;
-      if (isSpace(ch)) continue;
-      if (ch !== '-' || line[pos + 1] !== '-') return restFrom(line, pos, flags, baseOffset);
-      phase = 'word';
-      wordStart = pos;
-    }
-    if (atEnd) {
-      if (word !== '--' && (blankOk || word.length > 0))
-        flags.push({ text: word, offset: baseOffset + wordStart });
-      break;
-    }
-    if (phase === 'word') {
-      if (isSpace(ch)) {
-        if (word === '--') return restFrom(line, pos, flags, baseOffset);
-        if (blankOk || word.length > 0) flags.push({ text: word, offset: baseOffset + wordStart });
-        phase = 'spaces';
-        word = '';
-        blankOk = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOk = true;
-        phase = 'quote';
-        continue;
-      }
-      if (ch === escapeToken) {
-        if (pos + 1 === line.length) continue; // an escapeToken at the very end is dropped
+  const length = line.length;
+  let pos = 0;
+  for (;;) {
+    while (pos < length && isSpace(line[pos]!)) pos++;
+    if (pos >= length) return { flags, rest: '', restOffset: baseOffset + length };
+    if (line[pos] !== '-' || line[pos + 1] !== '-') return restFrom(line, pos, flags, baseOffset);
+    // One word: quotes group and are removed; the escape token keeps the next character. The
+    // word is assembled from slices between the characters that are dropped.
+    const wordStart = pos;
+    let word = '';
+    let segment = pos;
+    let quote = '';
+    let blankOk = false;
+    while (pos < length) {
+      const ch = line[pos]!;
+      if (quote === '') {
+        if (isSpace(ch)) break;
+        if (ch === "'" || ch === '"') {
+          word += line.slice(segment, pos);
+          quote = ch;
+          blankOk = true;
+          segment = pos + 1;
+        } else if (ch === escapeToken) {
+          word += line.slice(segment, pos);
+          segment = pos + 1; // the escaped character starts the next slice; a final escape is dropped
+          pos++;
+        }
+      } else if (ch === quote) {
+        word += line.slice(segment, pos);
+        quote = '';
+        segment = pos + 1;
+      } else if (ch === escapeToken) {
+        word += line.slice(segment, pos);
+        segment = pos + 1;
+        if (pos + 1 === length) quote = '';
         pos++;
-        ch = line[pos]!;
-      }
-      word += ch;
-      continue;
-    }
-    // phase === 'quote'
-    if (ch === quote) {
-      phase = 'word';
-      continue;
-    }
-    if (ch === escapeToken) {
-      if (pos + 1 === line.length) {
-        phase = 'word';
-        continue;
       }
       pos++;
-      ch = line[pos]!;
     }
-    word += ch;
+    word += line.slice(segment, Math.min(pos, length));
+    if (word === '--') return restFrom(line, pos, flags, baseOffset);
+    if (blankOk || word.length > 0) flags.push({ text: word, offset: baseOffset + wordStart });
   }
-  return { flags, rest: '', restOffset: baseOffset + line.length };
 }
 
 /** The arguments from `pos` on, trimmed, after the flags found so far. */

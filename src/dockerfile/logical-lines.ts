@@ -66,7 +66,7 @@ export function readLogicalLines(
   canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean,
 ): ReadLinesResult {
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  const physical = splitLines(text);
+  const physical = new PhysicalLines(text);
   const directives: Directive[] = [];
   const seen = new Set<string>();
   let directivesDone = false;
@@ -110,11 +110,10 @@ export function readLogicalLines(
     return true;
   };
 
-  while (index < physical.length) {
-    const raw = physical[index]!;
+  while (index < physical.count) {
     const lineNumber = index + 1;
     index++;
-    const trimmedRaw = trimNewline(raw);
+    const trimmedRaw = physical.trimmed(index - 1);
     if (isComment(trimmedRaw)) {
       const comment = trimmedRaw.trimStart().slice(1).trim();
       if (comment === '') comments = [];
@@ -136,8 +135,8 @@ export function readLogicalLines(
     let complete = trimmed.complete;
     let currentLine = lineNumber;
     let hadEmptyContinuation = false;
-    while (!complete && index < physical.length) {
-      const next = trimNewline(physical[index]!);
+    while (!complete && index < physical.count) {
+      const next = physical.trimmed(index);
       index++;
       currentLine = index;
       directivesDone = true;
@@ -158,24 +157,25 @@ export function readLogicalLines(
       for (const found of heredocsFromLine(buffer, file, startLine, currentLine)) {
         let content = '';
         let terminated = false;
-        while (index < physical.length) {
-          const bodyLine = physical[index]!;
+        while (index < physical.count) {
+          const bodyIndex = index;
           index++;
           currentLine = index;
-          let candidate = trimNewline(bodyLine);
+          let candidate = physical.trimmed(bodyIndex);
           if (found.chomp) candidate = candidate.replace(/^\t+/, '');
           if (candidate === found.name) {
             terminated = true;
             break;
           }
-          content += bodyLine;
+          content += physical.raw(bodyIndex);
         }
         if (!terminated) throw error('unterminated heredoc', startLine, currentLine);
         heredocs.push({ ...found, content });
       }
     }
 
-    const lastText = trimNewline(physical[currentLine - 1] ?? '');
+    const lastText =
+      currentLine >= 1 && currentLine <= physical.count ? physical.trimmed(currentLine - 1) : '';
     lines.push({
       text: buffer,
       range: { line: startLine, column: leading + 1, endLine: currentLine, endColumn: lastText.length + 1 },
@@ -190,9 +190,9 @@ export function readLogicalLines(
     throw new DockerfileError('file with no instructions', {
       file,
       range: {
-        line: Math.max(1, physical.length),
+        line: Math.max(1, physical.count),
         column: 1,
-        endLine: Math.max(1, physical.length),
+        endLine: Math.max(1, physical.count),
         endColumn: 1,
       },
       hint: 'a Dockerfile needs at least a FROM instruction',
@@ -201,25 +201,36 @@ export function readLogicalLines(
   return { directives, escapeToken: escapeToken, lines };
 }
 
-/** Lines with their line endings kept (BuildKit keeps them in heredoc bodies). */
-function splitLines(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = text.indexOf('\n', start);
-    if (nl === -1) {
-      if (start < text.length) out.push(text.slice(start));
-      return out;
-    }
-    out.push(text.slice(start, nl + 1));
-    start = nl + 1;
-  }
-}
+/**
+ * The physical lines of a file as offsets into it: `raw` keeps the line ending (heredoc bodies keep
+ * them, as in BuildKit), `trimmed` drops trailing CR and LF. Only the text asked for is sliced.
+ */
+class PhysicalLines {
+  private readonly starts: number[] = [];
+  readonly count: number;
 
-function trimNewline(line: string): string {
-  let end = line.length;
-  while (end > 0 && (line.charCodeAt(end - 1) === 10 || line.charCodeAt(end - 1) === 13)) end--;
-  return end === line.length ? line : line.slice(0, end);
+  constructor(private readonly text: string) {
+    let start = 0;
+    while (start < text.length) {
+      this.starts.push(start);
+      const nl = text.indexOf('\n', start);
+      start = nl === -1 ? text.length : nl + 1;
+    }
+    this.count = this.starts.length;
+    this.starts.push(text.length);
+  }
+
+  raw(index: number): string {
+    return this.text.slice(this.starts[index]!, this.starts[index + 1]!);
+  }
+
+  trimmed(index: number): string {
+    const start = this.starts[index]!;
+    let end = this.starts[index + 1]!;
+    while (end > start && (this.text.charCodeAt(end - 1) === 10 || this.text.charCodeAt(end - 1) === 13))
+      end--;
+    return this.text.slice(start, end);
+  }
 }
 
 /** Go's `bytes.TrimLeftFunc(s, unicode.IsSpace)` for the ASCII and Latin-1 spaces. */
