@@ -2,7 +2,7 @@ import { cleanPath } from '../util/index.ts';
 import { type ContextNode, ContextView } from './context-view.ts';
 import { compileExcludePatterns } from './dockerignore.ts';
 import { SourceNotFoundError } from './errors.ts';
-import { goMatch, hasWildcards } from './go-match.ts';
+import { BadPatternError, goMatch, hasWildcards } from './go-match.ts';
 import type { ParentMatches, PatternMatcher } from './pattern-matcher.ts';
 
 /** What a COPY/ADD reads from the context. */
@@ -57,9 +57,10 @@ function splitWildcards(path: string): { literal: string; pattern: string } {
 function safeGoMatch(pattern: string, name: string): boolean {
   try {
     return goMatch(pattern, name);
-  } catch {
+  } catch (error) {
     // BuildKit ignores filepath.Match's error here: a malformed wildcard simply matches nothing.
-    return false;
+    if (error instanceof BadPatternError) return false;
+    throw error;
   }
 }
 
