@@ -100,7 +100,7 @@ export function packChanges(changes: Iterable<LayerChange>, options: PackOptions
 }
 
 type Planned =
-  | { kind: 'node'; key: string[]; tarPath: string; source: string; stat?: Stats }
+  | { kind: 'node'; key: string[]; tarPath: string; source: string }
   | { kind: 'whiteout'; key: string[]; tarPath: string }
   | { kind: 'opaque'; key: string[]; tarPath: string };
 
@@ -131,28 +131,33 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
 }
 
 function* walkTree(dir: string, prefix: string, options: PackOptions): Generator<Planned> {
-  const children: Array<{ name: string; planned: Planned; stat: Stats; abs: string }> = [];
-  for (const name of readdirSync(dir)) {
-    const abs = `${dir}/${name}`;
-    const stat = lstatSync(abs);
-    const tarPath = prefix === '' ? name : `${prefix}/${name}`;
-    if (options.overlayUpperdir && stat.isCharacterDevice() && stat.rdev === 0) {
-      const wh = WHITEOUT_PREFIX + name;
-      children.push({
-        name: wh,
-        planned: { kind: 'whiteout', key: [], tarPath: prefix === '' ? wh : `${prefix}/${wh}` },
-        stat,
-        abs,
-      });
-    } else children.push({ name, planned: { kind: 'node', key: [], tarPath, source: abs, stat }, stat, abs });
-  }
-  children.sort((a, b) => compareUtf8(a.name, b.name));
+  // Dirents, not Stats: a directory of 20k entries is held as names and types only (the full
+  // lstat happens as each entry is written). Only character devices need an lstat up front, to
+  // tell an overlay whiteout (0:0) from a real device — its tar name sorts differently.
+  const children = readdirSync(dir, { withFileTypes: true }).map((dirent) => {
+    const whiteout =
+      options.overlayUpperdir === true &&
+      dirent.isCharacterDevice() &&
+      lstatSync(`${dir}/${dirent.name}`).rdev === 0;
+    return {
+      name: dirent.name,
+      tarName: whiteout ? WHITEOUT_PREFIX + dirent.name : dirent.name,
+      whiteout,
+      directory: dirent.isDirectory(),
+    };
+  });
+  children.sort((a, b) => compareUtf8(a.tarName, b.tarName));
   for (const child of children) {
-    yield child.planned;
-    if (child.planned.kind === 'node' && child.stat.isDirectory()) {
-      if (options.overlayUpperdir && isOverlayOpaque(child.abs))
-        yield { kind: 'opaque', key: [], tarPath: child.planned.tarPath };
-      yield* walkTree(child.abs, child.planned.tarPath, options);
+    const tarPath = prefix === '' ? child.tarName : `${prefix}/${child.tarName}`;
+    if (child.whiteout) {
+      yield { kind: 'whiteout', key: [], tarPath };
+      continue;
+    }
+    const abs = `${dir}/${child.name}`;
+    yield { kind: 'node', key: [], tarPath, source: abs };
+    if (child.directory) {
+      if (options.overlayUpperdir && isOverlayOpaque(abs)) yield { kind: 'opaque', key: [], tarPath };
+      yield* walkTree(abs, tarPath, options);
     }
   }
 }
@@ -286,7 +291,7 @@ class LayerTarStream extends Readable {
     if (planned.kind === 'whiteout') return this.#write(encodeHeader(this.#marker(planned.tarPath)));
     if (planned.kind === 'opaque')
       return this.#write(encodeHeader(this.#marker(`${planned.tarPath}/${OPAQUE_MARKER}`)));
-    const stat = planned.stat ?? lstatSync(planned.source);
+    const stat = lstatSync(planned.source);
     let type: TarEntryType;
     let linkpath = '';
     let devmajor = 0;

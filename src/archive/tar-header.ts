@@ -82,7 +82,9 @@ export function encodeHeader(header: TarHeader): Buffer {
   for (const key of [...header.xattrs.keys()].sort())
     pax.push([`SCHILY.xattr.${key}`, header.xattrs.get(key)!]);
 
-  const ustar = Buffer.alloc(BLOCK_SIZE);
+  // allocUnsafe + fill draws from Node's shared 8 KiB pool: one header per entry would otherwise
+  // be one ArrayBuffer per entry, which costs more than the header itself.
+  const ustar = Buffer.allocUnsafe(BLOCK_SIZE).fill(0);
   name.copy(ustar, 0, 0, Math.min(name.length, 100));
   writeNumber(ustar, 100, 8, header.mode & 0o7777);
   writeNumber(ustar, 108, 8, header.uid);
