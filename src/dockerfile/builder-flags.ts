@@ -22,7 +22,11 @@ export interface SplitArguments {
  * `extractBuilderFlags` does: a word is a flag while it starts with `--`; quotes group and are
  * removed; the escapeToken token escapes the next character; a lone `--` ends the flags.
  */
-export function extractBuilderFlags(line: string, escapeToken: string, baseOffset = 0): SplitArguments {
+export function extractBuilderFlags(
+  line: string,
+  options: { readonly escapeToken: string; readonly baseOffset?: number },
+): SplitArguments {
+  const { escapeToken, baseOffset = 0 } = options;
   const flags: FlagWord[] = [];
   const length = line.length;
   let pos = 0;
@@ -79,7 +83,7 @@ function restFrom(line: string, pos: number, flags: readonly FlagWord[], baseOff
 }
 
 /** The kinds of flag BuildKit's `BFlags` knows. */
-type FlagKind = 'bool' | 'string' | 'strings';
+export type FlagKind = 'bool' | 'string' | 'strings';
 
 /** The parsed value of one flag; `used` tells a given default from an explicit value. */
 export interface FlagValue {
@@ -99,11 +103,17 @@ export interface FlagValue {
  * `--bool=true|false`, `--string=value` (a value is required), `--strings=v` repeated.
  */
 export function parseFlags(
-  instruction: string,
   words: readonly FlagWord[],
-  accepted: Readonly<Record<string, FlagKind>>,
-  fail: (message: string, offset: number, hint?: string) => DockerfileError,
+  options: {
+    /** The instruction keyword, for messages. */
+    readonly instruction: string;
+    /** The flags the instruction takes, by name (without `--`). */
+    readonly accepted: Readonly<Record<string, FlagKind>>;
+    /** Makes the error for a problem at an offset of the logical line. */
+    readonly fail: (message: string, offset: number, hint?: string) => DockerfileError;
+  },
 ): Map<string, FlagValue> {
+  const { instruction, accepted, fail } = options;
   const state = new Map<
     string,
     {

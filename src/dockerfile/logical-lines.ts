@@ -62,9 +62,14 @@ const HEREDOC_WORD = /^(\d*)<<(-?)\s*([^<]*)$/;
  */
 export function readLogicalLines(
   source: string,
-  file: string,
-  canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean,
+  options: {
+    /** The file name errors use. */
+    readonly file: string;
+    /** Whether a logical line may carry heredocs (RUN, COPY, ADD not in JSON form). */
+    readonly canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean;
+  },
 ): ReadLinesResult {
+  const { file, canContainHeredoc } = options;
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   const physical = new PhysicalLines(text);
   const directives: Directive[] = [];

@@ -29,7 +29,7 @@ const HEREDOC_KINDS = new Set(['run', 'copy', 'add']);
  */
 export function parseDockerfile(source: string, options: ParseDockerfileOptions = {}): Dockerfile {
   const file = options.file ?? 'Dockerfile';
-  const read = readLogicalLines(source, file, canContainHeredoc);
+  const read = readLogicalLines(source, { file, canContainHeredoc });
   const warnings: DockerfileWarning[] = [];
   const instructions: Instruction[] = [];
   const globalArgs: ArgInstruction[] = [];
@@ -120,7 +120,7 @@ function canContainHeredoc(text: string, escapeToken: '\\' | '`'): boolean {
   let { keyword, rest } = splitKeyword(text);
   if (keyword.toLowerCase() === 'onbuild') ({ keyword, rest } = splitKeyword(rest));
   if (!HEREDOC_KINDS.has(keyword.toLowerCase())) return false;
-  const args = extractBuilderFlags(rest, escapeToken).rest;
+  const args = extractBuilderFlags(rest, { escapeToken }).rest;
   if (!args.startsWith('[')) return true;
   try {
     const value: unknown = JSON.parse(args);

@@ -73,14 +73,19 @@ function isSeparator(c: number): boolean {
  */
 export function parseInstruction(
   source: InstructionSource,
-  textOffset = 0,
-  textOverride?: string,
+  /** For an ONBUILD trigger: its text and where it starts in the logical line. */
+  nested?: { readonly text: string; readonly offset: number },
 ): Instruction {
+  const textOverride = nested?.text;
+  const textOffset = nested?.offset ?? 0;
   const text = textOverride ?? source.text;
   const { keyword, keywordOffset, rest, restOffset } = splitKeyword(text);
   const kind = keyword.toLowerCase();
   const upper = keyword.toUpperCase();
-  const split = extractBuilderFlags(rest, source.escapeToken, textOffset + restOffset);
+  const split = extractBuilderFlags(rest, {
+    escapeToken: source.escapeToken,
+    baseOffset: textOffset + restOffset,
+  });
   const args = split.rest;
   const argsOffset = split.restOffset;
 
@@ -543,7 +548,7 @@ export function parseInstruction(
       if (triggerKeyword === 'MAINTAINER' || triggerKeyword === 'FROM') {
         throw c.fail(`${triggerKeyword} isn't allowed as an ONBUILD trigger`, argsOffset);
       }
-      const trigger = parseInstruction(source, argsOffset, args);
+      const trigger = parseInstruction(source, { text: args, offset: argsOffset });
       let expression = text.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of source.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
       return {
@@ -613,9 +618,11 @@ class InstructionContext {
   }
 
   flags(accepted: Readonly<Record<string, 'bool' | 'string' | 'strings'>>): Map<string, FlagValue> {
-    return parseFlags(this.upper, this.flagWords, accepted, (message, offset, hint) =>
-      this.fail(message, offset, hint),
-    );
+    return parseFlags(this.flagWords, {
+      instruction: this.upper,
+      accepted,
+      fail: (message, offset, hint) => this.fail(message, offset, hint),
+    });
   }
 }
 

@@ -28,7 +28,7 @@ const cases: readonly [string, '\\' | '`', readonly string[], string][] = [
 describe('extractBuilderFlags: leading --flags, as BuildKit splits them', () => {
   for (const [line, escapeToken, flags, rest] of cases) {
     it(`${JSON.stringify(line)} (escape ${escapeToken})`, () => {
-      const split = extractBuilderFlags(line, escapeToken);
+      const split = extractBuilderFlags(line, { escapeToken });
       assert.deepEqual(
         split.flags.map((f) => f.text),
         flags,
@@ -38,7 +38,7 @@ describe('extractBuilderFlags: leading --flags, as BuildKit splits them', () => 
   }
 
   it('records where each flag and the rest start', () => {
-    const split = extractBuilderFlags('--a=1  --b rest', '\\', 10);
+    const split = extractBuilderFlags('--a=1  --b rest', { escapeToken: '\\', baseOffset: 10 });
     assert.deepEqual(
       split.flags.map((f) => f.offset),
       [10, 17],
