@@ -1,4 +1,4 @@
-import { type Dirent, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { cleanPath, isErrnoException, SymlinkLoopError } from '../util/index.ts';
 import type { ParentMatches, PatternMatcher } from './pattern-matcher.ts';
@@ -33,6 +33,15 @@ export function entryType(stats: Stats): EntryType {
 }
 
 const MAX_SYMLINKS = 255;
+
+function realpathOrResolved(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch (error) {
+    if (isErrnoException(error, 'ENOENT') || isErrnoException(error, 'ENOTDIR')) return posix.resolve(path);
+    throw error;
+  }
+}
 
 /** Go's string order (bytewise UTF-8), which is how Go's directory walks sort names. */
 function compareUtf8(a: string, b: string): number {
@@ -80,7 +89,9 @@ export class ContextView {
   readonly #children = new Map<string, ContextNode[]>();
 
   constructor(root: string, ignore?: PatternMatcher) {
-    this.root = posix.resolve(root);
+    // The context directory itself may be reached through a symlink: Docker's CLI resolves it
+    // (EvalSymlinks) before walking, so the walk starts at the real directory.
+    this.root = realpathOrResolved(root);
     this.#ignore = ignore !== undefined && ignore.patterns.length > 0 ? ignore : undefined;
   }
 

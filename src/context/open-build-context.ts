@@ -41,10 +41,6 @@ export async function openBuildContext(options: {
     contextDir: root,
     ...(options.dockerfile === undefined ? {} : { dockerfile: resolve(options.dockerfile) }),
   });
-  return {
-    root,
-    ignoreFile: loaded.file,
-    ignore: loaded.matcher,
-    view: new ContextView(root, loaded.matcher),
-  };
+  const view = new ContextView(root, loaded.matcher);
+  return { root: view.root, ignoreFile: loaded.file, ignore: loaded.matcher, view };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -140,6 +140,16 @@ describe('openBuildContext', () => {
     assert.equal(ctx.ignoreFile, join(t, '.dockerignore'));
     assert.equal(ctx.view.lookup('secret'), undefined);
     assert.equal(ctx.view.lookup('app')?.type, 'file');
+  });
+  it('follows a symlink to the context directory itself', async () => {
+    symlinkSync(t, `${t}-link`);
+    try {
+      const ctx = await openBuildContext({ contextDir: `${t}-link` });
+      assert.equal(ctx.root, t);
+      assert.equal(ctx.view.lookup('app')?.type, 'file');
+    } finally {
+      rmSync(`${t}-link`);
+    }
   });
   it('refuses a missing context or a file', async () => {
     await assert.rejects(openBuildContext({ contextDir: join(t, 'nope') }), { code: 'NOT_FOUND' });
