@@ -5,6 +5,7 @@
  * file:line:column. Pure: no I/O. The planner (`src/plan`) applies ARG/ENV scoping on top.
  */
 export * from './builder-flags.ts';
+export * from './check-directive.ts';
 export * from './dockerfile-error.ts';
 export * from './go-duration.ts';
 export * from './instructions.ts';

@@ -1,3 +1,4 @@
+import type { CheckOptions } from './check-directive.ts';
 import type { SourceRange } from './source-range.ts';
 
 /**
@@ -335,5 +336,8 @@ export interface Dockerfile {
   /** The ARG instructions before the first FROM (visible to FROM lines only). */
   readonly globalArgs: readonly ArgInstruction[];
   readonly stages: readonly StageNode[];
+  /** The `# check=` directive: which lint rules to skip and whether warnings fail the build. */
+  readonly checks: CheckOptions;
+  /** Warnings found while parsing, less those `# check=skip=` turns off. */
   readonly warnings: readonly DockerfileWarning[];
 }

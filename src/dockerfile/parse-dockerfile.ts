@@ -1,4 +1,5 @@
 import { extractBuilderFlags } from './builder-flags.ts';
+import { applyCheckSkip, DEFAULT_CHECKS, parseCheckDirective } from './check-directive.ts';
 import { DockerfileError } from './dockerfile-error.ts';
 import type {
   ArgInstruction,
@@ -104,6 +105,19 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
     });
   }
   const stageNodes: StageNode[] = stages;
+  const checkDirective = read.directives.find((d) => d.name === 'check');
+  let checks = DEFAULT_CHECKS;
+  if (checkDirective !== undefined) {
+    try {
+      checks = parseCheckDirective(checkDirective.value);
+    } catch (error) {
+      if (!(error instanceof DockerfileError)) throw error;
+      throw error.placed({
+        file,
+        range: { line: checkDirective.line, column: 1, endLine: checkDirective.line, endColumn: 1 },
+      });
+    }
+  }
   return {
     file,
     directives: read.directives,
@@ -111,7 +125,8 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
     instructions,
     globalArgs,
     stages: stageNodes,
-    warnings,
+    checks,
+    warnings: applyCheckSkip(warnings, checks),
   };
 }
 

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import {
   type AddInstruction,
+  applyCheckSkip,
   type CopyInstruction,
   type Dockerfile,
   DockerfileError,
@@ -9,6 +10,7 @@ import {
   type ExpansionEnv,
   type FromInstruction,
   type Instruction,
+  isLintRule,
   mountIsReadOnly,
   parseRunMount,
   type RunInstruction,
@@ -748,6 +750,17 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     });
   }
 
+  // `# check=`: skipped rules are dropped; with error=true, a remaining lint warning fails.
+  const kept = applyCheckSkip(warnings, dockerfile.checks);
+  const violations = [...new Set(kept.filter((w) => isLintRule(w.rule)).map((w) => w.rule))];
+  if (dockerfile.checks.error && violations.length > 0) {
+    const first = kept.find((w) => isLintRule(w.rule))!;
+    throw new DockerfileError(`lint violation found for rules: ${violations.join(', ')}`, {
+      file,
+      ...(first.range === undefined ? {} : { range: first.range }),
+      hint: `first: ${first.message}; fix it, or skip the rule with # check=skip=${first.rule}`,
+    });
+  }
   const globalArgs: Variable[] = [...globals].map(([name, value]) => ({ name, value }));
   return {
     stages,
@@ -758,7 +771,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     globalArgs,
     proxyEnv: proxyEnvFrom(buildArgs),
     escapeToken: dockerfile.escapeToken,
-    warnings,
+    warnings: kept,
   };
 }
 

@@ -513,6 +513,33 @@ describe('parseDockerfile: directives', () => {
   });
 });
 
+describe('parseDockerfile: the check directive', () => {
+  it('skips the named rules, or all of them', () => {
+    const text = 'FROM a as b\nMAINTAINER me\nCMD x';
+    const some = parseDockerfile(`# check=skip=MaintainerDeprecated, FromAsCasing\n${text}`);
+    assert.deepEqual(some.checks, { skip: ['MaintainerDeprecated', 'FromAsCasing'], error: false });
+    assert.deepEqual(
+      some.warnings.map((w) => w.rule),
+      ['JSONArgsRecommended'],
+    );
+    assert.deepEqual(parseDockerfile(`# check=skip=all;error=true\n${text}`).warnings, []);
+  });
+
+  it('reads error=true', () => {
+    assert.deepEqual(parseDockerfile('# check=error=true\nFROM a').checks, { skip: [], error: true });
+  });
+
+  it('rejects an unknown option at the directive', () => {
+    assert.throws(
+      () => parseDockerfile('# check=skip=x;loud=1\nFROM a'),
+      (error: unknown) =>
+        error instanceof DockerfileError &&
+        formatDockerfileError(error) ===
+          'Dockerfile:1:1: invalid check option "loud" (the options are skip, error and experimental)',
+    );
+  });
+});
+
 describe('parseDockerfile: stages and warnings', () => {
   it('groups instructions into stages and keeps global ARGs apart', () => {
     const df = parseDockerfile('ARG V=1\nFROM a AS one\nRUN x\nFROM one\nRUN y\nRUN z');

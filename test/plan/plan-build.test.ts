@@ -569,6 +569,29 @@ describe('planBuild: stages and edges', () => {
   });
 });
 
+describe('planBuild: the check directive', () => {
+  it('fails on a remaining lint warning with error=true, naming the rules', () => {
+    assert.throws(
+      () => plan('# check=error=true\nFROM scratch AS Build\nCMD run'),
+      (error: unknown) =>
+        error instanceof DockerfileError &&
+        formatDockerfileError(error) ===
+          "Dockerfile:2:1: lint violation found for rules: StageNameCasing, JSONArgsRecommended (first: Stage name 'Build' should be lowercase; fix it, or skip the rule with # check=skip=StageNameCasing)",
+    );
+  });
+
+  it('passes once the rules are skipped; unused build args never fail it', () => {
+    const graph = plan(
+      '# check=error=true;skip=StageNameCasing,JSONArgsRecommended\nFROM scratch AS Build\nCMD run',
+      { buildArgs: { NOPE: '1' } },
+    );
+    assert.deepEqual(
+      graph.warnings.map((w) => w.rule),
+      ['UnusedBuildArg'],
+    );
+  });
+});
+
 /** [what is wrong, Dockerfile, options, exact error line] */
 const errorCases: readonly [string, string, PlanOptions, string][] = [
   [
