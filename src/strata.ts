@@ -3,21 +3,56 @@
  * Functions take an open {@link Store} or a root directory, and options objects.
  */
 
+export {
+  type BuildOptions,
+  type BuildResult,
+  buildImage,
+  type CacheExport,
+  type CacheLocation,
+  type ImageResolver,
+  type PullPolicy,
+  storeImageResolver,
+} from './api/build.ts';
+export {
+  type CopyImageOptions,
+  type CopyImageResult,
+  copyImage,
+  imageReaderFor,
+  imageWriterFor,
+} from './api/copy.ts';
+export { DockerArchiveReader, DockerArchiveWriter } from './api/docker-archive-transport.ts';
+export { registryImageResolver } from './api/image-resolver.ts';
+export { formatImageLocation, type ImageLocation, parseImageLocation } from './api/image-transport.ts';
 export { type ImageSummary, imageNameOf, listImages, removeImage, tagImage } from './api/images.ts';
 export { createdTime, type ImportOptions, type ImportResult, importImage } from './api/import-image.ts';
-export { openStore } from './api/open-store.ts';
-export { type PullImageOptions, type PullImageResult, pull } from './api/pull.ts';
-export { type PushImageOptions, type PushImageResult, push } from './api/push.ts';
-export { type CopyImageOptions, type CopyImageResult, copyImage, imageReaderFor, imageWriterFor } from './api/copy.ts';
+export {
+  type InitOptions,
+  type InitResult,
+  initProject,
+  PROJECT_KINDS,
+  type ProjectKind,
+} from './api/init-project.ts';
 export { type InspectImageOptions, type InspectResult, inspectImage } from './api/inspect.ts';
 export { login, loginHost, logout } from './api/login.ts';
-export { type ImageLocation, formatImageLocation, parseImageLocation } from './api/image-transport.ts';
-export { type RegistryAccess, registryPoolFor, withRegistryPool } from './api/registry-access.ts';
-export { StoreImageReader, StoreImageWriter } from './api/store-transport.ts';
 export { OciLayoutReader, OciLayoutWriter } from './api/oci-layout-transport.ts';
-export { DockerArchiveReader, DockerArchiveWriter } from './api/docker-archive-transport.ts';
-export { buildImage, type BuildOptions, type BuildResult, type ImageResolver, storeImageResolver } from './api/build.ts';
-export { containerArgs, containerEnv, type RunImageOptions, type RunImageResult, runImage } from './api/run-image.ts';
-export { type InitOptions, type InitResult, initProject, PROJECT_KINDS, type ProjectKind } from './api/init-project.ts';
-export { registryImageResolver } from './api/image-resolver.ts';
-export { type DiskUsage, diskUsage, type PruneOptions, type PruneResult, parseDuration, parseSize, prune } from './api/prune.ts';
+export { openStore } from './api/open-store.ts';
+export {
+  type DiskUsage,
+  diskUsage,
+  type PruneOptions,
+  type PruneResult,
+  parseDuration,
+  parseSize,
+  prune,
+} from './api/prune.ts';
+export { type PullImageOptions, type PullImageResult, pull } from './api/pull.ts';
+export { type PushImageOptions, type PushImageResult, push } from './api/push.ts';
+export { type RegistryAccess, registryPoolFor, withRegistryPool } from './api/registry-access.ts';
+export {
+  containerArgs,
+  containerEnv,
+  type RunImageOptions,
+  type RunImageResult,
+  runImage,
+} from './api/run-image.ts';
+export { StoreImageReader, StoreImageWriter } from './api/store-transport.ts';

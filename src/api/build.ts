@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { StepCache } from '../cache/index.ts';
+import { type CacheRecord, RemoteCache, StepCache, writeCacheManifest } from '../cache/index.ts';
 import { ChecksumCache, ContextView, loadIgnoreFile } from '../context/index.ts';
 import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
 import {
@@ -15,17 +15,28 @@ import {
 import { type BuildGraph, planBuild } from '../plan/index.ts';
 import { nullSink, type ProgressSink } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
+import type { RegistryPool } from '../registry/index.ts';
 import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import { type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
+import { copyImage, imageReaderFor } from './copy.ts';
+import { parseImageLocation } from './image-transport.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
+import { type RegistryAccess, registryPoolFor } from './registry-access.ts';
+
+/** A cache location: `type=registry,ref=…` or `type=local,src=…|dest=…` (an OCI layout directory). */
+export type CacheLocation =
+  | { readonly type: 'registry'; readonly ref: string }
+  | { readonly type: 'local'; readonly path: string };
+
+/** `--cache-to`: a location and how much to export (`min`: the final image's layers; `max`: every step of every stage). */
+export type CacheExport = CacheLocation & { readonly mode: 'min' | 'max' };
 
 /** How base images are found. */
 export type PullPolicy = 'missing' | 'always' | 'never';
-
 
 /** A base image resolver: given a reference, the image (pulling when the policy says so). */
 export type ImageResolver = (ref: Reference, platform: Platform, signal?: AbortSignal) => Promise<Image>;
@@ -48,6 +59,12 @@ export interface BuildOptions {
   readonly noCache?: boolean;
   /** `--no-cache-filter`: stages whose steps always run. */
   readonly noCacheFilter?: readonly string[];
+  /** `--cache-from`: caches to import (a registry reference or an OCI layout directory). */
+  readonly cacheFrom?: readonly CacheLocation[];
+  /** `--cache-to`: where to export this build's cache. */
+  readonly cacheTo?: CacheExport;
+  /** Registry access for pulls and cache import/export. */
+  readonly registry?: RegistryAccess;
   /** Resolves base images; default: the local store only. */
   readonly resolveImage?: ImageResolver;
   readonly events?: ProgressSink;
@@ -67,6 +84,8 @@ export interface BuildResult {
   /** Step ids (`<stage>/<step>`) served from the cache, and those that ran. */
   readonly cachedSteps: readonly string[];
   readonly executedSteps: readonly string[];
+  /** The cache manifest exported with `--cache-to`, if any. */
+  readonly cacheExported?: Descriptor;
 }
 
 /** Resolves images from the local store only (no registry). */
@@ -143,65 +162,125 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
       `${createHash('sha256').update(contextDir).digest('hex').slice(0, 32)}.json`,
     ),
   );
-  let executor: Promise<Executor> | undefined;
-  const snapshotter = openSnapshotter(store.root);
-  const created = createdTime();
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  const solved = await solveGraph(
-    {
-      graph,
-      dockerfile,
-      context: { dir: contextDir, view: new ContextView(contextDir, ignore.matcher) },
-      ...(options.secrets ? { secrets: options.secrets } : {}),
-      layers: {
-        compression: options.compression ?? 'gzip',
-        ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
-      },
-      created,
-      cache: {
-        steps: new StepCache(store),
-        checksums,
-        disabled: options.noCache === true,
-        disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
-      },
-      ...(options.network ? { network: options.network } : {}),
-      ...(options.labels ? { labels: options.labels } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    },
-    {
-      store,
-      snapshotter,
-      executor: () => {
-        executor ??= openExecutor({ stateDir: join(store.root, 'runtime') });
-        return executor;
-      },
-      resolveImage: resolveOnce,
-      events,
-      stateDir: store.root,
-    },
-  );
-  await checksums.save();
-  const config = toImageConfig(solved.target, {
-    fallback: created,
-    ...(epoch && /^\d+$/.test(epoch) ? { epoch: createdTime() } : {}),
-  });
-  const image = imageFromParts({ config, layers: solved.target.layers });
-  const problems = validateImage(image);
-  if (problems.length > 0) {
-    throw new InternalError(
-      `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
-    );
+  const remote: RemoteCache[] = [];
+  const { pool, owned } = registryPoolFor(options.registry ?? {});
+  try {
+    for (const from of options.cacheFrom ?? [])
+      remote.push(await openRemoteCache(store, from, pool, options.signal));
+    return await solveAndStore();
+  } finally {
+    if (owned) await pool.close();
   }
-  const descriptor = await store.writeImage(image, options.signal);
-  for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
-  return {
-    image,
-    descriptor,
-    graph,
-    target: solved.target,
-    stages: solved.stages,
-    warnings: graph.warnings,
-    cachedSteps: solved.cachedSteps,
-    executedSteps: solved.executedSteps,
-  };
+
+  async function solveAndStore(): Promise<BuildResult> {
+    let executor: Promise<Executor> | undefined;
+    const snapshotter = openSnapshotter(store.root);
+    const created = createdTime();
+    const epoch = process.env.SOURCE_DATE_EPOCH;
+    const solved = await solveGraph(
+      {
+        graph,
+        dockerfile,
+        context: { dir: contextDir, view: new ContextView(contextDir, ignore.matcher) },
+        ...(options.secrets ? { secrets: options.secrets } : {}),
+        layers: {
+          compression: options.compression ?? 'gzip',
+          ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
+        },
+        created,
+        cache: {
+          steps: new StepCache(store),
+          checksums,
+          disabled: options.noCache === true,
+          disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
+          remote,
+        },
+        ...(options.network ? { network: options.network } : {}),
+        ...(options.labels ? { labels: options.labels } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      {
+        store,
+        snapshotter,
+        executor: () => {
+          executor ??= openExecutor({ stateDir: join(store.root, 'runtime') });
+          return executor;
+        },
+        resolveImage: resolveOnce,
+        events,
+        stateDir: store.root,
+      },
+    );
+    await checksums.save();
+    const config = toImageConfig(solved.target, {
+      fallback: created,
+      ...(epoch && /^\d+$/.test(epoch) ? { epoch: createdTime() } : {}),
+    });
+    const image = imageFromParts({ config, layers: solved.target.layers });
+    const problems = validateImage(image);
+    if (problems.length > 0) {
+      throw new InternalError(
+        `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
+      );
+    }
+    const descriptor = await store.writeImage(image, options.signal);
+    for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
+    let cacheExported: Descriptor | undefined;
+    if (options.cacheTo) {
+      const finalLayers = new Set(image.layers.map((l) => l.descriptor.digest));
+      const records =
+        options.cacheTo.mode === 'max'
+          ? solved.records
+          : solved.records.filter((r) => finalLayers.has(r.layer.digest));
+      cacheExported = await exportCache(
+        store,
+        records,
+        options.cacheTo,
+        { ...options.registry, pool },
+        options.signal,
+      );
+    }
+    return {
+      image,
+      descriptor,
+      graph,
+      target: solved.target,
+      stages: solved.stages,
+      warnings: graph.warnings,
+      cachedSteps: solved.cachedSteps,
+      executedSteps: solved.executedSteps,
+      ...(cacheExported ? { cacheExported } : {}),
+    };
+  }
+}
+
+/** Opens a `--cache-from` location: reads its key table; layers are fetched on hits only. */
+async function openRemoteCache(
+  store: Store,
+  from: CacheLocation,
+  pool: RegistryPool,
+  signal?: AbortSignal,
+): Promise<RemoteCache> {
+  const location = parseImageLocation(
+    from.type === 'registry' ? `docker://${from.ref}` : `oci:${from.path}:cache`,
+  );
+  return RemoteCache.open(imageReaderFor(location, pool, store), signal);
+}
+
+/** `--cache-to`: writes the cache manifest into the store, then copies it to the registry or layout. */
+async function exportCache(
+  store: Store,
+  records: readonly CacheRecord[],
+  to: CacheExport,
+  access: RegistryAccess,
+  signal?: AbortSignal,
+): Promise<Descriptor> {
+  const descriptor = await writeCacheManifest(store, records);
+  const destination = to.type === 'registry' ? `docker://${to.ref}` : `oci:${to.path}:cache`;
+  await copyImage(`strata:${descriptor.digest}`, destination, {
+    ...access,
+    store,
+    ...(signal ? { signal } : {}),
+  });
+  return descriptor;
 }

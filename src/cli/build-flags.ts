@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { CacheExport, CacheLocation } from '../strata.ts';
 import { InvalidInputError } from '../util/index.ts';
 
 /** One `--output` as docker buildx parses it: `type=local,dest=out` or a bare path (= local). */
@@ -111,4 +112,36 @@ export function parseLabels(values: readonly string[]): Record<string, string> {
     out[v.slice(0, eq)] = v.slice(eq + 1);
   }
   return out;
+}
+
+/** `--cache-from type=registry,ref=…` / `type=local,src=DIR` (a bare value is a registry ref, as buildx takes it). */
+export function parseCacheLocation(text: string, flag: string): CacheLocation {
+  if (!text.includes('=')) return { type: 'registry', ref: text };
+  const attrs = parseKeyValueList(text, flag);
+  const type = attrs.get('type') ?? 'registry';
+  if (type === 'registry') {
+    const ref = attrs.get('ref');
+    if (!ref) throw new InvalidInputError(`${flag} type=registry needs ref=<image reference>`);
+    return { type, ref };
+  }
+  if (type === 'local') {
+    const path = attrs.get(flag === '--cache-to' ? 'dest' : 'src');
+    if (!path)
+      throw new InvalidInputError(
+        `${flag} type=local needs ${flag === '--cache-to' ? 'dest' : 'src'}=<directory>`,
+      );
+    return { type, path };
+  }
+  throw new InvalidInputError(`unsupported ${flag} type ${JSON.stringify(type)}`, {
+    hint: 'registry or local',
+  });
+}
+
+/** `--cache-to …[,mode=min|max]` (default min, as buildx). */
+export function parseCacheExport(text: string): CacheExport {
+  const location = parseCacheLocation(text, '--cache-to');
+  const mode = text.includes('=') ? (parseKeyValueList(text, '--cache-to').get('mode') ?? 'min') : 'min';
+  if (mode !== 'min' && mode !== 'max')
+    throw new InvalidInputError(`--cache-to mode must be min or max, got ${JSON.stringify(mode)}`);
+  return { ...location, mode };
 }

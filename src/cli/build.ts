@@ -5,7 +5,14 @@ import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
 import { buildImage, registryImageResolver } from '../strata.ts';
 import { InvalidInputError } from '../util/index.ts';
-import { type OutputSpec, parseLabels, parseOutput, parseSecret } from './build-flags.ts';
+import {
+  type OutputSpec,
+  parseCacheExport,
+  parseCacheLocation,
+  parseLabels,
+  parseOutput,
+  parseSecret,
+} from './build-flags.ts';
 import { exportBuildOutput } from './build-output.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { printWarnings } from './parse.ts';
@@ -22,6 +29,8 @@ export interface BuildCommandOptions {
   /** `--no-cache-filter` values (commander's name for a `--no-` option), or `true` when absent. */
   cacheFilter: string[] | boolean;
   pull?: boolean;
+  cacheFrom: string[];
+  cacheTo?: string;
   label: string[];
   secret: string[];
   network?: string;
@@ -62,6 +71,16 @@ export function registerBuildCommand(program: Command): void {
       (v: string, prev: unknown) => [...(Array.isArray(prev) ? (prev as string[]) : []), v],
     )
     .option('--pull', 'always pull base images, even when present locally')
+    .option(
+      '--cache-from <spec>',
+      'import build cache: type=registry,ref=… or type=local,src=DIR (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--cache-to <spec>',
+      'export build cache: type=registry,ref=…[,mode=min|max] or type=local,dest=DIR',
+    )
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect, [])
     .option('--network <mode>', 'network for RUN steps: default, none or host')
@@ -122,6 +141,8 @@ export function registerBuildCommand(program: Command): void {
             events: renderer,
           }),
           noCache: options.cache === false,
+          cacheFrom: options.cacheFrom.map((c) => parseCacheLocation(c, '--cache-from')),
+          ...(options.cacheTo ? { cacheTo: parseCacheExport(options.cacheTo) } : {}),
           noCacheFilter: Array.isArray(options.cacheFilter) ? options.cacheFilter : [],
           events: renderer,
         });

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { type CacheKey, cacheKey } from '../cache/index.ts';
+import { type CacheKey, type CacheRecord, cacheKey } from '../cache/index.ts';
 import type { Layer } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
 import type { Snapshot } from '../snapshot/index.ts';
@@ -29,6 +29,8 @@ export interface SolveResult {
   /** Steps whose result came from the cache, and steps that ran (`<stage>/<step>` ids). */
   readonly cachedSteps: readonly string[];
   readonly executedSteps: readonly string[];
+  /** The cache record of every layer step of every built stage (for `--cache-to mode=max`). */
+  readonly records: readonly CacheRecord[];
 }
 
 /** The step's display text: the instruction as written, upper-cased keyword (BuildKit's vertex name). */
@@ -71,6 +73,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
   const cachedSteps: string[] = [];
   const executedSteps: string[] = [];
+  const records: CacheRecord[] = [];
 
   const stageResult = (index: number): Promise<StageImage> => {
     const existing = results.get(index);
@@ -81,7 +84,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
       // Wait for the stages this one needs before taking a slot, so waiting never holds one.
       await Promise.all(stage.dependsOn.map((d) => stageResult(d)));
       return limiter.run(() =>
-        buildStage(stage, { options, deps, stageResult, signal, cachedSteps, executedSteps }),
+        buildStage(stage, { options, deps, stageResult, signal, cachedSteps, executedSteps, records }),
       );
     })();
     // One failed stage stops the others (their steps see the abort and clean up).
@@ -97,8 +100,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   if (options.labels && Object.keys(options.labels).length > 0) {
     target.config.Labels = { ...(target.config.Labels ?? {}), ...options.labels };
   }
-  target.snapshot = await ensureSnapshot(target, deps, signal);
-  return { target, stages, cachedSteps, executedSteps };
+  return { target, stages, cachedSteps, executedSteps, records };
 }
 
 interface StageRun {
@@ -108,6 +110,7 @@ interface StageRun {
   readonly signal: AbortSignal;
   readonly cachedSteps: string[];
   readonly executedSteps: string[];
+  readonly records: CacheRecord[];
 }
 
 /** The snapshot of an image's layers, unpacking what a cache hit skipped. */
@@ -192,6 +195,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       location,
       image,
       stageResult: run.stageResult,
+      records: run.records,
       snapshot: () => ensureSnapshot(current, deps, signal),
       stageSnapshot,
       signal,
@@ -253,22 +257,39 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
   }
   image.cacheKey = key;
   const cache = ctx.options.cache;
-  const record = cache && !cacheOff ? await cache.steps.get(key) : undefined;
+  let record = cache && !cacheOff ? await cache.steps.get(key) : undefined;
+  let fetchLayer: ((signal?: AbortSignal) => Promise<void>) | undefined;
+  if (!record && cache && !cacheOff) {
+    // Not here, but perhaps in a cache imported with --cache-from. Its layer is fetched only when
+    // something reads it (a later step that misses, or the export of the final image), so a
+    // builder stage whose output is all cached costs no download.
+    for (const remote of cache.remote ?? []) {
+      const found = remote.get(key);
+      if (!found) continue;
+      record = found;
+      let fetched: Promise<void> | undefined;
+      fetchLayer = (signal) => {
+        fetched ??= remote.fetch(found, ctx.deps.store, signal).then(() => cache.steps.put(found));
+        return fetched;
+      };
+      break;
+    }
+  }
   if (record) {
     const store = ctx.deps.store;
-    await store.lease.add(record.layer.digest);
+    const hit = record;
+    await store.lease.add(hit.layer.digest);
     const layer: Layer = {
-      descriptor: record.layer,
-      diffId: record.diffId,
-      open: (s) => store.blobs.open(record.layer.digest, s ? { signal: s } : {}),
+      descriptor: hit.layer,
+      diffId: hit.diffId,
+      open: async (s) => {
+        await fetchLayer?.(s);
+        return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
+      },
     };
     image.layers.push(layer);
-    commitToHistory(image, {
-      createdBy: plan.createdBy,
-      withLayer: true,
-      ran: true,
-      created: record.created,
-    });
+    commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
+    ctx.records.push(hit);
     return 'cached';
   }
   const committed = await plan.execute();
@@ -280,13 +301,15 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
     ran: true,
     created: ctx.options.created,
   });
-  await cache?.steps.put({
+  const made: CacheRecord = {
     key,
     layer: committed.layer.descriptor,
     diffId: committed.layer.diffId,
     uncompressedSize: committed.uncompressedSize,
     created: ctx.options.created,
     createdBy: plan.createdBy,
-  });
+  };
+  await cache?.steps.put(made);
+  ctx.records.push(made);
   return 'executed';
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { StepCache } from '../cache/index.ts';
+import type { CacheRecord, RemoteCache, StepCache } from '../cache/index.ts';
 import type { ChecksumCache, ContextView } from '../context/index.ts';
 import type { Dockerfile } from '../dockerfile/index.ts';
 import type { Image, Platform } from '../oci/index.ts';
@@ -64,6 +64,8 @@ export interface SolveCacheOptions {
   readonly disabled?: boolean;
   /** `--no-cache-filter`: stage names whose steps always run. */
   readonly disabledStages?: ReadonlySet<string>;
+  /** Caches imported with `--cache-from`, asked after the local cache misses. */
+  readonly remote?: readonly RemoteCache[];
 }
 
 /**
@@ -88,6 +90,8 @@ export interface StepContext {
   readonly image: StageImage;
   /** A finished stage's image (for COPY --from and RUN --mount from=). */
   readonly stageResult: (index: number) => Promise<StageImage>;
+  /** Records of the layer steps this build ran or reused (for `--cache-to`). */
+  readonly records: CacheRecord[];
   /** The stage's filesystem as it is now (unpacked on demand after cache hits). */
   readonly snapshot: () => Promise<Snapshot>;
   /** A finished stage's filesystem. */

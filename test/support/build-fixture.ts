@@ -17,7 +17,11 @@ export async function buildFixture(prefix: string): Promise<BuildFixture> {
   const dir = tempDir(prefix);
   const root = join(dir.path, 'store');
   const tarball = makeBusyboxTarball(join(dir.path, 'base'));
-  const imported = await runStrata(['import', tarball, 'busybox:local'], { root });
+  // A fixed creation time makes the base image's digest the same in every store ("machine").
+  const imported = await runStrata(['import', tarball, 'busybox:local', '-m', 'busybox-static test base'], {
+    root,
+    env: { SOURCE_DATE_EPOCH: '0' },
+  });
   if (imported.code !== 0) throw new Error(`import failed: ${imported.stderr}`);
   return {
     root,

@@ -29,10 +29,22 @@ export function makeBusyboxRootfs(dir: string): string {
   return dir;
 }
 
-/** A rootfs tarball (uncompressed) of {@link makeBusyboxRootfs}, made with GNU tar. */
+/** A rootfs tarball (uncompressed, byte-reproducible) of {@link makeBusyboxRootfs}, made with GNU tar. */
 export function makeBusyboxTarball(workDir: string): string {
   const root = makeBusyboxRootfs(join(workDir, 'rootfs'));
   const tarball = join(workDir, 'busybox.tar');
-  execFileSync('tar', ['-C', root, '--numeric-owner', '-cf', tarball, '.']);
+  // Reproducible bytes (sorted, fixed mtimes and owners), so every test store gets the same base.
+  execFileSync('tar', [
+    '-C',
+    root,
+    '--sort=name',
+    '--mtime=@0',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '-cf',
+    tarball,
+    '.',
+  ]);
   return tarball;
 }

@@ -1,0 +1,107 @@
+import type { Readable } from 'node:stream';
+import { canonicalJsonBytes, type Descriptor, digestOf, MediaTypes, parseManifest } from '../oci/index.ts';
+import type { ImageReader } from '../registry/index.ts';
+import type { Store } from '../store/index.ts';
+import { InvalidInputError } from '../util/index.ts';
+import { CACHE_KEY_VERSION, type CacheKey } from './cache-key.ts';
+import type { CacheRecord } from './step-cache.ts';
+
+/** The media type of the cache config blob (the key → layer table). Documented in docs/cache.md. */
+export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.strata.buildcache.config.v1+json';
+/** The artifactType of a cache manifest. */
+export const CACHE_ARTIFACT_TYPE = 'application/vnd.strata.buildcache.v1';
+
+/** The cache config: which layer each step key produced. */
+export interface CacheConfig {
+  readonly version: 1;
+  /** CACHE_KEY_VERSION of the keys; records of another version are ignored on import. */
+  readonly keyVersion: number;
+  readonly records: readonly CacheRecord[];
+}
+
+/**
+ * Writes a cache manifest for `records` into the store: an OCI image manifest whose config is the
+ * key → layer table and whose layers are the (deduplicated) layer blobs. The result is an
+ * ordinary OCI artifact that any registry or OCI layout can hold; push it with the image
+ * transports. Returns the manifest's descriptor.
+ */
+export async function writeCacheManifest(store: Store, records: readonly CacheRecord[]): Promise<Descriptor> {
+  const unique = new Map<string, CacheRecord>();
+  for (const r of records) unique.set(r.key, r);
+  const config: CacheConfig = { version: 1, keyVersion: CACHE_KEY_VERSION, records: [...unique.values()] };
+  const rawConfig = canonicalJsonBytes(config);
+  const layers = new Map<string, Descriptor>();
+  for (const r of unique.values())
+    layers.set(r.layer.digest, { mediaType: r.layer.mediaType, digest: r.layer.digest, size: r.layer.size });
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    artifactType: CACHE_ARTIFACT_TYPE,
+    config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: digestOf(rawConfig), size: rawConfig.length },
+    layers: [...layers.values()],
+  };
+  const rawManifest = canonicalJsonBytes(manifest);
+  await store.blobs.writeBytes(rawConfig);
+  const stored = await store.blobs.writeBytes(rawManifest);
+  await store.lease.add(stored.digest, digestOf(rawConfig), ...[...layers.values()].map((l) => l.digest));
+  return { mediaType: MediaTypes.ociManifest, digest: stored.digest, size: stored.size };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A cache imported with `--cache-from`: the key table is read at once (one manifest and one small
+ * config blob); a layer is fetched only when a step of this build hits its key, verified on the
+ * way into the store.
+ */
+export class RemoteCache {
+  readonly name: string;
+  readonly #reader: ImageReader;
+  readonly #records = new Map<string, CacheRecord>();
+
+  private constructor(reader: ImageReader) {
+    this.#reader = reader;
+    this.name = reader.name;
+  }
+
+  /** Reads the cache manifest and its key table from `reader`. */
+  static async open(reader: ImageReader, signal?: AbortSignal): Promise<RemoteCache> {
+    const cache = new RemoteCache(reader);
+    const top = await reader.resolve(signal);
+    const manifest = parseManifest(top.raw);
+    if (manifest.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+      throw new InvalidInputError(
+        `${reader.name} is not a strata build cache (config media type ${manifest.config.mediaType})`,
+      );
+    }
+    const raw = await readAll(await reader.openBlob(manifest.config, signal ? { signal } : {}));
+    if (digestOf(raw) !== manifest.config.digest)
+      throw new InvalidInputError(`${reader.name}: cache config does not match its digest`);
+    const config = JSON.parse(raw.toString('utf8')) as CacheConfig;
+    if (config.version !== 1 || config.keyVersion !== CACHE_KEY_VERSION) return cache; // another scheme: nothing usable
+    for (const r of config.records) cache.#records.set(r.key, r);
+    return cache;
+  }
+
+  /** Number of records the import offers. */
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** The record for `key`, if the imported cache has one. */
+  get(key: CacheKey): CacheRecord | undefined {
+    return this.#records.get(key);
+  }
+
+  /** Downloads a record's layer into the store (verified against its digest and size). */
+  async fetch(record: CacheRecord, store: Store, signal?: AbortSignal): Promise<void> {
+    if ((await store.blobs.size(record.layer.digest)) === record.layer.size) return;
+    const stream = await this.#reader.openBlob(record.layer, signal ? { signal } : {});
+    await store.blobs.ingest(stream, { digest: record.layer.digest, size: record.layer.size }, signal);
+    await store.lease.add(record.layer.digest);
+  }
+}
