@@ -3,7 +3,7 @@ import { diveEfficiency } from './dive-efficiency.ts';
 import type { DiveTree } from './dive-tree.ts';
 import { type DirectorySize, largestDirectories } from './largest-directories.ts';
 import { layerOrigins } from './layer-history.ts';
-import { type MergedFile, MergedFilesystem } from './merged-filesystem.ts';
+import { type HiddenBytes, type MergedFile, MergedFilesystem } from './merged-filesystem.ts';
 import { readLayerContents } from './read-layer.ts';
 
 /** One layer of an analysed image. */
@@ -142,7 +142,7 @@ export async function analyzeImageWithFiles(
     const createdBy = origins[layer]?.createdBy;
     return { layer, ...(createdBy !== undefined ? { createdBy } : {}) };
   };
-  const wastedPaths = hidden
+  const wastedPaths = groupSiblings(hidden)
     .filter((h) => h.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     .slice(0, options.topWasted ?? 20)
@@ -179,6 +179,33 @@ export async function analyzeImageWithFiles(
     visibleFiles: files.length,
   };
   return { analysis, files };
+}
+
+/**
+ * Hidden files that sit in one directory and were added and hidden by the same two layers in the
+ * same way become one entry for the directory (`/var/cache/apt/archives/`, 82 files), which is
+ * how a reader thinks of `rm -rf /var/cache/apt/archives/*.deb`.
+ */
+function groupSiblings(hidden: readonly HiddenBytes[]): HiddenBytes[] {
+  const groups = new Map<string, HiddenBytes[]>();
+  for (const h of hidden) {
+    const where = h.path.endsWith('/') ? h.path : h.path.slice(0, h.path.lastIndexOf('/') + 1);
+    const key = `${h.path.endsWith('/') ? `dir\0${where}` : `files\0${where}`}\0${h.action}\0${h.addedLayer}\0${h.hiddenLayer}`;
+    groups.set(key, [...(groups.get(key) ?? []), h]);
+  }
+  const out: HiddenBytes[] = [];
+  for (const members of groups.values()) {
+    const first = members[0]!;
+    if (members.length === 1 || first.path.endsWith('/')) out.push(...members);
+    else
+      out.push({
+        ...first,
+        path: first.path.slice(0, first.path.lastIndexOf('/') + 1),
+        bytes: members.reduce((n, m) => n + m.bytes, 0),
+        files: members.reduce((n, m) => n + m.files, 0),
+      });
+  }
+  return out;
 }
 
 /** {@link analyzeImageWithFiles} without the file list. */

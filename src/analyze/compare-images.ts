@@ -27,7 +27,7 @@ const CATEGORY_PATTERNS: readonly [PathCategory, RegExp][] = [
   ],
   [
     'toolchain',
-    /^\/usr\/local\/go\/|^\/usr\/lib\/go[^/]*\/|^\/usr\/lib\/gcc\/|^\/usr\/libexec\/gcc\/|^\/usr\/lib\/jvm\/|^\/usr\/local\/cargo\/|^\/usr\/local\/rustup\/|^\/root\/\.rustup\/|^\/root\/\.cargo\/|^\/usr\/include\/|^\/usr\/local\/include\/|^\/usr\/lib\/llvm[^/]*\/|^\/usr\/share\/maven\/|^\/opt\/gradle\/|^\/usr\/bin\/(gcc|g\+\+|cc|c\+\+|cpp|ld|as|go|rustc|cargo|javac|make|cmake)[^/]*$|^\/usr\/lib\/x86_64-linux-gnu\/.*\.a$|^\/usr\/share\/dotnet\/sdk\//,
+    /^\/usr\/local\/go\/|^\/usr\/lib\/go[^/]*\/|^\/usr\/lib\/gcc\/|^\/usr\/libexec\/gcc\/|^\/usr\/lib\/jvm\/|^\/usr\/local\/cargo\/|^\/usr\/local\/rustup\/|^\/root\/\.rustup\/|^\/root\/\.cargo\/|^\/usr\/include\/|^\/usr\/local\/include\/|^\/usr\/lib\/llvm[^/]*\/|^\/usr\/share\/maven\/|^\/opt\/gradle\/|^\/usr\/bin\/(gcc|g\+\+|cc|c\+\+|cpp|ld|as|go|rustc|cargo|javac|make|cmake)[^/]*$|^\/usr\/lib\/[^/]+-linux-gnu\/.*\.a$|^\/usr\/bin\/[^/]+-linux-gnu-|^\/usr\/lib\/[^/]+-linux-gnu\/lib(asan|tsan|ubsan|lsan|hwasan|gomp|itm|quadmath|cc1|bfd|opcodes|ctf|gprofng|isl|mpc|mpfr|sframe)[.-]|^\/usr\/lib\/bfd-plugins\/|^\/usr\/share\/dotnet\/sdk\//,
   ],
   ['docs', /^\/usr\/share\/(doc|man|info|locale|gtk-doc)\//],
   ['package-manager', /^\/var\/lib\/(dpkg|apt|rpm|dnf|yum)\/|^\/usr\/lib\/apk\/|^\/lib\/apk\//],
@@ -107,28 +107,23 @@ function directorySizes(
 }
 
 /**
- * Picks the directories that explain a size difference: a directory whose change sits almost all
- * (≥ 90 %) in one subdirectory gives way to it, and a directory inside one already listed is
- * left out, so the list reads `/usr/local/go/`, `/root/.cache/`, `/app/node_modules/`.
+ * Picks the directories that explain a size difference: the most specific directories whose
+ * change is at least 2 % of the total change none of whose subdirectories changes that much, so
+ * the list reads `/usr/lib/gcc/x86_64-linux-gnu/12/`, `/var/cache/apt/`, `/app/node_modules/`
+ * rather than `/usr/` and `/var/`.
  */
 function explainingDirectories(changes: DirectoryChange[], sign: 1 | -1, limit: number): DirectoryChange[] {
   const delta = (c: DirectoryChange) => sign * (c.oldBytes - c.newBytes);
-  const byPath = new Map(changes.map((c) => [c.path, c]));
-  const biggestChild = new Map<string, number>();
-  for (const c of changes) {
-    const parent = `${c.path.slice(0, c.path.slice(0, -1).lastIndexOf('/'))}/`;
-    if (byPath.has(parent)) biggestChild.set(parent, Math.max(biggestChild.get(parent) ?? 0, delta(c)));
-  }
-  const candidates = changes
-    .filter((c) => delta(c) > 0 && !((biggestChild.get(c.path) ?? 0) >= 0.9 * delta(c)))
-    .sort((a, b) => delta(b) - delta(a) || (a.path < b.path ? -1 : 1));
-  const picked: DirectoryChange[] = [];
-  for (const c of candidates) {
-    if (picked.some((p) => c.path.startsWith(p.path) || p.path.startsWith(c.path))) continue;
-    picked.push(c);
-    if (picked.length === limit) break;
-  }
-  return picked;
+  const depth = (path: string) => path.split('/').length - 2;
+  const total = changes.filter((c) => depth(c.path) === 1).reduce((n, c) => n + Math.max(0, delta(c)), 0);
+  const threshold = Math.max(1, total * 0.02);
+  const heavyParents = new Set<string>();
+  for (const c of changes)
+    if (delta(c) >= threshold) heavyParents.add(`${c.path.slice(0, c.path.slice(0, -1).lastIndexOf('/'))}/`);
+  return changes
+    .filter((c) => delta(c) >= threshold && !heavyParents.has(c.path))
+    .sort((a, b) => delta(b) - delta(a) || (a.path < b.path ? -1 : 1))
+    .slice(0, limit);
 }
 
 /**

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { analyzeImage, analyzeImageWithFiles, layerTable } from '../../src/analyze/index.ts';
+import {
+  analyzeImage,
+  analyzeImageWithFiles,
+  largestDirectories,
+  layerTable,
+} from '../../src/analyze/index.ts';
 import { destroyStore, Store } from '../../src/store/index.ts';
 import { tempDir } from '../support/cli.ts';
 import { WORKED_EXAMPLE, writeFixtureImage } from './fixture-image.ts';
@@ -63,13 +68,12 @@ describe('analyzeImage on the worked example (docs/analyze.md)', () => {
     );
   });
 
-  it('lists the largest directories each layer adds', async () => {
+  it('lists the most specific directories holding most of what each layer adds', async () => {
     const { image } = await writeFixtureImage(store, dir.path, 'worked:3', WORKED_EXAMPLE);
     const a = await analyzeImage(image);
     assert.deepEqual(
       a.layers[1]!.largestDirectories.map((d) => [d.path, d.bytes, d.files]),
       [
-        ['/', 5200, 4],
         ['/tmp/', 4000, 1],
         ['/cache/', 1000, 2],
         ['/etc/', 200, 1],
@@ -95,5 +99,57 @@ describe('analyzeImage on the worked example (docs/analyze.md)', () => {
       assert.equal(row.compressedSize, image.layers[i]!.descriptor.size);
       assert.equal(row.uncompressedSize % 10240, 0, 'GNU tar pads archives to 10 KiB records');
     }
+  });
+});
+
+describe('largestDirectories and grouped wasted paths', () => {
+  it('names the deepest heavy directories, not their parents', () => {
+    const files = [
+      { path: '/usr/lib/gcc/x86_64-linux-gnu/12/cc1', size: 9000 },
+      { path: '/usr/lib/gcc/x86_64-linux-gnu/12/lto1', size: 8000 },
+      { path: '/var/cache/apt/archives/a.deb', size: 5000 },
+      { path: '/var/cache/apt/archives/b.deb', size: 4000 },
+      { path: '/etc/passwd', size: 10 },
+    ];
+    assert.deepEqual(largestDirectories(files), [
+      { path: '/usr/lib/gcc/x86_64-linux-gnu/12/', bytes: 17000, files: 2 },
+      { path: '/var/cache/apt/archives/', bytes: 9000, files: 2 },
+    ]);
+  });
+});
+
+describe('wasted paths group files one step removed from one directory', () => {
+  const dir = tempDir('strata-analyze-group-');
+  after(() => dir.cleanup());
+
+  it('reports rm -rf dir/* as the directory, with its file count', async () => {
+    const store = await Store.open(`${dir.path}/store`);
+    const { image } = await writeFixtureImage(store, dir.path, 'apt:1', [
+      { createdBy: 'base', files: { 'etc/os-release': 100 } },
+      {
+        createdBy: 'RUN apt-get install',
+        files: {
+          'var/cache/apt/archives/a.deb': 300,
+          'var/cache/apt/archives/b.deb': 200,
+          'var/lib/apt/lists/x': 100,
+        },
+      },
+      {
+        createdBy: 'RUN rm',
+        files: {
+          'var/cache/apt/archives/.wh.a.deb': 0,
+          'var/cache/apt/archives/.wh.b.deb': 0,
+          'var/lib/apt/lists/.wh.x': 0,
+        },
+      },
+    ]);
+    const a = await analyzeImage(image);
+    assert.deepEqual(
+      a.wastedPaths.map((w) => [w.path, w.bytes, w.files]),
+      [
+        ['/var/cache/apt/archives/', 500, 2],
+        ['/var/lib/apt/lists/x', 100, 1],
+      ],
+    );
   });
 });
