@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +45,17 @@ describe('strata analyze and strata compare', () => {
     assert.equal(r.code, 0, r.stderr);
     const byLayout = JSON.parse(r.stdout);
     assert.deepEqual({ ...byLayout, image: '' }, { ...byName, image: '' });
+  });
+
+  it('reads a docker-archive skopeo wrote with the same numbers', async () => {
+    const archive = join(dir.path, 'worked.tar');
+    execFileSync('skopeo', ['copy', '--quiet', `oci:${root}:worked:1`, `docker-archive:${archive}:worked:1`]);
+    const r = await runStrata(['analyze', '--json', `docker-archive:${archive}`], { root });
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout);
+    assert.equal(json.efficiency, 3860 / 8160);
+    assert.equal(json.wastedBytes, 4350);
+    assert.equal(json.reclaimableBytes, 6100);
   });
 
   it('shows the wasted paths with the steps that added and removed them', async () => {
