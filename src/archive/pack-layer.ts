@@ -183,6 +183,8 @@ class LayerTarStream extends Readable {
   #pos = 0;
   #file: { fd: number; path: string; size: number; offset: number } | undefined;
   #finished = false;
+  /** Reused for ordinary headers, which #write copies out at once. */
+  readonly #scratch = Buffer.alloc(BLOCK_SIZE);
   #sinceYield = 0;
 
   constructor(entries: Iterator<Planned>, options: PackOptions) {
@@ -288,9 +290,10 @@ class LayerTarStream extends Readable {
 
   /** Writes one entry's header (and opens its content); returns true when a chunk was pushed. */
   #entry(planned: Planned): boolean {
-    if (planned.kind === 'whiteout') return this.#write(encodeHeader(this.#marker(planned.tarPath)));
+    if (planned.kind === 'whiteout')
+      return this.#write(encodeHeader(this.#marker(planned.tarPath), this.#scratch));
     if (planned.kind === 'opaque')
-      return this.#write(encodeHeader(this.#marker(`${planned.tarPath}/${OPAQUE_MARKER}`)));
+      return this.#write(encodeHeader(this.#marker(`${planned.tarPath}/${OPAQUE_MARKER}`), this.#scratch));
     const stat = lstatSync(planned.source);
     let type: TarEntryType;
     let linkpath = '';
@@ -337,7 +340,7 @@ class LayerTarStream extends Readable {
       const fd = openSync(planned.source, constants.O_RDONLY | constants.O_NOFOLLOW);
       this.#file = { fd, path: planned.source, size, offset: 0 };
     }
-    return this.#write(encodeHeader(header));
+    return this.#write(encodeHeader(header, this.#scratch));
   }
 
   #readXattrs(path: string): ReadonlyMap<string, Buffer> {

@@ -13,6 +13,7 @@ export interface ParallelGzipOptions {
 }
 
 const DICTIONARY = 32 * 1024;
+const OUTPUT_CHUNK = 256 * 1024;
 
 /**
  * pigz-style gzip: the input is cut into fixed blocks, each deflated on the libuv threadpool
@@ -80,9 +81,10 @@ export class ParallelGzip extends Transform {
     this.#dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICTIONARY)));
     const options = {
       level: this.#level,
-      // One output buffer per block: with zlib's default 16 KiB, an incompressible block takes
-      // 64 threadpool round trips, each waiting for the main thread.
-      chunkSize: block.length + (block.length >> 3) + 1024,
+      // 256 KiB output buffers: with zlib's default 16 KiB an incompressible block takes 64
+      // threadpool round trips, each waiting for the main thread; a block-sized buffer would be
+      // mostly empty garbage for compressible data (layers typically compress 2–4×).
+      chunkSize: OUTPUT_CHUNK,
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
       ...(dictionary && dictionary.length > 0 ? { dictionary } : {}),
     };

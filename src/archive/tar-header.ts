@@ -53,14 +53,19 @@ export function blockPadding(size: number): number {
  * ustar — names and link targets longer than ustar allows, sizes ≥ 8 GiB, ids > 2097151, mtimes out
  * of range, any xattr — followed by the ustar header. Output depends only on `header`, so equal
  * inputs give byte-identical archives.
+ *
+ * @param scratch a 512-byte buffer to encode into when the entry needs no PAX header (the caller
+ *   copies the result out before the next call): ordinary entries then allocate nothing, which
+ *   matters for layers of many small files.
  */
-export function encodeHeader(header: TarHeader): Buffer {
+export function encodeHeader(header: TarHeader, scratch?: Buffer): Buffer {
   const pax: Array<[string, Buffer]> = [];
   const isDir = header.type === 'directory';
-  const nameBytes = Buffer.from(isDir && !header.path.endsWith('/') ? `${header.path}/` : header.path);
-  let name: Buffer = nameBytes;
+  const nameText = isDir && !header.path.endsWith('/') ? `${header.path}/` : header.path;
+  let name: string | Buffer = nameText;
   let prefix: Buffer | undefined;
-  if (nameBytes.length > 100) {
+  if (Buffer.byteLength(nameText) > 100) {
+    const nameBytes = Buffer.from(nameText);
     const split = splitUstarName(nameBytes);
     if (split) [prefix, name] = split;
     else {
@@ -68,10 +73,11 @@ export function encodeHeader(header: TarHeader): Buffer {
       name = nameBytes.subarray(nameBytes.length - 100); // informative only; PAX readers use `path`
     }
   }
-  let link: Buffer = Buffer.from(header.linkpath);
-  if (link.length > 100) {
-    pax.push(['linkpath', link]);
-    link = link.subarray(0, 100);
+  let link: string | Buffer = header.linkpath;
+  if (Buffer.byteLength(link) > 100) {
+    const linkBytes = Buffer.from(link);
+    pax.push(['linkpath', linkBytes]);
+    link = linkBytes.subarray(0, 100);
   }
   if (header.size > OCTAL_MAX[12]!) pax.push(['size', Buffer.from(String(header.size))]);
   if (header.uid > OCTAL_MAX[8]!) pax.push(['uid', Buffer.from(String(header.uid))]);
@@ -82,17 +88,16 @@ export function encodeHeader(header: TarHeader): Buffer {
   for (const key of [...header.xattrs.keys()].sort())
     pax.push([`SCHILY.xattr.${key}`, header.xattrs.get(key)!]);
 
-  // allocUnsafe + fill draws from Node's shared 8 KiB pool: one header per entry would otherwise
-  // be one ArrayBuffer per entry, which costs more than the header itself.
-  const ustar = Buffer.allocUnsafe(BLOCK_SIZE).fill(0);
-  name.copy(ustar, 0, 0, Math.min(name.length, 100));
+  const ustar =
+    scratch !== undefined && pax.length === 0 ? scratch.fill(0, 0, BLOCK_SIZE) : Buffer.alloc(BLOCK_SIZE);
+  writeField(ustar, 0, name);
   writeNumber(ustar, 100, 8, header.mode & 0o7777);
   writeNumber(ustar, 108, 8, header.uid);
   writeNumber(ustar, 116, 8, header.gid);
   writeNumber(ustar, 124, 12, header.size);
   writeNumber(ustar, 136, 12, Math.max(0, mtime));
   ustar[156] = TYPE_FLAGS[header.type];
-  link.copy(ustar, 157, 0, Math.min(link.length, 100));
+  writeField(ustar, 157, link);
   ustar.write('ustar\u000000', 257, 'latin1');
   // uname/gname stay empty: ownership is numeric only, so the host's passwd never leaks in.
   if (header.type === 'char' || header.type === 'block') {
@@ -117,6 +122,12 @@ export function encodeHeader(header: TarHeader): Buffer {
   paxHeader.write('ustar\u000000', 257, 'latin1');
   writeChecksum(paxHeader);
   return Buffer.concat([paxHeader, body, Buffer.alloc(blockPadding(body.length)), ustar]);
+}
+
+/** Writes a name or link field (at most 100 bytes, already checked). */
+function writeField(block: Buffer, offset: number, value: string | Buffer): void {
+  if (typeof value === 'string') block.write(value, offset, 100, 'utf8');
+  else value.copy(block, offset, 0, Math.min(value.length, 100));
 }
 
 /** Largest value an octal field of the given width (digits + NUL) holds. */
