@@ -76,7 +76,6 @@ export function readLogicalLines(
   const seen = new Set<string>();
   let directivesDone = false;
   let escapeToken: '\\' | '`' = '\\';
-  let continuation = continuationRegExp(escapeToken);
   const lines: LogicalLine[] = [];
   let comments: string[] = [];
   let index = 0; // next physical line to read (0-based)
@@ -109,7 +108,6 @@ export function readLogicalLines(
         throw error(`invalid escape token '${value}' does not match \` or \\`, lineNumber);
       }
       escapeToken = value;
-      continuation = continuationRegExp(escapeToken);
     }
     directives.push({ name, value, line: lineNumber });
     return true;
@@ -132,7 +130,7 @@ export function readLogicalLines(
     }
     const firstChunk = isComment(token) ? '' : token;
     const startLine = lineNumber;
-    const trimmed = trimContinuation(firstChunk, continuation);
+    const trimmed = trimContinuation(firstChunk, escapeToken);
     if (trimmed.complete && trimmed.text.length === 0) continue;
 
     let buffer = trimmed.text;
@@ -150,7 +148,7 @@ export function readLogicalLines(
         hadEmptyContinuation = true;
         continue;
       }
-      const part = trimContinuation(next, continuation);
+      const part = trimContinuation(next, escapeToken);
       segments.push({ offset: buffer.length, line: currentLine, column: 1 });
       buffer += part.text;
       complete = part.complete;
@@ -255,18 +253,17 @@ function isComment(line: string): boolean {
 }
 
 /**
- * The escapeToken token is a line continuation when it is the last non-blank character and is not
- * itself preceded by the escapeToken token (so `\\` at the end is a literal backslash).
+ * The escape token is a line continuation when it is the last character before trailing blanks
+ * (spaces, tabs) and is not itself preceded by the escape token, so `\\` at the end is a literal
+ * backslash. This is BuildKit's `([^\\])\\[ \t]*$|^\\[ \t]*$`, without a regular expression.
  */
-function continuationRegExp(escapeToken: string): RegExp {
-  const e = escapeToken === '\\' ? '\\\\' : escapeToken;
-  return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
-}
-
-function trimContinuation(text: string, continuation: RegExp): { text: string; complete: boolean } {
-  const match = continuation.exec(text);
-  if (match === null) return { text, complete: true };
-  return { text: text.slice(0, match.index) + (match[1] ?? ''), complete: false };
+function trimContinuation(text: string, escapeToken: string): { text: string; complete: boolean } {
+  let last = text.length - 1;
+  while (last >= 0 && (text.charCodeAt(last) === 0x20 || text.charCodeAt(last) === 0x09)) last--;
+  if (last < 0 || text[last] !== escapeToken) return { text, complete: true };
+  if (last === 0) return { text: '', complete: false };
+  if (text[last - 1] === escapeToken) return { text, complete: true };
+  return { text: text.slice(0, last), complete: false };
 }
 
 const HEREDOC_LINE_LEXER = new ShellLexer({
