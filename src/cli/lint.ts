@@ -69,7 +69,10 @@ export function registerLintCommand(program: Command): void {
         throw new NotFoundError(`cannot read Dockerfile ${dockerfile}`, { cause: error });
       }
       const contextDir = resolve(options.context ?? dirname(dockerfile));
-      const file = relative(process.cwd(), resolve(dockerfile)) || dockerfile;
+      // Findings name the file relative to the working directory (SARIF wants repository-relative
+      // paths), unless it lies outside it.
+      const fromCwd = relative(process.cwd(), resolve(dockerfile));
+      const file = fromCwd && !fromCwd.startsWith('..') ? fromCwd : dockerfile;
       const result = await lintDockerfile(text, {
         file,
         dockerfilePath: resolve(dockerfile),
