@@ -86,6 +86,11 @@ const cases: readonly [string, string, readonly object[]][] = [
     ],
   ],
   [
+    "three backslashes at the end are no continuation either (BuildKit's rule), and the last is dropped",
+    'ENV A=x\\\\\\\nENV B=y',
+    [{ pairs: [{ key: 'A', value: 'x\\\\' }] }, { pairs: [{ key: 'B', value: 'y' }] }],
+  ],
+  [
     'a lone backslash line continues the continuation',
     'ENV E hello\\\n\\\nworld',
     [{ pairs: [{ key: 'E', value: 'helloworld' }] }],
