@@ -183,3 +183,45 @@ describe('lint rules: each triggers on a bad Dockerfile and stays quiet on the f
     assert.ok(ids.has('no-cache-mount'), 'build-speed advice still applies to build stages');
   });
 });
+
+describe('lint on whole Dockerfiles', () => {
+  it('gives a single-stage Go service the multi-stage and cache advice, and the fixed one nothing', async () => {
+    const single = await lintDockerfile(
+      [
+        'FROM golang:1.22',
+        'WORKDIR /src',
+        'COPY . .',
+        'RUN go mod download',
+        'RUN go build -o /usr/local/bin/app ./cmd/app',
+        'CMD ["app"]',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      single.findings.map((f) => [f.line, f.ruleId]),
+      [
+        [1, 'final-stage-toolchain-image'],
+        [3, 'copy-all-before-install'],
+        [4, 'no-cache-mount'],
+        [5, 'no-cache-mount'],
+      ],
+    );
+    const multi = await lintDockerfile(
+      [
+        'FROM golang:1.22 AS build',
+        'WORKDIR /src',
+        'COPY go.mod go.sum ./',
+        'RUN --mount=type=cache,target=/go/pkg/mod go mod download',
+        'COPY . .',
+        'RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \\',
+        '    CGO_ENABLED=0 go build -o /out/app ./cmd/app',
+        '',
+        'FROM gcr.io/distroless/static-debian12:nonroot',
+        'COPY --from=build /out/app /app',
+        'ENTRYPOINT ["/app"]',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(multi.findings, []);
+  });
+});
