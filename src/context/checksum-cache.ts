@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { isErrnoException, withLock, writeFileAtomic } from '../util/index.ts';
 
 /** Bumped whenever the file format or the meaning of a cached hash changes. */
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 /** Entries not used for this long are dropped when the cache is saved. */
 const MAX_IDLE_DAYS = 30;
 /** Upper bound on remembered files; the least recently used go first. */
@@ -16,7 +16,7 @@ const MAX_ENTRIES = 500_000;
  */
 const RACY_WINDOW_MS = 2000;
 
-/** [size, mtimeMs, ctimeMs, ino, sha256 hex, day last used] */
+/** [size, mtimeMs, ctimeMs, ino, sha256 hex of the content (+ `/` xattr digest), day last used] */
 type Entry = [number, number, number, number, string, number];
 
 interface CacheFile {
@@ -94,7 +94,7 @@ export class ChecksumCache {
     if (
       entry !== undefined &&
       typeof entry[4] === 'string' &&
-      entry[4].length === 64 &&
+      entry[4].length >= 64 &&
       entry[0] === stats.size &&
       entry[1] === stats.mtimeMs &&
       entry[2] === stats.ctimeMs &&

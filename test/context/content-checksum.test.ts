@@ -13,6 +13,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setAttributeSync } from '@napi-rs/xattr';
 import {
   ChecksumCache,
   type ChecksumOptions,
@@ -64,6 +66,16 @@ const changes: Array<[string, (root: string) => void, boolean]> = [
   ['a file is added', (r) => writeFileSync(join(r, 'app/new.go'), ''), true],
   ['an empty directory is added', (r) => mkdirSync(join(r, 'app/empty')), true],
   ['a file is removed', (r) => unlinkSync(join(r, 'app/util.go')), true],
+  [
+    'an extended attribute is set on a file',
+    (r) => setAttributeSync(join(r, 'app/main.go'), 'user.note', 'x'),
+    true,
+  ],
+  [
+    'an extended attribute is set on a directory',
+    (r) => setAttributeSync(join(r, 'app'), 'user.note', 'x'),
+    true,
+  ],
   [
     'a symlink target changes',
     (r) => {
@@ -144,6 +156,30 @@ describe('checksumSources', () => {
     }
   });
 
+  it('leaves extended attributes out when asked to', async () => {
+    const ctx = freshContext();
+    try {
+      const before = await sum(ctx.root, { xattrs: false });
+      setAttributeSync(join(ctx.root, 'app/main.go'), 'user.note', 'x');
+      assert.equal(await sum(ctx.root, { xattrs: false }), before);
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('notices an xattr change on a cached file (setxattr changes the ctime)', async () => {
+    const ctx = freshContext();
+    try {
+      const cache = await ChecksumCache.open(join(ctx.root, '.c.json'), { racyWindowMs: 0 });
+      const before = await sum(ctx.root, { cache });
+      await sleep(50); // past the filesystem's timestamp granularity, so the ctime really moves
+      setAttributeSync(join(ctx.root, 'app/util.go'), 'user.note', 'y');
+      assert.notEqual(await sum(ctx.root, { cache }), before);
+    } finally {
+      ctx.remove();
+    }
+  });
+
   it('tells hardlinked files from equal copies', async () => {
     const linked = makeTree({ a: 'same', b: 'other' });
     const copied = makeTree({ a: 'same', b: 'same' });
@@ -197,6 +233,7 @@ describe('ChecksumCache', () => {
       assert.equal(warm.hits, first.files);
 
       // Same size, mtime restored: the ctime still gives the change away.
+      await sleep(50); // past the filesystem's timestamp granularity
       const path = join(ctx.root, 'README');
       writeFileSync(path, 'README\n');
       utimesSync(path, 1e9, 1e9);
@@ -231,7 +268,7 @@ describe('ChecksumCache', () => {
       await checksumSources({ view: new ContextView(ctx.root), sources: ['app/util.go'], cache: b });
       await Promise.all([a.save(), b.save()]);
       assert.equal((await ChecksumCache.open(file)).size, 2);
-      writeFileSync(file, '{"version":1,"entries":{"x":[1,2,3');
+      writeFileSync(file, '{"version":2,"entries":{"x":[1,2,3');
       assert.equal((await ChecksumCache.open(file)).size, 0);
     } finally {
       ctx.remove();
