@@ -225,3 +225,16 @@ describe('lint on whole Dockerfiles', () => {
     assert.deepEqual(multi.findings, []);
   });
 });
+
+describe('# check=skip= directive', () => {
+  const text = 'FROM debian:12\nRUN apt-get update && apt-get install -y curl\n';
+  it('drops the rules it names, by id, PascalCase name or hadolint id', async () => {
+    const all = (await lintDockerfile(text)).findings.map((f) => f.ruleId);
+    assert.deepEqual(all, ['apt-lists-left', 'apt-no-install-recommends', 'no-cache-mount']);
+    const skipped = await lintDockerfile(`# check=skip=apt-lists-left,DL3015,NoCacheMount\n${text}`);
+    assert.deepEqual(skipped.findings, []);
+  });
+  it('skip=all drops everything', async () => {
+    assert.deepEqual((await lintDockerfile(`# check=skip=all\n${text}`)).findings, []);
+  });
+});

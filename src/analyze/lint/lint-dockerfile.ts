@@ -73,7 +73,24 @@ export async function lintDockerfile(text: string, options: LintOptions = {}): P
     if (finding) findings.push(finding);
   }
   findings.sort((a, b) => a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1));
-  return { findings, rules: LINT_RULES };
+  return { findings: findings.filter((f) => !skippedByDirective(dockerfile, f.ruleId)), rules: LINT_RULES };
+}
+
+/**
+ * Whether the Dockerfile's `# check=skip=…` directive names the rule: `all`, its id, its
+ * PascalCase name (`AptListsLeft`) or the hadolint/BuildKit id it stands for (`DL3009`).
+ */
+function skippedByDirective(dockerfile: Dockerfile, ruleId: string): boolean {
+  const skip = dockerfile.checks.skip;
+  if (skip === 'all') return true;
+  if (skip.length === 0) return false;
+  const rule = lintRule(ruleId);
+  const names = [
+    rule.id,
+    rule.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
+    ...(rule.alias?.split(/[ ,]+/) ?? []),
+  ].map((n) => n.toLowerCase());
+  return skip.some((s) => names.includes(s.toLowerCase()));
 }
 
 /** The rules that need no file system: everything but missing-dockerignore. Pure. */
