@@ -145,4 +145,54 @@ describe('strata build', () => {
     assert.equal(readFileSync(join(out, 'data/sub/b.txt'), 'utf8'), 'b');
     assert.throws(() => lstatSync(join(out, 'maybe/ignored.txt')), /ENOENT/);
   });
+
+  it('keeps RUN --mount=type=cache contents between builds (shared, locked, private, seeded from a stage) and out of the layers', async () => {
+    const ctx = fx.context('cachemount', {
+      Dockerfile: [
+        'FROM busybox:local AS seed',
+        'RUN mkdir -p /seed && echo seeded > /seed/origin',
+        'FROM busybox:local',
+        'ARG RUN_ID',
+        'RUN --mount=type=cache,target=/var/cache/app,id=app-cache echo "$RUN_ID" >> /var/cache/app/runs && cat /var/cache/app/runs > /runs',
+        'RUN --mount=type=cache,target=/c2,sharing=locked,from=seed,source=/seed cat /c2/origin > /origin',
+        'RUN --mount=type=cache,target=/c3,sharing=private touch /c3/x && ls /c3 > /private',
+        '',
+      ].join('\n'),
+    });
+    for (const id of ['one', 'two']) {
+      const r = await runStrata(
+        [
+          'build',
+          '--no-cache',
+          '--build-arg',
+          `RUN_ID=${id}`,
+          '-t',
+          'cachemount:1',
+          '--progress',
+          'plain',
+          ctx,
+        ],
+        { root: fx.root },
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const out = join(fx.work, 'out-cachemount');
+    const r = await runStrata(
+      ['build', '--build-arg', 'RUN_ID=two', '-o', `type=local,dest=${out}`, '--progress', 'quiet', ctx],
+      { root: fx.root },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(out, 'runs'), 'utf8'), 'one\ntwo\n');
+    assert.equal(readFileSync(join(out, 'origin'), 'utf8'), 'seeded\n');
+    assert.equal(readFileSync(join(out, 'private'), 'utf8'), 'x\n');
+    const { manifest } = storedImage(fx.root, 'cachemount:1');
+    for (const layer of manifest.layers.slice(1)) {
+      assert.ok(
+        !layerListing(fx.root, layer.digest).some(
+          (p) => p.startsWith('var/cache/app/') || p.startsWith('c2/'),
+        ),
+        'cache contents never land in a layer',
+      );
+    }
+  });
 });

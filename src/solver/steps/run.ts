@@ -1,18 +1,23 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { checksumSources } from '../../context/index.ts';
 import type { PlannedMount, RunStep } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
 import type { SnapshotView } from '../../snapshot/index.ts';
-import { InvalidInputError, resolveInRoot, withLock } from '../../util/index.ts';
+import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { RunFailedError } from '../errors.ts';
 import { runCommandString } from '../history.ts';
 import { getEnv } from '../image-state.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 import { commandArgs } from './config.ts';
+
+const execFileAsync = promisify(execFile);
 
 /** How many lines of a failed RUN's output the error shows. */
 const TAIL_LINES = 10;
@@ -233,26 +238,28 @@ async function execMount(
     }
     case 'cache': {
       const id = m.id ?? target;
-      const dir = join(
-        ctx.deps.stateDir,
-        'cache-mounts',
-        createHash('sha256').update(id).digest('hex').slice(0, 32),
-      );
-      await mkdir(join(ctx.deps.stateDir, 'cache-mounts'), { recursive: true });
-      if (m.sharing === 'locked') {
-        // One step at a time may use a locked cache; others wait (BuildKit's sharing=locked).
-        let release!: () => void;
-        const held = new Promise<void>((r) => {
-          release = r;
-        });
-        const acquired = new Promise<void>((resolve, reject) => {
-          withLock(`${dir}.lock`, () => {
-            resolve();
-            return held;
-          }).catch(reject);
-        });
-        await acquired;
-        locks.push(async () => release());
+      const mounts = join(ctx.deps.stateDir, 'cache-mounts');
+      let dir = join(mounts, createHash('sha256').update(id).digest('hex').slice(0, 32));
+      await mkdir(mounts, { recursive: true });
+      if (m.sharing === 'locked' || m.sharing === 'private') {
+        // locked: one step at a time uses the cache, others wait. private: a step that finds the
+        // cache in use gets a fresh directory of its own instead (BuildKit's sharing modes).
+        try {
+          const release = await acquireLock(`${dir}.lock`, {
+            timeoutMs: m.sharing === 'locked' ? 24 * 3600_000 : 0,
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          });
+          locks.push(release);
+        } catch (error) {
+          if (!(error instanceof LockTimeoutError) || m.sharing !== 'private') throw error;
+          dir = await mkdtemp(join(mounts, 'private-'));
+          const temp = dir;
+          locks.push(() => rm(temp, { recursive: true, force: true }));
+        }
+      }
+      if (!existsSync(dir) && m.from.kind !== 'scratch') {
+        // `from=`/`source=`: a new cache starts as a copy of that directory.
+        await seedCacheMount(ctx, m, dir, views);
       }
       return {
         type: 'cache',
@@ -286,4 +293,31 @@ async function execMount(
         hint: 'use a secret mount for keys, or build with docker buildx',
       });
   }
+}
+
+/** Fills a new cache mount directory from its `from=` stage, image or context at `source=`. */
+async function seedCacheMount(
+  ctx: StepContext,
+  m: PlannedMount,
+  dir: string,
+  views: SnapshotView[],
+): Promise<void> {
+  let root: string;
+  if (m.from.kind === 'context') root = ctx.options.context.dir;
+  else if (m.from.kind === 'stage') {
+    const view = await ctx.deps.snapshotter.view(await ctx.stageSnapshot(m.from.stage), ctx.signal);
+    views.push(view);
+    root = view.path;
+  } else if (m.from.kind === 'image') {
+    const img = await ctx.deps.resolveImage(m.from.ref, ctx.stage.platform, ctx.signal);
+    const view = await ctx.deps.snapshotter.view(
+      await ctx.deps.snapshotter.unpack(img.layers, ctx.signal),
+      ctx.signal,
+    );
+    views.push(view);
+    root = view.path;
+  } else return;
+  const source = resolveInRoot(root, m.source || '/');
+  await mkdir(dir, { recursive: true });
+  await execFileAsync('cp', ['-a', `${source}/.`, `${dir}/`]);
 }

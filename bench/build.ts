@@ -1,0 +1,149 @@
+/**
+ * bench/build: cold build, no-op rebuild and one-source-file-changed rebuild of each example
+ * (single- and multi-stage) with strata and, in the same run when a Docker daemon is there, with
+ * BuildKit (`DOCKER_BUILDKIT=1 docker build`, the docker 20.10 client). Prints wall times, the
+ * ratio strata/BuildKit, and strata's own overhead: wall time minus the time spent inside RUN
+ * processes (from the build's json events).
+ *
+ * Usage: node --import tsx bench/build.ts [example-dir…]   (default: every examples/* with Dockerfiles)
+ * Needs the example bases in strata's store (npm run demo bootstraps them) and, for BuildKit, the
+ * same bases loaded into docker (done here through a docker-archive).
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseDockerfile } from '../src/dockerfile/index.ts';
+import { openStore } from '../src/strata.ts';
+import { DOCKER, loadIntoDocker } from '../tools/compare-buildkit.ts';
+
+const repo = resolve(import.meta.dirname, '..');
+const strataBin = join(repo, 'bin', 'strata.js');
+
+interface Timing {
+  readonly wall: number;
+  readonly runSeconds: number;
+}
+
+/** Runs one strata build and returns wall time and the seconds spent in RUN steps. */
+function strataBuild(context: string, dockerfile: string, extra: string[] = []): Timing {
+  const start = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [strataBin, 'build', '-f', dockerfile, '--progress', 'json', ...extra, context],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    },
+  );
+  const wall = (performance.now() - start) / 1000;
+  if (r.status !== 0) throw new Error(`strata build failed: ${r.stderr.slice(-2000)}`);
+  const started = new Map<string, { name: string; at: number }>();
+  let runSeconds = 0;
+  for (const line of r.stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const e = JSON.parse(line) as { type: string; step?: string; name?: string; at: number };
+    if (e.type === 'step-started') started.set(e.step!, { name: e.name!, at: e.at });
+    if (e.type === 'step-finished' || e.type === 'step-failed') {
+      const s = started.get(e.step!);
+      if (s?.name.startsWith('RUN')) runSeconds += (e.at - s.at) / 1000;
+    }
+  }
+  return { wall, runSeconds };
+}
+
+function buildkitBuild(context: string, dockerfile: string, extra: string[] = []): number {
+  const start = performance.now();
+  const r = spawnSync(DOCKER, ['build', '-q', '-f', dockerfile, ...extra, context], {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_BUILDKIT: '1' },
+  });
+  if (r.status !== 0) throw new Error(`BuildKit build failed: ${r.stderr.slice(-2000)}`);
+  return (performance.now() - start) / 1000;
+}
+
+/** A file the examples copy into the image, to change for the "one file changed" rebuild. */
+function sourceFile(dir: string): string {
+  for (const candidate of ['main.go', 'app.py', 'src/index.ts', 'src/server.ts', 'index.js']) {
+    if (existsSync(join(dir, candidate))) return join(dir, candidate);
+  }
+  throw new Error(`no source file to touch in ${dir}`);
+}
+
+const dirs =
+  process.argv.slice(2).length > 0
+    ? process.argv.slice(2).map((d) => resolve(d))
+    : readdirSync(join(repo, 'examples')).map((d) => join(repo, 'examples', d));
+const dockerUp = spawnSync(DOCKER, ['info'], { stdio: 'ignore' }).status === 0;
+const rows: string[][] = [];
+const f = (n: number) => n.toFixed(2);
+const store = await openStore();
+try {
+  for (const dir of dirs) {
+    for (const name of readdirSync(dir)
+      .filter((n) => n.startsWith('Dockerfile'))
+      .sort()) {
+      const dockerfile = join(dir, name);
+      const bases = parseDockerfile(readFileSync(dockerfile, 'utf8'))
+        .instructions.filter((i) => i.kind === 'from')
+        .map((i) => (i as { image: string }).image)
+        .filter((b) => b !== 'scratch' && b.includes(':'));
+      const src = sourceFile(dir);
+      const original = readFileSync(src, 'utf8');
+      const touch = (n: number) =>
+        writeFileSync(src, `${original}\n${src.endsWith('.py') ? '#' : '//'} bench ${n}\n`);
+      try {
+        const cold = strataBuild(dir, dockerfile, ['--no-cache']);
+        const noop = strataBuild(dir, dockerfile);
+        touch(1);
+        const changed = strataBuild(dir, dockerfile);
+        let bk: { cold: number; noop: number; changed: number } | undefined;
+        if (dockerUp) {
+          writeFileSync(src, original);
+          await loadIntoDocker(store, bases, '/tmp');
+          const bcold = buildkitBuild(dir, dockerfile, ['--no-cache']);
+          const bnoop = buildkitBuild(dir, dockerfile);
+          touch(2);
+          const bchanged = buildkitBuild(dir, dockerfile);
+          bk = { cold: bcold, noop: bnoop, changed: bchanged };
+        }
+        const ratio = (a: number, b?: number) => (b ? f(a / b) : '-');
+        rows.push([
+          `${dir.split('/').pop()}/${name}`,
+          f(cold.wall),
+          bk ? f(bk.cold) : '-',
+          ratio(cold.wall, bk?.cold),
+          f(noop.wall),
+          bk ? f(bk.noop) : '-',
+          ratio(noop.wall, bk?.noop),
+          f(changed.wall),
+          bk ? f(bk.changed) : '-',
+          ratio(changed.wall, bk?.changed),
+          f(cold.wall - cold.runSeconds),
+          f(changed.wall - changed.runSeconds),
+        ]);
+      } finally {
+        writeFileSync(src, original);
+      }
+    }
+  }
+} finally {
+  await store.close();
+}
+const header = [
+  'example',
+  'cold s',
+  'bk cold',
+  'ratio',
+  'no-op s',
+  'bk no-op',
+  'ratio',
+  'changed s',
+  'bk changed',
+  'ratio',
+  'overhead cold',
+  'overhead changed',
+];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const table = [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
+process.stdout.write(`${table}\n`);
+if (process.env.BENCH_RESULTS) appendFileSync(process.env.BENCH_RESULTS, `\n\`\`\`\n${table}\n\`\`\`\n`);
