@@ -26,7 +26,7 @@ import type { Reference } from '../reference/index.ts';
 import {
   type BlobOpener,
   type BlobWriteOptions,
-  countingStream,
+  countedStream,
   type ImageReader,
   type ImageWriter,
   type ManifestBlob,
@@ -237,7 +237,7 @@ export class DockerArchiveWriter implements ImageWriter {
   async writeBlob(descriptor: Descriptor, open: BlobOpener, options: BlobWriteOptions): Promise<void> {
     const dir = await this.#tempDir();
     const target = join(dir, digestHex(descriptor.digest));
-    const source = (await open(0, options.signal)).pipe(countingStream(0, options.onProgress));
+    const source = countedStream(await open(0, options.signal), 0, options.onProgress);
     if (!isLayerMediaType(descriptor.mediaType)) {
       await writeVerifiedFile(target, source, descriptor, options.signal);
       this.#files.set(descriptor.digest, { path: target, size: descriptor.size });

@@ -16,7 +16,7 @@ import {
 import {
   type BlobOpener,
   type BlobWriteOptions,
-  countingStream,
+  countedStream,
   type ImageReader,
   type ImageWriter,
   type ManifestBlob,
@@ -145,7 +145,7 @@ export class OciLayoutWriter implements ImageWriter {
 
   async writeBlob(descriptor: Descriptor, open: BlobOpener, options: BlobWriteOptions): Promise<void> {
     await this.#init();
-    const source = (await open(0, options.signal)).pipe(countingStream(0, options.onProgress));
+    const source = countedStream(await open(0, options.signal), 0, options.onProgress);
     await writeVerifiedFile(blobPath(this.#root, descriptor.digest), source, descriptor, options.signal);
   }
 

@@ -3,7 +3,7 @@ import type { Descriptor, Digest } from '../oci/index.ts';
 import {
   type BlobOpener,
   type BlobWriteOptions,
-  countingStream,
+  countedStream,
   type ImageWriter,
   type ManifestBlob,
 } from './image-transfer.ts';
@@ -48,7 +48,7 @@ export class BlobSinkWriter implements ImageWriter {
 
   async writeBlob(descriptor: Descriptor, open: BlobOpener, options: BlobWriteOptions): Promise<void> {
     // The opener's stream resumes by itself after dropped connections; the sink verifies.
-    const source = (await open(0, options.signal)).pipe(countingStream(0, options.onProgress));
+    const source = countedStream(await open(0, options.signal), 0, options.onProgress);
     await this.#sink.ingest(source, { digest: descriptor.digest, size: descriptor.size }, options.signal);
   }
 

@@ -291,11 +291,17 @@ export function manifestMediaType(raw: Uint8Array, fallback?: string): string {
 }
 
 /**
- * A pass-through that reports bytes seen (plus `offset`, where the stream starts) to `onProgress`.
+ * `source` piped through a pass-through that reports bytes seen (plus `offset`, where the stream
+ * starts) to `onProgress`. Unlike a bare `.pipe()`, an error of `source` fails the returned stream
+ * (it never goes unhandled), and destroying the returned stream destroys `source`.
  */
-export function countingStream(offset: number, onProgress: (bytes: number) => void): Transform {
+export function countedStream(
+  source: Readable,
+  offset: number,
+  onProgress: (bytes: number) => void,
+): Readable {
   let bytes = offset;
-  return new Transform({
+  const counter = new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       bytes += chunk.length;
@@ -303,4 +309,20 @@ export function countingStream(offset: number, onProgress: (bytes: number) => vo
       cb(null, chunk);
     },
   });
+  return linkStreams(source, counter);
+}
+
+/**
+ * Pipes `source` into `target` and ties their lives together: an error of either destroys the
+ * other with it, so no error event is left without a listener.
+ */
+export function linkStreams<T extends Transform>(source: Readable, target: T): T {
+  source.on('error', (error) => {
+    if (!target.destroyed) target.destroy(error);
+  });
+  target.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(target);
+  return target;
 }

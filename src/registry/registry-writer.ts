@@ -6,8 +6,9 @@ import {
   type BlobOpener,
   type BlobOrigin,
   type BlobWriteOptions,
-  countingStream,
+  countedStream,
   type ImageWriter,
+  linkStreams,
   type ManifestBlob,
 } from './image-transfer.ts';
 import { describeCause, headerValue, type RegistryClient, type RegistryResponse } from './registry-client.ts';
@@ -45,8 +46,7 @@ function limitStream(source: Readable, length: number): Readable {
       cb();
     },
   });
-  source.on('error', (error) => cut.destroy(error));
-  return source.pipe(cut);
+  return linkStreams(source, cut);
 }
 
 /**
@@ -150,8 +150,14 @@ export class RegistryWriter implements ImageWriter {
     return new URL(location, res.url).toString();
   }
 
-  /** The next byte the registry expects for an upload session, or undefined when the session is gone. */
-  async #uploadOffset(location: string, signal?: AbortSignal): Promise<number | undefined> {
+  /**
+   * Where an upload session stands: the next byte the registry expects and the Location to
+   * continue at (it carries fresh upload state), or undefined when the session is gone.
+   */
+  async #uploadStatus(
+    location: string,
+    signal?: AbortSignal,
+  ): Promise<{ offset: number; location: string } | undefined> {
     const res = await this.#client.send({
       method: 'GET',
       url: location,
@@ -164,15 +170,20 @@ export class RegistryWriter implements ImageWriter {
     if (res.status === 404) return undefined;
     const range = headerValue(res, 'range');
     const end = range ? Number(/^(?:bytes=)?0-(\d+)$/.exec(range)?.[1]) : Number.NaN;
-    return Number.isFinite(end) ? end + 1 : 0;
+    return {
+      offset: Number.isFinite(end) ? end + 1 : 0,
+      location: headerValue(res, 'location') ? this.#location(res) : location,
+    };
   }
 
   async writeBlob(descriptor: Descriptor, open: BlobOpener, options: BlobWriteOptions): Promise<void> {
     const { signal } = options;
     const policy = this.#client.retryPolicy;
     let failures = 0;
+    let totalFailures = 0;
     let location: string | undefined;
     let offset = 0;
+    let resumed = false;
     const chunked = descriptor.size > this.#chunkSize;
     for (;;) {
       try {
@@ -197,7 +208,7 @@ export class RegistryWriter implements ImageWriter {
               'content-range': `${start}-${start + length - 1}`,
             },
             body: async () =>
-              limitStream(await open(start, signal), length).pipe(countingStream(start, options.onProgress)),
+              countedStream(limitStream(await open(start, signal), length), start, options.onProgress),
             expect: [202],
             retry: false,
             what: `uploading blob ${descriptor.digest} (bytes ${start}-${start + length - 1})`,
@@ -206,22 +217,38 @@ export class RegistryWriter implements ImageWriter {
           await res.body.dump();
           location = this.#location(res);
           offset = start + length;
+          failures = 0; // the budget counts failures in a row; progress renews it
         }
         await this.#finish(location, descriptor, { offset, options });
         return;
       } catch (error) {
         if (signal?.aborted) throw new AbortedError();
         const temporary = isNetworkError(error) || (error instanceof RegistryError && error.temporary);
-        if (!temporary || ++failures >= policy.attempts) throw error;
-        options.onRetry(`${describeFault(error)}, resuming`);
+        // After a resume the registry may judge the session broken (a dropped chunk left part of
+        // its bytes behind): 400/416 then means "start this blob over", not "give up".
+        const brokenResume =
+          resumed && error instanceof RegistryError && (error.status === 400 || error.status === 416);
+        totalFailures++;
+        if (
+          (!temporary && !brokenResume) ||
+          ++failures >= policy.attempts ||
+          totalFailures >= policy.attempts * 4
+        )
+          throw error;
+        options.onRetry(`${describeFault(error)}, ${brokenResume ? 'restarting' : 'resuming'}`);
         await sleep(backoffDelay(policy, failures), signal);
-        if (location !== undefined && chunked) {
+        if (location !== undefined && chunked && !brokenResume) {
           // Resume where the registry says it is (distribution spec: GET the upload URL → Range).
-          const next = await this.#uploadOffset(location, signal).catch(() => undefined);
-          if (next === undefined) location = undefined;
-          else offset = next;
+          const status = await this.#uploadStatus(location, signal).catch(() => undefined);
+          if (status === undefined) location = undefined;
+          else {
+            offset = status.offset;
+            location = status.location;
+            resumed = true;
+          }
         } else {
-          location = undefined; // a monolithic upload starts over
+          location = undefined; // start over: a monolithic upload, or a session that broke
+          resumed = false;
         }
       }
     }
@@ -245,7 +272,7 @@ export class RegistryWriter implements ImageWriter {
         : { 'content-length': '0' },
       ...(open
         ? {
-            body: async () => (await open(0, options.signal)).pipe(countingStream(0, options.onProgress)),
+            body: async () => countedStream(await open(0, options.signal), 0, options.onProgress),
           }
         : {}),
       expect: [201, 204],

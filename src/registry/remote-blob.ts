@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { type Descriptor, DigestMismatchError } from '../oci/index.ts';
-import { AbortedError } from '../util/index.ts';
 import { describeCause, headerValue, type RegistryClient, type RegistryResponse } from './registry-client.ts';
 import { RegistryError } from './registry-error.ts';
 import { backoffDelay, isNetworkError, sleep } from './retry-policy.ts';
@@ -88,8 +87,15 @@ class ResumableBlobStream extends Readable {
     this.#client = init.client;
     this.#get = init.get;
     this.#options = init.options;
-    this.#attach(init.first);
+    // Until a consumer reads, nothing flows: the first response is attached on the first _read.
+    this.#res.body.on('error', () => undefined); // reported through the listener #attach adds
+    // A fault can end this stream before the caller has piped it anywhere (an abort arriving
+    // between open and pipe). The error must not crash the process then; the consumer still sees
+    // a destroyed stream and fails.
+    this.on('error', () => undefined);
   }
+
+  #started = false;
 
   #attach(res: RegistryResponse): void {
     this.#res = res;
@@ -121,6 +127,7 @@ class ResumableBlobStream extends Readable {
         this.#skip = 0;
       }
       this.#position += data.length;
+      this.#failures = 0; // the retry budget counts faults in a row; progress renews it
       if (this.#position > this.#descriptor.size) {
         body.destroy();
         this.destroy(
@@ -151,7 +158,9 @@ class ResumableBlobStream extends Readable {
     if (this.#resuming || this.destroyed) return;
     const { signal } = this.#options;
     if (signal?.aborted) {
-      this.destroy(new AbortedError());
+      // The consumer was handed the same signal and reports the abort itself; an error here
+      // would only race with its teardown.
+      this.destroy();
       return;
     }
     const attempts = this.#client.retryPolicy.attempts;
@@ -188,7 +197,10 @@ class ResumableBlobStream extends Readable {
   }
 
   override _read(): void {
-    if (!this.#resuming) this.#res.body.resume();
+    if (!this.#started) {
+      this.#started = true;
+      this.#attach(this.#res);
+    } else if (!this.#resuming) this.#res.body.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

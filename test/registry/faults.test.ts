@@ -58,6 +58,7 @@ describe('registry faults: dropped connections, 500 and 429 (seeded chaos proxy)
       });
       assert.equal(result.top.descriptor.digest, seeded.manifest);
       assert.ok(proxy.stats.droppedDownloads > 0, 'some downloads were cut');
+      assert.ok(proxy.stats.rangeRequests > 0, 'cut downloads resumed with Range');
       assert.ok(proxy.stats.error500 + proxy.stats.error429 > 0, 'some requests failed');
       assert.ok(events.events.some((e) => e.type === 'transfer' && e.status === 'retrying'));
       assert.deepEqual(await store.verify(), []);
@@ -80,7 +81,7 @@ describe('registry faults: dropped connections, 500 and 429 (seeded chaos proxy)
     const direct = new RegistryPool();
     try {
       const source = await Store.open(join(dir, 'src'));
-      const image = await writeTestImage(source, { layerSizes: [2_600_000, 300_000, 5_000], seed: 12 });
+      const image = await writeTestImage(source, { layerSizes: [6_000_000, 300_000, 5_000], seed: 12 });
       for (const [tag, chunkSize] of [
         ['mono', 64 << 20],
         ['chunked', 1 << 20],
@@ -88,19 +89,20 @@ describe('registry faults: dropped connections, 500 and 429 (seeded chaos proxy)
         await pushImage(
           pool,
           new StoreImageReader(source, image.manifest.digest),
-          parseReference(`${proxy.host}/chaos/pushed:${tag}`),
+          parseReference(`${proxy.host}/chaos/${tag}:1`),
           { chunkSize },
         );
         const check = await Store.open(join(dir, `check-${tag}`));
         const pulled = await pullImage(
           direct,
-          parseReference(`${registry.host}/chaos/pushed:${tag}`),
+          parseReference(`${registry.host}/chaos/${tag}:1`),
           check.blobs,
         );
         assert.equal(pulled.top.descriptor.digest, image.manifest.digest);
         assert.deepEqual(await check.verify(), []);
       }
       assert.ok(proxy.stats.droppedUploads > 0, 'some uploads were cut');
+      assert.ok(proxy.stats.uploadStatusChecks > 0, `interrupted chunked uploads asked where to resume: ${JSON.stringify(proxy.stats)}`);
       assert.ok(proxy.stats.error500 + proxy.stats.error429 > 0);
     } finally {
       await pool.close();

@@ -38,6 +38,10 @@ export interface FaultStats {
   /** Requests that reached the storage origin carrying an Authorization header (must stay 0). */
   storageSawAuthorization: number;
   storageRequests: number;
+  /** Blob GETs that carried a Range header (resumed downloads). */
+  rangeRequests: number;
+  /** GETs of an upload URL (a client asking where an interrupted upload stands). */
+  uploadStatusChecks: number;
 }
 
 /** A running proxy. */
@@ -109,6 +113,8 @@ export async function startFaultProxy(target: string, options: FaultOptions): Pr
     redirected: 0,
     storageSawAuthorization: 0,
     storageRequests: 0,
+    rangeRequests: 0,
+    uploadStatusChecks: 0,
   };
   const state = { enabled: true };
 
@@ -137,6 +143,8 @@ export async function startFaultProxy(target: string, options: FaultOptions): Pr
     const path = req.url ?? '/';
     const isBlobGet = req.method === 'GET' && /\/blobs\/sha256:/.test(path);
     const isUpload = (req.method === 'PATCH' || req.method === 'PUT') && /\/blobs\/uploads\//.test(path);
+    if (isBlobGet && req.headers.range) stats.rangeRequests++;
+    if (req.method === 'GET' && /\/blobs\/uploads\//.test(path)) stats.uploadStatusChecks++;
     if (active && path !== '/v2/') {
       const roll = random();
       if (roll < (options.error500 ?? 0)) {
