@@ -125,7 +125,11 @@ export function attributeBytes(build: AttributableBuild): ByteAttribution {
   const { image, graph } = build;
   const history = image.config.history ?? [];
   const chain = stageChain(graph);
-  const steps = chain.flatMap((stage) => stage.steps.map((step) => ({ stage, step })));
+  // ONBUILD records a trigger without a history entry (BuildKit's dispatchOnbuild); every other
+  // step writes exactly one.
+  const steps = chain.flatMap((stage) =>
+    stage.steps.filter((step) => step.kind !== 'onbuild').map((step) => ({ stage, step })),
+  );
   const root = chain[0];
   const baseRef = root?.base.kind === 'image' ? root.base.text : 'scratch';
   const baseCount = history.length - steps.length;

@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { attributeBytes } from '../analyze/index.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
 import { buildImage, registryImageResolver } from '../strata.ts';
 import { InvalidInputError } from '../util/index.ts';
+import { formatAttribution } from './analyze.ts';
 import {
   type OutputSpec,
   parseCacheExport,
@@ -154,12 +156,17 @@ export function registerBuildCommand(program: Command): void {
         }
         renderer.close();
         printWarnings(result.warnings);
+        // Where the bytes of the final image came from: by step, and by the stage each was copied from.
+        const attribution = attributeBytes(result);
+        if (progress !== 'quiet' && progress !== 'json') process.stderr.write(formatAttribution(attribution));
         if (options.iidfile) writeFileSync(options.iidfile, result.descriptor.digest);
         if (options.metadataFile) {
           const metadata = {
             'containerimage.digest': result.descriptor.digest,
             'containerimage.descriptor': result.descriptor,
             'image.name': options.tag.join(','),
+            'strata.attribution': attribution,
+            'strata.cache': { cachedSteps: result.cachedSteps, executedSteps: result.executedSteps },
             ...Object.fromEntries(exported.filter((e) => e !== undefined).map((e) => [e.key, e.value])),
           };
           writeFileSync(options.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
