@@ -23,6 +23,8 @@ const FRAME_MS = 100;
 
 const ESC = '\x1b[';
 
+const FINAL: ReadonlySet<TransferEvent['status']> = new Set(['done', 'exists', 'mounted']);
+
 /**
  * `--progress=tty`: a live view that redraws in place, like BuildKit's (running steps with timers,
  * their transfers and last output lines; a finished step is printed once, above the live view,
@@ -126,6 +128,15 @@ export class TtyRenderer implements ProgressRenderer {
 
   /** Prints lines above the live view (they scroll away normally). */
   #permanent(lines: string[]): void {
+    // Finished transfers outside steps go first, as `docker pull` lists its layers before "Digest:".
+    const loose = [...this.#transfers.values()].filter((t) => t.event.step === undefined);
+    if (loose.length > 0 && loose.every((t) => FINAL.has(t.event.status))) {
+      for (const t of loose) this.#transfers.delete(t.key);
+      lines = [
+        ...loose.filter((t) => t.event.kind === 'layer').map((t) => this.#dockerLine(t.event)),
+        ...lines,
+      ];
+    }
     this.#options.stream.write(this.#clear() + lines.map((l) => `${this.#fit(l)}\n`).join(''));
     this.#liveLines = 0;
     this.#dirty = true;
@@ -146,7 +157,7 @@ export class TtyRenderer implements ProgressRenderer {
   }
 
   #fit(line: string): string {
-    const width = this.#options.stream.columns ?? 100;
+    const width = this.#options.stream.columns || 100;
     // Count visible characters only (colour codes take no room).
     let visible = 0;
     let out = '';
@@ -178,7 +189,7 @@ export class TtyRenderer implements ProgressRenderer {
     }
     for (const t of this.#transfers.values())
       if (t.event.step === undefined && t.event.kind === 'layer') lines.push(this.#dockerLine(t.event));
-    const rows = this.#options.stream.rows ?? 40;
+    const rows = this.#options.stream.rows || 40;
     return lines.length > rows - 1 ? lines.slice(lines.length - (rows - 1)) : lines;
   }
 
@@ -211,7 +222,7 @@ export class TtyRenderer implements ProgressRenderer {
         const total = event.total ?? 0;
         const current = event.current ?? 0;
         // Docker's bar is 50 wide; narrower terminals get a shorter one so the sizes stay visible.
-        const width = Math.max(10, Math.min(50, (this.#options.stream.columns ?? 100) - 50));
+        const width = Math.max(10, Math.min(50, (this.#options.stream.columns || 100) - 50));
         const filled = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
         const bar = `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}]`;
         return `${id}: ${pull ? 'Downloading' : 'Pushing'} ${bar}  ${formatProgressBytes(current)}/${formatProgressBytes(total)}`;

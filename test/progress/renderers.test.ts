@@ -216,6 +216,47 @@ describe('tty renderer', () => {
   });
 });
 
+describe('tty renderer, docker pull style', () => {
+  it('lists finished layers before the Digest/Status lines, even on a terminal that reports no width', () => {
+    const out = new Capture(true);
+    out.columns = 0; // `script` and some CI ptys report 0 columns
+    const renderer = new TtyRenderer({ stream: out, env: { NO_COLOR: '1' } });
+    const at = 1;
+    renderer.emit({ type: 'message', at, level: 'info', text: '1: Pulling from team/app' });
+    renderer.emit({
+      type: 'transfer',
+      at,
+      direction: 'pull',
+      digest: LAYER,
+      kind: 'layer',
+      status: 'waiting',
+      total: 10,
+    });
+    renderer.emit({
+      type: 'transfer',
+      at,
+      direction: 'pull',
+      digest: CONFIG,
+      kind: 'config',
+      status: 'done',
+      total: 5,
+    });
+    renderer.emit({
+      type: 'transfer',
+      at,
+      direction: 'pull',
+      digest: LAYER,
+      kind: 'layer',
+      status: 'done',
+      total: 10,
+    });
+    renderer.emit({ type: 'message', at, level: 'info', text: 'Digest: sha256:00' });
+    renderer.close();
+    const plain = out.text.replace(/\x1b\[\d*[AJ]/g, '').replace(/\r/g, '');
+    assert.equal(plain, '1: Pulling from team/app\nabababababab: Pull complete\nDigest: sha256:00\n');
+  });
+});
+
 describe('createRenderer', () => {
   it('auto picks tty on a terminal, plain otherwise or under CI', () => {
     assert.ok(createRenderer('auto', { stream: new Capture(true), env: {} }) instanceof TtyRenderer);
