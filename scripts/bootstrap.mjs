@@ -9,7 +9,16 @@
 //   NAME: any of the names below (default: all). --force rebuilds the named ones.
 // Needs: root (mmdebstrap's root mode, runc), mmdebstrap, a reachable Debian mirror.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -155,6 +164,45 @@ const APT_DOCKER_CLEAN = [
   'Dir::Cache::srcpkgcache "";',
 ];
 
+/** CA certificates installed locally (`update-ca-certificates`' source directory), concatenated. */
+export function extraCaCertificates(dir = '/usr/local/share/ca-certificates') {
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.crt') || f.endsWith('.pem'))
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .sort();
+  if (files.length === 0) return undefined;
+  return { files, pem: `${files.map((f) => readFileSync(f, 'utf8').trim()).join('\n')}\n` };
+}
+
+/** The npm registry this machine's npm uses, when it is not npm's default. */
+export function customNpmRegistry() {
+  const registry = spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).stdout?.trim();
+  return registry && !/^https:\/\/registry\.npmjs\.org\/?$/.test(registry) ? registry : undefined;
+}
+
+/**
+ * What builds that download from the npm registry need from this machine: the local CA
+ * certificates as the `extra-ca` secret (written to a private file in `dir`) and a non-default
+ * registry as `NPM_REGISTRY`. See docs/extra-ca-certificates.md.
+ */
+export function hostBuildInputs(dir) {
+  const secrets = [];
+  const buildArgs = [];
+  const ca = extraCaCertificates();
+  if (ca) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, 'extra-ca.pem');
+    writeFileSync(file, ca.pem, { mode: 0o600 });
+    secrets.push(`id=extra-ca,src=${file}`);
+  }
+  const registry = customNpmRegistry();
+  if (registry) buildArgs.push(`NPM_REGISTRY=${registry}`);
+  return { secrets, buildArgs, caFiles: ca?.files ?? [], registry };
+}
+
 /** Makes and imports `debian:bookworm-slim`. */
 async function bootstrapDebian(root, log, mirror, progress) {
   if (spawnSync('mmdebstrap', ['--version']).status !== 0) {
@@ -184,17 +232,21 @@ async function bootstrapDebian(root, log, mirror, progress) {
   }
 }
 
-/** Builds one base from scripts/bases/<dir>/Dockerfile with strata. */
-async function buildBase(root, base, log, progress) {
-  const context = join(repo, 'scripts', 'bases', base.dir);
+/** Builds one base from scripts/bases/<dir>/Dockerfile with strata (context: scripts/bases). */
+async function buildBase(root, base, { log, progress, secrets = [], buildArgs = [] }) {
+  const context = join(repo, 'scripts', 'bases');
   const args = [
     STRATA,
     ...(root ? ['--root', root] : []),
     'build',
     '--progress',
     'plain',
+    '-f',
+    join(context, base.dir, 'Dockerfile'),
     '-t',
     base.name,
+    ...buildArgs.flatMap((a) => ['--build-arg', a]),
+    ...secrets.flatMap((a) => ['--secret', a]),
     context,
   ];
   const tail = [];
@@ -234,26 +286,37 @@ export async function bootstrapBases({
   };
   const done = [];
   let present = storedNames(root);
-  for (const base of [...BASES].reverse()) {
-    if (!want.has(base.name)) continue;
-    const parent = parentOf(base);
-    if (parent && (!present.has(base.name) || force)) want.add(parent.name);
-  }
-  for (const base of BASES) {
-    if (!want.has(base.name)) continue;
-    const forced = force && (!names || names.length === 0 || names.includes(base.name));
-    if (present.has(base.name) && !forced) {
-      done.push({ name: base.name, action: 'present', ms: 0 });
-      continue;
-    }
-    const start = Date.now();
-    log(`bootstrapping ${base.name}…`);
-    if (base.dir === null) await bootstrapDebian(root, log, mirror, progress);
-    else await buildBase(root, base, log, progress);
-    done.push({ name: base.name, action: 'built', ms: Date.now() - start });
-    present = storedNames(root);
+  const tmp = mkdtempSync(join(tmpdir(), 'strata-bootstrap-inputs-'));
+  const inputs = hostBuildInputs(tmp);
+  try {
+    await bootstrapMissing();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
   return done;
+
+  async function bootstrapMissing() {
+    for (const base of [...BASES].reverse()) {
+      if (!want.has(base.name)) continue;
+      const parent = parentOf(base);
+      if (parent && (!present.has(base.name) || force)) want.add(parent.name);
+    }
+    for (const base of BASES) {
+      if (!want.has(base.name)) continue;
+      const forced = force && (!names || names.length === 0 || names.includes(base.name));
+      if (present.has(base.name) && !forced) {
+        done.push({ name: base.name, action: 'present', ms: 0 });
+        continue;
+      }
+      const start = Date.now();
+      log(`bootstrapping ${base.name}…`);
+      if (base.dir === null) await bootstrapDebian(root, log, mirror, progress);
+      else
+        await buildBase(root, base, { log, progress, secrets: inputs.secrets, buildArgs: inputs.buildArgs });
+      done.push({ name: base.name, action: 'built', ms: Date.now() - start });
+      present = storedNames(root);
+    }
+  }
 }
 
 async function main() {

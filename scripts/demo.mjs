@@ -10,16 +10,7 @@
 //
 // Usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run]
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -100,19 +91,6 @@ export async function reachable(url, timeoutMs = 4000) {
   }
 }
 
-/** CA certificates installed locally (`update-ca-certificates`' source directory), concatenated. */
-export function extraCaCertificates(dir = '/usr/local/share/ca-certificates') {
-  if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => f.endsWith('.crt') || f.endsWith('.pem'))
-    .map((f) => join(dir, f))
-    .filter((f) => statSync(f).isFile())
-    .sort();
-  if (files.length === 0) return undefined;
-  return { files, pem: files.map((f) => readFileSync(f, 'utf8').trim()).join('\n') + '\n' };
-}
-
 /**
  * What this machine needs passed to the example builds: the dependency sources (Debian's packages
  * when the Go module proxy or PyPI cannot be reached), the npm registry when it is not npm's
@@ -132,20 +110,13 @@ export async function detectBuildEnvironment({ log = console.log, tmp } = {}) {
     buildArgs.python.push('PY_DEPS=debian');
     log('pypi.org is not reachable: Python dependencies from Debian packages (PY_DEPS=debian)');
   }
-  const npmRegistry = spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).stdout?.trim();
-  if (npmRegistry && !/^https:\/\/registry\.npmjs\.org\/?$/.test(npmRegistry)) {
-    buildArgs.node.push(`NPM_REGISTRY=${npmRegistry}`);
-    log(`npm registry: ${npmRegistry} (NPM_REGISTRY)`);
-  }
-  const secrets = [];
-  const ca = extraCaCertificates();
-  if (ca) {
-    const dir = tmp ?? join(tmpdir(), `strata-demo-${process.pid}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = join(dir, 'extra-ca.pem');
-    writeFileSync(file, ca.pem, { mode: 0o600 });
-    secrets.push(`id=extra-ca,src=${file}`);
-    log(`extra CA certificates for builds: ${ca.files.join(', ')} (--secret id=extra-ca)`);
+  const { hostBuildInputs } = await import(pathToFileURL(join(repo, 'scripts', 'bootstrap.mjs')).href);
+  const inputs = hostBuildInputs(tmp ?? join(tmpdir(), `strata-demo-${process.pid}`));
+  buildArgs.node.push(...inputs.buildArgs);
+  if (inputs.registry) log(`npm registry: ${inputs.registry} (NPM_REGISTRY)`);
+  const secrets = inputs.secrets;
+  if (inputs.caFiles.length > 0) {
+    log(`extra CA certificates for builds: ${inputs.caFiles.join(', ')} (--secret id=extra-ca)`);
   }
   return { buildArgs, secrets };
 }
