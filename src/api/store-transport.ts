@@ -2,8 +2,10 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '../oci/index.ts';
 import { isDigest, parseDigest } from '../oci/index.ts';
+import { isReference, parseReference } from '../reference/index.ts';
 import {
   type BlobOpener,
+  type BlobOrigin,
   BlobSinkWriter,
   type BlobWriteOptions,
   type ImageReader,
@@ -15,9 +17,15 @@ import type { ImageName, Store } from '../store/index.ts';
 import { isErrnoException, NotFoundError } from '../util/index.ts';
 import { imageNameOf } from './images.ts';
 
-/** Reads a named image (or a manifest digest) from strata's store. */
+/**
+ * Reads a named image (or a manifest digest) from strata's store. When the name is a registry
+ * reference (`localhost:5000/team/app:1`), that repository is offered as the blobs' origin, so a
+ * push to another repository of the same registry mounts them instead of uploading (the registry
+ * declines a mount of a blob it does not have there, and the blob is uploaded).
+ */
 export class StoreImageReader implements ImageReader {
   readonly name: string;
+  readonly origin?: BlobOrigin;
   readonly #store: Store;
   readonly #target: string;
 
@@ -25,6 +33,10 @@ export class StoreImageReader implements ImageReader {
     this.#store = store;
     this.#target = target;
     this.name = `strata:${target}`;
+    if (!isDigest(target) && isReference(target)) {
+      const ref = parseReference(target);
+      this.origin = { host: ref.registryHost(), repository: ref.path };
+    }
   }
 
   async resolve(): Promise<ManifestBlob> {

@@ -95,15 +95,26 @@ export class RegistryWriter implements ImageWriter {
   async mountBlob(descriptor: Descriptor, from: BlobOrigin, signal?: AbortSignal): Promise<boolean> {
     if (from.host !== this.#client.host || from.repository === this.#repository) return false;
     const query = new URLSearchParams({ mount: descriptor.digest, from: from.repository });
-    const res = await this.#client.send({
-      method: 'POST',
-      url: `/v2/${this.#repository}/blobs/uploads/?${query}`,
-      scopes: [this.#pushScope, `repository:${from.repository}:pull`],
-      headers: { 'content-length': '0' },
-      expect: [201, 202],
-      what: `mounting blob ${descriptor.digest} from ${from.repository}`,
-      ...(signal ? { signal } : {}),
-    });
+    let res: RegistryResponse;
+    try {
+      res = await this.#client.send({
+        method: 'POST',
+        url: `/v2/${this.#repository}/blobs/uploads/?${query}`,
+        scopes: [this.#pushScope, `repository:${from.repository}:pull`],
+        headers: { 'content-length': '0' },
+        expect: [201, 202],
+        what: `mounting blob ${descriptor.digest} from ${from.repository}`,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      // No pull access to the source repository (or no such repository): upload instead.
+      if (
+        error instanceof RegistryError &&
+        (error.status === 401 || error.status === 403 || error.status === 404)
+      )
+        return false;
+      throw error;
+    }
     await res.body.dump();
     if (res.status === 201) return true;
     // 202: the registry started an ordinary upload instead; abandon it (it expires) and upload.

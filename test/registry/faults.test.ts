@@ -102,7 +102,10 @@ describe('registry faults: dropped connections, 500 and 429 (seeded chaos proxy)
         assert.deepEqual(await check.verify(), []);
       }
       assert.ok(proxy.stats.droppedUploads > 0, 'some uploads were cut');
-      assert.ok(proxy.stats.uploadStatusChecks > 0, `interrupted chunked uploads asked where to resume: ${JSON.stringify(proxy.stats)}`);
+      assert.ok(
+        proxy.stats.uploadStatusChecks > 0,
+        `interrupted chunked uploads asked where to resume: ${JSON.stringify(proxy.stats)}`,
+      );
       assert.ok(proxy.stats.error500 + proxy.stats.error429 > 0);
     } finally {
       await pool.close();

@@ -138,3 +138,42 @@ describe('registry pull and push (anonymous Distribution registry)', () => {
     assert.deepEqual(await readdir(join(dir, 'f', 'tmp')), []);
   });
 });
+
+describe('push from the store mounts blobs from the repository the image is named after', () => {
+  it('mounts when the source name is another repository of the same registry, uploads otherwise', async () => {
+    const registry = await startRegistry();
+    const dir = await mkdtemp(join(tmpdir(), 'strata-mountguess-'));
+    const pool = new RegistryPool();
+    try {
+      const store = await Store.open(join(dir, 's'));
+      const image = await writeTestImage(store, { layerSizes: [30_000, 2_000], seed: 71 });
+      const first = `${registry.host}/team/base:1`;
+      await store.tag({ full: first, short: first }, image.manifest);
+      const initial = await pushImage(pool, new StoreImageReader(store, first), parseReference(first));
+      assert.equal(initial.copiedBlobs, 3, 'the source repository is the target: uploaded');
+      const events = new CollectingSink();
+      const second = await pushImage(
+        pool,
+        new StoreImageReader(store, first),
+        parseReference(`${registry.host}/team/derived:1`),
+        { events },
+      );
+      assert.equal(second.copiedBlobs, 0);
+      assert.equal(events.events.filter((e) => e.type === 'transfer' && e.status === 'mounted').length, 3);
+      // A name whose repository never held the blobs: the registry declines the mount (202), the
+      // session is cancelled, and the blobs are uploaded.
+      const unknown = `${registry.host}/never/pushed:1`;
+      await store.tag({ full: unknown, short: unknown }, image.manifest);
+      const third = await pushImage(
+        pool,
+        new StoreImageReader(store, unknown),
+        parseReference(`${registry.host}/fresh/x:1`),
+      );
+      assert.equal(third.copiedBlobs, 3);
+    } finally {
+      await pool.close();
+      await registry.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
