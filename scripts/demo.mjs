@@ -61,7 +61,8 @@ export function installPrerequisites(log = console.log) {
     if (r.status !== 0) throw new Error('npm ci failed');
   }
   const missing = [];
-  if (!has('runc') && !has('crun')) missing.push('runc');
+  // runc, not crun: Debian's crun 1.8 fails on cgroup v1 "hybrid" hosts, runc works everywhere.
+  if (!has('runc')) missing.push('runc');
   if (!has('mmdebstrap')) missing.push('mmdebstrap');
   if (!existsSync('/bin/busybox') && !existsSync('/usr/bin/busybox')) missing.push('busybox-static');
   if (missing.length === 0) return;
