@@ -125,3 +125,61 @@ describe('multi-platform images: push an index, inspect, pull one platform', () 
     assert.equal(local.config?.platform, 'linux/arm64');
   });
 });
+
+describe('Docker manifest lists (schema 2)', () => {
+  it('pulls a platform from a manifest list of Docker schema 2 manifests', async () => {
+    const registry = await startRegistry();
+    const dir = await mkdtemp(join(tmpdir(), 'strata-list-'));
+    try {
+      const store = await Store.open(join(dir, 'store'));
+      const amd = (
+        await writeTestImage(store, {
+          layerSizes: [5_000],
+          seed: 81,
+          format: 'docker',
+          platform: { os: 'linux', architecture: 'amd64' },
+        })
+      ).manifest;
+      const arm = (
+        await writeTestImage(store, {
+          layerSizes: [6_000],
+          seed: 82,
+          format: 'docker',
+          platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+        })
+      ).manifest;
+      const list: Index = {
+        schemaVersion: 2,
+        mediaType: MediaTypes.dockerManifestList,
+        manifests: [
+          { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
+          { ...arm, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+        ],
+      };
+      const info = await store.blobs.writeBytes(canonicalJsonBytes(list));
+      const name = `${registry.host}/list/app:1`;
+      await store.tag(
+        { full: name, short: name },
+        { mediaType: MediaTypes.dockerManifestList, digest: info.digest, size: info.size },
+      );
+      await push(store, name);
+      const inspected = await inspectImage(`docker://${name}`, {
+        platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+      });
+      assert.equal(inspected.mediaType, MediaTypes.dockerManifestList);
+      assert.deepEqual(
+        inspected.platforms?.map((p) => p.platform),
+        ['linux/amd64', 'linux/arm/v7'],
+      );
+      const target = await Store.open(join(dir, 'pulled'));
+      const pulled = await pull(target, name, {
+        platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+      });
+      assert.equal(pulled.descriptor.digest, arm.digest);
+      assert.equal(pulled.descriptor.mediaType, MediaTypes.dockerManifest);
+    } finally {
+      await registry.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -150,6 +150,40 @@ describe('registry auth: htpasswd basic', () => {
       await pool.close();
     }
   });
+  it('login and logout go through credsStore (docker-credential-<name> store / erase), leaving an empty auths entry', async () => {
+    const bin = join(dir, 'bin-store');
+    const home = join(dir, 'home4');
+    await mkdir(bin, { recursive: true });
+    await mkdir(join(home, '.docker'), { recursive: true });
+    const vault = join(dir, 'vault.json');
+    // A credential store that keeps one entry in a file: the protocol docker-credential-helpers speak.
+    await writeFile(
+      join(bin, 'docker-credential-filevault'),
+      `#!/bin/sh\ncase "$1" in\n  store) cat > ${vault} ;;\n  get) read s; if [ -f ${vault} ]; then cat ${vault}; else echo "credentials not found in native keychain"; exit 1; fi ;;\n  erase) read s; rm -f ${vault} ;;\nesac\n`,
+    );
+    await chmod(join(bin, 'docker-credential-filevault'), 0o755);
+    await writeFile(
+      join(home, '.docker', 'config.json'),
+      JSON.stringify({ credsStore: 'filevault', other: { kept: true } }),
+    );
+    const env = { HOME: home, PATH: `${bin}:${process.env.PATH}` };
+    const saved = await login(registry.host, { username: 'alice', password: 's3cret-pass' }, { env });
+    assert.equal(saved.helper, 'filevault');
+    assert.deepEqual(JSON.parse(await readFile(vault, 'utf8')), {
+      ServerURL: registry.host,
+      Username: 'alice',
+      Secret: 's3cret-pass',
+    });
+    const config = JSON.parse(await readFile(join(home, '.docker', 'config.json'), 'utf8'));
+    assert.deepEqual(config.auths, { [registry.host]: {} }, 'no secret in config.json');
+    assert.deepEqual(config.other, { kept: true });
+    assert.deepEqual(await new DockerConfigCredentials({ env }).get(registry.host), {
+      username: 'alice',
+      password: 's3cret-pass',
+    });
+    assert.equal((await logout(registry.host, { env })).removed, true);
+    await assert.rejects(stat(vault), /ENOENT/);
+  });
 });
 
 describe('registry auth: bearer tokens from a token server', () => {
