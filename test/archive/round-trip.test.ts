@@ -265,4 +265,44 @@ describe('applying a layer over a lower tree', () => {
     );
     assert.deepEqual([...snapshotTree(lower).keys()], ['x', 'x/f']);
   });
+
+  it('packs an overlay upperdir and the equivalent change list into byte-identical layers', async () => {
+    const upper = fresh('upper-equiv');
+    mkdirSync(join(upper, 'etc/opq'), { recursive: true });
+    writeFileSync(join(upper, 'etc/opq/new'), 'new');
+    writeFileSync(join(upper, 'etc/conf'), 'conf');
+    run('mknod', [join(upper, 'etc/deleted'), 'c', '0', '0']);
+    run('mknod', [join(upper, 'gone'), 'c', '0', '0']);
+    const { setAttributeSync } = await import('@napi-rs/xattr');
+    setAttributeSync(join(upper, 'etc/opq'), 'trusted.overlay.opaque', 'y');
+    for (const p of ['etc/opq/new', 'etc/conf', 'etc/opq', 'etc'])
+      finishNode(join(upper, p), { uid: 0, gid: 0, mtime: 1_650_000_000 });
+    const fromUpper = await collect(
+      packDirectory(upper, { overlayUpperdir: true, sourceDateEpoch: 1_700_000_000 }),
+    );
+    const fromChanges = await collect(
+      packChanges(
+        [
+          { kind: 'whiteout', path: 'gone' },
+          { kind: 'add', path: 'etc/opq/new', source: join(upper, 'etc/opq/new') },
+          { kind: 'whiteout', path: 'etc/deleted' },
+          { kind: 'add', path: 'etc', source: join(upper, 'etc') },
+          { kind: 'opaque', path: 'etc/opq' },
+          { kind: 'add', path: 'etc/conf', source: join(upper, 'etc/conf') },
+          { kind: 'add', path: 'etc/opq', source: join(upper, 'etc/opq') },
+        ],
+        { sourceDateEpoch: 1_700_000_000 },
+      ),
+    );
+    assert.deepEqual(run('tar', ['-tf', '-'], { input: fromUpper }).trim().split('\n'), [
+      '.wh.gone',
+      'etc/',
+      'etc/.wh.deleted',
+      'etc/conf',
+      'etc/opq/',
+      'etc/opq/.wh..wh..opq',
+      'etc/opq/new',
+    ]);
+    assert.ok(fromUpper.equals(fromChanges));
+  });
 });
