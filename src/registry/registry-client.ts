@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, interceptors, request } from 'undici';
 import { AbortedError } from '../util/index.ts';
 import type { CredentialProvider, RegistryCredentials } from './docker-config.ts';
 import { isInsecureHost } from './insecure-hosts.ts';
@@ -27,6 +27,8 @@ export interface RegistryClientOptions {
   readonly userAgent?: string;
   /** Extra CA certificates (PEM) to trust for registries. */
   readonly ca?: string | Buffer;
+  /** Where `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are read (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Called before a retry, so progress can show it; `reason` is already redacted. */
@@ -114,7 +116,7 @@ export class RegistryClient {
   readonly #options: RegistryClientOptions;
   readonly #policy: RetryPolicy;
   readonly #insecure: boolean;
-  readonly #agent: Agent;
+  readonly #agent: Dispatcher;
   readonly #redirecting: Dispatcher;
   #base: Promise<string> | undefined;
   #challenge: AuthChallenge | undefined;
@@ -126,14 +128,24 @@ export class RegistryClient {
     this.#options = options;
     this.#policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.#insecure = isInsecureHost(host, options.insecureRegistries ?? []);
-    this.#agent = new Agent({
-      connections: options.connections ?? 8,
-      keepAliveTimeout: 30_000,
-      connect: {
-        rejectUnauthorized: !this.#insecure,
-        ...(options.ca ? { ca: options.ca } : {}),
-      },
-    });
+    const tls = { rejectUnauthorized: !this.#insecure, ...(options.ca ? { ca: options.ca } : {}) };
+    const env = options.env ?? process.env;
+    const httpProxy = env.HTTP_PROXY || env.http_proxy;
+    const httpsProxy = env.HTTPS_PROXY || env.https_proxy;
+    const noProxy = env.NO_PROXY || env.no_proxy;
+    const pool = { connections: options.connections ?? 8, keepAliveTimeout: 30_000 };
+    // Behind a corporate proxy, registries are reached through it (CONNECT), honouring NO_PROXY.
+    this.#agent =
+      httpProxy || httpsProxy
+        ? new EnvHttpProxyAgent({
+            ...pool,
+            ...(httpProxy ? { httpProxy } : {}),
+            ...(httpsProxy ? { httpsProxy } : {}),
+            ...(noProxy ? { noProxy } : {}),
+            requestTls: tls,
+            connect: tls,
+          })
+        : new Agent({ ...pool, connect: tls });
     this.#redirecting = this.#agent.compose(interceptors.redirect({ maxRedirections: 5 }));
   }
 
