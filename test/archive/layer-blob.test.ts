@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import {
   applyLayer,
+  compareUtf8,
   detectCompression,
   encodeHeader,
   listLayer,
@@ -195,6 +196,15 @@ describe('tar headers', () => {
     const bytes = encodeHeader(header({ path }));
     assert.equal(bytes.length, 512);
     assert.equal(parse(bytes)[0]!.path, path);
+  });
+});
+
+describe('compareUtf8', () => {
+  it('orders like the UTF-8 bytes, also for characters beyond U+FFFF', () => {
+    const names = ['\u{1F642}', '\uFFFD', 'z', 'Z', 'é', '\uE000', 'a.b', 'a/b', 'a-b'];
+    const byBytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    assert.deepEqual([...names].sort(compareUtf8), byBytes);
+    assert.ok(compareUtf8('\uFFFD', '\u{1F642}') < 0, 'U+FFFD (EF BF BD) sorts before U+1F642 (F0 9F …)');
   });
 });
 
