@@ -7,7 +7,8 @@
 //
 // Usage: node scripts/bootstrap.mjs [--root DIR] [--force] [--mirror URL] [NAME…]
 //   NAME: any of the names below (default: all). --force rebuilds the named ones.
-// Needs: root (mmdebstrap's root mode, runc), mmdebstrap, a reachable Debian mirror.
+// Needs: mmdebstrap (root mode as root, unshare mode otherwise), a reachable Debian mirror, and
+// what `strata build` needs to RUN steps (runc; root).
 import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -140,7 +141,6 @@ export function mmdebstrapArgs(suite, output, sources) {
   ];
   return [
     '--variant=minbase',
-    '--mode=root',
     '--format=tar',
     '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
     ...excludes.map((p) => `--dpkgopt=path-exclude=${p}`),
