@@ -54,6 +54,10 @@ interface Segment {
 
 // Go's `\s` is [\t\n\f\r ], narrower than JavaScript's.
 const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
+/** Shared empty lists: most instructions have no comments and no heredocs. Never mutated. */
+const NO_COMMENTS: string[] = [];
+const NO_HEREDOCS: Heredoc[] = [];
+
 const HEREDOC_WORD = /^(\d*)<<(-?)\s*([^<]*)$/;
 
 /**
@@ -77,7 +81,7 @@ export function readLogicalLines(
   let directivesDone = false;
   let escapeToken: '\\' | '`' = '\\';
   const lines: LogicalLine[] = [];
-  let comments: string[] = [];
+  let comments: string[] = NO_COMMENTS;
   let index = 0; // next physical line to read (0-based)
 
   const error = (message: string, line: number, endLine = line): DockerfileError =>
@@ -117,18 +121,20 @@ export function readLogicalLines(
     const lineNumber = index + 1;
     index++;
     const trimmedRaw = physical.trimmed(index - 1);
-    if (isComment(trimmedRaw)) {
-      const comment = trimmedRaw.trimStart().slice(1).trim();
-      if (comment === '') comments = [];
+    const leading = leadingSpace(trimmedRaw);
+    const commentLine = trimmedRaw.charCodeAt(leading) === 0x23;
+    if (commentLine) {
+      const comment = trimmedRaw.slice(leading + 1).trim();
+      if (comment === '') comments = NO_COMMENTS;
+      else if (comments === NO_COMMENTS) comments = [comment];
       else comments.push(comment);
     }
-    const leading = trimmedRaw.length - trimLeftSpace(trimmedRaw).length;
-    const token = trimmedRaw.slice(leading);
-    if (tryDirective(token, lineNumber)) {
-      comments.pop();
+    const token = leading === 0 ? trimmedRaw : trimmedRaw.slice(leading);
+    if (!directivesDone && tryDirective(token, lineNumber)) {
+      comments = comments.length <= 1 ? NO_COMMENTS : comments.slice(0, -1);
       continue;
     }
-    const firstChunk = isComment(token) ? '' : token;
+    const firstChunk = commentLine ? '' : token;
     const startLine = lineNumber;
     const trimmed = trimContinuation(firstChunk, escapeToken);
     if (trimmed.complete && trimmed.text.length === 0) continue;
@@ -143,8 +149,9 @@ export function readLogicalLines(
       index++;
       currentLine = index;
       directivesDone = true;
-      if (isComment(next)) continue;
-      if (trimLeftSpace(next).length === 0) {
+      const nextLeading = leadingSpace(next);
+      if (next.charCodeAt(nextLeading) === 0x23) continue; // a comment line
+      if (nextLeading === next.length) {
         hadEmptyContinuation = true;
         continue;
       }
@@ -155,8 +162,9 @@ export function readLogicalLines(
     }
     directivesDone = true;
 
-    const heredocs: Heredoc[] = [];
+    let heredocs: Heredoc[] = NO_HEREDOCS;
     if (buffer.includes('<<') && canContainHeredoc(buffer, escapeToken)) {
+      heredocs = [];
       for (const found of heredocsFromLine(buffer, file, startLine, currentLine)) {
         let content = '';
         let terminated = false;
@@ -177,17 +185,17 @@ export function readLogicalLines(
       }
     }
 
-    const lastText =
-      currentLine >= 1 && currentLine <= physical.count ? physical.trimmed(currentLine - 1) : '';
+    const lastLength =
+      currentLine >= 1 && currentLine <= physical.count ? physical.trimmedLength(currentLine - 1) : 0;
     lines.push({
       text: buffer,
-      range: { line: startLine, column: leading + 1, endLine: currentLine, endColumn: lastText.length + 1 },
+      range: { line: startLine, column: leading + 1, endLine: currentLine, endColumn: lastLength + 1 },
       comments,
       heredocs,
       hadEmptyContinuation,
       positions: new SegmentMap(segments),
     });
-    comments = [];
+    comments = NO_COMMENTS;
   }
   if (lines.length === 0) {
     throw new DockerfileError('file with no instructions', {
@@ -227,6 +235,14 @@ class PhysicalLines {
     return this.text.slice(this.starts[index]!, this.starts[index + 1]!);
   }
 
+  trimmedLength(index: number): number {
+    const start = this.starts[index]!;
+    let end = this.starts[index + 1]!;
+    while (end > start && (this.text.charCodeAt(end - 1) === 10 || this.text.charCodeAt(end - 1) === 13))
+      end--;
+    return end - start;
+  }
+
   trimmed(index: number): string {
     const start = this.starts[index]!;
     let end = this.starts[index + 1]!;
@@ -243,13 +259,15 @@ function trimLeftSpace(text: string): string {
   return i === 0 ? text : text.slice(i);
 }
 
-function isSpaceCode(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x85 || c === 0xa0;
+/** How many whitespace characters a line starts with. */
+function leadingSpace(text: string): number {
+  let i = 0;
+  while (i < text.length && isSpaceCode(text.charCodeAt(i))) i++;
+  return i;
 }
 
-function isComment(line: string): boolean {
-  const trimmed = trimLeftSpace(line);
-  return trimmed.length > 0 && trimmed.charCodeAt(0) === 0x23;
+function isSpaceCode(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0x85 || c === 0xa0;
 }
 
 /**

@@ -1,4 +1,10 @@
-import { extractBuilderFlags, type FlagValue, type FlagWord, parseFlags } from './builder-flags.ts';
+import {
+  extractBuilderFlags,
+  type FlagKind,
+  type FlagValue,
+  type FlagWord,
+  parseFlags,
+} from './builder-flags.ts';
 import { DockerfileError } from './dockerfile-error.ts';
 import { parseGoDuration } from './go-duration.ts';
 import {
@@ -34,6 +40,42 @@ export interface InstructionSource {
   /** Warnings found while typing the instruction are added here. */
   readonly warnings: DockerfileWarning[];
 }
+
+/** The flags each instruction takes (BuildKit's instructions/parse.go); the others take none. */
+const NO_FLAGS: Readonly<Record<string, FlagKind>> = {};
+const FROM_FLAGS: Readonly<Record<string, FlagKind>> = { platform: 'string' };
+const RUN_FLAGS: Readonly<Record<string, FlagKind>> = {
+  mount: 'strings',
+  network: 'string',
+  security: 'string',
+  device: 'strings',
+};
+const COPY_FLAGS: Readonly<Record<string, FlagKind>> = {
+  chown: 'string',
+  from: 'string',
+  chmod: 'string',
+  link: 'bool',
+  exclude: 'strings',
+  parents: 'bool',
+};
+const ADD_FLAGS: Readonly<Record<string, FlagKind>> = {
+  chown: 'string',
+  chmod: 'string',
+  link: 'bool',
+  'keep-git-dir': 'bool',
+  checksum: 'string',
+  unpack: 'bool',
+  exclude: 'strings',
+};
+const HEALTHCHECK_FLAGS: Readonly<Record<string, FlagKind>> = {
+  interval: 'string',
+  timeout: 'string',
+  'start-period': 'string',
+  'start-interval': 'string',
+  retries: 'string',
+};
+/** What an instruction written without flags gets: shared, never mutated. */
+const NO_FLAG_VALUES: ReadonlyMap<string, FlagValue> = new Map();
 
 /** `[\t\v\f\r ]+`, the separator BuildKit splits arguments on. */
 const WHITESPACE = /[\t\v\f\r ]+/;
@@ -100,7 +142,7 @@ export function parseInstruction(
 
   switch (kind) {
     case 'from': {
-      const f = c.flags({ platform: 'string' });
+      const f = c.flags(FROM_FLAGS);
       const words = splitWhitespace(args);
       let name: string | undefined;
       let nameAsWritten: string | undefined;
@@ -157,7 +199,7 @@ export function parseInstruction(
       };
     }
     case 'run': {
-      const f = c.flags({ mount: 'strings', network: 'string', security: 'string', device: 'strings' });
+      const f = c.flags(RUN_FLAGS);
       const mounts: RunMount[] = (f.get('mount')?.values ?? []).map((value, i) =>
         c.wrap(f.get('mount')?.offsets[i], () => parseRunMount(value)),
       );
@@ -196,7 +238,7 @@ export function parseInstruction(
     }
     case 'cmd':
     case 'entrypoint': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       const command = c.wrap(argsOffset, () => parseMaybeJson(args));
       return {
         keyword: base.keyword,
@@ -208,7 +250,7 @@ export function parseInstruction(
       };
     }
     case 'shell': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       const command = c.wrap(argsOffset, () => parseMaybeJson(args));
       if (command.form === 'shell') {
         if (command.text === '') throw c.fail('SHELL requires at least one argument', argsOffset);
@@ -230,25 +272,7 @@ export function parseInstruction(
     }
     case 'copy':
     case 'add': {
-      const f =
-        kind === 'copy'
-          ? c.flags({
-              chown: 'string',
-              from: 'string',
-              chmod: 'string',
-              link: 'bool',
-              exclude: 'strings',
-              parents: 'bool',
-            })
-          : c.flags({
-              chown: 'string',
-              chmod: 'string',
-              link: 'bool',
-              'keep-git-dir': 'bool',
-              checksum: 'string',
-              unpack: 'bool',
-              exclude: 'strings',
-            });
+      const f = kind === 'copy' ? c.flags(COPY_FLAGS) : c.flags(ADD_FLAGS);
       const list = c.wrap(argsOffset, () => parseMaybeJsonToList(args));
       if (list.words.length < 2) {
         throw c.fail(
@@ -353,7 +377,7 @@ export function parseInstruction(
     }
     case 'env':
     case 'label': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       const pairs = c.wrap(argsOffset, () => parseNameValue(args, upper, source.escapeToken));
       if (pairs.length === 0) throw c.fail(`${upper} requires at least one argument`, argsOffset);
       for (const pair of pairs) {
@@ -369,7 +393,7 @@ export function parseInstruction(
       };
     }
     case 'arg': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       const words = parseWords(args, source.escapeToken);
       if (words.length === 0)
         throw c.fail('ARG requires at least one argument', argsOffset, 'write ARG <name>[=<default>]');
@@ -389,7 +413,7 @@ export function parseInstruction(
       };
     }
     case 'expose': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       const ports = splitWhitespace(args);
       if (ports.length === 0) throw c.fail('EXPOSE requires at least one argument', argsOffset);
       // BuildKit sorts the ports as it parses them.
@@ -406,7 +430,7 @@ export function parseInstruction(
     case 'workdir':
     case 'stopsignal':
     case 'maintainer': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       if (args === '') throw c.fail(`${upper} requires exactly one argument`, argsOffset);
       if (kind === 'user')
         return {
@@ -451,7 +475,7 @@ export function parseInstruction(
       };
     }
     case 'volume': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       const list = c.wrap(argsOffset, () => parseMaybeJsonToList(args));
       if (list.words.length === 0) throw c.fail('VOLUME requires at least one argument', argsOffset);
       const volumes = list.words.map((v) => v.trim());
@@ -468,13 +492,7 @@ export function parseInstruction(
       };
     }
     case 'healthcheck': {
-      const f = c.flags({
-        interval: 'string',
-        timeout: 'string',
-        'start-period': 'string',
-        'start-interval': 'string',
-        retries: 'string',
-      });
+      const f = c.flags(HEALTHCHECK_FLAGS);
       const sep = args.search(/\s/);
       const type = sep === -1 ? args : args.slice(0, sep);
       const after = sep === -1 ? '' : args.slice(sep).trimStart();
@@ -539,7 +557,7 @@ export function parseInstruction(
       };
     }
     case 'onbuild': {
-      c.flags({});
+      c.flags(NO_FLAGS);
       if (args === '') throw c.fail('ONBUILD requires at least one argument', argsOffset);
       const triggerKeyword = splitKeyword(args).keyword.toUpperCase();
       if (triggerKeyword === 'ONBUILD') {
@@ -617,7 +635,8 @@ class InstructionContext {
     }
   }
 
-  flags(accepted: Readonly<Record<string, 'bool' | 'string' | 'strings'>>): Map<string, FlagValue> {
+  flags(accepted: Readonly<Record<string, FlagKind>>): ReadonlyMap<string, FlagValue> {
+    if (this.flagWords.length === 0) return NO_FLAG_VALUES;
     return parseFlags(this.flagWords, {
       instruction: this.upper,
       accepted,
@@ -627,7 +646,7 @@ class InstructionContext {
 }
 
 /** A HEALTHCHECK duration flag in nanoseconds (0 when absent), at least 1ms when set. */
-function durationFlag(c: InstructionContext, f: Map<string, FlagValue>, name: string): number {
+function durationFlag(c: InstructionContext, f: ReadonlyMap<string, FlagValue>, name: string): number {
   const flag = f.get(name);
   if (flag?.value === undefined || flag.value === '') return 0;
   const text = flag.value;
