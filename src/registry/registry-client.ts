@@ -162,6 +162,7 @@ export class RegistryClient {
   /** `https://host` or, for an insecure host that does not speak TLS, `http://host`. */
   baseUrl(signal?: AbortSignal): Promise<string> {
     this.#base ??= this.#probeScheme(signal);
+    // A failed probe is forgotten so the next call probes again; this caller still sees it fail.
     this.#base.catch(() => {
       this.#base = undefined;
     });
@@ -226,7 +227,7 @@ export class RegistryClient {
     const key = wanted.join(' ');
     let pending = this.#tokens.get(key);
     if (pending) {
-      const cached = await pending.catch(() => undefined);
+      const cached = await pending.catch(() => undefined); // a failed token request: fetch anew
       if (!cached || cached.expiresAt <= Date.now()) pending = undefined;
     }
     if (!pending) {
@@ -363,7 +364,8 @@ export class RegistryClient {
           headers,
           ...(req.body ? { body: await req.body() } : {}),
           ...(signal ? { signal } : {}),
-          headersTimeout: 60_000,
+          // An upload's answer comes after its whole body: allow slow links time to send it.
+          headersTimeout: req.body ? 600_000 : 60_000,
           bodyTimeout: 120_000,
         });
       } catch (error) {
@@ -405,6 +407,7 @@ export class RegistryClient {
       if (req.expect.includes(status)) {
         return { status, headers: res.headers, body: res.body, url };
       }
+      // An unreadable or oversized error body leaves the status to speak for itself.
       const text = (
         await readLimited(res.body, ERROR_BODY_LIMIT, req.what).catch(() => Buffer.alloc(0))
       ).toString('utf8');
@@ -456,7 +459,7 @@ function sameOrigin(url: string, base: string): boolean {
   try {
     return new URL(url).origin === new URL(base).origin;
   } catch {
-    return false;
+    return false; // an unparsable URL is never the registry's origin: no credentials for it
   }
 }
 

@@ -250,6 +250,7 @@ export class RegistryWriter implements ImageWriter {
         await sleep(backoffDelay(policy, failures), signal);
         if (location !== undefined && chunked && !brokenResume) {
           // Resume where the registry says it is (distribution spec: GET the upload URL → Range).
+          // A status check that fails too means the session is unusable: start the blob over.
           const status = await this.#uploadStatus(location, signal).catch(() => undefined);
           if (status === undefined) location = undefined;
           else {
