@@ -52,7 +52,10 @@ interface BootstrapModule {
   }): Promise<Array<{ name: string; action: string; ms: number }>>;
 }
 
-/** Every path in the image's layers, as GNU tar lists them (the oracle), `./` and trailing `/` dropped. */
+/**
+ * Every path in the image's layers as GNU tar lists them (the oracle; it detects the compression),
+ * `./` and trailing `/` dropped.
+ */
 function layerEntries(root: string, tag: string): string[] {
   const images = JSON.parse(
     execFileSync(process.execPath, [join(REPO, 'dist/strata.js'), '--root', root, 'images', '--json'], {
@@ -66,7 +69,7 @@ function layerEntries(root: string, tag: string): string[] {
     layers: Array<{ digest: string }>;
   };
   return manifest.layers.flatMap((layer) =>
-    execFileSync('tar', ['-tzf', blob(layer.digest)], { encoding: 'utf8' })
+    execFileSync('tar', ['-tf', blob(layer.digest)], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map((p) => p.replace(/^\.\//, '').replace(/\/$/, ''))
