@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -47,15 +48,25 @@ export async function writeLayerBlob(tar: Readable, options: WriteLayerOptions):
   const toFile = typeof options.sink === 'string';
   const sink =
     typeof options.sink === 'string' ? createWriteStream(options.sink, { flags: 'wx' }) : options.sink;
+  let created = false;
+  if (toFile) sink.once('open', () => (created = true)); // not when 'wx' found the file already there
   const stages = [tar, uncompressed, createCompressor(compression, options), compressed, sink] as const;
-  await (options.signal ? pipeline(stages, { signal: options.signal }) : pipeline(stages));
-  if (toFile) {
-    const handle = await open(options.sink as string, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
+  try {
+    await (options.signal ? pipeline(stages, { signal: options.signal }) : pipeline(stages));
+    if (toFile) {
+      const handle = await open(options.sink as string, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     }
+  } catch (error) {
+    // The sink file was created exclusively by this call, so a partial blob is ours to remove —
+    // once the stream has closed (an open still in flight would otherwise recreate it).
+    if (toFile && !sink.closed) await once(sink, 'close').catch(() => undefined);
+    if (created) await unlink(options.sink as string).catch(() => undefined); // best effort: already failing
+    throw error;
   }
   return {
     diffId: sha256Digest(uncompressed.hex()),

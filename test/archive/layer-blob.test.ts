@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -79,10 +87,26 @@ describe('one-pass layer blobs', () => {
     assert.equal(a.diffId, b.diffId);
   });
 
-  it('refuses to overwrite an existing sink file', async () => {
+  it('refuses to overwrite an existing sink file, and leaves it alone', async () => {
     const path = join(base, 'exists');
     writeFileSync(path, 'x');
     await assert.rejects(writeLayerBlob(packDirectory(src), { sink: path }), /EEXIST/);
+    assert.equal(readFileSync(path, 'utf8'), 'x');
+  });
+
+  it('removes its partial sink file when the layer fails midway', async () => {
+    const path = join(base, 'partial');
+    let chunks = 0;
+    const failing = new PassThrough({
+      transform(chunk, _encoding, callback) {
+        if (++chunks > 1) callback(new Error('disk on fire'));
+        else callback(null, chunk);
+      },
+    });
+    const dir = fresh('failing');
+    writeFileSync(join(dir, 'a'), Buffer.alloc(3 * 1024 * 1024, 7));
+    await assert.rejects(writeLayerBlob(packDirectory(dir).pipe(failing), { sink: path }), /disk on fire/);
+    assert.ok(!existsSync(path));
   });
 
   it('refuses an out-of-range compression level with a typed error', async () => {
