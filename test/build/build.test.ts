@@ -195,4 +195,37 @@ describe('strata build', () => {
       );
     }
   });
+
+  it('runs heredoc RUN scripts (shell and #! interpreter) and writes COPY heredocs', async () => {
+    const ctx = fx.context('heredoc', {
+      Dockerfile: [
+        'FROM busybox:local',
+        'RUN <<EOF',
+        'echo heredoc > /h1',
+        'echo second line >> /h1',
+        'EOF',
+        'RUN <<EOF',
+        '#!/bin/sh',
+        'echo "script $0" > /h2',
+        'EOF',
+        'COPY <<EOF /etc/h3.conf',
+        'inline content',
+        'EOF',
+        '',
+      ].join('\n'),
+    });
+    const out = join(fx.work, 'out-heredoc');
+    const r = await runStrata(['build', '-o', `type=local,dest=${out}`, '--progress', 'plain', ctx], {
+      root: fx.root,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(out, 'h1'), 'utf8'), 'heredoc\nsecond line\n');
+    assert.equal(readFileSync(join(out, 'h2'), 'utf8'), 'script /dev/pipes/EOF\n');
+    assert.equal(readFileSync(join(out, 'etc/h3.conf'), 'utf8'), 'inline content\n');
+    assert.throws(
+      () => lstatSync(join(out, 'dev/pipes')),
+      /ENOENT/,
+      'the script mount leaves nothing behind',
+    );
+  });
 });

@@ -6,7 +6,7 @@ import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { checksumSources } from '../../context/index.ts';
-import type { PlannedMount, RunStep } from '../../plan/index.ts';
+import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
 import type { SnapshotView } from '../../snapshot/index.ts';
 import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
@@ -15,7 +15,7 @@ import { RunFailedError } from '../errors.ts';
 import { runCommandString } from '../history.ts';
 import { getEnv } from '../image-state.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
-import { commandArgs } from './config.ts';
+import { DEFAULT_SHELL } from './config.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -48,34 +48,21 @@ class StepOutput extends Writable {
   }
 }
 
-/** The argv a RUN runs, with heredocs applied as BuildKit's dispatchRun does. */
+/**
+ * The argv a RUN runs (heredocs applied as BuildKit's dispatchRun does, see plan's runInvocation),
+ * with the SHELL the image has at this point (its own SHELL instructions and the base image's).
+ */
 function runArgs(
   ctx: StepContext,
   step: RunStep,
 ): { args: string[]; scriptFiles: Array<{ name: string; content: string }> } {
-  const scriptFiles: Array<{ name: string; content: string }> = [];
-  if (step.heredocs.length === 0) return { args: commandArgs(ctx.image, step.command), scriptFiles };
-  if (step.command.form !== 'shell')
-    throw new InvalidInputError('RUN with a heredoc must use the shell form');
-  const first = step.heredocs[0]!;
-  const single =
-    step.heredocs.length === 1 && /^\s*<<-?\s*["']?[A-Za-z0-9_]+["']?\s*$/.test(step.command.text);
-  if (single) {
-    let data = first.content;
-    if (first.chomp) data = data.replace(/^\t+/gm, '');
-    if (data.startsWith('#!')) {
-      // A script with its own interpreter runs directly, mounted read-only at /dev/pipes/<name>.
-      scriptFiles.push({ name: first.name, content: data });
-      return { args: [`/dev/pipes/${first.name}`], scriptFiles };
-    }
-    return { args: commandArgs(ctx.image, { form: 'shell', text: data }), scriptFiles };
-  }
-  let text = step.command.text;
-  for (const doc of step.heredocs) {
-    const data = doc.chomp ? doc.content.replace(/^\t+/gm, '') : doc.content;
-    text += `\n${data}${doc.name}`;
-  }
-  return { args: commandArgs(ctx.image, { form: 'shell', text }), scriptFiles };
+  const shell =
+    ctx.image.config.Shell && ctx.image.config.Shell.length > 0 ? ctx.image.config.Shell : DEFAULT_SHELL;
+  const invocation = runInvocation(step, shell);
+  const scriptFiles = invocation.script
+    ? [{ name: posix.basename(invocation.script.path), content: invocation.script.content }]
+    : [];
+  return { args: [...invocation.args], scriptFiles };
 }
 
 /** The environment a RUN sees: the image's Env, then in-scope ARGs not shadowed by ENV. */
