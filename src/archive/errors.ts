@@ -42,3 +42,19 @@ export class FileChangedError extends StrataError {
     );
   }
 }
+
+/**
+ * A file whose name starts with `.wh.` cannot be stored in a layer: every reader would take it for
+ * a whiteout and delete the lower file of the same name (image-spec layer.md, "Whiteouts").
+ */
+export class ReservedLayerNameError extends StrataError {
+  constructor(path: string) {
+    super(
+      'LAYER_RESERVED_NAME',
+      `${JSON.stringify(path)} cannot be stored in a layer: names starting with ".wh." mark deletions`,
+      {
+        hint: 'rename or remove the file before the step ends',
+      },
+    );
+  }
+}

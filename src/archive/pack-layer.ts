@@ -11,7 +11,7 @@ import {
 import { Readable } from 'node:stream';
 import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { AbortedError, cleanPath, InvalidInputError } from '../util/index.ts';
-import { FileChangedError } from './errors.ts';
+import { FileChangedError, ReservedLayerNameError } from './errors.ts';
 import { BLOCK_SIZE, blockPadding, encodeHeader, type TarEntryType, type TarHeader } from './tar-header.ts';
 
 /**
@@ -294,6 +294,8 @@ class LayerTarStream extends Readable {
       return this.#write(encodeHeader(this.#marker(planned.tarPath), this.#scratch));
     if (planned.kind === 'opaque')
       return this.#write(encodeHeader(this.#marker(`${planned.tarPath}/${OPAQUE_MARKER}`), this.#scratch));
+    const base = planned.tarPath.slice(planned.tarPath.lastIndexOf('/') + 1);
+    if (base.startsWith(WHITEOUT_PREFIX)) throw new ReservedLayerNameError(planned.tarPath);
     const stat = lstatSync(planned.source);
     let type: TarEntryType;
     let linkpath = '';

@@ -232,6 +232,22 @@ describe('compareUtf8', () => {
   });
 });
 
+describe('reserved names', () => {
+  it('refuses to store a real file named .wh.* (it would read as a deletion)', async () => {
+    const dir = fresh('reserved');
+    mkdirSync(join(dir, 'etc'));
+    writeFileSync(join(dir, 'etc/.wh.passwd'), 'not a whiteout');
+    await assert.rejects(
+      collect(packDirectory(dir)),
+      (e: unknown) => (e as { code?: string }).code === 'LAYER_RESERVED_NAME',
+    );
+    await assert.rejects(
+      collect(packChanges([{ kind: 'add', path: 'etc/.wh.passwd', source: join(dir, 'etc/.wh.passwd') }])),
+      (e: unknown) => (e as { code?: string }).code === 'LAYER_RESERVED_NAME',
+    );
+  });
+});
+
 describe('packChanges', () => {
   it('refuses change paths that leave the layer root', () => {
     assert.throws(
