@@ -192,7 +192,11 @@ describe('registry auth: bearer tokens from a token server', () => {
   let dir: string;
 
   before(async () => {
-    tokens = await startTokenServer({ users: { bob: 'hunter2-pw' }, anonymousPull: true });
+    tokens = await startTokenServer({
+      users: { bob: 'hunter2-pw' },
+      anonymousPull: true,
+      refreshTokens: { 'refresh-token-abc': 'bob' },
+    });
     registry = await startRegistry({
       auth: {
         kind: 'token',
@@ -249,6 +253,33 @@ describe('registry auth: bearer tokens from a token server', () => {
       );
     } finally {
       await anonymous.close();
+    }
+  });
+
+  it('exchanges an identitytoken from config.json at the realm (OAuth2 refresh-token grant)', async () => {
+    const home = join(dir, 'home-identity');
+    await mkdir(join(home, '.docker'), { recursive: true });
+    await writeFile(
+      join(home, '.docker', 'config.json'),
+      JSON.stringify({ auths: { [registry.host]: { auth: '', identitytoken: 'refresh-token-abc' } } }),
+    );
+    const pool = new RegistryPool({
+      retry: FAST,
+      credentials: new DockerConfigCredentials({ env: { HOME: home } }),
+    });
+    const before = tokens.requests.length;
+    try {
+      const store = await Store.open(join(dir, 'w'));
+      const image = await writeTestImage(store, { layerSizes: [700], seed: 8 });
+      await pushImage(
+        pool,
+        new StoreImageReader(store, image.manifest.digest),
+        parseReference(`${registry.host}/team/oauth:1`),
+      );
+      const granted = tokens.requests.slice(before).filter((r) => r.authenticated);
+      assert.ok(granted.some((r) => r.scopes.includes('repository:team/oauth:pull,push')));
+    } finally {
+      await pool.close();
     }
   });
 

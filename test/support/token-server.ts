@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { createSign, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -40,6 +40,8 @@ export async function startTokenServer(options: {
   expiresIn?: number;
   /** The `expires_in` the response claims (default: the real lifetime). */
   advertisedExpiresIn?: number;
+  /** OAuth2 refresh tokens (docker's `identitytoken`) accepted by POST, mapped to user names. */
+  refreshTokens?: Readonly<Record<string, string>>;
 }): Promise<TokenServer> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-token-'));
   const keyPath = join(dir, 'key.pem');
@@ -69,35 +71,7 @@ export async function startTokenServer(options: {
   const service = 'strata-test-registry';
   const issuer = 'strata-test-issuer';
   const requests: TokenRequest[] = [];
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/token') {
-      res.writeHead(404).end();
-      return;
-    }
-    let user: string | undefined;
-    let authenticated = false;
-    const header = req.headers.authorization;
-    if (header?.startsWith('Basic ')) {
-      const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      const name = decoded.slice(0, colon);
-      if (options.users[name] !== undefined && options.users[name] === decoded.slice(colon + 1)) {
-        user = name;
-        authenticated = true;
-      } else {
-        res
-          .writeHead(401, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
-        requests.push({
-          account: url.searchParams.get('account') ?? undefined,
-          scopes: url.searchParams.getAll('scope'),
-          service: url.searchParams.get('service') ?? undefined,
-          authenticated: false,
-        });
-        return;
-      }
-    }
+  const answer = (url: URL, user: string | undefined, authenticated: boolean, res: ServerResponse): void => {
     const scopes = url.searchParams
       .getAll('scope')
       .flatMap((s) => s.split(' '))
@@ -139,10 +113,60 @@ export async function startTokenServer(options: {
       JSON.stringify({
         token,
         access_token: token,
-        expires_in: expiresIn,
+        expires_in: options.advertisedExpiresIn ?? expiresIn,
         issued_at: new Date().toISOString(),
       }),
     );
+  };
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/token') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant (distribution's token spec, oauth.md): the form carries it all.
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        for (const key of ['service', 'scope'])
+          for (const v of form.getAll(key)) url.searchParams.append(key, v);
+        const user =
+          form.get('grant_type') === 'refresh_token'
+            ? options.refreshTokens?.[form.get('refresh_token') ?? '']
+            : undefined;
+        if (user === undefined) {
+          res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+          return;
+        }
+        answer(url, user, true, res);
+      });
+      return;
+    }
+    const header = req.headers.authorization;
+    if (header?.startsWith('Basic ')) {
+      const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const name = decoded.slice(0, colon);
+      if (options.users[name] !== undefined && options.users[name] === decoded.slice(colon + 1)) {
+        answer(url, name, true, res);
+        return;
+      }
+      requests.push({
+        account: url.searchParams.get('account') ?? undefined,
+        scopes: url.searchParams.getAll('scope'),
+        service: url.searchParams.get('service') ?? undefined,
+        authenticated: false,
+      });
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
+      return;
+    }
+    answer(url, undefined, false, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
