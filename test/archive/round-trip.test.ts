@@ -305,4 +305,18 @@ describe('applying a layer over a lower tree', () => {
     ]);
     assert.ok(fromUpper.equals(fromChanges));
   });
+
+  it('leaves ownership to the applying user when asked not to preserve it', async () => {
+    const { craftTar } = await import('./helpers.ts');
+    const dst = fresh('no-chown');
+    const tar = craftTar([
+      { name: 'd/', type: '5', uid: 1234, gid: 4321, mode: 0o750 },
+      { name: 'd/f', uid: 1234, gid: 4321, mode: 0o4755, content: 'x' },
+    ]);
+    await applyLayer(Readable.from([tar]), dst, { preserveOwnership: false });
+    const got = snapshotTree(dst);
+    assert.equal(got.get('d/f')!.uid, process.getuid!());
+    assert.equal(got.get('d/f')!.mode, 0o4755);
+    assert.equal(got.get('d')!.mode, 0o750);
+  });
 });
