@@ -145,14 +145,18 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
     return found;
   };
   const baseImageEnv = new Map<string, readonly string[]>();
+  const baseImageOnBuild = new Map<string, readonly string[]>();
   for (const index of graph.order) {
     const stage = graph.stages[index]!;
     if (stage.base.kind === 'image') {
       const image = await resolveOnce(stage.base.ref, stage.platform, options.signal);
       baseImageEnv.set(stage.base.ref.toString(), image.config.config?.Env ?? []);
+      const triggers = image.config.config?.OnBuild ?? [];
+      if (triggers.length > 0) baseImageOnBuild.set(stage.base.ref.toString(), triggers);
     }
   }
-  if (baseImageEnv.size > 0) graph = planBuild(dockerfile, { ...planOptions, baseImageEnv });
+  if (baseImageEnv.size > 0)
+    graph = planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild });
 
   const checksums = await ChecksumCache.open(
     join(

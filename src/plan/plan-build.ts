@@ -12,6 +12,7 @@ import {
   type Instruction,
   isLintRule,
   mountIsReadOnly,
+  parseDockerfile,
   parseRunMount,
   type RunInstruction,
   ShellLexer,
@@ -52,6 +53,11 @@ export interface PlanOptions {
    * it they expand as if unset and the step lists them in `unresolved`.
    */
   readonly baseImageEnv?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The config `OnBuild` triggers of base images, keyed like {@link baseImageEnv}: they run first
+   * in a stage built FROM that image, as BuildKit runs them.
+   */
+  readonly baseImageOnBuild?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** The variables of a stage as it is dispatched, and what a stage built on it inherits. */
@@ -236,7 +242,27 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     }
   }
 
-  // ONBUILD triggers of a base stage run first in the stage built on it.
+  // ONBUILD triggers of a base stage, or of a base image's config, run first in the stage built on it.
+  const parsedTriggers = new Map<string, Instruction[]>();
+  const imageTriggers = (ref: string): Instruction[] => {
+    const cached = parsedTriggers.get(ref);
+    if (cached) return cached;
+    const texts = options.baseImageOnBuild?.get(ref) ?? [];
+    const parsed = texts.map((text) => {
+      // A trigger is one instruction as text; parse it inside a throwaway stage.
+      const instructions = parseDockerfile(`FROM scratch\n${text}\n`, {
+        file: `ONBUILD of ${ref}`,
+      }).instructions.slice(1);
+      if (instructions.length !== 1) {
+        throw new DockerfileError(`invalid ONBUILD trigger in ${ref}: ${JSON.stringify(text)}`, {
+          file: `ONBUILD of ${ref}`,
+        });
+      }
+      return instructions[0]!;
+    });
+    parsedTriggers.set(ref, parsed);
+    return parsed;
+  };
   const instructionCache = new Map<number, Instruction[]>();
   const instructionsOf = (index: number): Instruction[] => {
     const cached = instructionCache.get(index);
@@ -246,13 +272,16 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     const triggers =
       base.kind === 'stage'
         ? nodes[base.stage]!.instructions.flatMap((i) => (i.kind === 'onbuild' ? [i.trigger] : []))
-        : [];
+        : base.kind === 'image'
+          ? imageTriggers(base.ref.toString())
+          : [];
     const all = triggers.length === 0 ? [...node.instructions] : [...triggers, ...node.instructions];
     instructionCache.set(index, all);
     return all;
   };
   const triggerCount = (index: number): number => {
     const base = bases[index]!;
+    if (base.kind === 'image') return imageTriggers(base.ref.toString()).length;
     return base.kind === 'stage'
       ? nodes[base.stage]!.instructions.filter((i) => i.kind === 'onbuild').length
       : 0;

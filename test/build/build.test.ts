@@ -228,4 +228,34 @@ describe('strata build', () => {
       'the script mount leaves nothing behind',
     );
   });
+
+  it('runs the ONBUILD triggers of a base image first, and the new image carries none', async () => {
+    const parent = fx.context('onbuild-parent', {
+      Dockerfile: [
+        'FROM busybox:local',
+        'ONBUILD COPY marker.txt /from-trigger.txt',
+        'ONBUILD RUN echo triggered > /ran',
+        '',
+      ].join('\n'),
+    });
+    assert.equal(
+      (await runStrata(['build', '-t', 'onbuild-parent:1', '--progress', 'quiet', parent], { root: fx.root }))
+        .code,
+      0,
+    );
+    const child = fx.context('onbuild-child', {
+      Dockerfile: 'FROM onbuild-parent:1\nRUN cat /ran /from-trigger.txt > /both\n',
+      'marker.txt': 'marker\n',
+    });
+    const out = join(fx.work, 'out-onbuild');
+    const r = await runStrata(
+      ['build', '-t', 'onbuild-child:1', '-o', `type=local,dest=${out}`, '--progress', 'plain', child],
+      { root: fx.root },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /ONBUILD RUN echo triggered/);
+    assert.equal(readFileSync(join(out, 'both'), 'utf8'), 'triggered\nmarker\n');
+    const { config } = storedImage(fx.root, 'onbuild-child:1');
+    assert.equal(config.config?.OnBuild, undefined);
+  });
 });
