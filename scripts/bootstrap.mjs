@@ -227,6 +227,7 @@ async function bootstrapDebian(root, log, mirror, progress) {
     strataSync(['import', '-m', 'mmdebstrap --variant=minbase bookworm', tar, 'debian:bookworm-slim'], {
       root,
     });
+    log('imported debian:bookworm-slim');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
