@@ -91,13 +91,14 @@ export function storedNames(root) {
  * sources.list.d (one-line and deb822 formats): the entries for bookworm, bookworm-updates and
  * bookworm-security. Falls back to deb.debian.org when the host is not Debian.
  */
-export function hostDebianSources(suite = 'bookworm') {
+export function hostDebianSources(suite = 'bookworm', aptDir = '/etc/apt') {
   const entries = [];
   const files = [];
-  if (existsSync('/etc/apt/sources.list')) files.push('/etc/apt/sources.list');
-  if (existsSync('/etc/apt/sources.list.d'))
-    for (const f of readdirSync('/etc/apt/sources.list.d'))
-      if (f.endsWith('.list') || f.endsWith('.sources')) files.push(join('/etc/apt/sources.list.d', f));
+  if (existsSync(join(aptDir, 'sources.list'))) files.push(join(aptDir, 'sources.list'));
+  const listDir = join(aptDir, 'sources.list.d');
+  if (existsSync(listDir))
+    for (const f of readdirSync(listDir).sort())
+      if (f.endsWith('.list') || f.endsWith('.sources')) files.push(join(listDir, f));
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     if (file.endsWith('.sources')) {
