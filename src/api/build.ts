@@ -21,11 +21,9 @@ import { openSnapshotter } from '../snapshot/index.ts';
 import { type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
-import { copyImage, imageReaderFor } from './copy.ts';
-import { parseImageLocation } from './image-transport.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
-import { type RegistryAccess, registryPoolFor } from './registry-access.ts';
+import type { RegistryAccess } from './registry-access.ts';
 
 /** A cache location: `type=registry,ref=…` or `type=local,src=…|dest=…` (an OCI layout directory). */
 export type CacheLocation =
@@ -167,13 +165,20 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
     ),
   );
   const remote: RemoteCache[] = [];
-  const { pool, owned } = registryPoolFor(options.registry ?? {});
+  // The registry client is loaded only when the cache goes to or comes from elsewhere, so a plain
+  // build (and a no-op rebuild) starts without it.
+  let pool: RegistryPool | undefined;
+  let owned = false;
+  if ((options.cacheFrom?.length ?? 0) > 0 || options.cacheTo !== undefined) {
+    const { registryPoolFor } = await import('./registry-access.ts');
+    ({ pool, owned } = registryPoolFor(options.registry ?? {}));
+  }
   try {
     for (const from of options.cacheFrom ?? [])
-      remote.push(await openRemoteCache(store, from, pool, options.signal));
+      remote.push(await openRemoteCache(store, from, pool!, options.signal));
     return await solveAndStore();
   } finally {
-    if (owned) await pool.close();
+    if (owned) await pool?.close();
   }
 
   async function solveAndStore(): Promise<BuildResult> {
@@ -265,6 +270,10 @@ async function openRemoteCache(
   pool: RegistryPool,
   signal?: AbortSignal,
 ): Promise<RemoteCache> {
+  const [{ imageReaderFor }, { parseImageLocation }] = await Promise.all([
+    import('./copy.ts'),
+    import('./image-transport.ts'),
+  ]);
   const location = parseImageLocation(
     from.type === 'registry' ? `docker://${from.ref}` : `oci:${from.path}:cache`,
   );
@@ -280,6 +289,7 @@ async function exportCache(
   signal?: AbortSignal,
 ): Promise<Descriptor> {
   const descriptor = await writeCacheManifest(store, records);
+  const { copyImage } = await import('./copy.ts');
   const destination = to.type === 'registry' ? `docker://${to.ref}` : `oci:${to.path}:cache`;
   await copyImage(`strata:${descriptor.digest}`, destination, {
     ...access,

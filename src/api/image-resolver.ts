@@ -4,7 +4,6 @@ import type { Reference } from '../reference/index.ts';
 import type { Store } from '../store/index.ts';
 import { NotFoundError } from '../util/index.ts';
 import type { ImageResolver, PullPolicy } from './build.ts';
-import { pull } from './pull.ts';
 import type { RegistryAccess } from './registry-access.ts';
 
 /**
@@ -33,6 +32,8 @@ export function registryImageResolver(
         hint: `pull it first (strata pull ${ref.familiar()}) or import one (strata import)`,
       });
     }
+    // The registry client loads only when a base image is really missing.
+    const { pull } = await import('./pull.ts');
     const pulled = await pull(store, name, {
       ...options.access,
       platform,

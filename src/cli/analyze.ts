@@ -4,7 +4,6 @@ import {
   AnalyzeThresholdError,
   analyzeImageWithFiles,
   attributeBytes,
-  type ByteAttribution,
   type CiThresholds,
   DIVE_CI_DEFAULTS,
   evaluateThresholds,
@@ -16,7 +15,6 @@ import {
   parseRatio,
   renderHtmlReport,
   shortCreatedBy,
-  sourceLabel,
   type ThresholdResult,
 } from '../analyze/index.ts';
 import { imageReaderFor } from '../api/copy.ts';
@@ -29,6 +27,9 @@ import type { Store } from '../store/index.ts';
 import { NotFoundError, writeFileAtomic } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatBytes, formatTable } from './format.ts';
+
+export { formatAttribution } from './format-attribution.ts';
+
 import { parseBuildArgs } from './stages.ts';
 
 /**
@@ -155,26 +156,6 @@ export function formatAnalysis(
     out.push('CI checks:');
     for (const c of checks)
       out.push(`  ${c.passed ? 'PASS' : 'FAIL'}  ${c.rule}${c.passed ? '' : `: ${c.message}`}`);
-  }
-  return `${out.join('\n')}\n`;
-}
-
-/**
- * The end-of-build size summary: the final image's compressed bytes by source (base image,
- * stages copied from, context) and by step. For `strata build` to print after a build.
- */
-export function formatAttribution(attribution: ByteAttribution): string {
-  const out: string[] = [`Image size by source (${formatBytes(attribution.compressedBytes)} compressed):`];
-  for (const s of attribution.bySource)
-    out.push(
-      `  ${formatBytes(s.compressedBytes).padStart(8)}  ${s.label} (${s.layers} layer${s.layers === 1 ? '' : 's'})`,
-    );
-  out.push('By step:');
-  for (const s of attribution.steps) {
-    const what = s.step ? `line ${s.step.line}: ${s.step.instruction}` : shortCreatedBy(s.createdBy);
-    out.push(
-      `  #${s.layer} ${formatBytes(s.compressedBytes).padStart(8)}  ${truncate(what, 80)}  [${sourceLabel(s.source)}]`,
-    );
   }
   return `${out.join('\n')}\n`;
 }

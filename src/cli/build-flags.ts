@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { CacheExport, CacheLocation } from '../strata.ts';
+import type { CacheExport, CacheLocation } from '../api/build.ts';
 import { InvalidInputError } from '../util/index.ts';
 
 /** One `--output` as docker buildx parses it: `type=local,dest=out` or a bare path (= local). */

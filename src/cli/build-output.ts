@@ -3,11 +3,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { BuildResult } from '../api/build.ts';
+import { imageNameOf } from '../api/images.ts';
 import { packDirectory } from '../archive/index.ts';
 import { exportRootfsDirectory, exportRootfsTar } from '../export/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
 import type { Store } from '../store/index.ts';
-import { type BuildResult, copyImage, imageNameOf } from '../strata.ts';
 import { InvalidInputError, StrataError } from '../util/index.ts';
 import type { OutputSpec } from './build-flags.ts';
 
@@ -61,6 +62,9 @@ export async function exportBuildOutput(
   options: { tags: readonly string[]; events?: ProgressSink; insecureRegistries?: readonly string[] },
 ): Promise<ExportedOutput | undefined> {
   const source = `strata:${result.descriptor.digest}`;
+  // Loaded only for outputs that need the transports (and with them the registry client).
+  const copyImage = async (...args: Parameters<typeof import('../api/copy.ts').copyImage>) =>
+    (await import('../api/copy.ts')).copyImage(...args);
   const names = outputNames(output, options.tags);
   const common = { store, ...(options.events ? { events: options.events } : {}) };
   switch (output.type) {

@@ -2,11 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { attributeBytes } from '../analyze/index.ts';
+import { buildImage } from '../api/build.ts';
+import { registryImageResolver } from '../api/image-resolver.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
-import { buildImage, registryImageResolver } from '../strata.ts';
 import { InvalidInputError } from '../util/index.ts';
-import { formatAttribution } from './analyze.ts';
 import {
   type OutputSpec,
   parseCacheExport,
@@ -17,6 +17,7 @@ import {
 } from './build-flags.ts';
 import { exportBuildOutput } from './build-output.ts';
 import { collect, storeFor } from './cli-context.ts';
+import { formatAttribution } from './format-attribution.ts';
 import { printWarnings } from './parse.ts';
 import { parseBuildArgs } from './stages.ts';
 

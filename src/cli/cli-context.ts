@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { openStore } from '../api/open-store.ts';
 import type { Store } from '../store/index.ts';
-import { openStore } from '../strata.ts';
 
 /** Global options every command sees (`strata --root DIR --debug <command>`). */
 export interface GlobalOptions {

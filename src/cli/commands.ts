@@ -1,45 +1,66 @@
 import type { Command } from 'commander';
-import { registerAnalyzeCommand } from './analyze.ts';
-import { registerCompareCommand } from './compare.ts';
-import { registerLintCommand } from './lint.ts';
-import { registerBuildCommand } from './build.ts';
-import { registerCopyCommand } from './copy.ts';
-import { registerImagesCommand, registerRmiCommand, registerTagCommand } from './images.ts';
-import { registerImportCommand } from './import.ts';
-import { registerInitCommand } from './init.ts';
-import { registerInspectCommand } from './inspect.ts';
-import { registerLoginCommand, registerLogoutCommand } from './login.ts';
-import { registerParseCommand } from './parse.ts';
-import { registerPullCommand } from './pull.ts';
-import { registerPushCommand } from './push.ts';
-import { registerRunCommand } from './run.ts';
-import { registerStagesCommand } from './stages.ts';
-import { registerDuCommand, registerPruneCommand, registerStoreCommand } from './store-commands.ts';
+
+/** A command's registration, loaded only when that command runs (or for help). */
+type Loader = () => Promise<(program: Command) => void>;
 
 /**
- * Every subcommand, registered on the root program. Each command lives in its own file and
- * exports a `register…Command(program)` function; add one line here per command.
+ * Every subcommand by name. Each command lives in its own file and exports a
+ * `register…Command(program)` function; add one line here per command. Only the module of the
+ * command being run is loaded (esbuild splits each into its own chunk), so `strata build` does not
+ * pay for the registry client or the analyzer at start-up.
  */
-export function registerCommands(program: Command): void {
-  registerPullCommand(program);
-  registerPushCommand(program);
-  registerInspectCommand(program);
-  registerCopyCommand(program);
-  registerLoginCommand(program);
-  registerLogoutCommand(program);
-  registerBuildCommand(program);
-  registerAnalyzeCommand(program);
-  registerCompareCommand(program);
-  registerLintCommand(program);
-  registerImportCommand(program);
-  registerImagesCommand(program);
-  registerTagCommand(program);
-  registerRmiCommand(program);
-  registerPruneCommand(program);
-  registerDuCommand(program);
-  registerStoreCommand(program);
-  registerParseCommand(program);
-  registerStagesCommand(program);
-  registerRunCommand(program);
-  registerInitCommand(program);
+const COMMANDS: Record<string, Loader> = {
+  build: async () => (await import('./build.ts')).registerBuildCommand,
+  pull: async () => (await import('./pull.ts')).registerPullCommand,
+  push: async () => (await import('./push.ts')).registerPushCommand,
+  inspect: async () => (await import('./inspect.ts')).registerInspectCommand,
+  copy: async () => (await import('./copy.ts')).registerCopyCommand,
+  login: async () => (await import('./login.ts')).registerLoginCommand,
+  logout: async () => (await import('./login.ts')).registerLogoutCommand,
+  analyze: async () => (await import('./analyze.ts')).registerAnalyzeCommand,
+  compare: async () => (await import('./compare.ts')).registerCompareCommand,
+  lint: async () => (await import('./lint.ts')).registerLintCommand,
+  import: async () => (await import('./import.ts')).registerImportCommand,
+  images: async () => (await import('./images.ts')).registerImagesCommand,
+  tag: async () => (await import('./images.ts')).registerTagCommand,
+  rmi: async () => (await import('./images.ts')).registerRmiCommand,
+  prune: async () => (await import('./store-commands.ts')).registerPruneCommand,
+  du: async () => (await import('./store-commands.ts')).registerDuCommand,
+  store: async () => (await import('./store-commands.ts')).registerStoreCommand,
+  parse: async () => (await import('./parse.ts')).registerParseCommand,
+  stages: async () => (await import('./stages.ts')).registerStagesCommand,
+  run: async () => (await import('./run.ts')).registerRunCommand,
+  init: async () => (await import('./init.ts')).registerInitCommand,
+};
+
+/** Global options that take a value (so their value is not mistaken for the command name). */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--root']);
+
+/** The subcommand named in `argv`, if any. */
+export function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    return arg;
+  }
+  return undefined;
+}
+
+/**
+ * Registers the subcommand `argv` names — or every subcommand when it names none or an unknown
+ * one, so help and "unknown command" messages list them all, in this table's order.
+ */
+export async function registerCommands(program: Command, argv: readonly string[] = []): Promise<void> {
+  const name = commandName(argv);
+  const loader = name !== undefined ? COMMANDS[name] : undefined;
+  if (loader) {
+    (await loader())(program);
+    return;
+  }
+  const registers = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  for (const register of registers) register(program);
 }

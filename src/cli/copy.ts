@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { copyImage } from '../api/copy.ts';
 import { parsePlatform } from '../oci/index.ts';
-import { copyImage } from '../strata.ts';
 import { storeFor } from './cli-context.ts';
 import { addRegistryOptions, type RegistryCommandOptions, rendererFor } from './pull.ts';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listImages, removeImage, tagImage } from '../strata.ts';
+import { listImages, removeImage, tagImage } from '../api/images.ts';
 import { storeFor } from './cli-context.ts';
 import { formatAge, formatBytes, formatTable, shortDigest } from './format.ts';
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { imageNameOf } from '../api/images.ts';
+import { importImage } from '../api/import-image.ts';
 import { parsePlatform } from '../oci/index.ts';
-import { imageNameOf, importImage } from '../strata.ts';
 import { storeFor } from './cli-context.ts';
 
 /** `strata import <rootfs.tar|-> <name>`: a one-layer image from a rootfs tarball, like `docker import`. */

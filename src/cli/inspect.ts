@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { type InspectResult, inspectImage } from '../api/inspect.ts';
 import { parsePlatform } from '../oci/index.ts';
-import { type InspectResult, inspectImage } from '../strata.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatBytes, formatTable } from './format.ts';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { login, logout } from '../strata.ts';
+import { login, logout } from '../api/login.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { collect } from './cli-context.ts';
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { pull } from '../api/pull.ts';
 import { parsePlatform } from '../oci/index.ts';
 import {
   createRenderer,
@@ -6,7 +7,6 @@ import {
   type ProgressMode,
   type ProgressRenderer,
 } from '../progress/index.ts';
-import { pull } from '../strata.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { push } from '../strata.ts';
+import { push } from '../api/push.ts';
 import { storeFor } from './cli-context.ts';
 import { addRegistryOptions, type RegistryCommandOptions, rendererFor } from './pull.ts';
 

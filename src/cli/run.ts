@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runImage } from '../strata.ts';
+import { runImage } from '../api/run-image.ts';
 import { AbortedError, InvalidInputError } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
 

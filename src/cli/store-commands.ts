@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { diskUsage, parseDuration, parseSize, prune } from '../strata.ts';
+import { diskUsage, parseDuration, parseSize, prune } from '../api/prune.ts';
 import { InvalidInputError, StrataError } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatBytes, formatTable } from './format.ts';

@@ -59,7 +59,7 @@ export function diffUpperdir(upper: string, lowers: readonly string[]): LayerCha
         if (opaque) {
           changes.push({ kind: 'add', path: childRel, source: abs });
           if (lower?.stat.isDirectory()) changes.push({ kind: 'opaque', path: childRel });
-        } else if (!lower || !lower.stat.isDirectory() || !sameMetadata(abs, stat, lower.path, lower.stat)) {
+        } else if (!lower?.stat.isDirectory() || !sameMetadata(abs, stat, lower.path, lower.stat)) {
           changes.push({ kind: 'add', path: childRel, source: abs });
         }
         walk(childRel);

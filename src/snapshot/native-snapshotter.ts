@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Digest, digestHex, type Layer } from '../oci/index.ts';
+import type { Digest, Layer } from '../oci/index.ts';
 import { isErrnoException } from '../util/index.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffTrees } from './diff-trees.ts';

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
-import { InvalidInputError } from '../util/index.ts';
+import { InvalidInputError, writeFileAtomicSync } from '../util/index.ts';
 import { NativeSnapshotter } from './native-snapshotter.ts';
 import { OverlaySnapshotter } from './overlay-snapshotter.ts';
 import type { Snapshotter } from './snapshotter.ts';
@@ -15,6 +16,30 @@ let overlayWorks: boolean | undefined;
  */
 export function overlaySupported(dir: string): boolean {
   if (overlayWorks !== undefined) return overlayWorks;
+  // The answer is remembered on disk per kernel and user: probing mounts (~10 ms) on every
+  // build would cost a no-op rebuild more than the rest of its work.
+  const recordPath = join(dir, 'overlay-probe.json');
+  const identity = `${release()}|${process.getuid?.() ?? ''}`;
+  try {
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as { identity: string; works: boolean };
+    if (record.identity === identity) {
+      overlayWorks = record.works;
+      return overlayWorks;
+    }
+  } catch {
+    // no record yet (or unreadable): probe below
+  }
+  overlayWorks = probeOverlay(dir);
+  try {
+    writeFileAtomicSync(recordPath, JSON.stringify({ identity, works: overlayWorks }));
+  } catch {
+    // read-only state dir: probe again next time
+  }
+  return overlayWorks;
+}
+
+function probeOverlay(dir: string): boolean {
+  let works: boolean;
   const probe = join(dir, `probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     for (const d of ['l1', 'l2', 'u', 'w', 'm']) mkdirSync(join(probe, d), { recursive: true });
@@ -34,13 +59,13 @@ export function overlaySupported(dir: string): boolean {
       },
     );
     execFileSync('umount', [join(probe, 'm')], { stdio: 'ignore' });
-    overlayWorks = true;
+    works = true;
   } catch {
-    overlayWorks = false; // no privileges or no overlayfs: the native snapshotter takes over
+    works = false; // no privileges or no overlayfs: the native snapshotter takes over
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
-  return overlayWorks;
+  return works;
 }
 
 /**

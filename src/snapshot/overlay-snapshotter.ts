@@ -51,13 +51,19 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async unpack(layers: readonly Layer[], signal?: AbortSignal): Promise<Snapshot> {
-    for (const layer of layers) {
+    for (const [index, layer] of layers.entries()) {
       if (existsSync(this.layerDir(layer.diffId))) continue;
       const tmp = join(this.#dir, 'tmp', `unpack-${process.pid}-${randomBytes(6).toString('hex')}`);
       await mkdir(join(tmp, 'fs'), { recursive: true });
       try {
         await unpackLayerInto(layer, join(tmp, 'fs'), {
           whiteouts: 'overlay',
+          // A parent directory the layer does not list takes its metadata from the layers below
+          // (topmost first), so in the overlay it does not shadow theirs with made-up metadata.
+          parentsFrom: layers
+            .slice(0, index)
+            .map((l) => this.layerDir(l.diffId))
+            .reverse(),
           ...(signal ? { signal } : {}),
         });
         await this.#install(tmp, layer.diffId);

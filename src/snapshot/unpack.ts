@@ -11,7 +11,7 @@ import { DigestMismatchError, type Layer, sha256Digest } from '../oci/index.ts';
 export async function unpackLayerInto(
   layer: Layer,
   dir: string,
-  options: { whiteouts: 'apply' | 'overlay'; signal?: AbortSignal },
+  options: { whiteouts: 'apply' | 'overlay'; parentsFrom?: readonly string[]; signal?: AbortSignal },
 ): Promise<void> {
   const hash = createHash('sha256');
   const tap = new Transform({
@@ -25,6 +25,7 @@ export async function unpackLayerInto(
   const tar = openDecompressed(blob);
   const applying = applyLayer(tap, dir, {
     whiteouts: options.whiteouts,
+    ...(options.parentsFrom ? { parentsFrom: options.parentsFrom } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   await Promise.all([
