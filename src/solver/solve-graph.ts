@@ -37,7 +37,8 @@ export interface SolveResult {
 export function stepName(step: Step): string {
   const original = step.instruction.original;
   const space = original.search(/\s/);
-  const name = space < 0 ? original.toUpperCase() : original.slice(0, space).toUpperCase() + original.slice(space);
+  const name =
+    space < 0 ? original.toUpperCase() : original.slice(0, space).toUpperCase() + original.slice(space);
   // BuildKit marks steps that came from a base's ONBUILD triggers.
   return step.onbuild ? `ONBUILD ${name}` : name;
 }
