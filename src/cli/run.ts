@@ -108,6 +108,7 @@ function firstOperand(command: Command, args: readonly string[]): number {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--' || !arg.startsWith('-') || arg === '-') return i;
+    if (arg === '-h' || arg === '--help') continue; // commander's help option is not in `options`
     const flag = arg.startsWith('--') ? arg.split('=')[0]! : arg.slice(0, 2);
     const option = command.options.find((o) => o.long === flag || o.short === flag);
     if (!option) return i; // an option strata run does not have: the container's

@@ -148,6 +148,12 @@ describe('strata run (busybox image built with strata)', () => {
     assert.ok(Date.now() - start < 10_000, 'stopped promptly');
   });
 
+  it('prints its help for --help before IMAGE', async () => {
+    const r = await runStrata(['run', '--help'], { root });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: strata run \[options\] <image> \[command\.\.\.\]/m);
+  });
+
   it('names a missing image and exits 1', async () => {
     const r = await runStrata(['run', 'nope:latest'], { root });
     assert.equal(r.code, 1);
