@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
 import {
@@ -15,7 +14,7 @@ import {
   sha256Digest,
 } from '../oci/index.ts';
 import type { Store } from '../store/index.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { HashingStream, InvalidInputError } from '../util/index.ts';
 
 /** What {@link importImage} needs. */
 export interface ImportOptions {
@@ -80,23 +79,6 @@ async function peek(stream: Readable, count: number): Promise<{ head: Buffer; st
   return { head, stream };
 }
 
-function hashingTap(onDone: (hex: string, size: number) => void): Transform {
-  const hash = createHash('sha256');
-  let size = 0;
-  return new Transform({
-    highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-    flush(cb) {
-      onDone(hash.digest('hex'), size);
-      cb();
-    },
-  });
-}
-
 const TAR_MAGIC_OFFSET = 257;
 
 /**
@@ -124,32 +106,25 @@ export async function importImage(store: Store, options: ImportOptions): Promise
       hint: 'pass a rootfs tarball, e.g. `tar -C rootfs -c .`',
     });
   }
-  let diffHex = '';
-  let uncompressedSize = 0;
-  let blobHex = '';
-  let blobSize = 0;
+  const uncompressed = new HashingStream({ highWaterMark: 1 << 20 });
+  const compressed = new HashingStream({ highWaterMark: 1 << 20 });
   const pending = await store.blobs.pending();
   try {
     await pipeline(
       [
         stream,
         ...(gzipped ? [createGunzip()] : []),
-        hashingTap((hex, size) => {
-          diffHex = hex;
-          uncompressedSize = size;
-        }),
+        uncompressed,
         createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }),
-        hashingTap((hex, size) => {
-          blobHex = hex;
-          blobSize = size;
-        }),
+        compressed,
         createWriteStream(pending.path, { mode: 0o644 }),
       ],
       options.signal ? { signal: options.signal } : {},
     );
-    const layerInfo = await pending.commit({ digest: sha256Digest(blobHex), size: blobSize });
+    const layerInfo = await pending.commit({ digest: sha256Digest(compressed.hex()), size: compressed.size });
     await store.lease.add(layerInfo.digest);
-    const diffId = sha256Digest(diffHex);
+    const diffId = sha256Digest(uncompressed.hex());
+    const uncompressedSize = uncompressed.size;
     const layerDescriptor: Descriptor = {
       mediaType: MediaTypes.ociLayerGzip,
       digest: layerInfo.digest,

@@ -4,7 +4,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerChange } from '../archive/index.ts';
 import { type Digest, digestHex, type Layer } from '../oci/index.ts';
-import { isErrnoException, StrataError } from '../util/index.ts';
+import { isErrnoException, processAlive, StrataError } from '../util/index.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffUpperdir } from './diff-upper.ts';
 import { mountOverlay, unmount } from './mount.ts';
@@ -229,14 +229,5 @@ export class OverlaySnapshotter implements Snapshotter {
       removed++;
     }
     return { removed };
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrnoException(error, 'EPERM');
   }
 }

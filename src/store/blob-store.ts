@@ -12,7 +12,7 @@ import {
   parseDigest,
   sha256Digest,
 } from '../oci/index.ts';
-import { fsyncDirectory, isErrnoException, NotFoundError } from '../util/index.ts';
+import { fsyncDirectory, isErrnoException, NotFoundError, processAlive } from '../util/index.ts';
 
 /** Size and digest of a blob as stored. */
 export interface BlobInfo {
@@ -244,15 +244,6 @@ export class BlobStore {
       removed++;
     }
     return removed;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrnoException(error, 'EPERM');
   }
 }
 

@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, parseDigest } from '../oci/index.ts';
-import { isErrnoException, writeFileAtomic } from '../util/index.ts';
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined; // the process is gone
-  }
-}
+import { isErrnoException, processStartTime, writeFileAtomic } from '../util/index.ts';
 
 /**
  * A lease protects blobs this process has written but not yet referenced (e.g. layers of an image
@@ -29,7 +20,7 @@ export class Lease {
     mkdirSync(dir, { recursive: true });
     this.#path = join(
       dir,
-      `${process.pid}-${startTime(process.pid) ?? '0'}-${randomBytes(4).toString('hex')}.json`,
+      `${process.pid}-${processStartTime(process.pid) ?? '0'}-${randomBytes(4).toString('hex')}.json`,
     );
   }
 
@@ -45,7 +36,7 @@ export class Lease {
     if (!changed) return;
     const snapshot = JSON.stringify({
       pid: process.pid,
-      start: startTime(process.pid),
+      start: processStartTime(process.pid),
       digests: [...this.#digests],
     });
     this.#writing = this.#writing.then(() => writeFileAtomic(this.#path, snapshot));
@@ -79,7 +70,7 @@ export async function leasedDigests(root: string): Promise<Set<Digest>> {
     } catch {
       continue; // being replaced right now (atomic rename): the next GC sees it
     }
-    const alive = startTime(record.pid);
+    const alive = processStartTime(record.pid);
     if (alive === undefined || (record.start !== undefined && alive !== record.start)) {
       await rm(path, { force: true });
       continue;

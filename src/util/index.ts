@@ -7,4 +7,5 @@ export * from './errors.ts';
 export * from './hashing.ts';
 export * from './limiter.ts';
 export * from './lockfile.ts';
+export * from './process-liveness.ts';
 export * from './safe-path.ts';

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrnoException, StrataError } from './errors.ts';
+import { processStartTime } from './process-liveness.ts';
 
 /** Thrown when a lock could not be taken in time. */
 export class LockTimeoutError extends StrataError {
@@ -18,18 +18,6 @@ interface LockOwner {
   readonly host: string;
   /** Process start time from /proc/<pid>/stat, so a reused pid is not taken for the holder. */
   readonly start: string;
-}
-
-/** The start time (field 22 of /proc/<pid>/stat) of a process, or undefined when it is gone. */
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses; fields after it are plain.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined; // no such process (or no procfs): treated as not running
-  }
 }
 
 const selfOwner: LockOwner = {

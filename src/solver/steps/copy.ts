@@ -38,6 +38,7 @@ import type { SnapshotView } from '../../snapshot/index.ts';
 import { isErrnoException, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
+import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 
 /** Who copied files belong to, and their permission override. */
@@ -273,25 +274,14 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
       const views: SnapshotView[] = [];
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
-        let view: ContextView;
-        let keepOwner = false;
-        if (step.kind === 'copy' && step.from.kind === 'stage') {
-          const v = await deps.snapshotter.view(await ctx.stageSnapshot(step.from.stage), ctx.signal);
-          views.push(v);
-          view = new ContextView(v.path);
-          keepOwner = true;
-        } else if (step.kind === 'copy' && step.from.kind === 'image') {
-          const img = await deps.resolveImage(step.from.ref, ctx.stage.platform, ctx.signal);
-          const v = await deps.snapshotter.view(
-            await deps.snapshotter.unpack(img.layers, ctx.signal),
-            ctx.signal,
-          );
-          views.push(v);
-          view = new ContextView(v.path);
-          keepOwner = true;
-        } else {
-          view = options.context.view;
-        }
+        // From another stage or an image, files keep their owners; from the context they become root's.
+        const fromFilesystem =
+          step.kind === 'copy' && (step.from.kind === 'stage' || step.from.kind === 'image');
+        const view =
+          step.kind === 'copy' && fromFilesystem
+            ? new ContextView((await openSourceRoot(ctx, step.from, views))!)
+            : options.context.view;
+        const keepOwner = fromFilesystem;
         const ownership: CopyOwnership = {
           ...(step.chown ? { owner: await resolveChown(active.rootfs, step.chown) } : {}),
           ...(step.chmod ? { mode: parseChmod(step.chmod) } : {}),

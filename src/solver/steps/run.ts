@@ -14,6 +14,7 @@ import { commitLayer } from '../commit-layer.ts';
 import { RunFailedError } from '../errors.ts';
 import { runCommandString } from '../history.ts';
 import { getEnv } from '../image-state.ts';
+import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 import { DEFAULT_SHELL } from './config.ts';
 
@@ -259,19 +260,12 @@ async function execMount(
       };
     }
     case 'bind': {
-      let root: string;
-      if (m.from.kind === 'context') root = ctx.options.context.dir;
-      else if (m.from.kind === 'stage') {
-        const view = await ctx.deps.snapshotter.view(await ctx.stageSnapshot(m.from.stage), ctx.signal);
-        views.push(view);
-        root = view.path;
-      } else if (m.from.kind === 'image') {
-        const img = await ctx.deps.resolveImage(m.from.ref, ctx.stage.platform, ctx.signal);
-        const snap = await ctx.deps.snapshotter.unpack(img.layers, ctx.signal);
-        const view = await ctx.deps.snapshotter.view(snap, ctx.signal);
-        views.push(view);
-        root = view.path;
-      } else root = join(ctx.deps.stateDir, 'tmp');
+      // from=scratch binds an empty directory.
+      let root = await openSourceRoot(ctx, m.from, views);
+      if (root === undefined) {
+        root = join(ctx.deps.stateDir, 'tmp', 'empty');
+        await mkdir(root, { recursive: true });
+      }
       const source = resolveInRoot(root, m.source || '/');
       return { type: 'bind', source, target, readonly: m.readOnly };
     }
@@ -289,21 +283,8 @@ async function seedCacheMount(
   dir: string,
   views: SnapshotView[],
 ): Promise<void> {
-  let root: string;
-  if (m.from.kind === 'context') root = ctx.options.context.dir;
-  else if (m.from.kind === 'stage') {
-    const view = await ctx.deps.snapshotter.view(await ctx.stageSnapshot(m.from.stage), ctx.signal);
-    views.push(view);
-    root = view.path;
-  } else if (m.from.kind === 'image') {
-    const img = await ctx.deps.resolveImage(m.from.ref, ctx.stage.platform, ctx.signal);
-    const view = await ctx.deps.snapshotter.view(
-      await ctx.deps.snapshotter.unpack(img.layers, ctx.signal),
-      ctx.signal,
-    );
-    views.push(view);
-    root = view.path;
-  } else return;
+  const root = await openSourceRoot(ctx, m.from, views);
+  if (root === undefined) return;
   const source = resolveInRoot(root, m.source || '/');
   await mkdir(dir, { recursive: true });
   await execFileAsync('cp', ['-a', `${source}/.`, `${dir}/`]);
