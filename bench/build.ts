@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseDockerfile } from '../src/dockerfile/index.ts';
 import { openStore } from '../src/strata.ts';
 import { DOCKER, loadIntoDocker } from '../tools/compare-buildkit.ts';
@@ -69,6 +70,17 @@ function sourceFile(dir: string): string {
   throw new Error(`no source file to touch in ${dir}`);
 }
 
+// The same build args and secrets the demo passes (Debian-packaged deps when the Go proxy or PyPI
+// is unreachable, the host's extra CA certificates and npm registry for the Node example).
+const demo = (await import(pathToFileURL(join(repo, 'scripts', 'demo.mjs')).href)) as {
+  detectBuildEnvironment(o: { log: (s: string) => void }): Promise<{ buildArgs: Record<string, string[]>; secrets: string[] }>;
+};
+const environment = await demo.detectBuildEnvironment({ log: () => undefined });
+const flagsFor = (example: string): string[] => [
+  ...(environment.buildArgs[example] ?? []).flatMap((a) => ['--build-arg', a]),
+  ...(example === 'node' ? environment.secrets.flatMap((s) => ['--secret', s]) : []),
+];
+
 const dirs =
   process.argv.slice(2).length > 0
     ? process.argv.slice(2).map((d) => resolve(d))
@@ -83,6 +95,7 @@ try {
       .filter((n) => n.startsWith('Dockerfile'))
       .sort()) {
       const dockerfile = join(dir, name);
+      const flags = flagsFor(dir.split('/').pop()!);
       const bases = parseDockerfile(readFileSync(dockerfile, 'utf8'))
         .instructions.filter((i) => i.kind === 'from')
         .map((i) => (i as { image: string }).image)
@@ -92,18 +105,18 @@ try {
       const touch = (n: number) =>
         writeFileSync(src, `${original}\n${src.endsWith('.py') ? '#' : '//'} bench ${n}\n`);
       try {
-        const cold = strataBuild(dir, dockerfile, ['--no-cache']);
-        const noop = strataBuild(dir, dockerfile);
+        const cold = strataBuild(dir, dockerfile, ['--no-cache', ...flags]);
+        const noop = strataBuild(dir, dockerfile, flags);
         touch(1);
-        const changed = strataBuild(dir, dockerfile);
+        const changed = strataBuild(dir, dockerfile, flags);
         let bk: { cold: number; noop: number; changed: number } | undefined;
         if (dockerUp) {
           writeFileSync(src, original);
           await loadIntoDocker(store, bases, '/tmp');
-          const bcold = buildkitBuild(dir, dockerfile, ['--no-cache']);
-          const bnoop = buildkitBuild(dir, dockerfile);
+          const bcold = buildkitBuild(dir, dockerfile, ['--no-cache', ...flags]);
+          const bnoop = buildkitBuild(dir, dockerfile, flags);
           touch(2);
-          const bchanged = buildkitBuild(dir, dockerfile);
+          const bchanged = buildkitBuild(dir, dockerfile, flags);
           bk = { cold: bcold, noop: bnoop, changed: bchanged };
         }
         const ratio = (a: number, b?: number) => (b ? f(a / b) : '-');
