@@ -21,6 +21,7 @@ import { openSnapshotter } from '../snapshot/index.ts';
 import { type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
+import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -144,15 +145,22 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   };
   const baseImageEnv = new Map<string, readonly string[]>();
   const baseImageOnBuild = new Map<string, readonly string[]>();
-  for (const index of graph.order) {
-    const stage = graph.stages[index]!;
-    if (stage.base.kind === 'image') {
-      const image = await resolveOnce(stage.base.ref, stage.platform, options.signal);
-      baseImageEnv.set(stage.base.ref.toString(), image.config.config?.Env ?? []);
-      const triggers = image.config.config?.OnBuild ?? [];
-      if (triggers.length > 0) baseImageOnBuild.set(stage.base.ref.toString(), triggers);
-    }
-  }
+  // All bases at once: pulls of different images overlap.
+  const bases = graph.order
+    .map((index) => graph.stages[index]!)
+    .filter((stage) => stage.base.kind === 'image');
+  const resolved = await Promise.all(
+    bases.map((stage) =>
+      stage.base.kind === 'image' ? resolveOnce(stage.base.ref, stage.platform, options.signal) : undefined,
+    ),
+  );
+  bases.forEach((stage, i) => {
+    if (stage.base.kind !== 'image') return;
+    const image = resolved[i]!;
+    baseImageEnv.set(stage.base.ref.toString(), image.config.config?.Env ?? []);
+    const triggers = image.config.config?.OnBuild ?? [];
+    if (triggers.length > 0) baseImageOnBuild.set(stage.base.ref.toString(), triggers);
+  });
   if (baseImageEnv.size > 0)
     graph = planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild });
 
@@ -182,6 +190,15 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   }
 
   async function solveAndStore(): Promise<BuildResult> {
+    const fetcher = urlFetcher(join(store.root, 'tmp'));
+    try {
+      return await solveWith(fetcher);
+    } finally {
+      await fetcher.close();
+    }
+  }
+
+  async function solveWith(fetcher: UrlFetcher): Promise<BuildResult> {
     let executor: Promise<Executor> | undefined;
     const snapshotter = openSnapshotter(store.root);
     const created = createdTime();
@@ -197,6 +214,7 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
           ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
         },
         created,
+        fetchUrl: (url, signal) => fetcher.fetch(url, signal),
         cache: {
           steps: new StepCache(store),
           checksums,

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseImageConfig, parseManifest, validateImage } from '../../src/oci/index.ts';
@@ -257,5 +260,44 @@ describe('strata build', () => {
     assert.equal(readFileSync(join(out, 'both'), 'utf8'), 'triggered\nmarker\n');
     const { config } = storedImage(fx.root, 'onbuild-child:1');
     assert.equal(config.config?.OnBuild, undefined);
+  });
+
+  it('ADDs a URL (following a redirect), checks --checksum, and re-runs when the content changes', async () => {
+    let body = 'downloaded v1\n';
+    const server = createServer((req, res) => {
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: '/file.txt' }).end();
+        return;
+      }
+      if (req.url === '/file.txt') res.writeHead(200).end(body);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const sum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      const ctx = fx.context('addurl', {
+        Dockerfile: [
+          'FROM busybox:local',
+          `ADD http://127.0.0.1:${port}/redirect /dl/`,
+          `ADD --checksum=${sum} http://127.0.0.1:${port}/file.txt /checked.txt`,
+          '',
+        ].join('\n'),
+      });
+      const out = join(fx.work, 'out-addurl');
+      const r = await runStrata(['build', '-o', `type=local,dest=${out}`, '--progress', 'plain', ctx], {
+        root: fx.root,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(join(out, 'dl/redirect'), 'utf8'), 'downloaded v1\n');
+      assert.equal(lstatSync(join(out, 'dl/redirect')).mode & 0o777, 0o600);
+      assert.equal(readFileSync(join(out, 'checked.txt'), 'utf8'), 'downloaded v1\n');
+      body = 'downloaded v2\n';
+      const bad = await runStrata(['build', '--progress', 'plain', ctx], { root: fx.root });
+      assert.equal(bad.code, 1, 'the second ADD no longer matches its --checksum');
+      assert.match(bad.stderr, /checksum mismatch/);
+    } finally {
+      server.close();
+    }
   });
 });
