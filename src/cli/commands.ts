@@ -31,6 +31,7 @@ const COMMANDS: Record<string, Loader> = {
   stages: async () => (await import('./stages.ts')).registerStagesCommand,
   run: async () => (await import('./run.ts')).registerRunCommand,
   init: async () => (await import('./init.ts')).registerInitCommand,
+  info: async () => (await import('./info.ts')).registerInfoCommand,
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */

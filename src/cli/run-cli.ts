@@ -5,14 +5,13 @@
 import { Command, CommanderError } from 'commander';
 import { formatErrorChain, InternalError, StrataError } from '../util/index.ts';
 import { registerCommands } from './commands.ts';
-
-const VERSION = '0.1.0';
+import { STRATA_VERSION } from './version.ts';
 
 /** Runs the CLI with `argv` (without node and script) and resolves with the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = new Command('strata')
     .description('a daemonless container image builder that shows where the bytes go')
-    .version(VERSION, '--version')
+    .version(STRATA_VERSION, '--version')
     .option(
       '--root <dir>',
       'state directory (default: /var/lib/strata for root, $XDG_DATA_HOME/strata otherwise; env STRATA_ROOT)',

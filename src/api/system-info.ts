@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { formatPlatform, hostPlatform } from '../oci/index.ts';
+import { cgroupLayout, findRuntime } from '../runtime/index.ts';
+import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
+import type { Store } from '../store/index.ts';
+import { formatErrorChain } from '../util/index.ts';
+
+/** What `strata info` reports. */
+export interface SystemInfo {
+  readonly version: string;
+  readonly node: string;
+  readonly platform: string;
+  readonly root: string;
+  readonly snapshotter: { readonly kind: 'overlay' | 'native'; readonly reason: string };
+  readonly runtime:
+    | { readonly name: string; readonly path: string; readonly version: string; readonly mode: string }
+    | { readonly error: string };
+  readonly cgroups: string;
+}
+
+/**
+ * `strata info`: the store, the snapshotter in use and why (overlay when an overlay mount works,
+ * native otherwise, or what STRATA_SNAPSHOTTER forces), the OCI runtime the builds use and its
+ * mode, the cgroup layout and the host platform.
+ */
+export async function systemInfo(store: Store, version: string): Promise<SystemInfo> {
+  const forced = process.env.STRATA_SNAPSHOTTER;
+  const snapshotter = openSnapshotter(store.root);
+  const reason =
+    forced && forced !== 'auto'
+      ? `forced by STRATA_SNAPSHOTTER=${forced}`
+      : overlaySupported(join(store.root, 'snapshots'))
+        ? 'overlay mounts work here'
+        : 'overlay mounts are not possible here (no privileges or no overlayfs): copying instead';
+  let runtime: SystemInfo['runtime'];
+  try {
+    const info = await findRuntime({ stateDir: join(store.root, 'runtime') });
+    runtime = { name: info.flavour, path: info.path, version: info.version, mode: info.mode };
+  } catch (error) {
+    runtime = { error: formatErrorChain(error) };
+  }
+  return {
+    version,
+    node: process.version,
+    platform: formatPlatform(hostPlatform()),
+    root: store.root,
+    snapshotter: { kind: snapshotter.kind, reason },
+    runtime,
+    cgroups: (await cgroupLayout()).layout,
+  };
+}
