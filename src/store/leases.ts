@@ -39,7 +39,8 @@ export class Lease {
       start: processStartTime(process.pid),
       digests: [...this.#digests],
     });
-    this.#writing = this.#writing.then(() => writeFileAtomic(this.#path, snapshot));
+    // A lease only matters while its process lives, so it needs no fsync: after a crash it is void.
+    this.#writing = this.#writing.then(() => writeFileAtomic(this.#path, snapshot, { durable: false }));
     await this.#writing;
   }
 

@@ -10,14 +10,21 @@ export function tempSiblingPath(path: string): string {
 
 /**
  * Writes `data` to `path` so that readers see the old content or the new, never a mix:
- * temp file in the same directory → fsync → rename → fsync of the directory.
+ * temp file in the same directory → fsync → rename → fsync of the directory. With
+ * `durable: false` the fsyncs are skipped (still atomic for readers, not crash-durable): for
+ * records that mean nothing after a crash, such as a live process's lease.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { durable?: boolean } = {},
+): Promise<void> {
+  const durable = options.durable ?? true;
   const temp = tempSiblingPath(path);
   const handle = await open(temp, 'wx', 0o644);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (error) {
     await handle.close();
     await unlink(temp).catch(() => undefined); // best effort: the write already failed
@@ -30,7 +37,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await unlink(temp).catch(() => undefined); // best effort: the rename already failed
     throw error;
   }
-  await fsyncDirectory(dirname(path));
+  if (durable) await fsyncDirectory(dirname(path));
 }
 
 /** The synchronous twin of {@link writeFileAtomic}, for code that runs under a lock in a tight loop. */
