@@ -11,9 +11,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDockerfile } from '../src/dockerfile/index.ts';
+import { planBuild } from '../src/plan/index.ts';
 import { openStore } from '../src/strata.ts';
 import { DOCKER, loadIntoDocker } from '../tools/compare-buildkit.ts';
 
@@ -53,8 +55,12 @@ function strataBuild(context: string, dockerfile: string, extra: string[] = []):
 }
 
 function buildkitBuild(context: string, dockerfile: string, extra: string[] = []): number {
+  // docker 20.10 would pull the `# syntax=` frontend image from Docker Hub, which this machine
+  // cannot reach: build with its built-in frontend from a copy without that line.
+  const copy = join(tmpdir(), `bench-${process.pid}-${dockerfile.split('/').pop()}`);
+  writeFileSync(copy, readFileSync(dockerfile, 'utf8').replace(/^#\s*syntax=.*\n/m, ''));
   const start = performance.now();
-  const r = spawnSync(DOCKER, ['build', '-q', '-f', dockerfile, ...extra, context], {
+  const r = spawnSync(DOCKER, ['build', '-q', '-f', copy, ...extra, context], {
     encoding: 'utf8',
     env: { ...process.env, DOCKER_BUILDKIT: '1' },
   });
@@ -96,14 +102,14 @@ try {
       .sort()) {
       const dockerfile = join(dir, name);
       const flags = flagsFor(dir.split('/').pop()!);
-      const bases = parseDockerfile(readFileSync(dockerfile, 'utf8'))
-        .instructions.filter((i) => i.kind === 'from')
-        .map((i) => (i as { image: string }).image)
-        .filter((b) => b !== 'scratch' && b.includes(':'));
+      // The base images the build uses, as the planner resolves them (FROM lines may use ARGs).
+      const graph = planBuild(parseDockerfile(readFileSync(dockerfile, 'utf8')));
+      const bases = [...new Set(graph.stages.flatMap((st) => (st.base.kind === 'image' ? [st.base.ref.familiar()] : [])))];
       const src = sourceFile(dir);
       const original = readFileSync(src, 'utf8');
+      // A change no earlier run has seen (so no cache record can match it).
       const touch = (n: number) =>
-        writeFileSync(src, `${original}\n${src.endsWith('.py') ? '#' : '//'} bench ${n}\n`);
+        writeFileSync(src, `${original}\n${src.endsWith('.py') ? '#' : '//'} bench ${n} ${Date.now()}\n`);
       try {
         const cold = strataBuild(dir, dockerfile, ['--no-cache', ...flags]);
         const noop = strataBuild(dir, dockerfile, flags);
