@@ -79,7 +79,9 @@ function sourceFile(dir: string): string {
 // The same build args and secrets the demo passes (Debian-packaged deps when the Go proxy or PyPI
 // is unreachable, the host's extra CA certificates and npm registry for the Node example).
 const demo = (await import(pathToFileURL(join(repo, 'scripts', 'demo.mjs')).href)) as {
-  detectBuildEnvironment(o: { log: (s: string) => void }): Promise<{ buildArgs: Record<string, string[]>; secrets: string[] }>;
+  detectBuildEnvironment(o: {
+    log: (s: string) => void;
+  }): Promise<{ buildArgs: Record<string, string[]>; secrets: string[] }>;
 };
 const environment = await demo.detectBuildEnvironment({ log: () => undefined });
 const flagsFor = (example: string): string[] => [
@@ -104,7 +106,9 @@ try {
       const flags = flagsFor(dir.split('/').pop()!);
       // The base images the build uses, as the planner resolves them (FROM lines may use ARGs).
       const graph = planBuild(parseDockerfile(readFileSync(dockerfile, 'utf8')));
-      const bases = [...new Set(graph.stages.flatMap((st) => (st.base.kind === 'image' ? [st.base.ref.familiar()] : [])))];
+      const bases = [
+        ...new Set(graph.stages.flatMap((st) => (st.base.kind === 'image' ? [st.base.ref.familiar()] : []))),
+      ];
       const src = sourceFile(dir);
       const original = readFileSync(src, 'utf8');
       // A change no earlier run has seen (so no cache record can match it).

@@ -14,7 +14,9 @@ describe('strata info', () => {
     assert.equal(auto.snapshotter.reason, 'overlay mounts work here');
     assert.equal(auto.runtime.name, 'runc');
     assert.equal(auto.root, root);
-    const forced = JSON.parse((await runStrata(['info', '--json'], { root, env: { STRATA_SNAPSHOTTER: 'native' } })).stdout);
+    const forced = JSON.parse(
+      (await runStrata(['info', '--json'], { root, env: { STRATA_SNAPSHOTTER: 'native' } })).stdout,
+    );
     assert.equal(forced.snapshotter.kind, 'native');
     assert.equal(forced.snapshotter.reason, 'forced by STRATA_SNAPSHOTTER=native');
     const human = await runStrata(['info'], { root });
