@@ -300,4 +300,45 @@ describe('strata build', () => {
       server.close();
     }
   });
+
+  it('writes type=oci (tar and directory) that skopeo reads, type=docker, and type=tar', async () => {
+    const ctx = fx.context('outputs', { Dockerfile: 'FROM busybox:local\nRUN echo out > /out.txt\n' });
+    const ociTar = join(fx.work, 'image-oci.tar');
+    const ociDir = join(fx.work, 'image-oci');
+    const dockerTar = join(fx.work, 'image-docker.tar');
+    const rootfsTar = join(fx.work, 'rootfs.tar');
+    const r = await runStrata(
+      [
+        'build',
+        '-t',
+        'outputs:1',
+        '--progress',
+        'quiet',
+        '-o',
+        `type=oci,dest=${ociTar}`,
+        '-o',
+        `type=oci,dest=${ociDir},tar=false`,
+        '-o',
+        `type=docker,dest=${dockerTar}`,
+        '-o',
+        `type=tar,dest=${rootfsTar}`,
+        ctx,
+      ],
+      { root: fx.root },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const fromTar = JSON.parse(
+      execFileSync('skopeo', ['inspect', `oci-archive:${ociTar}`], { encoding: 'utf8' }),
+    );
+    const fromDir = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${ociDir}`], { encoding: 'utf8' }));
+    const fromDocker = JSON.parse(
+      execFileSync('skopeo', ['inspect', `docker-archive:${dockerTar}`], { encoding: 'utf8' }),
+    );
+    const { manifest } = storedImage(fx.root, 'outputs:1');
+    assert.equal(fromTar.Layers.length, manifest.layers.length);
+    assert.deepEqual(fromDir.Layers, fromTar.Layers);
+    assert.equal(fromDocker.Layers.length, manifest.layers.length);
+    assert.match(execFileSync('tar', ['-tf', rootfsTar], { encoding: 'utf8' }), /^out\.txt$/m);
+    assert.match(execFileSync('tar', ['-tf', rootfsTar], { encoding: 'utf8' }), /^bin\/busybox$/m);
+  });
 });
