@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DecompressStream } from 'zstd-napi';
@@ -31,7 +31,7 @@ import {
   type ImageWriter,
   type ManifestBlob,
 } from '../registry/index.ts';
-import { InvalidInputError, NotFoundError, tempSiblingPath } from '../util/index.ts';
+import { HashingStream, InvalidInputError, NotFoundError, tempSiblingPath } from '../util/index.ts';
 import {
   listTarMembers,
   openTarMember,
@@ -68,23 +68,6 @@ function parseArchiveManifest(text: string, path: string): ArchiveEntry[] {
   )
     throw new InvalidInputError(`${path}: manifest.json is not a docker-archive manifest`);
   return value as ArchiveEntry[];
-}
-
-function hashTap(onDone: (digest: Digest, size: number) => void): Transform {
-  const hash = createHash('sha256');
-  let size = 0;
-  return new Transform({
-    highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-    flush(cb: TransformCallback) {
-      onDone(sha256Digest(hash.digest('hex')), size);
-      cb();
-    },
-  });
 }
 
 /**
@@ -243,30 +226,21 @@ export class DockerArchiveWriter implements ImageWriter {
       this.#files.set(descriptor.digest, { path: target, size: descriptor.size });
       return;
     }
-    let compressed: { digest: Digest; size: number } | undefined;
-    let plain: { digest: Digest; size: number } | undefined;
+    const compressedHash = new HashingStream({ highWaterMark: 1 << 20 });
+    const plainHash = new HashingStream({ highWaterMark: 1 << 20 });
     const compression = layerCompression(descriptor.mediaType);
     const decompress: Transform[] =
       compression === 'gzip' ? [createGunzip()] : compression === 'zstd' ? [new DecompressStream()] : [];
     try {
       await pipeline(
-        [
-          source,
-          hashTap((digest, size) => {
-            compressed = { digest, size };
-          }),
-          ...decompress,
-          hashTap((digest, size) => {
-            plain = { digest, size };
-          }),
-          createWriteStream(target, { mode: 0o644 }),
-        ],
+        [source, compressedHash, ...decompress, plainHash, createWriteStream(target, { mode: 0o644 })],
         options.signal ? { signal: options.signal } : {},
       );
-      if (compressed?.digest !== descriptor.digest)
+      const compressed = { digest: sha256Digest(compressedHash.hex()), size: compressedHash.size };
+      if (compressed.digest !== descriptor.digest)
         throw new DigestMismatchError({
           expected: descriptor.digest,
-          ...(compressed ? { actual: compressed.digest } : {}),
+          actual: compressed.digest,
         });
       if (compressed.size !== descriptor.size)
         throw new DigestMismatchError({
@@ -278,7 +252,11 @@ export class DockerArchiveWriter implements ImageWriter {
       await rm(target, { force: true });
       throw error;
     }
-    this.#files.set(descriptor.digest, { path: target, diffId: plain!.digest, size: plain!.size });
+    this.#files.set(descriptor.digest, {
+      path: target,
+      diffId: sha256Digest(plainHash.hex()),
+      size: plainHash.size,
+    });
   }
 
   async writeManifest(manifest: ManifestBlob): Promise<void> {

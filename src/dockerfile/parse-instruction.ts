@@ -187,10 +187,7 @@ export function parseInstruction(
       }
       const platform = f.get('platform')?.value;
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'from',
         image: words[0]!,
         name,
@@ -221,10 +218,7 @@ export function parseInstruction(
       }
       const command = c.wrap(argsOffset, () => parseMaybeJson(args));
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'run',
         command,
         heredocs: command.form === 'shell' ? source.heredocs : [],
@@ -241,10 +235,7 @@ export function parseInstruction(
       c.flags(NO_FLAGS);
       const command = c.wrap(argsOffset, () => parseMaybeJson(args));
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind,
         command,
       };
@@ -262,10 +253,7 @@ export function parseInstruction(
       }
       if (command.args.length === 0) throw c.fail('SHELL requires at least one argument', argsOffset);
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'shell',
         shell: command.args,
       };
@@ -336,10 +324,7 @@ export function parseInstruction(
           }
         }
         return {
-          keyword: base.keyword,
-          original: base.original,
-          range: base.range,
-          comments: base.comments,
+          ...base,
           sources: common.sources,
           inline: common.inline,
           dest: common.dest,
@@ -357,10 +342,7 @@ export function parseInstruction(
       const keepGit = f.get('keep-git-dir');
       const unpack = f.get('unpack');
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         sources: common.sources,
         inline: common.inline,
         dest: common.dest,
@@ -384,10 +366,7 @@ export function parseInstruction(
         if (pair.key === '') throw c.fail(`${upper} names can not be blank`, argsOffset);
       }
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind,
         pairs,
       };
@@ -404,10 +383,7 @@ export function parseInstruction(
         return { key: word.slice(0, eq), defaultValue: word.slice(eq + 1) };
       });
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'arg',
         args: declarations,
       };
@@ -418,10 +394,7 @@ export function parseInstruction(
       if (ports.length === 0) throw c.fail('EXPOSE requires at least one argument', argsOffset);
       // BuildKit sorts the ports as it parses them.
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'expose',
         ports: [...ports].sort(),
       };
@@ -434,28 +407,19 @@ export function parseInstruction(
       if (args === '') throw c.fail(`${upper} requires exactly one argument`, argsOffset);
       if (kind === 'user')
         return {
-          keyword: base.keyword,
-          original: base.original,
-          range: base.range,
-          comments: base.comments,
+          ...base,
           kind,
           user: args,
         };
       if (kind === 'workdir')
         return {
-          keyword: base.keyword,
-          original: base.original,
-          range: base.range,
-          comments: base.comments,
+          ...base,
           kind,
           path: args,
         };
       if (kind === 'stopsignal')
         return {
-          keyword: base.keyword,
-          original: base.original,
-          range: base.range,
-          comments: base.comments,
+          ...base,
           kind,
           signal: args,
         };
@@ -466,10 +430,7 @@ export function parseInstruction(
         range: source.range,
       });
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'maintainer',
         maintainer: args,
       };
@@ -482,10 +443,7 @@ export function parseInstruction(
       if (volumes.some((v) => v === ''))
         throw c.fail('VOLUME specified can not be an empty string', argsOffset);
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'volume',
         volumes,
         form: list.json ? 'exec' : 'shell',
@@ -505,10 +463,7 @@ export function parseInstruction(
       if (type.toUpperCase() === 'NONE') {
         if (after !== '') throw c.fail('HEALTHCHECK NONE takes no arguments', argsOffset);
         return {
-          keyword: base.keyword,
-          original: base.original,
-          range: base.range,
-          comments: base.comments,
+          ...base,
           kind: 'healthcheck',
           test: { type: 'none' },
           intervalNs: 0,
@@ -543,10 +498,7 @@ export function parseInstruction(
         retries = parsed;
       }
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'healthcheck',
         test: { type: 'cmd', command },
         intervalNs: durationFlag(c, f, 'interval'),
@@ -570,10 +522,7 @@ export function parseInstruction(
       let expression = text.replace(/^\s*ONBUILD\s*/i, '');
       for (const heredoc of source.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
       return {
-        keyword: base.keyword,
-        original: base.original,
-        range: base.range,
-        comments: base.comments,
+        ...base,
         kind: 'onbuild',
         expression,
         trigger,
