@@ -13,8 +13,8 @@ export class RunFailedError extends StrataError {
     lastOutput: readonly string[];
     location?: SourceLocation;
   }) {
-    const where = options.location ? `${options.location.file}:${options.location.line}: ` : '';
-    super('RUN_FAILED', `${where}RUN failed with exit code ${options.exitCode}: ${options.command}`, {
+    // The location is printed in front by formatErrorChain (`Dockerfile:12: … RUN failed …`).
+    super('RUN_FAILED', `RUN failed with exit code ${options.exitCode}: ${options.command}`, {
       ...(options.location ? { location: options.location } : {}),
     });
     this.exitCode = options.exitCode;
