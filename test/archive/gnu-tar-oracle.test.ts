@@ -1,26 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { applyLayer, packDirectory, type TarHeader, TarParser } from '../../src/archive/index.ts';
-import { CAP_SETUID_BIND, diffSnapshots, finishNode, makeRandomTree, run, snapshotTree } from './helpers.ts';
+import {
+  CAP_SETUID_BIND,
+  collect,
+  diffSnapshots,
+  finishNode,
+  makeRandomTree,
+  run,
+  scratchDirs,
+  snapshotTree,
+} from './helpers.ts';
 
-const base = mkdtempSync(join(tmpdir(), 'strata-archive-gnu-'));
-after(() => rmSync(base, { recursive: true, force: true }));
-let n = 0;
-const fresh = (label: string): string => {
-  const dir = join(base, `${label}-${n++}`);
-  mkdirSync(dir);
-  return dir;
-};
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
+const fresh = scratchDirs('strata-archive-gnu-');
+const base = fresh('files');
 
 /** A tree with one of everything GNU tar should list back. */
 function specialTree(): string {

@@ -10,13 +10,19 @@ import {
   lstatSync,
   lutimesSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after } from 'node:test';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 
 // ---------------------------------------------------------------------------------------------
@@ -300,4 +306,26 @@ export function makeRandomTree(root: string, seed: number, options: { files?: nu
   }
   // Directory metadata last: creating children changes a directory's mtime.
   for (const [abs, meta] of dirMeta.reverse()) finishNode(abs, meta);
+}
+
+/**
+ * A scratch directory for one test file, removed after the file's tests; `fresh(label)` makes a
+ * new empty subdirectory in it each call.
+ */
+export function scratchDirs(prefix: string): (label: string) => string {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  let n = 0;
+  return (label) => {
+    const dir = join(root, `${label}-${n++}`);
+    mkdirSync(dir);
+    return dir;
+  };
+}
+
+/** Reads a whole stream into one buffer. */
+export async function collect(stream: Readable | AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(parts);
 }

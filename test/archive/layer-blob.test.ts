@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import {
   applyLayer,
@@ -29,24 +20,12 @@ import {
   writeLayerBlob,
 } from '../../src/archive/index.ts';
 import { MediaTypes } from '../../src/oci/index.ts';
-import { diffSnapshots, makeRandomTree, run, snapshotTree } from './helpers.ts';
+import { collect, diffSnapshots, makeRandomTree, run, scratchDirs, snapshotTree } from './helpers.ts';
 
-const base = mkdtempSync(join(tmpdir(), 'strata-archive-blob-'));
-after(() => rmSync(base, { recursive: true, force: true }));
-let n = 0;
-const fresh = (label: string): string => {
-  const dir = join(base, `${label}-${n++}`);
-  mkdirSync(dir);
-  return dir;
-};
+const fresh = scratchDirs('strata-archive-blob-');
+const base = fresh('files');
 
 const sha256sum = (input: Buffer): string => run('sha256sum', [], { input }).slice(0, 64);
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
 
 describe('one-pass layer blobs', () => {
   const src = fresh('src');

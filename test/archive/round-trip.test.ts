@@ -1,27 +1,21 @@
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { getAttributeSync } from '@napi-rs/xattr';
 import { applyLayer, type LayerChange, packChanges, packDirectory } from '../../src/archive/index.ts';
-import { diffSnapshots, finishNode, makeRandomTree, run, snapshotTree } from './helpers.ts';
+import {
+  collect,
+  diffSnapshots,
+  finishNode,
+  makeRandomTree,
+  run,
+  scratchDirs,
+  snapshotTree,
+} from './helpers.ts';
 
-const base = mkdtempSync(join(tmpdir(), 'strata-archive-rt-'));
-after(() => rmSync(base, { recursive: true, force: true }));
-let n = 0;
-const fresh = (label: string): string => {
-  const dir = join(base, `${label}-${n++}`);
-  mkdirSync(dir);
-  return dir;
-};
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
+const fresh = scratchDirs('strata-archive-rt-');
 
 describe('layer round trip: tree → tar → apply', () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
