@@ -139,14 +139,7 @@ export function parseManifest(raw: Uint8Array | string): Manifest {
   const config = parseDescriptorObject(obj.config, `${what} config`);
   if (!Array.isArray(obj.layers)) throw new InvalidManifestError(what, 'field "layers" must be an array');
   const layers = obj.layers.map((l, i) => parseDescriptorObject(l, `${what} layer ${i}`));
-  const out: { -readonly [K in keyof Manifest]: Manifest[K] } = { schemaVersion: 2, config, layers };
-  if (mediaType) out.mediaType = mediaType;
-  const artifactType = optionalString(obj, 'artifactType', what);
-  if (artifactType) out.artifactType = artifactType;
-  if (obj.subject !== undefined) out.subject = parseDescriptorObject(obj.subject, `${what} subject`);
-  const annotations = optionalStringMap(obj, 'annotations', what);
-  if (annotations) out.annotations = annotations;
-  return out;
+  return { schemaVersion: 2, config, layers, ...commonFields(obj, what, mediaType) };
 }
 
 /** Parses and validates an image index or Docker manifest list. */
@@ -164,14 +157,23 @@ export function parseIndex(raw: Uint8Array | string): Index {
   if (!Array.isArray(obj.manifests))
     throw new InvalidManifestError(what, 'field "manifests" must be an array');
   const manifests = obj.manifests.map((m, i) => parseDescriptorObject(m, `${what} entry ${i}`));
-  const out: { -readonly [K in keyof Index]: Index[K] } = { schemaVersion: 2, manifests };
-  if (mediaType) out.mediaType = mediaType;
+  return { schemaVersion: 2, manifests, ...commonFields(obj, what, mediaType) };
+}
+
+/** The optional fields manifests and indexes share: mediaType, artifactType, subject, annotations. */
+function commonFields(
+  obj: Record<string, Json>,
+  what: string,
+  mediaType: string | undefined,
+): Pick<Manifest, 'mediaType' | 'artifactType' | 'subject' | 'annotations'> {
   const artifactType = optionalString(obj, 'artifactType', what);
-  if (artifactType) out.artifactType = artifactType;
-  if (obj.subject !== undefined) out.subject = parseDescriptorObject(obj.subject, `${what} subject`);
   const annotations = optionalStringMap(obj, 'annotations', what);
-  if (annotations) out.annotations = annotations;
-  return out;
+  return {
+    ...(mediaType ? { mediaType } : {}),
+    ...(artifactType ? { artifactType } : {}),
+    ...(obj.subject !== undefined ? { subject: parseDescriptorObject(obj.subject, `${what} subject`) } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
 }
 
 /** What kind of document some manifest bytes hold, from `mediaType` or, failing that, the shape. */
