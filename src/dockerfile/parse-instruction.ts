@@ -325,14 +325,7 @@ export function parseInstruction(
         }
         return {
           ...base,
-          sources: common.sources,
-          inline: common.inline,
-          dest: common.dest,
-          form: common.form,
-          chown: common.chown,
-          chmod: common.chmod,
-          link: common.link,
-          exclude: common.exclude,
+          ...common,
           kind: 'copy',
           from,
           parents: f.get('parents')?.bool ?? false,
@@ -343,14 +336,7 @@ export function parseInstruction(
       const unpack = f.get('unpack');
       return {
         ...base,
-        sources: common.sources,
-        inline: common.inline,
-        dest: common.dest,
-        form: common.form,
-        chown: common.chown,
-        chmod: common.chmod,
-        link: common.link,
-        exclude: common.exclude,
+        ...common,
         kind: 'add',
         checksum,
         keepGitDir: keepGit?.used ? keepGit.bool : undefined,
