@@ -20,7 +20,7 @@ import { openStore } from '../src/strata.ts';
 import { DOCKER, loadIntoDocker } from '../tools/compare-buildkit.ts';
 
 const repo = resolve(import.meta.dirname, '..');
-const strataBin = join(repo, 'bin', 'strata.js');
+const strataBin = join(repo, 'bin', 'strata.cjs');
 
 interface Timing {
   readonly wall: number;

@@ -175,7 +175,7 @@ async function child([what, ...rest]: string[]): Promise<void> {
 }
 
 /**
- * The child runs from an esbuild bundle of this file, as the shipped CLI does (dist/strata.js):
+ * The child runs from an esbuild bundle of this file, as the shipped CLI does (dist/strata-bundle.cjs):
  * under tsx alone the loader adds ~30 MB of RSS that a user never pays.
  */
 async function bundleChild(): Promise<string> {

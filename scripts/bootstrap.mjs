@@ -28,7 +28,7 @@ const repo = resolve(import.meta.dirname, '..');
 /** The bundled CLI (`node scripts/build.mjs` makes it). */
 export const STRATA = process.env.STRATA_CLI
   ? resolve(process.env.STRATA_CLI)
-  : join(repo, 'dist', 'strata.js');
+  : join(repo, 'dist', 'strata.cjs');
 
 /**
  * Every base image, in build order. `dir` is the build context under scripts/bases/ (its

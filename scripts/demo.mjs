@@ -46,7 +46,7 @@ export function storeRoot(root) {
 
 /** The bundled CLI (`node scripts/build.mjs` makes it; STRATA_CLI overrides). */
 export function strataCli() {
-  return process.env.STRATA_CLI ? resolve(process.env.STRATA_CLI) : join(repo, 'dist', 'strata.js');
+  return process.env.STRATA_CLI ? resolve(process.env.STRATA_CLI) : join(repo, 'dist', 'strata.cjs');
 }
 
 function has(command) {

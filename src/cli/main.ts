@@ -1,4 +1,6 @@
-/** The entry point of the `strata` command (bundled into dist/strata.js). */
+/** The entry point of the CLI bundle (dist/strata-bundle.cjs, loaded by launch-main.ts). */
 import { runCli } from './run-cli.ts';
 
-process.exitCode = await runCli(process.argv.slice(2));
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, type ReadStream, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -64,6 +64,16 @@ export class BlobStore {
   async size(digest: Digest): Promise<number | undefined> {
     try {
       return (await stat(this.path(digest))).size;
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  /** {@link size}, synchronously: one stat, for hot paths that check many blobs. */
+  sizeSync(digest: Digest): number | undefined {
+    try {
+      return statSync(this.path(digest)).size;
     } catch (error) {
       if (isErrnoException(error, 'ENOENT')) return undefined;
       throw error;

@@ -1,52 +1,51 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, parseDigest } from '../oci/index.ts';
-import { isErrnoException, processStartTime, writeFileAtomic } from '../util/index.ts';
+import { isErrnoException, processStartTime } from '../util/index.ts';
 
 /**
- * A lease protects blobs this process has written but not yet referenced (e.g. layers of an image
- * being built) from a concurrent `strata prune`. It is a file under `leases/` naming the process
- * (pid + start time) and the digests; a lease whose process is gone is ignored and removed by GC.
+ * A lease protects blobs this process has written or is about to use but has not yet referenced
+ * (e.g. layers of an image being built, or the layers of cache hits) from a concurrent
+ * `strata prune`. It is a file under `leases/` named after the process (pid + start time), holding
+ * one JSON line per `add`: `{"pid":…,"start":…,"digests":[…]}`. Lines are only appended (one
+ * write each, no temporary file and rename), so a cached rebuild that adds a digest per step pays
+ * one small write per step; a reader that meets a half-written last line skips it — its `add` has
+ * not returned yet. A lease whose process is gone is ignored and removed by GC.
  */
 export class Lease {
   readonly #path: string;
+  readonly #start: string | undefined;
   readonly #digests = new Set<Digest>();
-  #writing: Promise<void> = Promise.resolve();
+  #fd: number | undefined;
 
   constructor(root: string) {
     const dir = join(root, 'leases');
     mkdirSync(dir, { recursive: true });
-    this.#path = join(
-      dir,
-      `${process.pid}-${processStartTime(process.pid) ?? '0'}-${randomBytes(4).toString('hex')}.json`,
-    );
+    this.#start = processStartTime(process.pid);
+    this.#path = join(dir, `${process.pid}-${this.#start ?? '0'}-${randomBytes(4).toString('hex')}.json`);
   }
 
-  /** Adds digests to the lease and persists it before resolving. */
+  /**
+   * Adds digests to the lease; they are protected once this resolves. A lease only matters while
+   * its process lives, so it needs no fsync: after a crash it is void.
+   */
   async add(...digests: Digest[]): Promise<void> {
-    let changed = false;
-    for (const d of digests) {
-      if (!this.#digests.has(d)) {
-        this.#digests.add(d);
-        changed = true;
-      }
-    }
-    if (!changed) return;
-    const snapshot = JSON.stringify({
-      pid: process.pid,
-      start: processStartTime(process.pid),
-      digests: [...this.#digests],
-    });
-    // A lease only matters while its process lives, so it needs no fsync: after a crash it is void.
-    this.#writing = this.#writing.then(() => writeFileAtomic(this.#path, snapshot, { durable: false }));
-    await this.#writing;
+    const added = digests.filter((d) => !this.#digests.has(d));
+    if (added.length === 0) return;
+    const line = `${JSON.stringify({ pid: process.pid, start: this.#start, digests: [...new Set(added)] })}\n`;
+    this.#fd ??= openSync(this.#path, 'a', 0o644);
+    writeSync(this.#fd, line);
+    for (const d of added) this.#digests.add(d);
   }
 
   /** Ends the lease (the blobs are referenced now, or no longer needed). */
   async release(): Promise<void> {
-    await this.#writing.catch(() => undefined); // a failed write left nothing to protect
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#digests.clear();
     await rm(this.#path, { force: true });
   }
 }
@@ -65,18 +64,29 @@ export async function leasedDigests(root: string): Promise<Set<Digest>> {
   for (const name of names) {
     if (!name.endsWith('.json')) continue;
     const path = join(dir, name);
-    let record: { pid: number; start?: string; digests: string[] };
+    let text: string;
     try {
-      record = JSON.parse(await readFile(path, 'utf8'));
+      text = await readFile(path, 'utf8');
     } catch {
-      continue; // being replaced right now (atomic rename): the next GC sees it
+      continue; // released right now
     }
-    const alive = processStartTime(record.pid);
-    if (alive === undefined || (record.start !== undefined && alive !== record.start)) {
+    const records: { pid: number; start?: string; digests: string[] }[] = [];
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        // a line still being written: its add() has not returned, so it protects nothing yet
+      }
+    }
+    const owner = records[0];
+    if (!owner) continue;
+    const alive = processStartTime(owner.pid);
+    if (alive === undefined || (owner.start !== undefined && alive !== owner.start)) {
       await rm(path, { force: true });
       continue;
     }
-    for (const d of record.digests) out.add(parseDigest(d));
+    for (const record of records) for (const d of record.digests) out.add(parseDigest(d));
   }
   return out;
 }

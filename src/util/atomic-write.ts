@@ -40,15 +40,23 @@ export async function writeFileAtomic(
   if (durable) await fsyncDirectory(dirname(path));
 }
 
-/** The synchronous twin of {@link writeFileAtomic}, for code that runs under a lock in a tight loop. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+/**
+ * The synchronous twin of {@link writeFileAtomic}, for small files written under a lock or on a
+ * hot path, where a thread-pool round trip per file operation costs more than the write.
+ */
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
+  options: { durable?: boolean } = {},
+): void {
+  const durable = options.durable ?? true;
   const temp = tempSiblingPath(path);
   const fd = openSync(temp, 'wx', 0o644);
   try {
     const buffer = typeof data === 'string' ? Buffer.from(data) : data;
     let offset = 0;
     while (offset < buffer.length) offset += writeSync(fd, buffer, offset);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
     try {
@@ -59,8 +67,17 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
     throw error;
   }
   closeSync(fd);
-  renameSync(temp, path);
-  fsyncDirectorySync(dirname(path));
+  try {
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // best effort: the rename already failed
+    }
+    throw error;
+  }
+  if (durable) fsyncDirectorySync(dirname(path));
 }
 
 /** Makes a rename or create inside `dir` durable. */

@@ -58,7 +58,7 @@ interface BootstrapModule {
  */
 function layerEntries(root: string, tag: string): string[] {
   const images = JSON.parse(
-    execFileSync(process.execPath, [join(REPO, 'dist/strata.js'), '--root', root, 'images', '--json'], {
+    execFileSync(process.execPath, [join(REPO, 'dist/strata.cjs'), '--root', root, 'images', '--json'], {
       encoding: 'utf8',
     }),
   ) as Array<{ name: string; digest: string }>;

@@ -111,6 +111,26 @@ describe('content store', () => {
     assert.deepEqual(await store.verify(), []);
   });
 
+  it('protects every digest of a lease written in many appends, even with a half-written last line', async () => {
+    const blobs = await Promise.all(
+      ['one', 'two', 'three'].map((s) => store.blobs.writeBytes(Buffer.from(`appended ${s}`))),
+    );
+    for (const b of blobs) await store.lease.add(b.digest);
+    await store.lease.add(blobs[0]!.digest); // already leased: no new line
+    const [leaseFile] = readdirSync(join(dir.path, 'leases'));
+    const path = join(dir.path, 'leases', leaseFile!);
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    // One line per add that leased something new (earlier tests' adds come first).
+    assert.deepEqual(
+      lines.slice(-3).map((l) => (JSON.parse(l) as { digests: string[] }).digests),
+      blobs.map((b) => [b.digest]),
+    );
+    // A concurrent reader may meet a line still being written: it must not lose the others.
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"pid":${process.pid},"digests":["sha256:ab`);
+    await store.collectGarbage();
+    for (const b of blobs) assert.equal(await store.blobs.has(b.digest), true);
+  });
+
   it('ignores the lease of a dead process', async () => {
     const blob = await store.blobs.writeBytes(Buffer.from('left by a crashed build'));
     // A lease written by a process that no longer exists (pid of an exited child).

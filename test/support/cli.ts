@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 /** The repository root (tests run from anywhere). */
 export const REPO = resolve(import.meta.dirname, '..', '..');
 /** The bundled CLI that `npm test` builds first. */
-export const STRATA_BIN = join(REPO, 'dist', 'strata.js');
+export const STRATA_BIN = join(REPO, 'dist', 'strata.cjs');
 
 /** What a CLI run produced. */
 export interface CliResult {

@@ -1,0 +1,174 @@
+/**
+ * The `strata` launcher (bundled alone into dist/strata.cjs): loads the CLI bundle
+ * (dist/strata-bundle.cjs) through V8's code cache, so a command's start-up does not pay for
+ * parsing and compiling 2 MB of JavaScript on every run.
+ *
+ * Node 20 has no compile cache for modules (`module.enableCompileCache` is Node 22), so this does
+ * what it would: the bundle runs as a `vm.Script` with `cachedData`; after the first successful
+ * run of a command the code V8 compiled (including functions compiled lazily while the command
+ * ran) is serialized to a cache file, one per command, bundle and Node version.
+ *
+ * Cache files: `<dir>/<bundle id>-<command>-<node version>-<arch>.v8cache`, where the bundle id is
+ * the content hash `scripts/build.mjs` writes into the bundle's first line. `<dir>` is
+ * `$STRATA_COMPILE_CACHE`, else `dist/.v8cache` beside the bundle, else (when that is not
+ * writable) `$XDG_CACHE_HOME/strata/v8` or `~/.cache/strata/v8` — never a shared directory such as
+ * /tmp, since the cache is code this process runs. `STRATA_COMPILE_CACHE=0` turns it off.
+ * A file is magic + CRC-32 + V8's data, written atomically; a file that fails the check, or that
+ * V8 rejects (another V8 version or flags), is ignored and rewritten. Any error of the cache itself
+ * is ignored: the bundle then compiles as usual.
+ */
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { crc32 } from 'node:zlib';
+
+const MAGIC = Buffer.from('STRATAV8');
+const HEADER = MAGIC.length + 4;
+/** The first line of the bundle: `// strata-bundle <id>` (scripts/build.mjs). */
+const ID_LINE = /^\/\/ strata-bundle ([0-9a-f]{16,64})\n/;
+/** Global options that take a value, so their value is not taken for the command (commands.ts). */
+const OPTIONS_WITH_VALUE = new Set(['--root']);
+
+/** The command `argv` runs, as it names the cache file: `build`, `images`, … or `none`. */
+export function cacheCommandName(argv: readonly string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (OPTIONS_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return /^[a-z][a-z-]{0,31}$/.test(arg) ? arg : 'other';
+  }
+  return 'none';
+}
+
+/** The cache directories to try, in order (none when the cache is turned off). */
+export function cacheDirectories(bundleDir: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const configured = env.STRATA_COMPILE_CACHE;
+  if (configured === '0' || configured === 'off') return [];
+  if (configured) return [configured];
+  const dirs = [join(bundleDir, '.v8cache')];
+  const xdg = env.XDG_CACHE_HOME;
+  let home: string | undefined;
+  try {
+    home = homedir();
+  } catch {
+    home = undefined;
+  }
+  if (xdg) dirs.push(join(xdg, 'strata', 'v8'));
+  else if (home) dirs.push(join(home, '.cache', 'strata', 'v8'));
+  return dirs;
+}
+
+/** Reads a cache file's V8 data, or undefined when it is missing or fails its check. */
+export function readCacheFile(file: string): Buffer | undefined {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (data.length <= HEADER || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const payload = data.subarray(HEADER);
+  return crc32(payload) === data.readUInt32BE(MAGIC.length) ? payload : undefined;
+}
+
+/**
+ * Writes a cache file atomically (a temporary sibling, then rename) and removes the files of
+ * other bundles from the directory, which no run of this bundle can use.
+ */
+export function writeCacheFile(dir: string, name: string, payload: Buffer, bundleId: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const header = Buffer.alloc(HEADER);
+  MAGIC.copy(header);
+  header.writeUInt32BE(crc32(payload), MAGIC.length);
+  const temp = join(dir, `.${name}.${process.pid}.tmp`);
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    writeSync(fd, header);
+    writeSync(fd, payload);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, join(dir, name));
+  for (const entry of readdirSync(dir)) {
+    if (entry.endsWith('.v8cache') && !entry.startsWith(`${bundleId}-`)) {
+      try {
+        unlinkSync(join(dir, entry));
+      } catch {
+        // another process removed it first
+      }
+    }
+  }
+}
+
+/** Runs the CLI bundle at `bundlePath` with the code cache; the bundle sets the exit code. */
+export function launch(bundlePath: string, argv: readonly string[]): void {
+  // The bundle is ASCII (scripts/build.mjs checks): latin1 is the cheapest exact decoding.
+  const source = readFileSync(bundlePath, 'latin1');
+  const bundleId = ID_LINE.exec(source)?.[1];
+  const debug = process.env.STRATA_DEBUG_COMPILE_CACHE === '1';
+  const dirs = bundleId ? cacheDirectories(dirname(bundlePath)) : [];
+  const name = `${bundleId}-${cacheCommandName(argv)}-${process.version}-${process.arch}.v8cache`;
+  let cachedData: Buffer | undefined;
+  for (const dir of dirs) {
+    cachedData = readCacheFile(join(dir, name));
+    if (cachedData) break;
+  }
+  // Module.wrap's wrapper, on the first line so the bundle's line numbers stay as they are.
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, {
+    filename: bundlePath,
+    cachedData,
+  });
+  const accepted = cachedData !== undefined && !script.cachedDataRejected;
+  if (debug) {
+    process.stderr.write(
+      `compile cache: ${accepted ? 'hit' : cachedData ? 'rejected' : dirs.length > 0 ? 'miss' : 'off'} ${name}\n`,
+    );
+  }
+  if (!accepted && bundleId && dirs.length > 0) {
+    process.once('exit', (code) => {
+      // A failed run may have stopped early and compiled little: wait for a successful one.
+      if (code !== 0) return;
+      let payload: Buffer;
+      try {
+        payload = script.createCachedData();
+      } catch {
+        return;
+      }
+      for (const dir of dirs) {
+        try {
+          writeCacheFile(dir, name, payload, bundleId);
+          if (debug) process.stderr.write(`compile cache: wrote ${join(dir, name)}\n`);
+          return;
+        } catch {
+          // not writable (a read-only install): try the next directory
+        }
+      }
+    });
+  }
+  const wrapper = script.runInThisContext() as (
+    exports: unknown,
+    require: NodeJS.Require,
+    module: { exports: unknown },
+    filename: string,
+    dirname: string,
+  ) => void;
+  const module = { exports: {} };
+  wrapper.call(
+    module.exports,
+    module.exports,
+    createRequire(bundlePath),
+    module,
+    bundlePath,
+    dirname(bundlePath),
+  );
+}
