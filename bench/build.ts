@@ -3,7 +3,9 @@
  * (single- and multi-stage) with strata and, in the same run when a Docker daemon is there, with
  * BuildKit (`DOCKER_BUILDKIT=1 docker build`, the docker 20.10 client). Prints wall times, the
  * ratio strata/BuildKit, and strata's own overhead: wall time minus the time spent inside RUN
- * processes (from the build's json events).
+ * processes (from the build's json events). Cold builds run once; no-op rebuilds
+ * (BENCH_NOOP_RUNS, default 7) and one-file-changed rebuilds (BENCH_CHANGED_RUNS, default 3) report
+ * their median.
  *
  * Usage: node --import tsx bench/build.ts [example-dir…]   (default: every examples/* with Dockerfiles)
  * Needs the example bases in strata's store (npm run demo bootstraps them) and, for BuildKit, the
@@ -89,6 +91,20 @@ const flagsFor = (example: string): string[] => [
   ...(example === 'node' ? environment.secrets.flatMap((s) => ['--secret', s]) : []),
 ];
 
+/** No-op rebuilds per tool and example (the median is reported: one run is mostly noise). */
+const NOOP_RUNS = Number(process.env.BENCH_NOOP_RUNS ?? 7);
+/** One-file-changed rebuilds per tool and example, each with a change no earlier run has seen. */
+const CHANGED_RUNS = Number(process.env.BENCH_CHANGED_RUNS ?? 3);
+
+function repeat<T>(times: number, run: () => T): T[] {
+  return Array.from({ length: times }, run);
+}
+
+/** The run whose `by` is the median (the lower middle for an even count). */
+function median<T>(runs: T[], by: (run: T) => number): T {
+  return [...runs].sort((a, b) => by(a) - by(b))[(runs.length - 1) >> 1]!;
+}
+
 const dirs =
   process.argv.slice(2).length > 0
     ? process.argv.slice(2).map((d) => resolve(d))
@@ -139,17 +155,31 @@ try {
         writeFileSync(src, `${original}\n${src.endsWith('.py') ? '#' : '//'} bench ${n} ${Date.now()}\n`);
       try {
         const cold = strataBuild(dir, dockerfile, ['--no-cache', ...flags]);
-        const noop = strataBuild(dir, dockerfile, flags);
-        touch(1);
-        const changed = strataBuild(dir, dockerfile, flags);
+        const noop = median(repeat(NOOP_RUNS, () => strataBuild(dir, dockerfile, flags)), (t) => t.wall);
+        let n = 0;
+        const changed = median(
+          repeat(CHANGED_RUNS, () => {
+            touch(++n);
+            return strataBuild(dir, dockerfile, flags);
+          }),
+          (t) => t.wall,
+        );
         let bk: { cold: number; noop: number; changed: number } | undefined;
         if (dockerUp) {
           writeFileSync(src, original);
           await loadIntoDocker(store, bases, '/tmp');
           const bcold = buildkitBuild(dir, dockerfile, ['--no-cache', ...flags]);
-          const bnoop = buildkitBuild(dir, dockerfile, flags);
-          touch(2);
-          const bchanged = buildkitBuild(dir, dockerfile, flags);
+          const bnoop = median(
+            repeat(NOOP_RUNS, () => buildkitBuild(dir, dockerfile, flags)),
+            (t) => t,
+          );
+          const bchanged = median(
+            repeat(CHANGED_RUNS, () => {
+              touch(++n);
+              return buildkitBuild(dir, dockerfile, flags);
+            }),
+            (t) => t,
+          );
           bk = { cold: bcold, noop: bnoop, changed: bchanged };
         }
         const ratio = (a: number, b?: number) => (b ? f(a / b) : '-');

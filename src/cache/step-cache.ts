@@ -17,6 +17,11 @@ export interface CacheRecord {
   readonly created: string;
   /** The history text, for `strata du` and debugging. */
   readonly createdBy: string;
+  /**
+   * The key later steps chain from, when it is not `key`: a COPY --from step found or made by the
+   * content of the files it copied chains from that content key (docs/cache.md).
+   */
+  readonly chainKey?: CacheKey;
 }
 
 /** One record with its size and last use, for pruning. */
@@ -118,5 +123,8 @@ function parseRecord(raw: string): CacheRecord {
     uncompressedSize: Number(value.uncompressedSize),
     created: String(value.created),
     createdBy: String(value.createdBy),
+    ...(typeof value.chainKey === 'string' && /^[a-f0-9]{64}$/.test(value.chainKey)
+      ? { chainKey: value.chainKey as CacheKey }
+      : {}),
   };
 }

@@ -250,54 +250,57 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
       applyConfigStep(image, step);
       return 'config';
   }
-  const keyInputs = { step: stepDefinition(step), inputs: plan.inputs };
-  const key: CacheKey = cacheKey(image.cacheKey, keyInputs);
+  const parentKey = image.cacheKey;
+  const definition = stepDefinition(step);
+  const key: CacheKey = cacheKey(parentKey, { step: definition, inputs: plan.inputs });
   if (process.env.STRATA_DEBUG_CACHE) {
     // Why a step missed: the parent key and every input, one line per step (STRATA_DEBUG_CACHE=1).
     process.stderr.write(
-      `cache ${ctx.stepId} ${key} parent=${image.cacheKey} ${JSON.stringify(keyInputs)}\n`,
+      `cache ${ctx.stepId} ${key} parent=${parentKey} ${JSON.stringify({ step: definition, inputs: plan.inputs })}\n`,
     );
   }
-  image.cacheKey = key;
-  const cache = ctx.options.cache;
-  let record = cache && !cacheOff ? await cache.steps.get(key) : undefined;
-  let fetchLayer: ((signal?: AbortSignal) => Promise<void>) | undefined;
-  if (!record && cache && !cacheOff) {
-    // Not here, but perhaps in a cache imported with --cache-from. Its layer is fetched only when
-    // something reads it (a later step that misses, or the export of the final image), so a
-    // builder stage whose output is all cached costs no download.
-    for (const remote of cache.remote ?? []) {
-      const found = remote.get(key);
-      if (!found) continue;
-      record = found;
-      let fetched: Promise<void> | undefined;
-      fetchLayer = (signal) => {
-        fetched ??= remote.fetch(found, ctx.deps.store, signal).then(() => cache.steps.put(found));
-        return fetched;
-      };
-      break;
-    }
+  const useCache = ctx.options.cache !== undefined && !cacheOff;
+  let found = useCache ? await findRecord(ctx, key) : undefined;
+  // BuildKit's second chance: when the definition key misses, a key from the content the step
+  // reads (the files a COPY --from selects, not the key of the stage that made them). A builder
+  // stage that re-ran but produced the same files then costs no copy, and the steps after the
+  // copy chain from the content key, so they hit too.
+  let contentKey: CacheKey | undefined;
+  if (!found && plan.contentInputs) {
+    const content = await plan.contentInputs();
+    contentKey = cacheKey(parentKey, { step: definition, content });
+    if (process.env.STRATA_DEBUG_CACHE)
+      process.stderr.write(`cache ${ctx.stepId} content ${contentKey} ${JSON.stringify(content)}\n`);
+    if (useCache) found = await findRecord(ctx, contentKey);
   }
-  if (record) {
+  if (found) {
     const store = ctx.deps.store;
-    const hit = record;
+    const hit = found.record;
     await store.lease.add(hit.layer.digest);
     const layer: Layer = {
       descriptor: hit.layer,
       diffId: hit.diffId,
       open: async (s) => {
-        await fetchLayer?.(s);
+        await found.fetchLayer?.(s);
         return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
       },
     };
     image.layers.push(layer);
+    image.cacheKey = contentKey ?? hit.chainKey ?? hit.key;
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
     ctx.records.push(hit);
+    if (contentKey) {
+      // Found by content: remember it under the definition key too, so the next build hits first time.
+      const alias: CacheRecord = { ...hit, key, chainKey: contentKey };
+      await ctx.options.cache?.steps.put(alias);
+      ctx.records.push(alias);
+    }
     return 'cached';
   }
   const committed = await plan.execute();
   image.layers.push(committed.layer);
   image.snapshot = committed.snapshot;
+  image.cacheKey = contentKey ?? key;
   commitToHistory(image, {
     createdBy: plan.createdBy,
     withLayer: true,
@@ -312,7 +315,43 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
     created: ctx.options.created,
     createdBy: plan.createdBy,
   };
-  await cache?.steps.put(made);
-  ctx.records.push(made);
+  const records = contentKey
+    ? [
+        { ...made, chainKey: contentKey },
+        { ...made, key: contentKey },
+      ]
+    : [made];
+  for (const record of records) {
+    await ctx.options.cache?.steps.put(record);
+    ctx.records.push(record);
+  }
   return 'executed';
+}
+
+/**
+ * The record for `key`: in the local step cache, or else in a cache imported with --cache-from,
+ * whose layer is then fetched only when something reads it (a later step that misses, or the
+ * export of the final image) — a builder stage whose output is all cached costs no download.
+ */
+async function findRecord(
+  ctx: StepContext,
+  key: CacheKey,
+): Promise<{ record: CacheRecord; fetchLayer?: (signal?: AbortSignal) => Promise<void> } | undefined> {
+  const cache = ctx.options.cache;
+  if (!cache) return undefined;
+  const local = await cache.steps.get(key);
+  if (local) return { record: local };
+  for (const remote of cache.remote ?? []) {
+    const record = remote.get(key);
+    if (!record) continue;
+    let fetched: Promise<void> | undefined;
+    return {
+      record,
+      fetchLayer: (signal) => {
+        fetched ??= remote.fetch(record, ctx.deps.store, signal).then(() => cache.steps.put(record));
+        return fetched;
+      },
+    };
+  }
+  return undefined;
 }

@@ -74,7 +74,14 @@ export interface SolveCacheOptions {
  */
 export interface LayerStepPlan {
   readonly createdBy: string;
+  /** What decides the step's output, as definitions: the cache key's inputs. */
   readonly inputs: unknown;
+  /**
+   * For a step that reads another stage's files: the same inputs with the content of the files it
+   * reads in place of the stage's key — the second key tried when the first misses (BuildKit's
+   * content-based cache key), and the key later steps chain from.
+   */
+  readonly contentInputs?: () => Promise<unknown>;
   execute(): Promise<CommittedLayer>;
 }
 

@@ -107,6 +107,62 @@ describe('build cache', () => {
   });
 });
 
+describe('build cache: COPY --from keyed by the content it copies (as BuildKit)', () => {
+  let fx: BuildFixture;
+  let ctx: string;
+  before(async () => {
+    fx = await buildFixture('strata-content-key-');
+    ctx = fx.context('app', {
+      Dockerfile: [
+        'FROM busybox:local AS build',
+        'ARG OWNER=0',
+        'COPY src/ /src/',
+        // The output depends on the set of lines only; the stamp outside /out changes every run.
+        'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
+        'FROM busybox:local',
+        'COPY --from=build /out /app/out',
+        'RUN wc -l /app/out/all > /app/lines',
+        '',
+      ].join('\n'),
+      'src/a.txt': 'beta\nalpha\n',
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('reuses the copy and every step after it when the stage re-ran but made the same files', async () => {
+    const first = await build(fx, ctx);
+    assert.equal(first.cached.length, 0);
+    writeFileSync(join(ctx, 'src/a.txt'), 'alpha\nbeta\n'); // another input, the same sorted output
+    const second = await build(fx, ctx);
+    assert.deepEqual(second.ran, [
+      'COPY src/ /src/',
+      'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
+    ]);
+    assert.equal(second.digest, first.digest);
+    // Found by content once, it is found by its definition key from then on.
+    const third = await build(fx, ctx);
+    assert.deepEqual(third.ran, []);
+    assert.equal(third.digest, first.digest);
+  });
+
+  it('copies again when the copied content changes', async () => {
+    writeFileSync(join(ctx, 'src/a.txt'), 'alpha\nbeta\ngamma\n');
+    const r = await build(fx, ctx);
+    assert.deepEqual(r.ran, [
+      'COPY src/ /src/',
+      'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
+      'COPY --from=build /out /app/out',
+      'RUN wc -l /app/out/all > /app/lines',
+    ]);
+  });
+
+  it('copies again when only the owner of a copied file changes', async () => {
+    const r = await build(fx, ctx, ['--build-arg', 'OWNER=1']);
+    assert.ok(r.ran.includes('COPY --from=build /out /app/out'), r.ran.join('\n'));
+    assert.ok(r.ran.includes('RUN wc -l /app/out/all > /app/lines'), r.ran.join('\n'));
+  });
+});
+
 describe('build cache pruning', () => {
   let fx: BuildFixture;
   before(async () => {

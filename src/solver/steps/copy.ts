@@ -270,6 +270,9 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
   return {
     createdBy: copyHistory(step),
     inputs: await copyKeyInputs(ctx, step, dest),
+    ...(step.kind === 'copy' && step.from.kind === 'stage'
+      ? { contentInputs: () => stageContentInputs(ctx, step, dest) }
+      : {}),
     execute: async () => {
       const views: SnapshotView[] = [];
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
@@ -378,17 +381,7 @@ async function copyKeyInputs(
   step: CopyStep | AddStep,
   dest: { path: string; isDir: boolean },
 ): Promise<unknown> {
-  const base = {
-    kind: step.kind,
-    dest,
-    chown: step.chown ?? null,
-    chmod: step.chmod ?? null,
-    link: step.link,
-    exclude: step.exclude,
-    sources: step.sources,
-    inline: step.inline,
-    ...(step.kind === 'copy' ? { parents: step.parents } : { checksum: step.checksum ?? null }),
-  };
+  const base = copyOptionInputs(step, dest);
   if (step.kind === 'copy' && step.from.kind === 'stage')
     return { ...base, stage: (await ctx.stageResult(step.from.stage)).cacheKey };
   if (step.kind === 'copy' && step.from.kind === 'image') {
@@ -421,6 +414,49 @@ async function copyKeyInputs(
     urlSums.push(`sha256:${hash.digest('hex')}`);
   }
   return { ...base, context: sum.digest, urls: urlSums };
+}
+
+/** The key inputs every COPY/ADD has: destination and options, not yet what it copies. */
+function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir: boolean }) {
+  return {
+    kind: step.kind,
+    dest,
+    chown: step.chown ?? null,
+    chmod: step.chmod ?? null,
+    link: step.link,
+    exclude: step.exclude,
+    sources: step.sources,
+    inline: step.inline,
+    ...(step.kind === 'copy' ? { parents: step.parents } : { checksum: step.checksum ?? null }),
+  };
+}
+
+/**
+ * A COPY --from=<stage>'s content inputs: the checksum of exactly the files it selects from the
+ * stage's filesystem — path, type, permission bits, owner (kept from the stage), link target,
+ * xattrs and content, never mtimes — as BuildKit keys a copy by the content it reads.
+ */
+async function stageContentInputs(
+  ctx: StepContext,
+  step: CopyStep,
+  dest: { path: string; isDir: boolean },
+): Promise<unknown> {
+  const views: SnapshotView[] = [];
+  try {
+    const root = await openSourceRoot(ctx, step.from, views);
+    const sum = await checksumSources({
+      view: new ContextView(root!),
+      sources: step.sources,
+      excludes: step.exclude,
+      parents: step.parents,
+      keepOwnership: true,
+      ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    return { ...copyOptionInputs(step, dest), content: sum.digest };
+  } finally {
+    for (const v of views) await v.release();
+  }
 }
 
 function isExistingDir(writer: CopyWriter, path: string): boolean {
