@@ -18,7 +18,7 @@ import type { Reference } from '../reference/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
-import { type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
+import { LayerCompressor, type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
@@ -203,6 +203,7 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
     const snapshotter = openSnapshotter(store.root);
     const created = createdTime();
     const epoch = process.env.SOURCE_DATE_EPOCH;
+    const steps = new StepCache(store);
     const solved = await solveGraph(
       {
         graph,
@@ -211,12 +212,15 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
         ...(options.secrets ? { secrets: options.secrets } : {}),
         layers: {
           compression: options.compression ?? 'gzip',
+          // Builder stages' layers stay uncompressed (they are only cache records, as in BuildKit)
+          // unless --cache-to mode=max is about to export every one of them.
+          internalCompression: options.cacheTo?.mode === 'max' ? (options.compression ?? 'gzip') : 'none',
           ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
         },
         created,
         fetchUrl: (url, signal) => fetcher.fetch(url, signal),
         cache: {
-          steps: new StepCache(store),
+          steps,
           checksums,
           disabled: options.noCache === true,
           disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
@@ -257,8 +261,15 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
       const finalLayers = new Set(image.layers.map((l) => l.descriptor.digest));
       const records =
         options.cacheTo.mode === 'max'
-          ? solved.records
+          ? [...solved.records]
           : solved.records.filter((r) => finalLayers.has(r.layer.digest));
+      // Records an earlier build stored uncompressed (a builder stage's) travel compressed.
+      await new LayerCompressor({
+        store,
+        steps,
+        compression: options.compression ?? 'gzip',
+        ...(options.signal ? { signal: options.signal } : {}),
+      }).records(records);
       cacheExported = await exportCache(
         store,
         records,

@@ -5,7 +5,14 @@ import type { Store } from '../store/index.ts';
 
 /** How layers are written. */
 export interface LayerOptions {
+  /** The compression of the layers the target image is made of. */
   readonly compression: Compression;
+  /**
+   * The compression of the layers of stages the target does not include (builder stages, whose
+   * layers are only cache records): default `compression`. `none` skips gzip where BuildKit
+   * compresses nothing either; such a layer is compressed if it is ever exported (LayerCompressor).
+   */
+  readonly internalCompression?: Compression;
   /** Clamp mtimes to SOURCE_DATE_EPOCH (seconds) for reproducible layers. */
   readonly sourceDateEpoch?: number;
 }

@@ -6,6 +6,7 @@
  * nothing.
  */
 export * from './commit-layer.ts';
+export * from './compress-layers.ts';
 export * from './errors.ts';
 export * from './go-format.ts';
 export * from './history.ts';

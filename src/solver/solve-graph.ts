@@ -4,6 +4,7 @@ import type { Layer } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
 import type { Snapshot } from '../snapshot/index.ts';
 import { formatErrorChain, Limiter, type SourceLocation } from '../util/index.ts';
+import { LayerCompressor } from './compress-layers.ts';
 import { BuildStepError } from './errors.ts';
 import { commitToHistory } from './history.ts';
 import {
@@ -77,6 +78,13 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const cachedSteps: string[] = [];
   const executedSteps: string[] = [];
   const records: CacheRecord[] = [];
+  // The target and the stages it is built FROM: their layers are the image's.
+  const exported = new Set<number>();
+  for (let index: number | undefined = graph.target; index !== undefined; ) {
+    exported.add(index);
+    const base: Stage['base'] | undefined = graph.stages[index]?.base;
+    index = base?.kind === 'stage' ? base.stage : undefined;
+  }
 
   const stageResult = (index: number): Promise<StageImage> => {
     const existing = results.get(index);
@@ -86,8 +94,21 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
     const promise = (async () => {
       // Wait for the stages this one needs before taking a slot, so waiting never holds one.
       await Promise.all(stage.dependsOn.map((d) => stageResult(d)));
+      // A stage the target image is not made of keeps its layers in the internal compression.
+      const stageOptions =
+        exported.has(index) || options.layers.internalCompression === undefined
+          ? options
+          : { ...options, layers: { ...options.layers, compression: options.layers.internalCompression } };
       return limiter.run(() =>
-        buildStage(stage, { options, deps, stageResult, signal, cachedSteps, executedSteps, records }),
+        buildStage(stage, {
+          options: stageOptions,
+          deps,
+          stageResult,
+          signal,
+          cachedSteps,
+          executedSteps,
+          records,
+        }),
       );
     })();
     // One failed stage stops the others (their steps see the abort and clean up).
@@ -100,6 +121,13 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const target = await stageResult(graph.target);
   const stages = new Map<number, StageImage>();
   for (const [index, p] of results) stages.set(index, await p);
+  // Layers a builder stage stored uncompressed, reused by the target: compressed now, once.
+  target.layers = await new LayerCompressor({
+    store: deps.store,
+    ...(options.cache ? { steps: options.cache.steps } : {}),
+    compression: options.layers.compression,
+    signal,
+  }).imageLayers(target.layers, records);
   if (options.labels && Object.keys(options.labels).length > 0) {
     target.config.Labels = { ...(target.config.Labels ?? {}), ...options.labels };
   }

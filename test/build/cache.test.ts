@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
@@ -160,6 +160,90 @@ describe('build cache: COPY --from keyed by the content it copies (as BuildKit)'
     const r = await build(fx, ctx, ['--build-arg', 'OWNER=1']);
     assert.ok(r.ran.includes('COPY --from=build /out /app/out'), r.ran.join('\n'));
     assert.ok(r.ran.includes('RUN wc -l /app/out/all > /app/lines'), r.ran.join('\n'));
+  });
+});
+
+describe("build cache: a builder stage's layers are stored uncompressed until something exports them", () => {
+  let fx: BuildFixture;
+  let ctx: string;
+  const GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+  const TAR = 'application/vnd.oci.image.layer.v1.tar';
+  /** The step-cache records, by history text. */
+  const records = () => {
+    const dir = join(fx.root, 'roots', 'step-cache');
+    return readdirSync(dir).map(
+      (n) =>
+        JSON.parse(readFileSync(join(dir, n), 'utf8')) as {
+          createdBy: string;
+          layer: { mediaType: string; digest: string };
+        },
+    );
+  };
+  const manifestOf = (digest: string) =>
+    JSON.parse(readFileSync(join(fx.root, 'blobs', 'sha256', digest.trim().slice(7)), 'utf8')) as {
+      layers: { mediaType: string }[];
+    };
+  const BUILD_RUN = 'RUN head -c 300000 /dev/zero | tr "\\0" x > /out/big && echo made > /out/small';
+  before(async () => {
+    fx = await buildFixture('strata-internal-layers-');
+    ctx = fx.context('app', {
+      Dockerfile: [
+        'FROM busybox:local AS build',
+        'RUN mkdir /out',
+        BUILD_RUN,
+        'FROM busybox:local',
+        'COPY --from=build /out/small /small',
+        '',
+      ].join('\n'),
+    });
+  });
+  after(() => fx.cleanup());
+
+  it('keeps the builder stage uncompressed and the image gzip', async () => {
+    const first = await build(fx, ctx);
+    assert.equal(first.cached.length, 0);
+    const builder = records().filter((r) => r.createdBy.includes('/out/big'));
+    assert.ok(builder.length > 0);
+    for (const r of builder) assert.equal(r.layer.mediaType, TAR, r.createdBy);
+    for (const l of manifestOf(first.digest).layers) assert.equal(l.mediaType, GZIP);
+  });
+
+  it('compresses a reused builder layer once the image it ends up in is exported, and rewrites its record', async () => {
+    // --target build: the image is the builder stage itself, from the cache.
+    const target = await build(fx, ctx, ['--target', 'build']);
+    assert.deepEqual(target.ran, []);
+    for (const l of manifestOf(target.digest).layers) assert.equal(l.mediaType, GZIP);
+    for (const r of records().filter((r) => r.createdBy.includes('/out/big')))
+      assert.equal(r.layer.mediaType, GZIP);
+    // The same bytes as compressing while building: a --no-cache build gives the same digest.
+    const cold = await build(fx, ctx, ['--target', 'build', '--no-cache']);
+    assert.equal(cold.digest, target.digest);
+    const verify = await runStrata(['store', 'verify'], { root: fx.root });
+    assert.equal(verify.code, 0, verify.stdout);
+  });
+
+  it('exports a builder layer stored uncompressed with --cache-to mode=max compressed', async () => {
+    const ctx2 = fx.context('app2', {
+      Dockerfile: [
+        'FROM busybox:local AS build',
+        'RUN echo two > /two',
+        'FROM busybox:local',
+        'COPY --from=build /two /copied/two',
+        '',
+      ].join('\n'),
+    });
+    await build(fx, ctx2);
+    const dest = join(fx.work, 'cache-export');
+    const exported = await build(fx, ctx2, ['--cache-to', `type=local,dest=${dest},mode=max`]);
+    assert.deepEqual(exported.ran, []);
+    const index = JSON.parse(readFileSync(join(dest, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
+    const manifest = JSON.parse(
+      readFileSync(join(dest, 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8'),
+    ) as { layers: { mediaType: string }[] };
+    assert.equal(manifest.layers.length, 2);
+    for (const l of manifest.layers) assert.equal(l.mediaType, GZIP);
   });
 });
 

@@ -1,0 +1,116 @@
+import { writeLayerBlob } from '../archive/index.ts';
+import type { CacheRecord, StepCache } from '../cache/index.ts';
+import { type Compression, type Descriptor, type Digest, type Layer, MediaTypes } from '../oci/index.ts';
+import type { Store } from '../store/index.ts';
+import { InternalError } from '../util/index.ts';
+
+/**
+ * Compresses, once each, the layers that builder stages stored uncompressed
+ * (`LayerOptions.internalCompression`) when one of them ends up in an exported image or cache.
+ *
+ * A builder stage's layers are only cache records: BuildKit keeps them as snapshots and never
+ * compresses them, and gzip is most of the cost of committing a large layer (a 100 MB `go build`
+ * layer: 1.2 s gzip, 0.3 s plain). When such a record is later reused by an image that exports it
+ * (a single-stage Dockerfile sharing the steps, `--target` on the builder), or by a `--cache-to
+ * mode=max` export, its blob is compressed then, and the record rewritten to name the compressed
+ * blob so the next build reuses that directly.
+ */
+export class LayerCompressor {
+  readonly #store: Store;
+  readonly #steps: StepCache | undefined;
+  readonly #compression: Compression;
+  readonly #signal: AbortSignal | undefined;
+  readonly #done = new Map<Digest, Promise<Descriptor>>();
+
+  constructor(options: { store: Store; steps?: StepCache; compression: Compression; signal?: AbortSignal }) {
+    this.#store = options.store;
+    this.#steps = options.steps;
+    this.#compression = options.compression;
+    this.#signal = options.signal;
+  }
+
+  /** True when a layer with this descriptor is one this compressor would compress. */
+  wants(descriptor: Descriptor): boolean {
+    return this.#compression !== 'none' && descriptor.mediaType === MediaTypes.ociLayer;
+  }
+
+  /**
+   * The image's layers with every uncompressed one that a step of this build made (one of
+   * `records`) compressed; base-image layers stay as they came. The records naming them are
+   * rewritten in place and in the step cache.
+   */
+  async imageLayers(layers: readonly Layer[], records: CacheRecord[]): Promise<Layer[]> {
+    const made = new Set(records.filter((r) => this.wants(r.layer)).map((r) => r.layer.digest));
+    const out: Layer[] = [];
+    for (const layer of layers) {
+      if (!made.has(layer.descriptor.digest)) {
+        out.push(layer);
+        continue;
+      }
+      const descriptor = await this.#compress(layer);
+      out.push({
+        descriptor,
+        diffId: layer.diffId,
+        open: (s) => this.#store.blobs.open(descriptor.digest, s ? { signal: s } : {}),
+      });
+    }
+    await this.records(records, { onlyDone: true });
+    return out;
+  }
+
+  /**
+   * Rewrites `records` (in place, and in the step cache) to name compressed blobs: all of them, or
+   * with `onlyDone` those whose layer was already compressed. A record whose uncompressed blob is
+   * not in the store (an imported record never fetched) is left alone.
+   */
+  async records(records: CacheRecord[], options: { onlyDone?: boolean } = {}): Promise<void> {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (!this.wants(record.layer)) continue;
+      const digest = record.layer.digest;
+      if (options.onlyDone && !this.#done.has(digest)) continue;
+      if (!this.#done.has(digest) && this.#store.blobs.sizeSync(digest) !== record.layer.size) continue;
+      const descriptor = await this.#compress({
+        descriptor: record.layer,
+        diffId: record.diffId,
+        open: (s) => this.#store.blobs.open(digest, s ? { signal: s } : {}),
+      });
+      const rewritten: CacheRecord = { ...record, layer: descriptor };
+      records[i] = rewritten;
+      await this.#steps?.put(rewritten);
+    }
+  }
+
+  #compress(layer: Layer): Promise<Descriptor> {
+    const digest = layer.descriptor.digest;
+    let done = this.#done.get(digest);
+    if (!done) {
+      done = this.#write(layer);
+      this.#done.set(digest, done);
+    }
+    return done;
+  }
+
+  async #write(layer: Layer): Promise<Descriptor> {
+    const signal = this.#signal;
+    const pending = await this.#store.blobs.pending();
+    try {
+      const blob = await writeLayerBlob(await layer.open(signal), {
+        sink: pending.path,
+        compression: this.#compression,
+        ...(signal ? { signal } : {}),
+      });
+      if (blob.diffId !== layer.diffId) {
+        throw new InternalError(
+          `layer ${layer.descriptor.digest} holds diff ${blob.diffId}, its record says ${layer.diffId}`,
+        );
+      }
+      await pending.commit({ digest: blob.digest, size: blob.size });
+      await this.#store.lease.add(blob.digest);
+      return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
+    } catch (error) {
+      await pending.abort();
+      throw error;
+    }
+  }
+}
