@@ -5,7 +5,7 @@
  * ratio strata/BuildKit, and strata's own overhead: wall time minus the time spent inside RUN
  * processes (from the build's json events). Cold builds run once; no-op rebuilds
  * (BENCH_NOOP_RUNS, default 7) and one-file-changed rebuilds (BENCH_CHANGED_RUNS, default 3) report
- * their median.
+ * their median. The tools alternate run by run, so a noisy minute on the machine hits both.
  *
  * Usage: node --import tsx bench/build.ts [example-dir…]   (default: every examples/* with Dockerfiles)
  * Needs the example bases in strata's store (npm run demo bootstraps them) and, for BuildKit, the
@@ -96,10 +96,6 @@ const NOOP_RUNS = Number(process.env.BENCH_NOOP_RUNS ?? 7);
 /** One-file-changed rebuilds per tool and example, each with a change no earlier run has seen. */
 const CHANGED_RUNS = Number(process.env.BENCH_CHANGED_RUNS ?? 3);
 
-function repeat<T>(times: number, run: () => T): T[] {
-  return Array.from({ length: times }, run);
-}
-
 /** The run whose `by` is the median (the lower middle for an even count). */
 function median<T>(runs: T[], by: (run: T) => number): T {
   return [...runs].sort((a, b) => by(a) - by(b))[(runs.length - 1) >> 1]!;
@@ -154,34 +150,29 @@ try {
       const touch = (n: number) =>
         writeFileSync(src, `${original}\n${src.endsWith('.py') ? '#' : '//'} bench ${n} ${Date.now()}\n`);
       try {
+        // The two tools take turns (cold, then each no-op and each change for one, then the other):
+        // a slow minute on a shared machine then costs both, not whichever ran in it.
+        if (dockerUp) await loadIntoDocker(store, bases, '/tmp');
         const cold = strataBuild(dir, dockerfile, ['--no-cache', ...flags]);
-        const noop = median(repeat(NOOP_RUNS, () => strataBuild(dir, dockerfile, flags)), (t) => t.wall);
-        let n = 0;
-        const changed = median(
-          repeat(CHANGED_RUNS, () => {
-            touch(++n);
-            return strataBuild(dir, dockerfile, flags);
-          }),
-          (t) => t.wall,
-        );
-        let bk: { cold: number; noop: number; changed: number } | undefined;
-        if (dockerUp) {
-          writeFileSync(src, original);
-          await loadIntoDocker(store, bases, '/tmp');
-          const bcold = buildkitBuild(dir, dockerfile, ['--no-cache', ...flags]);
-          const bnoop = median(
-            repeat(NOOP_RUNS, () => buildkitBuild(dir, dockerfile, flags)),
-            (t) => t,
-          );
-          const bchanged = median(
-            repeat(CHANGED_RUNS, () => {
-              touch(++n);
-              return buildkitBuild(dir, dockerfile, flags);
-            }),
-            (t) => t,
-          );
-          bk = { cold: bcold, noop: bnoop, changed: bchanged };
+        const bcold = dockerUp ? buildkitBuild(dir, dockerfile, ['--no-cache', ...flags]) : 0;
+        const noops: Timing[] = [];
+        const bnoops: number[] = [];
+        for (let i = 0; i < NOOP_RUNS; i++) {
+          noops.push(strataBuild(dir, dockerfile, flags));
+          if (dockerUp) bnoops.push(buildkitBuild(dir, dockerfile, flags));
         }
+        const changes: Timing[] = [];
+        const bchanges: number[] = [];
+        for (let i = 0; i < CHANGED_RUNS; i++) {
+          touch(i); // each tool sees this change once
+          changes.push(strataBuild(dir, dockerfile, flags));
+          if (dockerUp) bchanges.push(buildkitBuild(dir, dockerfile, flags));
+        }
+        const noop = median(noops, (t) => t.wall);
+        const changed = median(changes, (t) => t.wall);
+        const bk = dockerUp
+          ? { cold: bcold, noop: median(bnoops, (t) => t), changed: median(bchanges, (t) => t) }
+          : undefined;
         const ratio = (a: number, b?: number) => (b ? f(a / b) : '-');
         rows.push([
           `${dir.split('/').pop()}/${name}`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -147,6 +147,37 @@ describe('strata build', () => {
     assert.equal(readlinkSync(join(out, 'data/link')), 'a.txt');
     assert.equal(readFileSync(join(out, 'data/sub/b.txt'), 'utf8'), 'b');
     assert.throws(() => lstatSync(join(out, 'maybe/ignored.txt')), /ENOENT/);
+  });
+
+  it('never writes or links through a symlink that a later COPY source put where a directory was', async () => {
+    const outside = join(fx.work, 'outside-target');
+    const ctx = fx.context('copy-replace', {
+      Dockerfile: 'FROM busybox:local\nCOPY one/ two/ three/ /dst/\n',
+      'one/sub/first.txt': 'first',
+      'three/sub/third.txt': 'third',
+    });
+    execFileSync('mkdir', ['-p', join(ctx, 'two'), outside]);
+    // three/linked is a hardlink of one/sub/first.txt: copied as a link to /dst/sub/first.txt, whose
+    // directory two/ replaced by a symlink to a host directory holding a first.txt of its own.
+    execFileSync('ln', [join(ctx, 'one/sub/first.txt'), join(ctx, 'three/linked')]);
+    writeFileSync(join(outside, 'first.txt'), 'host secret');
+    // Relative and deep enough to leave the rootfs if the kernel followed it from /dst.
+    execFileSync('ln', ['-s', `../../../../../../../../..${outside}`, join(ctx, 'two/sub')]);
+    // Both snapshotters: through overlayfs a link out of the mount fails anyway (EXDEV); the native
+    // one writes to a plain directory, where it would succeed.
+    for (const snapshotter of ['overlay', 'native']) {
+      const out = join(fx.work, `out-copy-replace-${snapshotter}`);
+      const result = await runStrata(
+        ['build', '--no-cache', '-o', `type=local,dest=${out}`, '--progress', 'plain', ctx],
+        { root: fx.root, env: { STRATA_SNAPSHOTTER: snapshotter } },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(lstatSync(join(out, 'dst/sub')).isDirectory());
+      assert.equal(readFileSync(join(out, 'dst/sub/third.txt'), 'utf8'), 'third');
+      assert.equal(readFileSync(join(out, 'dst/linked'), 'utf8'), 'first');
+      assert.deepEqual(readdirSync(outside), ['first.txt']);
+      assert.equal(readFileSync(join(outside, 'first.txt'), 'utf8'), 'host secret');
+    }
   });
 
   it('keeps RUN --mount=type=cache contents between builds (shared, locked, private, seeded from a stage) and out of the layers', async () => {

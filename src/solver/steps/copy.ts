@@ -123,18 +123,17 @@ function copyXattrs(from: string, to: string): void {
   }
 }
 
-/** Removes whatever is at `path` unless it is a directory and `keepDir` (merging into it). */
-function clearTarget(path: string, wantDir: boolean): Stats | undefined {
-  let st: Stats;
-  try {
-    st = lstatSync(path);
-  } catch (error) {
-    if (isErrnoException(error, 'ENOENT')) return undefined;
-    throw error;
-  }
-  if (wantDir && st.isDirectory()) return st;
+/**
+ * Removes whatever is at `path` unless it is a directory and `wantDir` (merging into it). Says
+ * whether a directory is there to merge into, and whether one was removed.
+ */
+function clearTarget(path: string, wantDir: boolean): { keptDir: boolean; removedDir: boolean } {
+  // No exception for the common case (nothing there): a thrown ENOENT per copied file is costly.
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return { keptDir: false, removedDir: false };
+  if (wantDir && st.isDirectory()) return { keptDir: true, removedDir: false };
   rmSync(path, { recursive: true, force: true });
-  return undefined;
+  return { keptDir: false, removedDir: st.isDirectory() };
 }
 
 /** Everything one COPY writes into the rootfs, with hardlinks kept within the copy. */
@@ -142,7 +141,14 @@ class CopyWriter {
   readonly #rootfs: string;
   readonly #ownership: CopyOwnership;
   readonly #keepOwner: boolean;
+  /** dev:ino of a multiply-linked source file → the rootfs path it was first copied to. */
   readonly #links = new Map<string, string>();
+  /**
+   * Rootfs paths known to be real directories (created or checked by this copy) → host paths, so
+   * a file inside one is placed without resolving every component of its path again (an lstat
+   * each, through overlayfs). Emptied whenever the copy removes a directory.
+   */
+  readonly #dirs = new Map<string, string>();
   readonly #createdDirOwner: { uid: number; gid: number };
   readonly #now: Date;
 
@@ -160,7 +166,33 @@ class CopyWriter {
 
   /** The host path for a path in the rootfs; parents resolved inside the root, final component not followed. */
   host(path: string): string {
+    const slash = path.lastIndexOf('/');
+    const name = path.slice(slash + 1);
+    const parent = this.#dirs.get(slash <= 0 ? '/' : path.slice(0, slash));
+    if (parent !== undefined && name !== '' && name !== '.' && name !== '..') return `${parent}/${name}`;
     return resolveInRoot(this.#rootfs, path, { followFinal: false });
+  }
+
+  /**
+   * Hardlinks `target` to the file first copied to rootfs path `first`, resolved again rather than
+   * remembered: a later source may have put a symlink where a directory on that path was. False
+   * when that file is gone (the caller copies instead).
+   */
+  #link(first: string, target: string): boolean {
+    try {
+      linkSync(this.host(first), target);
+      return true;
+    } catch (error) {
+      if (isErrnoException(error, 'ENOENT')) return false;
+      throw error;
+    }
+  }
+
+  /** Removes what is at `target` for a new entry (see clearTarget), forgetting directories if one goes. */
+  #clear(target: string, wantDir: boolean): boolean {
+    const { keptDir, removedDir } = clearTarget(target, wantDir);
+    if (removedDir) this.#dirs.clear();
+    return keptDir;
   }
 
   /** mkdir -p of the destination's parents (CreateDestPath), owned by --chown or root. */
@@ -169,16 +201,17 @@ class CopyWriter {
     for (const part of path.split('/').filter(Boolean)) {
       current = posix.join(current, part);
       const host = resolveInRoot(this.#rootfs, current);
-      try {
-        if (lstatSync(host).isDirectory()) continue;
-        throw new CopyError(`cannot copy to ${path}: ${current} is not a directory`);
-      } catch (error) {
-        if (!isErrnoException(error, 'ENOENT')) throw error;
+      const st = lstatSync(host, { throwIfNoEntry: false });
+      if (st?.isDirectory()) {
+        this.#dirs.set(current, host);
+        continue;
       }
+      if (st) throw new CopyError(`cannot copy to ${path}: ${current} is not a directory`);
       mkdirSync(host);
       chmodSync(host, 0o755);
       chownSync(host, this.#createdDirOwner.uid, this.#createdDirOwner.gid);
       utimesSync(host, this.#now, this.#now);
+      this.#dirs.set(current, host);
     }
   }
 
@@ -198,23 +231,21 @@ class CopyWriter {
     const st = node.stats;
     const owner = this.#owner(st);
     if (st.isDirectory()) {
-      const existing = clearTarget(target, true);
-      if (!existing) mkdirSync(target);
+      if (!this.#clear(target, true)) mkdirSync(target);
       chmodSync(target, this.#mode(st));
       chownSync(target, owner.uid, owner.gid);
       copyXattrs(node.absPath, target);
       utimesSync(target, st.atime, st.mtime);
+      this.#dirs.set(dest, target);
       return;
     }
-    clearTarget(target, false);
+    this.#clear(target, false);
     const key = `${st.dev}:${st.ino}`;
     if (st.nlink > 1 && !st.isDirectory()) {
       const first = this.#links.get(key);
-      if (first) {
-        linkSync(first, target);
-        return;
-      }
-      this.#links.set(key, target);
+      const linked = first !== undefined && this.#link(first, target);
+      if (linked) return;
+      this.#links.set(key, dest);
     }
     if (st.isSymbolicLink()) {
       symlinkSync(readlinkSync(node.absPath), target);
@@ -242,7 +273,7 @@ class CopyWriter {
   /** A new regular file with `content` (heredoc sources, ADD downloads). */
   writeFile(dest: string, content: Uint8Array | string, mode: number): void {
     const target = this.host(dest);
-    clearTarget(target, false);
+    this.#clear(target, false);
     writeFileSync(target, content);
     const owner = this.#ownership.owner ?? { uid: 0, gid: 0 };
     chownSync(target, owner.uid, owner.gid);
