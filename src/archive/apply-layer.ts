@@ -21,8 +21,7 @@ import {
 } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { setAttributeSync } from '@napi-rs/xattr';
-import { AbortedError, isErrnoException, resolveInRoot } from '../util/index.ts';
+import { AbortedError, isErrnoException, resolveInRoot, setAttributeSync } from '../util/index.ts';
 import { TarApplyError, UnsafeTarEntryError } from './errors.ts';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './pack-layer.ts';
 import type { TarHeader } from './tar-header.ts';

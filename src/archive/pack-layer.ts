@@ -9,8 +9,13 @@ import {
   type Stats,
 } from 'node:fs';
 import { Readable } from 'node:stream';
-import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
-import { AbortedError, cleanPath, InvalidInputError } from '../util/index.ts';
+import {
+  AbortedError,
+  cleanPath,
+  getAttributeSync,
+  InvalidInputError,
+  listAttributesSync,
+} from '../util/index.ts';
 import { FileChangedError, ReservedLayerNameError } from './errors.ts';
 import { BLOCK_SIZE, blockPadding, encodeHeader, type TarEntryType, type TarHeader } from './tar-header.ts';
 

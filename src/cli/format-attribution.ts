@@ -1,4 +1,5 @@
-import { type ByteAttribution, shortCreatedBy, sourceLabel } from '../analyze/index.ts';
+import { type ByteAttribution, sourceLabel } from '../analyze/attribute-bytes.ts';
+import { shortCreatedBy } from '../analyze/layer-history.ts';
 import { formatBytes } from './format.ts';
 
 /**

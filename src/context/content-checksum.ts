@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { type Digest, sha256Digest } from '../oci/index.ts';
-import { mapConcurrent } from '../util/index.ts';
+import { getAttributeSync, listAttributesSync, mapConcurrent } from '../util/index.ts';
 import type { ChecksumCache } from './checksum-cache.ts';
 import { type SelectedEntry, type SelectOptions, selectSources } from './select-sources.ts';
 

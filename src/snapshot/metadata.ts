@@ -1,7 +1,6 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
-import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { defaultXattrFilter } from '../archive/index.ts';
-import { isErrnoException } from '../util/index.ts';
+import { getAttributeSync, isErrnoException, listAttributesSync } from '../util/index.ts';
 
 /** lstat with nanosecond times, or undefined when the path does not exist. */
 export function lstatOrUndefined(path: string): BigIntStats | undefined {

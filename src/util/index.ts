@@ -1,6 +1,7 @@
 /**
  * util — the bottom layer: typed errors, atomic writes, safe path resolution inside a root,
- * streaming hashes, a concurrency limiter and a crash-safe lockfile. Depends on Node only.
+ * streaming hashes, a concurrency limiter, a crash-safe lockfile and extended attributes (loaded on
+ * first use). Depends on Node and the xattr addon only.
  */
 export * from './atomic-write.ts';
 export * from './errors.ts';
@@ -9,3 +10,4 @@ export * from './limiter.ts';
 export * from './lockfile.ts';
 export * from './process-liveness.ts';
 export * from './safe-path.ts';
+export * from './xattr.ts';

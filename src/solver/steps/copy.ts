@@ -23,7 +23,6 @@ import {
 } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import { applyLayer, openDecompressed } from '../../archive/index.ts';
 import {
   type ContextNode,
@@ -35,7 +34,13 @@ import {
 import type { AddStep, CopyStep } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import type { SnapshotView } from '../../snapshot/index.ts';
-import { isErrnoException, resolveInRoot } from '../../util/index.ts';
+import {
+  getAttributeSync,
+  isErrnoException,
+  listAttributesSync,
+  resolveInRoot,
+  setAttributeSync,
+} from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
 import { openSourceRoot } from '../source-root.ts';
