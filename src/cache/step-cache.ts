@@ -48,7 +48,8 @@ export class StepCache {
   }
 
   #path(key: CacheKey): string {
-    return join(this.#dir, `${key}.json`);
+    // A key is 64 hex digits and the directory is already joined: no path normalization needed.
+    return `${this.#dir}/${key}.json`;
   }
 
   /**
