@@ -304,25 +304,36 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
   if (found) {
     const store = ctx.deps.store;
     const hit = found.record;
+    let fetchLayer = found.fetchLayer;
+    ctx.records.push(hit);
+    if (contentKey) {
+      // Found by content: remember it under the definition key too, so the next build hits first
+      // time — now, or for an imported record once its layer is here.
+      const alias: CacheRecord = { ...hit, key, chainKey: contentKey };
+      ctx.records.push(alias);
+      const steps = ctx.options.cache?.steps;
+      if (!fetchLayer) await steps?.put(alias);
+      else {
+        const fetch = fetchLayer;
+        let saved: Promise<void> | undefined;
+        fetchLayer = (s) => {
+          saved ??= fetch(s).then(() => steps?.put(alias));
+          return saved;
+        };
+      }
+    }
     await store.lease.add(hit.layer.digest);
     const layer: Layer = {
       descriptor: hit.layer,
       diffId: hit.diffId,
       open: async (s) => {
-        await found.fetchLayer?.(s);
+        await fetchLayer?.(s);
         return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
       },
     };
     image.layers.push(layer);
     image.cacheKey = contentKey ?? hit.chainKey ?? hit.key;
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
-    ctx.records.push(hit);
-    if (contentKey) {
-      // Found by content: remember it under the definition key too, so the next build hits first time.
-      const alias: CacheRecord = { ...hit, key, chainKey: contentKey };
-      await ctx.options.cache?.steps.put(alias);
-      ctx.records.push(alias);
-    }
     return 'cached';
   }
   const committed = await plan.execute();

@@ -156,6 +156,30 @@ describe('build cache: COPY --from keyed by the content it copies (as BuildKit)'
     ]);
   });
 
+  it('finds the copy by content in an imported cache too, and remembers it locally', async () => {
+    writeFileSync(join(ctx, 'src/a.txt'), 'one\ntwo\n');
+    const dest = join(fx.work, 'content-key-cache');
+    const exported = await build(fx, ctx, ['--cache-to', `type=local,dest=${dest},mode=max`]);
+    const other = await buildFixture('strata-content-key-b-');
+    try {
+      const otherCtx = other.context('app', {
+        Dockerfile: readFileSync(join(ctx, 'Dockerfile'), 'utf8'),
+        'src/a.txt': 'two\none\n', // the builder's input differs, its output does not
+      });
+      const imported = await build(other, otherCtx, ['--cache-from', `type=local,src=${dest}`]);
+      assert.deepEqual(imported.ran, [
+        'COPY src/ /src/',
+        'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
+      ]);
+      assert.equal(imported.digest, exported.digest);
+      const again = await build(other, otherCtx);
+      assert.deepEqual(again.ran, []);
+      assert.equal(again.digest, exported.digest);
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it('copies again when only the owner of a copied file changes', async () => {
     const r = await build(fx, ctx, ['--build-arg', 'OWNER=1']);
     assert.ok(r.ran.includes('COPY --from=build /out /app/out'), r.ran.join('\n'));
