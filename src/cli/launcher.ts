@@ -37,6 +37,8 @@ const MAGIC = Buffer.from('STRATAV8');
 const HEADER = MAGIC.length + 4;
 /** The first line of the bundle: `// strata-bundle <id>` (scripts/build.mjs). */
 const ID_LINE = /^\/\/ strata-bundle ([0-9a-f]{16,64})\n/;
+/** When a run still going writes its cache (see launch). */
+const EARLY_WRITE_MS = 1000;
 /** Global options that take a value, so their value is not taken for the command (commands.ts). */
 const OPTIONS_WITH_VALUE = new Set(['--root']);
 
@@ -135,9 +137,10 @@ export function launch(bundlePath: string, argv: readonly string[]): void {
     );
   }
   if (!accepted && bundleId && dirs.length > 0) {
-    process.once('exit', (code) => {
-      // A failed run may have stopped early and compiled little: wait for a successful one.
-      if (code !== 0) return;
+    let written = false;
+    const write = () => {
+      if (written) return;
+      written = true;
       let payload: Buffer;
       try {
         payload = script.createCachedData();
@@ -153,6 +156,16 @@ export function launch(bundlePath: string, argv: readonly string[]): void {
           // not writable (a read-only install): try the next directory
         }
       }
+    };
+    // A long run is cached early: V8 drops the bytecode of functions idle for a while, so a cache
+    // taken at the end of a 28 s build lacked the start-up path, and later no-op rebuilds then
+    // took 30 ms longer (measured) compiling it again.
+    const early = setTimeout(write, EARLY_WRITE_MS);
+    early.unref();
+    process.once('exit', (code) => {
+      clearTimeout(early);
+      // A run that failed quickly may have stopped early and compiled little: wait for a good one.
+      if (code === 0) write();
     });
   }
   const wrapper = script.runInThisContext() as (

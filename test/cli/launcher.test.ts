@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cacheCommandName, cacheDirectories, readCacheFile, writeCacheFile } from '../../src/cli/launcher.ts';
+import { buildFixture } from '../support/build-fixture.ts';
 import { REPO, runStrata, tempDir } from '../support/cli.ts';
 
 describe('launcher: code cache helpers', () => {
@@ -130,6 +131,28 @@ describe('launcher: the strata command with its code cache', () => {
     assert.match(afterReject.stderr, /compile cache: rejected /);
     assert.match(afterReject.stderr, /compile cache: wrote /);
     assert.match((await run(['--version'], cache)).stderr, /compile cache: hit /);
+  });
+
+  it('writes the cache of a long run early, before V8 may drop the start-up code', async () => {
+    const fx = await buildFixture('strata-launcher-');
+    try {
+      const ctx = fx.context('slow', {
+        Dockerfile: 'FROM busybox:local\nRUN sleep 2 && echo slept > /slept\n',
+      });
+      const cache = join(dir.path, 'long');
+      const result = await runStrata(['build', '--progress', 'plain', ctx], {
+        root: fx.root,
+        env: { STRATA_COMPILE_CACHE: cache, STRATA_DEBUG_COMPILE_CACHE: '1' },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      const wrote = result.stderr.indexOf('compile cache: wrote');
+      const runDone = result.stderr.search(/#2 DONE/);
+      assert.ok(wrote >= 0 && runDone > wrote, result.stderr);
+      assert.equal(result.stderr.split('compile cache: wrote').length, 2, 'written once');
+      assert.equal(cacheFiles(cache).length, 1);
+    } finally {
+      fx.cleanup();
+    }
   });
 
   it('writes nothing after a failed run, and nothing at all when turned off', async () => {
