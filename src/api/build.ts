@@ -53,7 +53,15 @@ export interface BuildOptions {
   readonly labels?: Readonly<Record<string, string>>;
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
+  /** The compression of the image's layers (`--output …,compression=`): default gzip. */
   readonly compression?: Compression;
+  /** `compression-level=`: gzip 1–9 (default 6), zstd 1–19 (default 3). */
+  readonly compressionLevel?: number;
+  /**
+   * `force-compression=true`: recompress every layer of the image that is not in `compression`,
+   * base-image layers too (otherwise only layers this build's steps made are converted).
+   */
+  readonly forceCompression?: boolean;
   /** `--no-cache`: run every step. */
   readonly noCache?: boolean;
   /** `--no-cache-filter`: stages whose steps always run. */
@@ -212,6 +220,8 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
         ...(options.secrets ? { secrets: options.secrets } : {}),
         layers: {
           compression: options.compression ?? 'gzip',
+          ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}),
+          ...(options.forceCompression ? { forceCompression: true } : {}),
           // Builder stages' layers stay uncompressed (they are only cache records, as in BuildKit)
           // unless --cache-to mode=max is about to export every one of them.
           internalCompression: options.cacheTo?.mode === 'max' ? (options.compression ?? 'gzip') : 'none',
@@ -268,6 +278,7 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
         store,
         steps,
         compression: options.compression ?? 'gzip',
+        ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       }).records(records);
       cacheExported = await exportCache(

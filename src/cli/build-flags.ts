@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CacheExport, CacheLocation } from '../api/build.ts';
+import type { Compression } from '../oci/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 
 /** One `--output` as docker buildx parses it: `type=local,dest=out` or a bare path (= local). */
@@ -73,6 +74,73 @@ export function parseOutput(text: string): OutputSpec {
     throw new InvalidInputError(`--output type=${type} needs dest=<path>`);
   }
   return { type: type as OutputSpec['type'], ...(dest ? { dest } : {}), attrs };
+}
+
+/** How the image's layers are compressed, from the image outputs' attributes. */
+export interface OutputCompression {
+  readonly compression?: Compression;
+  readonly level?: number;
+  readonly force?: boolean;
+}
+
+const IMAGE_OUTPUTS = new Set<OutputSpec['type']>(['image', 'registry', 'oci', 'docker']);
+
+/**
+ * buildx's `compression=gzip|zstd|uncompressed`, `compression-level=N` and
+ * `force-compression=true` on image outputs. strata compresses each layer once, while it builds, so
+ * every image output must ask for the same; rootfs outputs (local, tar) have no layers.
+ */
+export function outputCompression(outputs: readonly OutputSpec[]): OutputCompression {
+  let chosen: { compression?: Compression; level?: number; force?: boolean; from: string } | undefined;
+  for (const output of outputs) {
+    if (!IMAGE_OUTPUTS.has(output.type)) continue;
+    const name = output.attrs.get('compression');
+    const levelText = output.attrs.get('compression-level');
+    const forceText = output.attrs.get('force-compression');
+    if (name === undefined && levelText === undefined && forceText === undefined) continue;
+    const compression = name === undefined ? undefined : parseCompressionName(name);
+    const effective = compression ?? 'gzip';
+    let level: number | undefined;
+    if (levelText !== undefined) {
+      level = Number(levelText);
+      const [min, max] = effective === 'zstd' ? [1, 19] : [1, 9];
+      if (effective !== 'none' && (!/^\d+$/.test(levelText) || level < min || level > max)) {
+        throw new InvalidInputError(`--output compression-level=${levelText} is not a ${effective} level`, {
+          hint: `use ${min} to ${max}`,
+        });
+      }
+      if (effective === 'none') level = undefined;
+    }
+    if (forceText !== undefined && forceText !== 'true' && forceText !== 'false')
+      throw new InvalidInputError(`--output force-compression=${forceText}: use true or false`);
+    const here = {
+      ...(compression ? { compression } : {}),
+      ...(level !== undefined ? { level } : {}),
+      ...(forceText === 'true' ? { force: true } : {}),
+      from: `type=${output.type}`,
+    };
+    if (
+      chosen &&
+      (chosen.compression !== here.compression || chosen.level !== here.level || chosen.force !== here.force)
+    ) {
+      throw new InvalidInputError(
+        `--output ${chosen.from} and ${here.from} ask for different layer compression`,
+        { hint: 'strata compresses each layer once, while it builds: give every image output the same' },
+      );
+    }
+    chosen = here;
+  }
+  if (!chosen) return {};
+  const { from: _from, ...rest } = chosen;
+  return rest;
+}
+
+function parseCompressionName(name: string): Compression {
+  if (name === 'gzip' || name === 'zstd') return name;
+  if (name === 'uncompressed') return 'none';
+  throw new InvalidInputError(`--output compression=${name} is not supported`, {
+    hint: 'gzip, zstd or uncompressed',
+  });
 }
 
 /** `--secret id=x,src=file` / `id=x,env=VAR` (`type=file|env` accepted) → id and content. */

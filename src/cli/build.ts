@@ -10,6 +10,7 @@ import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/i
 import { InvalidInputError } from '../util/index.ts';
 import {
   type OutputSpec,
+  outputCompression,
   parseCacheExport,
   parseCacheLocation,
   parseLabels,
@@ -90,7 +91,7 @@ export function registerBuildCommand(program: Command): void {
     .option('--network <mode>', 'network for RUN steps: default, none or host')
     .option(
       '-o, --output <spec>',
-      'where to write the result: type=oci|docker|local|tar|image|registry,dest=…',
+      'where to write the result: type=oci|docker|local|tar|image|registry,dest=…[,compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true]',
       collect,
       [],
     )
@@ -114,6 +115,7 @@ export function registerBuildCommand(program: Command): void {
       const outputs: OutputSpec[] = options.output.map(parseOutput);
       if (options.push) outputs.push({ type: 'registry', attrs: new Map() });
       if (options.load) outputs.push({ type: 'docker', attrs: new Map([['load', 'true']]) });
+      const compression = outputCompression(outputs);
       const secrets = new Map(
         options.secret.map((s) => {
           const parsed = parseSecret(s);
@@ -144,6 +146,9 @@ export function registerBuildCommand(program: Command): void {
             policy: options.pull ? 'always' : 'missing',
             events: renderer,
           }),
+          ...(compression.compression ? { compression: compression.compression } : {}),
+          ...(compression.level !== undefined ? { compressionLevel: compression.level } : {}),
+          ...(compression.force ? { forceCompression: true } : {}),
           noCache: options.cache === false,
           cacheFrom: options.cacheFrom.map((c) => parseCacheLocation(c, '--cache-from')),
           ...(options.cacheTo ? { cacheTo: parseCacheExport(options.cacheTo) } : {}),

@@ -7,6 +7,10 @@ import type { Store } from '../store/index.ts';
 export interface LayerOptions {
   /** The compression of the layers the target image is made of. */
   readonly compression: Compression;
+  /** Its level (gzip 1–9, zstd 1–19); the compressor's default when absent. */
+  readonly level?: number;
+  /** Recompress base-image layers not in `compression` too (`force-compression=true`). */
+  readonly forceCompression?: boolean;
   /**
    * The compression of the layers of stages the target does not include (builder stages, whose
    * layers are only cache records): default `compression`. `none` skips gzip where BuildKit
@@ -47,6 +51,7 @@ export async function commitLayer(
     blob = await writeLayerBlob(tar, {
       sink: pending.path,
       compression: options.compression,
+      ...(options.level !== undefined && options.compression !== 'none' ? { level: options.level } : {}),
       ...(signal ? { signal } : {}),
     });
     await pending.commit({ digest: blob.digest, size: blob.size });

@@ -1,12 +1,20 @@
-import { writeLayerBlob } from '../archive/index.ts';
+import { openDecompressed, writeLayerBlob } from '../archive/index.ts';
 import type { CacheRecord, StepCache } from '../cache/index.ts';
-import { type Compression, type Descriptor, type Digest, type Layer, MediaTypes } from '../oci/index.ts';
+import {
+  type Compression,
+  type Descriptor,
+  type Digest,
+  type Layer,
+  layerCompression,
+} from '../oci/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError } from '../util/index.ts';
 
 /**
  * Compresses, once each, the layers that builder stages stored uncompressed
- * (`LayerOptions.internalCompression`) when one of them ends up in an exported image or cache.
+ * (`LayerOptions.internalCompression`) when one of them ends up in an exported image or cache —
+ * and, generally, converts a layer this build's steps made (or reused) in another compression than
+ * the one asked for (`--output …,compression=`), and with `force` base-image layers too.
  *
  * A builder stage's layers are only cache records: BuildKit keeps them as snapshots and never
  * compresses them, and gzip is most of the cost of committing a large layer (a 100 MB `go build`
@@ -19,31 +27,44 @@ export class LayerCompressor {
   readonly #store: Store;
   readonly #steps: StepCache | undefined;
   readonly #compression: Compression;
+  readonly #level: number | undefined;
+  readonly #force: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #done = new Map<Digest, Promise<Descriptor>>();
 
-  constructor(options: { store: Store; steps?: StepCache; compression: Compression; signal?: AbortSignal }) {
+  constructor(options: {
+    store: Store;
+    steps?: StepCache;
+    compression: Compression;
+    level?: number;
+    /** Convert base-image layers too (`force-compression=true`). */
+    force?: boolean;
+    signal?: AbortSignal;
+  }) {
     this.#store = options.store;
     this.#steps = options.steps;
     this.#compression = options.compression;
+    this.#level = options.level;
+    this.#force = options.force ?? false;
     this.#signal = options.signal;
   }
 
-  /** True when a layer with this descriptor is one this compressor would compress. */
+  /** True when a layer with this descriptor is one this compressor would convert. */
   wants(descriptor: Descriptor): boolean {
-    return this.#compression !== 'none' && descriptor.mediaType === MediaTypes.ociLayer;
+    return layerCompression(descriptor.mediaType) !== this.#compression;
   }
 
   /**
-   * The image's layers with every uncompressed one that a step of this build made (one of
-   * `records`) compressed; base-image layers stay as they came. The records naming them are
-   * rewritten in place and in the step cache.
+   * The image's layers with every one that a step of this build made (one of `records`) in
+   * another compression converted — with `force`, base-image layers too; otherwise those stay as
+   * they came. The records naming converted layers are rewritten in place and in the step cache.
    */
   async imageLayers(layers: readonly Layer[], records: CacheRecord[]): Promise<Layer[]> {
     const made = new Set(records.filter((r) => this.wants(r.layer)).map((r) => r.layer.digest));
     const out: Layer[] = [];
     for (const layer of layers) {
-      if (!made.has(layer.descriptor.digest)) {
+      const convert = this.#force ? this.wants(layer.descriptor) : made.has(layer.descriptor.digest);
+      if (!convert) {
         out.push(layer);
         continue;
       }
@@ -95,9 +116,11 @@ export class LayerCompressor {
     const signal = this.#signal;
     const pending = await this.#store.blobs.pending();
     try {
-      const blob = await writeLayerBlob(await layer.open(signal), {
+      // Whatever the blob's compression, its uncompressed tar is what gets compressed again.
+      const blob = await writeLayerBlob(openDecompressed(await layer.open(signal)), {
         sink: pending.path,
         compression: this.#compression,
+        ...(this.#level !== undefined && this.#compression !== 'none' ? { level: this.#level } : {}),
         ...(signal ? { signal } : {}),
       });
       if (blob.diffId !== layer.diffId) {

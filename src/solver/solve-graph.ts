@@ -121,11 +121,14 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const target = await stageResult(graph.target);
   const stages = new Map<number, StageImage>();
   for (const [index, p] of results) stages.set(index, await p);
-  // Layers a builder stage stored uncompressed, reused by the target: compressed now, once.
+  // Layers a builder stage stored uncompressed (or that an earlier build made in another
+  // compression), reused by the target: compressed as asked now, once.
   target.layers = await new LayerCompressor({
     store: deps.store,
     ...(options.cache ? { steps: options.cache.steps } : {}),
     compression: options.layers.compression,
+    ...(options.layers.level !== undefined ? { level: options.layers.level } : {}),
+    ...(options.layers.forceCompression ? { force: true } : {}),
     signal,
   }).imageLayers(target.layers, records);
   if (options.labels && Object.keys(options.labels).length > 0) {

@@ -180,6 +180,56 @@ describe('strata build', () => {
     }
   });
 
+  it('compresses layers as --output compression=, compression-level= and force-compression= ask', async () => {
+    const ctx = fx.context('compression', {
+      Dockerfile: 'FROM busybox:local\nRUN head -c 200000 /dev/zero > /zeros\n',
+    });
+    const GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+    const ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+    const TAR = 'application/vnd.oci.image.layer.v1.tar';
+    const build = async (tag: string, ...output: string[]) => {
+      const args = ['build', '-t', tag, '--progress', 'plain', ...output.flatMap((o) => ['-o', o]), ctx];
+      const result = await runStrata(args, { root: fx.root });
+      assert.equal(result.code, 0, result.stderr);
+      return storedImage(fx.root, tag);
+    };
+    const mediaTypes = (image: ReturnType<typeof storedImage>) =>
+      image.manifest.layers.map((l) => l.mediaType);
+
+    const gzip = await build('comp:gzip');
+    assert.deepEqual(mediaTypes(gzip), [GZIP, GZIP]);
+    // The layer this build made is converted; the base image's stays as it came.
+    const zstd = await build('comp:zstd', 'type=image,compression=zstd,compression-level=5');
+    assert.deepEqual(mediaTypes(zstd), [GZIP, ZSTD]);
+    const zstdBlob = join(fx.root, 'blobs/sha256', zstd.manifest.layers[1]!.digest.slice(7));
+    const listing = execFileSync('sh', ['-c', `zstd -dc '${zstdBlob}' | tar -t`], { encoding: 'utf8' });
+    assert.match(listing, /^zeros$/m);
+    const forced = await build('comp:forced', 'type=image,compression=zstd,force-compression=true');
+    assert.deepEqual(mediaTypes(forced), [ZSTD, ZSTD]);
+    const plain = await build('comp:plain', 'type=image,compression=uncompressed');
+    assert.deepEqual(mediaTypes(plain), [GZIP, TAR]);
+    // Different bytes, the same filesystem.
+    for (const image of [zstd, forced, plain]) assert.deepEqual(image.config.rootfs, gzip.config.rootfs);
+    // Back to the default: the layer is gzip again.
+    assert.deepEqual(mediaTypes(await build('comp:gzip2')), [GZIP, GZIP]);
+
+    const refused = async (output: string[], message: RegExp) => {
+      const result = await runStrata(['build', ...output.flatMap((o) => ['-o', o]), ctx], { root: fx.root });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, message);
+    };
+    await refused(['type=image,compression=lz4'], /compression=lz4 is not supported/);
+    await refused(
+      ['type=image,compression=gzip,compression-level=12'],
+      /compression-level=12 is not a gzip level/,
+    );
+    await refused(['type=image,force-compression=yes'], /force-compression=yes: use true or false/);
+    await refused(
+      ['type=image,compression=zstd', `type=oci,dest=${join(fx.work, 'c.tar')},compression=gzip`],
+      /ask for different layer compression/,
+    );
+  });
+
   it('keeps RUN --mount=type=cache contents between builds (shared, locked, private, seeded from a stage) and out of the layers', async () => {
     const ctx = fx.context('cachemount', {
       Dockerfile: [
