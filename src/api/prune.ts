@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { StepCache } from '../cache/index.ts';
+import { type CacheEntryInfo, StepCache } from '../cache/index.ts';
 import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
 import { openSnapshotter, type Snapshot } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
@@ -87,8 +87,11 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
   const entries = (await cache.list()).sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
   const now = Date.now();
   // Docker's rule: the records the filter selects (all without one), least recently used first,
-  // are removed while the cache is bigger than --keep-storage (without it: all of them).
-  let total = entries.reduce((n, e) => n + e.size, 0);
+  // are removed while the cache is bigger than --keep-storage (without it: all of them). A layer
+  // counts once however many records name it (a COPY --from is recorded under two keys), and its
+  // bytes are freed with the last record that names it.
+  const holders = recordsPerLayer(entries);
+  let total = layerBytes(entries);
   let cacheRecords = 0;
   let cacheBytes = 0;
   const kept: typeof entries = [];
@@ -102,8 +105,13 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     }
     if (!options.dryRun) await cache.remove(entry.record.key);
     cacheRecords++;
-    cacheBytes += entry.size;
-    total -= entry.size;
+    const digest = entry.record.layer.digest;
+    const left = holders.get(digest)! - 1;
+    holders.set(digest, left);
+    if (left === 0) {
+      cacheBytes += entry.size;
+      total -= entry.size;
+    }
   }
   const gc = await store.collectGarbage({ dryRun: options.dryRun ?? false });
   let unpackedLayers = 0;
@@ -114,6 +122,22 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     unpackedLayers = (await openSnapshotter(store.root).prune(keep)).removed;
   }
   return { cacheRecords, cacheBytes, blobs: gc.removedBlobs, blobBytes: gc.freedBytes, unpackedLayers };
+}
+
+/** How many of `entries` name each layer blob. */
+function recordsPerLayer(entries: readonly CacheEntryInfo[]): Map<Digest, number> {
+  const out = new Map<Digest, number>();
+  for (const e of entries) out.set(e.record.layer.digest, (out.get(e.record.layer.digest) ?? 0) + 1);
+  return out;
+}
+
+/** The bytes of the distinct layer blobs `entries` name. */
+function layerBytes(entries: readonly CacheEntryInfo[]): number {
+  const sizes = new Map<Digest, number>();
+  for (const e of entries) sizes.set(e.record.layer.digest, e.size);
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  return total;
 }
 
 /** One line of `strata du`. */
@@ -143,10 +167,8 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
   let imageBytes = 0;
   for (const d of imageBlobs) imageBytes += (await store.blobs.size(d)) ?? 0;
   const records = await new StepCache(store).list();
-  const cacheBytes = records.reduce((n, r) => n + r.size, 0);
-  const reclaimable = records
-    .filter((r) => !imageBlobs.has(r.record.layer.digest))
-    .reduce((n, r) => n + r.size, 0);
+  const cacheBytes = layerBytes(records);
+  const reclaimable = layerBytes(records.filter((r) => !imageBlobs.has(r.record.layer.digest)));
   const all = await store.blobs.list();
   let blobBytes = 0;
   for (const d of all) blobBytes += (await store.blobs.size(d)) ?? 0;

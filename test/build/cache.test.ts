@@ -299,4 +299,25 @@ describe('build cache pruning', () => {
     assert.deepEqual((await build(fx, b)).ran, ['RUN head -c 20000 /dev/urandom > /b']);
     assert.equal((await runStrata(['store', 'verify'], { root: fx.root })).code, 0);
   });
+
+  it('counts a layer that two records name (a COPY --from) once, in du and for --keep-storage', async () => {
+    const c = fx.context('c', {
+      Dockerfile:
+        'FROM busybox:local AS b\nRUN head -c 30000 /dev/urandom > /r\nFROM busybox:local\nCOPY --from=b /r /r\n',
+    });
+    await build(fx, c);
+    const dir = join(fx.root, 'roots', 'step-cache');
+    const records = readdirSync(dir).map(
+      (n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as { layer: { digest: string; size: number } },
+    );
+    const distinct = new Map(records.map((r) => [r.layer.digest, r.layer.size]));
+    assert.ok(records.length > distinct.size, 'the COPY --from is recorded under two keys');
+    const bytes = [...distinct.values()].reduce((n, s) => n + s, 0);
+    const du = JSON.parse((await runStrata(['du', '--json'], { root: fx.root })).stdout);
+    assert.equal(du.buildCache.records, records.length);
+    assert.equal(du.buildCache.bytes, bytes);
+    // A budget of exactly what is there removes nothing.
+    const keep = await runStrata(['prune', '--keep-storage', `${bytes}B`], { root: fx.root });
+    assert.match(keep.stdout, /; 0 build cache records,/);
+  });
 });
