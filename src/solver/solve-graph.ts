@@ -64,8 +64,8 @@ function stepDefinition(step: Step): unknown {
 }
 
 /**
- * Runs a planned build: every needed stage, each as soon as the stages it depends on are done
- * (independent stages run side by side, bounded by the cores), each step in order. A step whose
+ * Runs a planned build: every needed stage at once, side by side (bounded by the cores), each step
+ * in order; a step that reads another stage (FROM, COPY --from, RUN --mount from=) waits for it. A step whose
  * cache key has a record reuses its layer without running; everything else runs and is recorded.
  * Emits progress events; returns the target stage's image (not yet exported).
  */
@@ -91,26 +91,26 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
     if (existing) return existing;
     const stage = graph.stages[index];
     if (!stage) throw new Error(`no stage ${index}`);
-    const promise = (async () => {
-      // Wait for the stages this one needs before taking a slot, so waiting never holds one.
-      await Promise.all(stage.dependsOn.map((d) => stageResult(d)));
-      // A stage the target image is not made of keeps its layers in the internal compression.
-      const stageOptions =
-        exported.has(index) || options.layers.internalCompression === undefined
-          ? options
-          : { ...options, layers: { ...options.layers, compression: options.layers.internalCompression } };
-      return limiter.run(() =>
-        buildStage(stage, {
-          options: stageOptions,
-          deps,
-          stageResult,
-          signal,
-          cachedSteps,
-          executedSteps,
-          records,
-        }),
-      );
-    })();
+    // A stage starts at once and waits for another only where a step needs it (FROM <stage>,
+    // COPY --from, RUN --mount from=), giving its slot back meanwhile: the steps before that run
+    // side by side with the stage they wait for, as BuildKit schedules each step, not each stage.
+    const waitForStage = (d: number): Promise<StageImage> => limiter.yieldWhile(stageResult(d));
+    // A stage the target image is not made of keeps its layers in the internal compression.
+    const stageOptions =
+      exported.has(index) || options.layers.internalCompression === undefined
+        ? options
+        : { ...options, layers: { ...options.layers, compression: options.layers.internalCompression } };
+    const promise = limiter.run(() =>
+      buildStage(stage, {
+        options: stageOptions,
+        deps,
+        stageResult: waitForStage,
+        signal,
+        cachedSteps,
+        executedSteps,
+        records,
+      }),
+    );
     // One failed stage stops the others (their steps see the abort and clean up).
     promise.catch(() => controller.abort());
     results.set(index, promise);
@@ -207,6 +207,9 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
   const stageSnapshot = async (index: number) => ensureSnapshot(await run.stageResult(index), deps, signal);
   for (const step of stage.steps) {
     signal.throwIfAborted();
+    // A step that reads another stage's files starts when that stage is done.
+    for (const dependency of stepStageDependencies(step)) await run.stageResult(dependency);
+    signal.throwIfAborted();
     const stepId = `${stage.index}/${step.index}`;
     const name = stepName(step);
     const location: SourceLocation = { file, line: step.location.line };
@@ -254,6 +257,13 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     deps.events.emit({ type: 'step-finished', step: stepId, at: Date.now() });
   }
   return image;
+}
+
+/** The stages a step reads files from: COPY --from=<stage>, RUN --mount=…,from=<stage>. */
+function stepStageDependencies(step: Step): number[] {
+  if (step.kind === 'copy' && step.from.kind === 'stage') return [step.from.stage];
+  if (step.kind === 'run') return step.mounts.flatMap((m) => (m.from.kind === 'stage' ? [m.from.stage] : []));
+  return [];
 }
 
 /** Runs one step (or reuses its cached layer). */

@@ -15,14 +15,35 @@ export class Limiter {
 
   /** Runs `task` when a slot is free and resolves with its result. */
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.concurrency) await new Promise<void>((resolve) => this.#queue.push(resolve));
-    this.#active++;
+    await this.#acquire();
     try {
       return await task();
     } finally {
-      this.#active--;
-      this.#queue.shift()?.();
+      this.#release();
     }
+  }
+
+  /**
+   * For a running task: gives its slot back while `wait` is pending (another task may use it),
+   * then takes a slot again. A task that waits for another this way can never starve it.
+   */
+  async yieldWhile<T>(wait: Promise<T>): Promise<T> {
+    this.#release();
+    try {
+      return await wait;
+    } finally {
+      await this.#acquire();
+    }
+  }
+
+  async #acquire(): Promise<void> {
+    if (this.#active >= this.concurrency) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    this.#active++;
+  }
+
+  #release(): void {
+    this.#active--;
+    this.#queue.shift()?.();
   }
 }
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseImageConfig, parseManifest, validateImage } from '../../src/oci/index.ts';
@@ -228,6 +229,37 @@ describe('strata build', () => {
       ['type=image,compression=zstd', `type=oci,dest=${join(fx.work, 'c.tar')},compression=gzip`],
       /ask for different layer compression/,
     );
+  });
+
+  it("runs a stage's steps before its COPY --from while the stage it copies from still builds", async () => {
+    const ctx = fx.context('overlap', {
+      Dockerfile: [
+        'FROM busybox:local AS slow',
+        'RUN sleep 1 && echo built > /artifact',
+        'FROM busybox:local',
+        'RUN sleep 1 && echo prepared > /prepared',
+        'COPY --from=slow /artifact /artifact',
+        '',
+      ].join('\n'),
+    });
+    const result = await runStrata(['build', '--no-cache', '--progress', 'json', ctx], { root: fx.root });
+    assert.equal(result.code, 0, result.stderr);
+    const events = result.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { type: string; step?: string; name?: string; at: number });
+    const started = new Map(events.filter((e) => e.type === 'step-started').map((e) => [e.name!, e]));
+    const at = (type: string, name: string) => {
+      const step = started.get(name)!.step;
+      return events.find((e) => e.type === type && e.step === step)!.at;
+    };
+    const builder = 'RUN sleep 1 && echo built > /artifact';
+    const prepare = 'RUN sleep 1 && echo prepared > /prepared';
+    const copy = 'COPY --from=slow /artifact /artifact';
+    // The copy waits for the builder; the RUN before it does not.
+    assert.ok(at('step-started', copy) >= at('step-finished', builder));
+    if (cpus().length > 1) assert.ok(at('step-started', prepare) < at('step-finished', builder));
+    else assert.ok(at('step-started', prepare) >= at('step-finished', builder)); // one slot: in turn
   });
 
   it('keeps RUN --mount=type=cache contents between builds (shared, locked, private, seeded from a stage) and out of the layers', async () => {
