@@ -291,6 +291,20 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
       applyConfigStep(image, step);
       return 'config';
   }
+  try {
+    return await runLayerStep(ctx, plan, cacheOff);
+  } finally {
+    await plan.dispose?.();
+  }
+}
+
+/** A layer step's cache lookups (definition key, then content key) and, on a miss, its work. */
+async function runLayerStep(
+  ctx: StepContext,
+  plan: LayerStepPlan,
+  cacheOff: boolean,
+): Promise<'cached' | 'executed'> {
+  const { step, image } = ctx;
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
   const key: CacheKey = cacheKey(parentKey, { step: definition, inputs: plan.inputs });

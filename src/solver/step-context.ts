@@ -83,6 +83,8 @@ export interface LayerStepPlan {
    */
   readonly contentInputs?: () => Promise<unknown>;
   execute(): Promise<CommittedLayer>;
+  /** Releases what the plan opened (views of other stages), whether it executed or not. */
+  dispose?(): Promise<void>;
 }
 
 /** What a step handler gets: the stage's image to change, and the build around it. */

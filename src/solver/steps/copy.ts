@@ -31,7 +31,7 @@ import {
   type SelectedEntry,
   selectSources,
 } from '../../context/index.ts';
-import type { AddStep, CopyStep } from '../../plan/index.ts';
+import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import type { SnapshotView } from '../../snapshot/index.ts';
 import {
@@ -303,14 +303,27 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
   const { image, options, deps } = ctx;
   const dest = copyDestination(image.config.WorkingDir, step.dest);
   const isAdd = step.kind === 'add';
+  // A stage's or image's files are opened once (a read-only view: an overlay mount) for both the
+  // content key and the copy, and released when the step is done (dispose).
+  const sourceViews: SnapshotView[] = [];
+  let sourceRoot: Promise<string | undefined> | undefined;
+  const openSource = (from: FileSource) => {
+    sourceRoot ??= openSourceRoot(ctx, from, sourceViews);
+    return sourceRoot;
+  };
   return {
     createdBy: copyHistory(step),
     inputs: await copyKeyInputs(ctx, step, dest),
     ...(step.kind === 'copy' && step.from.kind === 'stage'
-      ? { contentInputs: () => stageContentInputs(ctx, step, dest) }
+      ? {
+          contentInputs: async () =>
+            stageContentInputs(step, dest, (await openSource(step.from))!, ctx.signal),
+        }
       : {}),
+    dispose: async () => {
+      for (const v of sourceViews) await v.release();
+    },
     execute: async () => {
-      const views: SnapshotView[] = [];
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
         // From another stage or an image, files keep their owners; from the context they become root's.
@@ -318,7 +331,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
           step.kind === 'copy' && (step.from.kind === 'stage' || step.from.kind === 'image');
         const view =
           step.kind === 'copy' && fromFilesystem
-            ? new ContextView((await openSourceRoot(ctx, step.from, views))!)
+            ? new ContextView((await openSource(step.from))!)
             : options.context.view;
         const keepOwner = fromFilesystem;
         const ownership: CopyOwnership = {
@@ -400,8 +413,6 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
       } catch (error) {
         await active.discard();
         throw error;
-      } finally {
-        for (const v of views) await v.release();
       }
     },
   };
@@ -473,26 +484,21 @@ function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir:
  * xattrs and content, never mtimes — as BuildKit keys a copy by the content it reads.
  */
 async function stageContentInputs(
-  ctx: StepContext,
   step: CopyStep,
   dest: { path: string; isDir: boolean },
+  stageRoot: string,
+  signal?: AbortSignal,
 ): Promise<unknown> {
-  const views: SnapshotView[] = [];
-  try {
-    const root = await openSourceRoot(ctx, step.from, views);
-    const sum = await checksumSources({
-      view: new ContextView(root!),
-      sources: step.sources,
-      excludes: step.exclude,
-      parents: step.parents,
-      keepOwnership: true,
-      ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
-    return { ...copyOptionInputs(step, dest), content: sum.digest };
-  } finally {
-    for (const v of views) await v.release();
-  }
+  const sum = await checksumSources({
+    view: new ContextView(stageRoot),
+    sources: step.sources,
+    excludes: step.exclude,
+    parents: step.parents,
+    keepOwnership: true,
+    ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  return { ...copyOptionInputs(step, dest), content: sum.digest };
 }
 
 function isExistingDir(writer: CopyWriter, path: string): boolean {
