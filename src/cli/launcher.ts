@@ -17,16 +17,7 @@
  * V8 rejects (another V8 version or flags), is ignored and rewritten. Any error of the cache itself
  * is ignored: the bundle then compiles as usual.
  */
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -93,14 +84,13 @@ export function writeCacheFile(dir: string, name: string, payload: Buffer, bundl
   MAGIC.copy(header);
   header.writeUInt32BE(crc32(payload), MAGIC.length);
   const temp = join(dir, `.${name}.${process.pid}.tmp`);
-  const fd = openSync(temp, 'w', 0o600);
   try {
-    writeSync(fd, header);
-    writeSync(fd, payload);
-  } finally {
-    closeSync(fd);
+    writeFileSync(temp, Buffer.concat([header, payload]), { mode: 0o600 });
+    renameSync(temp, join(dir, name));
+  } catch (error) {
+    rmSync(temp, { force: true }); // a full disk leaves no partial file behind
+    throw error;
   }
-  renameSync(temp, join(dir, name));
   for (const entry of readdirSync(dir)) {
     if (entry.endsWith('.v8cache') && !entry.startsWith(`${bundleId}-`)) {
       try {
