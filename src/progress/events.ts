@@ -51,6 +51,8 @@ export interface StepFailedEvent extends EventBase {
   readonly type: 'step-failed';
   readonly step: StepId;
   readonly error: string;
+  /** It did not fail by itself: the build was stopped (another step failed, or it was interrupted). */
+  readonly canceled?: boolean;
 }
 
 /**

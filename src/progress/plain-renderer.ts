@@ -78,7 +78,8 @@ export class PlainRenderer implements ProgressRenderer {
       }
       case 'step-failed': {
         const step = this.#flush(event.step, event.at);
-        this.#write(`#${step.number} ERROR: ${event.error}`);
+        // BuildKit's word for a step stopped because another failed.
+        this.#write(event.canceled ? `#${step.number} CANCELED` : `#${step.number} ERROR: ${event.error}`);
         return;
       }
       case 'transfer':

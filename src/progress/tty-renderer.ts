@@ -90,6 +90,10 @@ export class TtyRenderer implements ProgressRenderer {
         break;
       }
       case 'step-failed': {
+        if (event.canceled) {
+          this.#finishStep(event.step, this.#paint('33', '=> CANCELED '), '', []);
+          break;
+        }
         const step = this.#steps.get(event.step);
         const tail = step ? [...step.logs, ...(step.partial ? [step.partial] : [])] : [];
         this.#finishStep(event.step, this.#paint('31', '=> ERROR '), '', [

@@ -78,6 +78,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const cachedSteps: string[] = [];
   const executedSteps: string[] = [];
   const records: CacheRecord[] = [];
+  let failed: { error: unknown } | undefined;
   // The target and the stages it is built FROM: their layers are the image's.
   const exported = new Set<number>();
   for (let index: number | undefined = graph.target; index !== undefined; ) {
@@ -111,14 +112,23 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
         records,
       }),
     );
-    // One failed stage stops the others (their steps see the abort and clean up).
-    promise.catch(() => controller.abort());
+    // One failed stage stops the others (their steps see the abort and clean up); the first
+    // failure is the one reported, not the aborts it caused in stages running beside it.
+    promise.catch((error: unknown) => {
+      if (!failed) failed = { error };
+      controller.abort();
+    });
     results.set(index, promise);
     return promise;
   };
 
   for (const index of graph.order) void stageResult(index).catch(() => undefined);
-  const target = await stageResult(graph.target);
+  let target: StageImage;
+  try {
+    target = await stageResult(graph.target);
+  } catch (error) {
+    throw failed ? failed.error : error;
+  }
   const stages = new Map<number, StageImage>();
   for (const [index, p] of results) stages.set(index, await p);
   // Layers a builder stage stored uncompressed (or that an earlier build made in another
@@ -246,7 +256,13 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       }
       if (outcome === 'executed') run.executedSteps.push(stepId);
     } catch (error) {
-      deps.events.emit({ type: 'step-failed', step: stepId, error: formatErrorChain(error), at: Date.now() });
+      deps.events.emit({
+        type: 'step-failed',
+        step: stepId,
+        error: formatErrorChain(error),
+        ...(signal.aborted ? { canceled: true } : {}),
+        at: Date.now(),
+      });
       throw new BuildStepError({
         stage: stage.displayName,
         step: `${step.index + 2}/${total} ${name}`,

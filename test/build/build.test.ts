@@ -115,6 +115,27 @@ describe('strata build', () => {
     assert.match(result.stderr, /oops/);
   });
 
+  it('reports the step that failed, not the steps of other stages it stopped', async () => {
+    const ctx = fx.context('fail-beside', {
+      Dockerfile: [
+        'FROM busybox:local AS b',
+        'RUN sleep 0.3 && echo boom && exit 3',
+        'FROM busybox:local',
+        'RUN sleep 10 && echo never',
+        'COPY --from=b /x /x',
+        '',
+      ].join('\n'),
+    });
+    const result = await runStrata(['build', '--progress', 'plain', ctx], { root: fx.root });
+    assert.equal(result.code, 1);
+    const last = result.stderr.trimEnd().split('\n').pop()!;
+    assert.match(
+      last,
+      /^error: .*Dockerfile:2: .*RUN failed with exit code 3: sleep 0.3 && echo boom && exit 3$/,
+    );
+    if (cpus().length > 1) assert.match(result.stderr, /^#\d+ CANCELED$/m); // the RUN beside it, stopped
+  });
+
   it('points a Dockerfile syntax error at file:line', async () => {
     const ctx = fx.context('syntax', { Dockerfile: 'FROM busybox:local\nRUNN echo\n' });
     const result = await runStrata(['build', ctx], { root: fx.root });

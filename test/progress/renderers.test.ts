@@ -98,6 +98,19 @@ describe('plain renderer (BuildKit-style #N lines)', () => {
     );
   });
 
+  it('prints a step stopped because another failed as CANCELED, without its error', () => {
+    const out = new Capture();
+    const renderer = new PlainRenderer({ stream: out });
+    renderer.emit({ type: 'step-started', at: 0, step: 'a', name: 'RUN exit 3' });
+    renderer.emit({ type: 'step-started', at: 0, step: 'b', name: 'RUN sleep 5' });
+    renderer.emit({ type: 'step-failed', at: 500, step: 'a', error: 'RUN failed with exit code 3' });
+    renderer.emit({ type: 'step-failed', at: 510, step: 'b', error: 'step aborted', canceled: true });
+    renderer.close();
+    assert.match(out.text, /^#1 ERROR: RUN failed with exit code 3$/m);
+    assert.match(out.text, /^#2 CANCELED$/m);
+    assert.doesNotMatch(out.text, /step aborted/);
+  });
+
   it('prints transfers outside steps like non-tty docker pull, byte progress at most every 2 s', () => {
     const out = new Capture();
     const renderer = new PlainRenderer({ stream: out });
