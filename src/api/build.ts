@@ -209,6 +209,8 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   async function solveWith(fetcher: UrlFetcher): Promise<BuildResult> {
     let executor: Promise<Executor> | undefined;
     const snapshotter = openSnapshotter(store.root);
+    // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
+    await snapshotter.sweepStale();
     const created = createdTime();
     const epoch = process.env.SOURCE_DATE_EPOCH;
     const steps = new StepCache(store);

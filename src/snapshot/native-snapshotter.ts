@@ -9,6 +9,7 @@ import { isErrnoException } from '../util/index.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffTrees } from './diff-trees.ts';
 import type { ActiveSnapshot, Snapshot, Snapshotter, SnapshotView } from './snapshotter.ts';
+import { sweepDeadEntries } from './sweep-stale.ts';
 import { unpackLayerInto } from './unpack.ts';
 
 const run = promisify(execFile);
@@ -103,7 +104,15 @@ export class NativeSnapshotter implements Snapshotter {
     return { path: snapshot.dirs[0]!, release: async () => undefined };
   }
 
+  async sweepStale(): Promise<number> {
+    // Active trees are plain directories named `<pid>-<random>`: nothing is mounted.
+    return (
+      (await sweepDeadEntries(join(this.#dir, 'active'))) + (await sweepDeadEntries(join(this.#dir, 'tmp')))
+    );
+  }
+
   async prune(keep: readonly Snapshot[]): Promise<{ removed: number }> {
+    await this.sweepStale();
     const needed = new Set(keep.map((s) => s.chainId.slice(s.chainId.indexOf(':') + 1)));
     let removed = 0;
     for (const hex of readdirSync(join(this.#dir, 'trees'))) {

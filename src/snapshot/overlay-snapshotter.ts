@@ -9,6 +9,7 @@ import { chainIdOf } from './chain-id.ts';
 import { diffUpperdir } from './diff-upper.ts';
 import { mountOverlay, unmount } from './mount.ts';
 import type { ActiveSnapshot, Snapshot, Snapshotter, SnapshotView } from './snapshotter.ts';
+import { ownerPid, sweepDeadEntries } from './sweep-stale.ts';
 import { unpackLayerInto } from './unpack.ts';
 
 /** Overlay's lowerdir limit in the kernel (OVL_MAX_STACK). */
@@ -195,24 +196,38 @@ export class OverlaySnapshotter implements Snapshotter {
     };
   }
 
+  async sweepStale(): Promise<number> {
+    let removed = 0;
+    for (const name of readdirSync(join(this.#dir, 'active'))) {
+      let pid: number | undefined;
+      try {
+        const owner = readFileSync(join(this.#dir, 'active', name, 'owner.json'), 'utf8');
+        pid = (JSON.parse(owner) as { pid: number }).pid;
+      } catch {
+        pid = ownerPid(name); // no owner file (yet): the name says whose it is
+      }
+      if (pid === undefined || processAlive(pid)) continue;
+      // Left by a crashed build: unmount before removing, or rm would write into the overlay.
+      await unmount(join(this.#dir, 'active', name, 'merged')).catch(() => undefined);
+      await rm(join(this.#dir, 'active', name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed + (await sweepDeadEntries(join(this.#dir, 'tmp')));
+  }
+
   async prune(keep: readonly Snapshot[]): Promise<{ removed: number }> {
     const needed = new Set<string>();
     for (const s of keep) for (const d of s.diffIds) needed.add(digestHex(d));
+    await this.sweepStale();
     // Layers under live active snapshots (this or other processes) are in use.
     for (const name of readdirSync(join(this.#dir, 'active'))) {
       try {
         const owner = JSON.parse(readFileSync(join(this.#dir, 'active', name, 'owner.json'), 'utf8')) as {
-          pid: number;
           diffIds: string[];
         };
-        if (processAlive(owner.pid)) for (const d of owner.diffIds) needed.add(d.slice(d.indexOf(':') + 1));
-        else {
-          // Left by a crashed build: unmount before removing, or rm would write into the overlay.
-          await unmount(join(this.#dir, 'active', name, 'merged')).catch(() => undefined);
-          await rm(join(this.#dir, 'active', name), { recursive: true, force: true });
-        }
+        for (const d of owner.diffIds) needed.add(d.slice(d.indexOf(':') + 1));
       } catch {
-        // no owner file yet: being created right now; leave it
+        // no owner file yet: being created right now; its layers are not chosen yet
       }
     }
     let removed = 0;

@@ -62,4 +62,9 @@ export interface Snapshotter {
   view(snapshot: Snapshot, signal?: AbortSignal): Promise<SnapshotView>;
   /** Removes unpacked layers no snapshot in `keep` uses; returns bytes freed (approximate). */
   prune(keep: readonly Snapshot[]): Promise<{ removed: number }>;
+  /**
+   * Removes what builds that died left behind — active snapshots and views (unmounted first),
+   * half-unpacked layers — and returns how many; anything of a live process is kept.
+   */
+  sweepStale(): Promise<number>;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   createReadStream,
@@ -165,6 +165,44 @@ function describeSnapshotter(name: string, make: (dir: string) => Snapshotter) {
       } finally {
         await view.release();
       }
+    });
+
+    it('sweeps what a build killed mid-step left (mounted rootfs, view) and keeps what lives', async () => {
+      const dir = join(work.path, 'snapshots');
+      // A build process killed with SIGKILL while a step's rootfs and a view of the base are open.
+      const child = join(work.path, 'killed-build.mts');
+      const src = join(import.meta.dirname, '..', '..', 'src', 'snapshot', 'index.ts');
+      writeFileSync(
+        child,
+        [
+          `import { NativeSnapshotter, OverlaySnapshotter } from ${JSON.stringify(src)};`,
+          'const [dir, kind, base] = process.argv.slice(2);',
+          "const s = kind === 'overlay' ? new OverlaySnapshotter(dir) : new NativeSnapshotter(dir);",
+          'const snapshot = JSON.parse(base);',
+          'await s.prepare(snapshot);',
+          'await s.view(snapshot);',
+          "process.kill(process.pid, 'SIGKILL');",
+        ].join('\n'),
+      );
+      const killed = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', child, dir, name, JSON.stringify(base)],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+      const live = join(dir, 'active', `${process.pid}-0000live`);
+      mkdirSync(live); // another build, still running
+      const left = readdirSync(join(dir, 'active')).filter((n) => n !== `${process.pid}-0000live`);
+      assert.ok(left.length > 0, 'the killed build left its rootfs behind');
+      assert.ok((await snapshotter.sweepStale()) >= left.length);
+      assert.deepEqual(readdirSync(join(dir, 'active')), [`${process.pid}-0000live`]);
+      assert.ok(
+        !readFileSync('/proc/self/mountinfo', 'utf8').includes(join(dir, 'active')),
+        'nothing stays mounted',
+      );
+      rmSync(live, { recursive: true });
     });
 
     it('starts FROM scratch with an empty rootfs', async () => {
