@@ -119,7 +119,7 @@ describe('strata build', () => {
     const ctx = fx.context('fail-beside', {
       Dockerfile: [
         'FROM busybox:local AS b',
-        'RUN sleep 0.3 && echo boom && exit 3',
+        'RUN sleep 1 && echo boom && exit 3',
         'FROM busybox:local',
         'RUN sleep 10 && echo never',
         'COPY --from=b /x /x',
@@ -131,7 +131,7 @@ describe('strata build', () => {
     const last = result.stderr.trimEnd().split('\n').pop()!;
     assert.match(
       last,
-      /^error: .*Dockerfile:2: .*RUN failed with exit code 3: sleep 0.3 && echo boom && exit 3$/,
+      /^error: .*Dockerfile:2: .*RUN failed with exit code 3: sleep 1 && echo boom && exit 3$/,
     );
     if (cpus().length > 1) assert.match(result.stderr, /^#\d+ CANCELED$/m); // the RUN beside it, stopped
   });
