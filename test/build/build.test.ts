@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseImageConfig, parseManifest, validateImage } from '../../src/oci/index.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
+import { progressEvents } from '../support/build-run.ts';
 import { runStrata } from '../support/cli.ts';
 
 function storedImage(root: string, name: string) {
@@ -265,10 +266,7 @@ describe('strata build', () => {
     });
     const result = await runStrata(['build', '--no-cache', '--progress', 'json', ctx], { root: fx.root });
     assert.equal(result.code, 0, result.stderr);
-    const events = result.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { type: string; step?: string; name?: string; at: number });
+    const events = progressEvents(result.stderr);
     const started = new Map(events.filter((e) => e.type === 'step-started').map((e) => [e.name!, e]));
     const at = (type: string, name: string) => {
       const step = started.get(name)!.step;

@@ -3,27 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
+import { buildRun } from '../support/build-run.ts';
 import { runStrata } from '../support/cli.ts';
-
-/** Builds with --progress=json and returns which step names ran and which came from the cache. */
-async function build(fx: BuildFixture, ctx: string, extra: string[] = []) {
-  const iid = join(fx.work, `iid-${Math.random().toString(16).slice(2)}`);
-  const result = await runStrata(['build', '--progress', 'json', '--iidfile', iid, ...extra, ctx], {
-    root: fx.root,
-    env: { SOURCE_DATE_EPOCH: '1700000000' },
-  });
-  assert.equal(result.code, 0, result.stderr);
-  const events = result.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { type: string; step?: string; name?: string });
-  const names = new Map(events.filter((e) => e.type === 'step-started').map((e) => [e.step!, e.name!]));
-  const cached = events.filter((e) => e.type === 'step-cached').map((e) => names.get(e.step!)!);
-  const layerSteps = [...names.values()].filter((n) => /^(RUN|COPY|ADD|WORKDIR)/.test(n));
-  const ran = layerSteps.filter((n) => !cached.includes(n));
-  const { readFileSync } = await import('node:fs');
-  return { ran, cached, digest: readFileSync(iid, 'utf8') };
-}
 
 describe('build cache', () => {
   let fx: BuildFixture;
@@ -51,28 +32,28 @@ describe('build cache', () => {
   after(() => fx.cleanup());
 
   it('reuses every step on a rebuild and produces the identical image digest', async () => {
-    const first = await build(fx, ctx);
+    const first = await buildRun(fx, ctx);
     assert.equal(first.cached.length, 0);
-    const second = await build(fx, ctx);
+    const second = await buildRun(fx, ctx);
     assert.deepEqual(second.ran, []);
     assert.equal(second.digest, first.digest);
   });
 
   it('re-runs only the steps that depend on a changed source file', async () => {
     writeFileSync(join(ctx, 'src/main.txt'), 'v2\n');
-    const r = await build(fx, ctx);
+    const r = await buildRun(fx, ctx);
     assert.deepEqual(r.ran, ['COPY src/ /app/src/', 'RUN ls /app/src > /app/manifest']);
   });
 
   it('re-runs nothing when only a file excluded by .dockerignore changes, or only an mtime', async () => {
     writeFileSync(join(ctx, 'notes.md'), 'changed but ignored\n');
     writeFileSync(join(ctx, 'src/main.txt'), 'v2\n'); // same content, new mtime
-    const r = await build(fx, ctx);
+    const r = await buildRun(fx, ctx);
     assert.deepEqual(r.ran, []);
   });
 
   it('re-runs the steps that see a changed build-arg, and what follows them', async () => {
-    const r = await build(fx, ctx, ['--build-arg', 'FLAVOUR=spicy']);
+    const r = await buildRun(fx, ctx, ['--build-arg', 'FLAVOUR=spicy']);
     assert.deepEqual(r.ran, [
       'RUN cat /deps/deps.txt > /deps/installed && echo "$FLAVOUR" >> /deps/installed',
       'COPY --from=deps /deps/installed /app/deps',
@@ -91,16 +72,16 @@ describe('build cache', () => {
         'RUN ls -l /app/src > /app/manifest',
       ),
     );
-    const r = await build(fx, ctx);
+    const r = await buildRun(fx, ctx);
     assert.deepEqual(r.ran, ['RUN ls -l /app/src > /app/manifest']);
-    const all = await build(fx, ctx, ['--no-cache']);
+    const all = await buildRun(fx, ctx, ['--no-cache']);
     assert.equal(all.cached.length, 0);
     assert.equal(all.ran.length, 5);
   });
 
   it('lets two concurrent builds of the same Dockerfile both succeed', async () => {
     writeFileSync(join(ctx, 'src/other.txt'), 'new file\n');
-    const [a, b] = await Promise.all([build(fx, ctx), build(fx, ctx)]);
+    const [a, b] = await Promise.all([buildRun(fx, ctx), buildRun(fx, ctx)]);
     assert.equal(a.digest, b.digest);
     const verify = await runStrata(['store', 'verify'], { root: fx.root });
     assert.equal(verify.code, 0, verify.stdout);
@@ -130,24 +111,24 @@ describe('build cache: COPY --from keyed by the content it copies (as BuildKit)'
   after(() => fx.cleanup());
 
   it('reuses the copy and every step after it when the stage re-ran but made the same files', async () => {
-    const first = await build(fx, ctx);
+    const first = await buildRun(fx, ctx);
     assert.equal(first.cached.length, 0);
     writeFileSync(join(ctx, 'src/a.txt'), 'alpha\nbeta\n'); // another input, the same sorted output
-    const second = await build(fx, ctx);
+    const second = await buildRun(fx, ctx);
     assert.deepEqual(second.ran, [
       'COPY src/ /src/',
       'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
     ]);
     assert.equal(second.digest, first.digest);
     // Found by content once, it is found by its definition key from then on.
-    const third = await build(fx, ctx);
+    const third = await buildRun(fx, ctx);
     assert.deepEqual(third.ran, []);
     assert.equal(third.digest, first.digest);
   });
 
   it('copies again when the copied content changes', async () => {
     writeFileSync(join(ctx, 'src/a.txt'), 'alpha\nbeta\ngamma\n');
-    const r = await build(fx, ctx);
+    const r = await buildRun(fx, ctx);
     assert.deepEqual(r.ran, [
       'COPY src/ /src/',
       'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
@@ -159,20 +140,20 @@ describe('build cache: COPY --from keyed by the content it copies (as BuildKit)'
   it('finds the copy by content in an imported cache too, and remembers it locally', async () => {
     writeFileSync(join(ctx, 'src/a.txt'), 'one\ntwo\n');
     const dest = join(fx.work, 'content-key-cache');
-    const exported = await build(fx, ctx, ['--cache-to', `type=local,dest=${dest},mode=max`]);
+    const exported = await buildRun(fx, ctx, ['--cache-to', `type=local,dest=${dest},mode=max`]);
     const other = await buildFixture('strata-content-key-b-');
     try {
       const otherCtx = other.context('app', {
         Dockerfile: readFileSync(join(ctx, 'Dockerfile'), 'utf8'),
         'src/a.txt': 'two\none\n', // the builder's input differs, its output does not
       });
-      const imported = await build(other, otherCtx, ['--cache-from', `type=local,src=${dest}`]);
+      const imported = await buildRun(other, otherCtx, ['--cache-from', `type=local,src=${dest}`]);
       assert.deepEqual(imported.ran, [
         'COPY src/ /src/',
         'RUN mkdir /out && cat /src/*.txt | sort > /out/all && chown "$OWNER" /out/all && date +%N > /stamp',
       ]);
       assert.equal(imported.digest, exported.digest);
-      const again = await build(other, otherCtx);
+      const again = await buildRun(other, otherCtx);
       assert.deepEqual(again.ran, []);
       assert.equal(again.digest, exported.digest);
     } finally {
@@ -181,7 +162,7 @@ describe('build cache: COPY --from keyed by the content it copies (as BuildKit)'
   });
 
   it('copies again when only the owner of a copied file changes', async () => {
-    const r = await build(fx, ctx, ['--build-arg', 'OWNER=1']);
+    const r = await buildRun(fx, ctx, ['--build-arg', 'OWNER=1']);
     assert.ok(r.ran.includes('COPY --from=build /out /app/out'), r.ran.join('\n'));
     assert.ok(r.ran.includes('RUN wc -l /app/out/all > /app/lines'), r.ran.join('\n'));
   });
@@ -224,7 +205,7 @@ describe("build cache: a builder stage's layers are stored uncompressed until so
   after(() => fx.cleanup());
 
   it('keeps the builder stage uncompressed and the image gzip', async () => {
-    const first = await build(fx, ctx);
+    const first = await buildRun(fx, ctx);
     assert.equal(first.cached.length, 0);
     const builder = records().filter((r) => r.createdBy.includes('/out/big'));
     assert.ok(builder.length > 0);
@@ -234,13 +215,13 @@ describe("build cache: a builder stage's layers are stored uncompressed until so
 
   it('compresses a reused builder layer once the image it ends up in is exported, and rewrites its record', async () => {
     // --target build: the image is the builder stage itself, from the cache.
-    const target = await build(fx, ctx, ['--target', 'build']);
+    const target = await buildRun(fx, ctx, ['--target', 'build']);
     assert.deepEqual(target.ran, []);
     for (const l of manifestOf(target.digest).layers) assert.equal(l.mediaType, GZIP);
     for (const r of records().filter((r) => r.createdBy.includes('/out/big')))
       assert.equal(r.layer.mediaType, GZIP);
     // The same bytes as compressing while building: a --no-cache build gives the same digest.
-    const cold = await build(fx, ctx, ['--target', 'build', '--no-cache']);
+    const cold = await buildRun(fx, ctx, ['--target', 'build', '--no-cache']);
     assert.equal(cold.digest, target.digest);
     const verify = await runStrata(['store', 'verify'], { root: fx.root });
     assert.equal(verify.code, 0, verify.stdout);
@@ -256,9 +237,9 @@ describe("build cache: a builder stage's layers are stored uncompressed until so
         '',
       ].join('\n'),
     });
-    await build(fx, ctx2);
+    await buildRun(fx, ctx2);
     const dest = join(fx.work, 'cache-export');
-    const exported = await build(fx, ctx2, ['--cache-to', `type=local,dest=${dest},mode=max`]);
+    const exported = await buildRun(fx, ctx2, ['--cache-to', `type=local,dest=${dest},mode=max`]);
     assert.deepEqual(exported.ran, []);
     const index = JSON.parse(readFileSync(join(dest, 'index.json'), 'utf8')) as {
       manifests: { digest: string }[];
@@ -281,8 +262,8 @@ describe('build cache pruning', () => {
   it('keeps what --keep-storage allows (least recently used go first), and a plain prune empties the cache', async () => {
     const a = fx.context('a', { Dockerfile: 'FROM busybox:local\nRUN head -c 20000 /dev/urandom > /a\n' });
     const b = fx.context('b', { Dockerfile: 'FROM busybox:local\nRUN head -c 20000 /dev/urandom > /b\n' });
-    await build(fx, a);
-    await build(fx, b);
+    await buildRun(fx, a);
+    await buildRun(fx, b);
     const du = JSON.parse((await runStrata(['du', '--json'], { root: fx.root })).stdout);
     assert.equal(du.buildCache.records, 2);
     // Budget for one record: the older one (a) goes, b stays cached.
@@ -292,11 +273,11 @@ describe('build cache pruning', () => {
     );
     assert.equal(keep.code, 0, keep.stderr);
     assert.match(keep.stdout, /; 1 build cache records,/);
-    assert.deepEqual((await build(fx, b)).ran, []);
-    assert.deepEqual((await build(fx, a)).ran, ['RUN head -c 20000 /dev/urandom > /a']);
+    assert.deepEqual((await buildRun(fx, b)).ran, []);
+    assert.deepEqual((await buildRun(fx, a)).ran, ['RUN head -c 20000 /dev/urandom > /a']);
     const all = await runStrata(['prune'], { root: fx.root });
     assert.match(all.stdout, /; 2 build cache records,/);
-    assert.deepEqual((await build(fx, b)).ran, ['RUN head -c 20000 /dev/urandom > /b']);
+    assert.deepEqual((await buildRun(fx, b)).ran, ['RUN head -c 20000 /dev/urandom > /b']);
     assert.equal((await runStrata(['store', 'verify'], { root: fx.root })).code, 0);
   });
 
@@ -305,7 +286,7 @@ describe('build cache pruning', () => {
       Dockerfile:
         'FROM busybox:local AS b\nRUN head -c 30000 /dev/urandom > /r\nFROM busybox:local\nCOPY --from=b /r /r\n',
     });
-    await build(fx, c);
+    await buildRun(fx, c);
     const dir = join(fx.root, 'roots', 'step-cache');
     const records = readdirSync(dir).map(
       (n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as { layer: { digest: string; size: number } },

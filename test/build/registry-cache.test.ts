@@ -3,30 +3,13 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
+import { buildRun } from '../support/build-run.ts';
 import { runStrata } from '../support/cli.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
-interface BuildRun {
-  ran: string[];
-  cached: string[];
-  digest: string;
-}
-
-async function build(root: string, ctx: string, work: string, extra: string[]): Promise<BuildRun> {
-  const iid = join(work, `iid-${Math.random().toString(16).slice(2)}`);
-  const result = await runStrata(['build', '--progress', 'json', '--iidfile', iid, ...extra, ctx], {
-    root,
-    env: { SOURCE_DATE_EPOCH: '1700000000' },
-  });
-  assert.equal(result.code, 0, result.stderr);
-  const events = result.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { type: string; step?: string; name?: string });
-  const names = new Map(events.filter((e) => e.type === 'step-started').map((e) => [e.step!, e.name!]));
-  const cached = events.filter((e) => e.type === 'step-cached').map((e) => names.get(e.step!)!);
-  const ran = [...names.values()].filter((n) => /^(RUN|COPY|ADD|WORKDIR)/.test(n) && !cached.includes(n));
-  return { ran, cached, digest: readFileSync(iid, 'utf8') };
+/** A build of `ctx` into `root`: which steps ran, which were cached, the image digest. */
+function build(root: string, ctx: string, work: string, extra: string[]) {
+  return buildRun({ root, work }, ctx, extra);
 }
 
 describe('build cache shared through an OCI registry and an OCI layout', () => {
