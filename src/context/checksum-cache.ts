@@ -16,7 +16,13 @@ const MAX_ENTRIES = 500_000;
  */
 const RACY_WINDOW_MS = 2000;
 
-/** [size, mtimeMs, ctimeMs, ino, sha256 hex of the content (+ `/` xattr digest), day last used] */
+/**
+ * [size, mtimeMs, ctimeMs, ino, value, day last used]; the value is the sha256 hex of a file's
+ * content (+ `/` xattr digest), or {@link DIRECTORY_XATTRS} + the xattr digest of a directory.
+ */
+/** Marks a directory's entry (its key is `<path>/`): what follows is its xattr digest. */
+const DIRECTORY_XATTRS = 'dir-xattrs:';
+
 type Entry = [number, number, number, number, string, number];
 
 interface CacheFile {
@@ -117,11 +123,45 @@ export class ChecksumCache {
    * is when reading began (racily recent files are skipped).
    */
   store(absPath: string, stats: Stats, hex: string, hashStartedMs: number): void {
-    const limit = hashStartedMs - this.#racyWindowMs;
+    this.#remember(absPath, stats, hex, hashStartedMs);
+  }
+
+  /**
+   * The remembered xattr digest of the directory at `absPath` (`''` when it has none) if its
+   * stats are unchanged. Setting or removing an xattr changes the directory's ctime, as adding or
+   * removing an entry does, so a stale digest is never returned. Directories are remembered under
+   * `<path>/`, which no file's path can be.
+   */
+  lookupDirectoryXattrs(absPath: string, stats: Stats): string | undefined {
+    const entry = this.#entries.get(`${absPath}/`);
+    if (
+      entry === undefined ||
+      typeof entry[4] !== 'string' ||
+      !entry[4].startsWith(DIRECTORY_XATTRS) ||
+      entry[1] !== stats.mtimeMs ||
+      entry[2] !== stats.ctimeMs ||
+      entry[3] !== stats.ino
+    )
+      return undefined;
+    const day = today();
+    if (entry[5] !== day) {
+      entry[5] = day;
+      this.#changed.set(`${absPath}/`, entry);
+    }
+    return entry[4].slice(DIRECTORY_XATTRS.length);
+  }
+
+  /** Remembers a directory's xattr digest (see lookupDirectoryXattrs), read at `readStartedMs`. */
+  storeDirectoryXattrs(absPath: string, stats: Stats, digest: string, readStartedMs: number): void {
+    this.#remember(`${absPath}/`, stats, `${DIRECTORY_XATTRS}${digest}`, readStartedMs);
+  }
+
+  #remember(key: string, stats: Stats, value: string, startedMs: number): void {
+    const limit = startedMs - this.#racyWindowMs;
     if (this.#racyWindowMs > 0 && (stats.ctimeMs > limit || stats.mtimeMs > limit)) return;
-    const entry: Entry = [stats.size, stats.mtimeMs, stats.ctimeMs, stats.ino, hex, today()];
-    this.#entries.set(absPath, entry);
-    this.#changed.set(absPath, entry);
+    const entry: Entry = [stats.size, stats.mtimeMs, stats.ctimeMs, stats.ino, value, today()];
+    this.#entries.set(key, entry);
+    this.#changed.set(key, entry);
   }
 
   /** Lookups answered from the cache since it was opened. */

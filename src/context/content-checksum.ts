@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { type Digest, sha256Digest } from '../oci/index.ts';
@@ -167,6 +167,15 @@ export async function checksumSources(options: ChecksumOptions): Promise<Sources
   }
   await largeDone;
 
+  const directoryXattrs = (absPath: string, stats: Stats): string => {
+    const cached = options.cache?.lookupDirectoryXattrs(absPath, stats);
+    if (cached !== undefined) return cached;
+    const started = Date.now();
+    const digest = xattrDigest(absPath);
+    options.cache?.storeDirectoryXattrs(absPath, stats, digest, started);
+    return digest;
+  };
+
   // One record per entry: fixed fields joined by NUL and ended by NUL. No field can hold a NUL
   // (paths and link targets cannot), so the encoding is unambiguous.
   const hash = createHash('sha256');
@@ -189,7 +198,7 @@ export async function checksumSources(options: ChecksumOptions): Promise<Sources
         if (first === undefined) firstByInode.set(key, `${entry.sourceIndex}:${entry.destPath}`);
         else hardlink = first;
       }
-    } else if (node.type === 'directory') payload = withXattrs ? xattrDigest(node.absPath) : '';
+    } else if (node.type === 'directory') payload = withXattrs ? directoryXattrs(node.absPath, stats) : '';
     else if (node.type === 'symlink') payload = readlinkSync(node.absPath);
     else if (node.type === 'other') payload = `${stats.mode & 0o170000}:${stats.rdev}`;
     buffer += `${entry.sourceIndex}\0${entry.matchRoot ? 1 : 0}\0${entry.destPath}\0${node.type}\0${mode}\0${uid}\0${gid}\0${payload}\0${hardlink}\0`;

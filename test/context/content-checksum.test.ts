@@ -3,6 +3,7 @@ import {
   chmodSync,
   chownSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   rmSync,
@@ -175,6 +176,29 @@ describe('checksumSources', () => {
       await sleep(50); // past the filesystem's timestamp granularity, so the ctime really moves
       setAttributeSync(join(ctx.root, 'app/util.go'), 'user.note', 'y');
       assert.notEqual(await sum(ctx.root, { cache }), before);
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it("remembers a directory's xattrs until its ctime moves", async () => {
+    const ctx = freshContext();
+    try {
+      // in an ignored directory: saving the cache must not change the context
+      const cache = await ChecksumCache.open(join(ctx.root, 'ignored', 'c.json'), { racyWindowMs: 0 });
+      const app = join(ctx.root, 'app');
+      const before = await sum(ctx.root, { cache });
+      assert.equal(cache.lookupDirectoryXattrs(app, lstatSync(app)), '', 'read once, then remembered');
+      await sleep(50);
+      setAttributeSync(app, 'user.note', 'z');
+      assert.equal(cache.lookupDirectoryXattrs(app, lstatSync(app)), undefined, 'setxattr moved the ctime');
+      const after = await sum(ctx.root, { cache });
+      assert.notEqual(after, before);
+      assert.match(cache.lookupDirectoryXattrs(app, lstatSync(app)) ?? '', /^[0-9a-f]{64}$/);
+      await cache.save();
+      const reopened = await ChecksumCache.open(join(ctx.root, 'ignored', 'c.json'), { racyWindowMs: 0 });
+      assert.equal(await sum(ctx.root, { cache: reopened }), after);
+      assert.equal(reopened.lookup(app, lstatSync(app)), undefined, 'a directory is no file entry');
     } finally {
       ctx.remove();
     }
