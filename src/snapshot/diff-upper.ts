@@ -42,7 +42,10 @@ export function lowerLookup(layers: readonly string[], rel: string): LowerHit | 
  */
 export function diffUpperdir(upper: string, lowers: readonly string[]): LayerChange[] {
   const changes: LayerChange[] = [];
-  const walk = (rel: string) => {
+  // `belowHasDir`: the lower layers hold this directory, so its entries may shadow theirs. Under
+  // a directory they lack (a new one), nothing below can exist: its subtree is all additions,
+  // with no lookups below and no opaque flag to read (a whiteout there hides nothing).
+  const walk = (rel: string, belowHasDir: boolean) => {
     const dir = rel === '' ? upper : `${upper}/${rel}`;
     for (const name of readdirSync(dir)) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
@@ -50,24 +53,26 @@ export function diffUpperdir(upper: string, lowers: readonly string[]): LayerCha
       const stat = lstatOrUndefined(abs);
       if (!stat) continue;
       if (isWhiteoutStat(stat)) {
-        if (lowerLookup(lowers, childRel)) changes.push({ kind: 'whiteout', path: childRel });
+        if (belowHasDir && lowerLookup(lowers, childRel)) changes.push({ kind: 'whiteout', path: childRel });
         continue;
       }
       if (stat.isDirectory()) {
-        const lower = lowerLookup(lowers, childRel);
-        const opaque = isOpaqueDir(abs);
+        const lower = belowHasDir ? lowerLookup(lowers, childRel) : undefined;
+        const lowerIsDir = lower?.stat.isDirectory() ?? false;
+        // An opaque directory hides the lower one's entries: its own are all additions.
+        const opaque = lowerIsDir && isOpaqueDir(abs);
         if (opaque) {
           changes.push({ kind: 'add', path: childRel, source: abs });
-          if (lower?.stat.isDirectory()) changes.push({ kind: 'opaque', path: childRel });
-        } else if (!lower?.stat.isDirectory() || !sameMetadata(abs, stat, lower.path, lower.stat)) {
+          changes.push({ kind: 'opaque', path: childRel });
+        } else if (!lowerIsDir || !sameMetadata(abs, stat, lower!.path, lower!.stat)) {
           changes.push({ kind: 'add', path: childRel, source: abs });
         }
-        walk(childRel);
+        walk(childRel, lowerIsDir && !opaque);
         continue;
       }
       changes.push({ kind: 'add', path: childRel, source: abs });
     }
   };
-  walk('');
+  walk('', true);
   return changes;
 }
