@@ -60,6 +60,9 @@ export function installPrerequisites(log = console.log) {
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('npm ci failed');
   }
+  // npm ci builds the mount addon; a checkout installed before it existed builds it here.
+  if (!existsSync(join(repo, 'build', 'Release', 'strata_native.node')))
+    spawnSync(process.execPath, [join(repo, 'scripts', 'build-native.mjs')], { cwd: repo, stdio: 'inherit' });
   const missing = [];
   // runc, not crun: Debian's crun 1.8 fails on cgroup v1 "hybrid" hosts, runc works everywhere.
   if (!has('runc')) missing.push('runc');

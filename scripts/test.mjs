@@ -3,7 +3,7 @@
 // measured ~10x faster than per-file isolation on 2 cores (../shared/research/libraries.md §8).
 // Usage: npm test [-- <path-substring>...]   e.g. `npm test -- dockerfile store`
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -13,6 +13,9 @@ const filters = process.argv.slice(2);
 // The CLI is exercised as a real subprocess by some tests: build the bundle first.
 const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// And the native addon, which `npm ci` builds: a checkout installed before it existed lacks it.
+if (!existsSync(join(root, 'build', 'Release', 'strata_native.node')))
+  spawnSync(process.execPath, [join(root, 'scripts/build-native.mjs')], { stdio: 'inherit' });
 
 const files = readdirSync(join(root, 'test'), { recursive: true })
   .map(String)

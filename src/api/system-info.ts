@@ -3,7 +3,7 @@ import { formatPlatform, hostPlatform } from '../oci/index.ts';
 import { cgroupLayout, findRuntime } from '../runtime/index.ts';
 import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
-import { formatErrorChain } from '../util/index.ts';
+import { formatErrorChain, nativeCallsStatus } from '../util/index.ts';
 
 /** What `strata info` reports. */
 export interface SystemInfo {
@@ -12,6 +12,8 @@ export interface SystemInfo {
   readonly platform: string;
   readonly root: string;
   readonly snapshotter: { readonly kind: 'overlay' | 'native'; readonly reason: string };
+  /** How mounts are made: mount(2) through strata's addon, or the mount programs (and why). */
+  readonly mounts: string;
   readonly runtime:
     | { readonly name: string; readonly path: string; readonly version: string; readonly mode: string }
     | { readonly error: string };
@@ -45,6 +47,9 @@ export async function systemInfo(store: Store, version: string): Promise<SystemI
     platform: formatPlatform(hostPlatform()),
     root: store.root,
     snapshotter: { kind: snapshotter.kind, reason },
+    mounts: nativeCallsStatus().startsWith('native addon ')
+      ? `system calls through ${nativeCallsStatus()}`
+      : `mount(8) and umount(8): ${nativeCallsStatus()}`,
     runtime,
     cgroups: (await cgroupLayout()).layout,
   };

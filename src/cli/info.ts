@@ -25,6 +25,7 @@ export function registerInfoCommand(program: Command): void {
           `platform:     ${info.platform}`,
           `store:        ${info.root}`,
           `snapshotter:  ${info.snapshotter.kind} — ${info.snapshotter.reason}`,
+          `mounts:       ${info.mounts}`,
           `runtime:      ${runtime}`,
           `cgroups:      ${info.cgroups}`,
           '',

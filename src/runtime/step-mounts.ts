@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import { InvalidInputError, isErrnoException } from '../util/index.ts';
+import { InvalidInputError, isErrnoException, MS_NODEV, MS_NOSUID, nativeCalls } from '../util/index.ts';
 import type { ExecMount } from './executor.ts';
 import type { MountPoint } from './mount-stubs.ts';
 import type { OciMount } from './runtime-spec.ts';
@@ -37,7 +37,9 @@ export async function prepareStepMounts(
   const release = async () => {
     if (secretsDir === undefined) return;
     if (secretsMounted) {
-      await execFileAsync('umount', [secretsDir]);
+      const native = nativeCalls();
+      if (native) native.umount2(secretsDir, 0);
+      else await execFileAsync('umount', [secretsDir]);
       secretsMounted = false;
     }
     await rm(secretsDir, { recursive: true, force: true });
@@ -136,7 +138,9 @@ async function ensureCacheDirectory(path: string, uid: number, gid: number, mode
  */
 async function mountTmpfs(dir: string): Promise<boolean> {
   try {
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'mode=0711,nodev,nosuid', 'tmpfs', dir]);
+    const native = nativeCalls();
+    if (native) native.mount('tmpfs', dir, 'tmpfs', MS_NODEV | MS_NOSUID, 'mode=0711');
+    else await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'mode=0711,nodev,nosuid', 'tmpfs', dir]);
     return true;
   } catch {
     return false; // no privilege to mount: fall back to the plain directory, as documented above

@@ -1,27 +1,51 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { StrataError } from '../util/index.ts';
+import { MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 
 const run = promisify(execFile);
 
-/** Thrown when mount(8) or umount(8) fails. */
+/** Thrown when mounting or unmounting fails. */
 export class MountError extends StrataError {
   constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
     super('MOUNT_FAILED', message, options);
   }
 }
 
+/** An overlay's directories, relative to the `cwd` given to {@link mountOverlay}. */
+export interface OverlayDirs {
+  /** Top layer first. */
+  readonly lower: readonly string[];
+  /** upperdir and workdir: a writable overlay (none: read-only). */
+  readonly upper?: { readonly upper: string; readonly work: string };
+  /** Further options (`index=off`, …). */
+  readonly options?: readonly string[];
+}
+
+/** The kernel copies mount options into one page, NUL included. */
+const MAX_MOUNT_DATA = 4095;
+
+/** The overlay option string, with each directory prefixed by `prefix`. */
+export function overlayOptions(dirs: OverlayDirs, prefix = ''): string {
+  const parts = [`lowerdir=${dirs.lower.map((d) => prefix + d).join(':')}`];
+  if (dirs.upper) parts.push(`upperdir=${prefix}${dirs.upper.upper}`, `workdir=${prefix}${dirs.upper.work}`);
+  return [...parts, ...(dirs.options ?? [])].join(',');
+}
+
 /**
- * Mounts an overlay at `target`. Paths in `options` may be relative to `cwd`: the kernel resolves
- * them against the mounting process's working directory, which keeps the option string short
- * (overlay options must fit in one page; Docker's overlay2 uses the same trick with `l/` links).
+ * Mounts an overlay at `target` — with mount(2) through strata's addon when it is built and the
+ * options, made absolute, fit in a page; else by spawning mount(8) in `cwd` with the directories
+ * relative to it, which keeps the options short (Docker's overlay2 uses the same trick with `l/`
+ * links). mount(8) costs ~5 ms per mount and unmount pair in a child process, the calls ~0.6 ms.
  */
-export async function mountOverlay(target: string, options: string, cwd: string): Promise<void> {
+export async function mountOverlay(target: string, dirs: OverlayDirs, cwd: string): Promise<void> {
+  const native = nativeCalls();
+  const absolute = native ? overlayOptions(dirs, `${cwd}/`) : '';
   try {
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], { cwd });
+    if (native && absolute.length <= MAX_MOUNT_DATA) native.mount('overlay', target, 'overlay', 0, absolute);
+    else await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(dirs), target], { cwd });
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new MountError(`mounting overlay at ${target} failed${stderr ? `: ${stderr}` : ''}`, {
+    const detail = (error as { stderr?: string }).stderr?.trim() || (error as { code?: string }).code;
+    throw new MountError(`mounting overlay at ${target} failed${detail ? `: ${detail}` : ''}`, {
       cause: error,
       hint: 'overlay mounts need root (or a user namespace) and a kernel with overlayfs; STRATA_SNAPSHOTTER=native avoids them',
     });
@@ -30,11 +54,14 @@ export async function mountOverlay(target: string, options: string, cwd: string)
 
 /** Unmounts `target`; falls back to a lazy unmount when it is busy. */
 export async function unmount(target: string): Promise<void> {
+  const native = nativeCalls();
   try {
-    await run('umount', [target]);
+    if (native) native.umount2(target, 0);
+    else await run('umount', [target]);
   } catch (error) {
     try {
-      await run('umount', ['-l', target]);
+      if (native) native.umount2(target, MNT_DETACH);
+      else await run('umount', ['-l', target]);
     } catch {
       throw new MountError(`unmounting ${target} failed`, { cause: error });
     }

@@ -7,7 +7,7 @@ import { type Digest, digestHex, type Layer } from '../oci/index.ts';
 import { isErrnoException, processAlive, StrataError } from '../util/index.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffUpperdir } from './diff-upper.ts';
-import { mountOverlay, unmount } from './mount.ts';
+import { mountOverlay, type OverlayDirs, overlayOptions, unmount } from './mount.ts';
 import type { ActiveSnapshot, Snapshot, Snapshotter, SnapshotView } from './snapshotter.ts';
 import { ownerPid, sweepDeadEntries } from './sweep-stale.ts';
 import { unpackLayerInto } from './unpack.ts';
@@ -111,11 +111,11 @@ export class OverlaySnapshotter implements Snapshotter {
     return `l/${short}`;
   }
 
-  #lowerOption(snapshot: Snapshot): string {
+  #lowerDirs(snapshot: Snapshot): string[] {
     if (snapshot.diffIds.length > MAX_LOWERS) throw new TooManyLayersError(snapshot.diffIds.length);
     // Top layer first, as overlayfs wants it. An empty dir at the bottom keeps at least two lowers
     // for read-only mounts (a single lowerdir without upperdir is refused by this kernel).
-    return [...snapshot.diffIds.map((d) => this.#shortLink(d)).reverse(), 'empty'].join(':');
+    return [...snapshot.diffIds.map((d) => this.#shortLink(d)).reverse(), 'empty'];
   }
 
   async prepare(parent: Snapshot): Promise<ActiveSnapshot> {
@@ -123,10 +123,14 @@ export class OverlaySnapshotter implements Snapshotter {
     const base = join(this.#dir, 'active', id);
     for (const d of ['upper', 'work', 'merged']) await mkdir(join(base, d), { recursive: true });
     writeFileSync(join(base, 'owner.json'), JSON.stringify({ pid: process.pid, diffIds: parent.diffIds }));
-    const options = `lowerdir=${this.#lowerOption(parent)},upperdir=active/${id}/upper,workdir=active/${id}/work,index=off,redirect_dir=off,metacopy=off`;
-    if (options.length > MAX_OPTIONS) throw new TooManyLayersError(parent.diffIds.length);
+    const dirs: OverlayDirs = {
+      lower: this.#lowerDirs(parent),
+      upper: { upper: `active/${id}/upper`, work: `active/${id}/work` },
+      options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
+    };
+    if (overlayOptions(dirs).length > MAX_OPTIONS) throw new TooManyLayersError(parent.diffIds.length);
     try {
-      await mountOverlay(join(base, 'merged'), options, this.#dir);
+      await mountOverlay(join(base, 'merged'), dirs, this.#dir);
     } catch (error) {
       await rm(base, { recursive: true, force: true });
       throw error;
@@ -179,7 +183,7 @@ export class OverlaySnapshotter implements Snapshotter {
     await mkdir(join(base, 'merged'), { recursive: true });
     writeFileSync(join(base, 'owner.json'), JSON.stringify({ pid: process.pid, diffIds: snapshot.diffIds }));
     try {
-      await mountOverlay(join(base, 'merged'), `lowerdir=${this.#lowerOption(snapshot)}`, this.#dir);
+      await mountOverlay(join(base, 'merged'), { lower: this.#lowerDirs(snapshot) }, this.#dir);
     } catch (error) {
       await rm(base, { recursive: true, force: true });
       throw error;

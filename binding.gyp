@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "strata_native",
+      "sources": ["native/strata_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,137 @@
+// strata's native addon: the few system calls Node has no API for, made directly instead of by
+// spawning a program (mount(8) and umount(8) cost ~5 ms per pair in a child process; the calls
+// themselves well under 1 ms). Built by node-gyp when the package is installed (binding.gyp);
+// src/util/native.ts loads it and falls back to the programs when it is missing.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#define CHECK(call)                                                                               \
+  do {                                                                                            \
+    if ((call) != napi_ok) {                                                                      \
+      napi_throw_error(env, NULL, "strata native: N-API call failed: " #call);                    \
+      return NULL;                                                                                \
+    }                                                                                             \
+  } while (0)
+
+// Throws an Error shaped like Node's system errors: message, code ("EBUSY"), errno, syscall.
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *name = strerrorname_np(err);
+  char message[512];
+  snprintf(message, sizeof message, "%s, %s '%s'", name ? name : "EUNKNOWN", strerror(err), path);
+  napi_value msg, error, value;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok) return NULL;
+  if (napi_create_error(env, NULL, msg, &error) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &value) == napi_ok)
+    napi_set_named_property(env, error, "code", value);
+  if (napi_create_int32(env, -err, &value) == napi_ok) napi_set_named_property(env, error, "errno", value);
+  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &value) == napi_ok)
+    napi_set_named_property(env, error, "syscall", value);
+  if (napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value) == napi_ok)
+    napi_set_named_property(env, error, "path", value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+// A string argument as a malloc'd C string (NULL for null/undefined when `nullable`); *ok = 0 on error.
+static char *string_arg(napi_env env, napi_value value, int nullable, int *ok) {
+  napi_valuetype type;
+  *ok = 0;
+  if (napi_typeof(env, value, &type) != napi_ok) return NULL;
+  if (nullable && (type == napi_null || type == napi_undefined)) {
+    *ok = 1;
+    return NULL;
+  }
+  if (type != napi_string) {
+    napi_throw_type_error(env, NULL, "strata native: expected a string argument");
+    return NULL;
+  }
+  size_t length;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return NULL;
+  char *out = malloc(length + 1);
+  if (!out) {
+    napi_throw_error(env, NULL, "strata native: out of memory");
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, value, out, length + 1, &length) != napi_ok) {
+    free(out);
+    return NULL;
+  }
+  if (strlen(out) != length) {  // an embedded NUL would silently cut the path short
+    free(out);
+    napi_throw_type_error(env, NULL, "strata native: string argument contains a NUL byte");
+    return NULL;
+  }
+  *ok = 1;
+  return out;
+}
+
+// mount(source, target, fstype, flags, data): mount(2).
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) {
+    napi_throw_type_error(env, NULL, "strata native: mount takes 5 arguments");
+    return NULL;
+  }
+  int ok1, ok2, ok3, ok5;
+  char *source = string_arg(env, argv[0], 0, &ok1);
+  char *target = ok1 ? string_arg(env, argv[1], 0, &ok2) : NULL;
+  char *fstype = ok1 && ok2 ? string_arg(env, argv[2], 0, &ok3) : NULL;
+  uint32_t flags = 0;
+  int ok4 = ok1 && ok2 && ok3 && napi_get_value_uint32(env, argv[3], &flags) == napi_ok;
+  char *data = ok4 ? string_arg(env, argv[4], 1, &ok5) : NULL;
+  napi_value result = NULL;
+  if (ok4 && ok5) {
+    if (mount(source, target, fstype, flags, data) != 0) throw_errno(env, errno, "mount", target);
+    else napi_get_undefined(env, &result);
+  } else if (ok1 && ok2 && ok3 && !ok4) {
+    napi_throw_type_error(env, NULL, "strata native: mount flags must be a number");
+  }
+  free(source);
+  free(target);
+  free(fstype);
+  free(data);
+  return result;
+}
+
+// umount2(target, flags): umount2(2).
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 2) {
+    napi_throw_type_error(env, NULL, "strata native: umount2 takes 2 arguments");
+    return NULL;
+  }
+  int ok;
+  char *target = string_arg(env, argv[0], 0, &ok);
+  if (!ok) return NULL;
+  uint32_t flags;
+  napi_value result = NULL;
+  if (napi_get_value_uint32(env, argv[1], &flags) != napi_ok) {
+    napi_throw_type_error(env, NULL, "strata native: umount2 flags must be a number");
+  } else if (umount2(target, (int)flags) != 0) {
+    throw_errno(env, errno, "umount2", target);
+  } else {
+    napi_get_undefined(env, &result);
+  }
+  free(target);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn;
+  CHECK(napi_create_function(env, "mount", NAPI_AUTO_LENGTH, js_mount, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "mount", fn));
+  CHECK(napi_create_function(env, "umount2", NAPI_AUTO_LENGTH, js_umount2, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "umount2", fn));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

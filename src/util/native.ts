@@ -1,0 +1,54 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The system calls of strata's own addon (native/strata_native.c). Errors are Node-style (code, errno). */
+export interface NativeCalls {
+  /** mount(2); `data` is the filesystem's option string. */
+  mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
+  /** umount2(2); flags such as MNT_DETACH. */
+  umount2(target: string, flags: number): void;
+}
+
+/** umount2's lazy-unmount flag. */
+export const MNT_DETACH = 2;
+/** mount flags (linux/mount.h). */
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+
+const ADDON = join('build', 'Release', 'strata_native.node');
+
+let loaded: { calls?: NativeCalls; reason: string } | undefined;
+
+/**
+ * strata's native addon, loaded on first use, or undefined when it cannot be used — not built
+ * (node-gyp had no compiler when the package was installed) or turned off with STRATA_NATIVE=0;
+ * callers then spawn the equivalent programs. It lives in `build/Release/` at the package root:
+ * one level above dist/ (the bundle) and two above src/util/ (the sources).
+ */
+export function nativeCalls(): NativeCalls | undefined {
+  loaded ??= loadAddon();
+  return loaded.calls;
+}
+
+/** How system calls are made, and why: for `strata info`. */
+export function nativeCallsStatus(): string {
+  loaded ??= loadAddon();
+  return loaded.reason;
+}
+
+function loadAddon(): { calls?: NativeCalls; reason: string } {
+  if (process.env.STRATA_NATIVE === '0') return { reason: 'turned off by STRATA_NATIVE=0' };
+  const here = dirname(fileURLToPath(import.meta.url));
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const root of [join(here, '..'), join(here, '..', '..')]) {
+    const path = join(root, ADDON);
+    try {
+      return { calls: require(path) as NativeCalls, reason: `native addon ${path}` };
+    } catch (error) {
+      tried.push(`${path}: ${(error as { code?: string }).code ?? (error as Error).message}`);
+    }
+  }
+  return { reason: `native addon not built (${tried.join('; ')})` };
+}
