@@ -3,7 +3,8 @@
  * (single- and multi-stage) with strata and, in the same run when a Docker daemon is there, with
  * BuildKit (`DOCKER_BUILDKIT=1 docker build`, the docker 20.10 client). Prints wall times, the
  * ratio strata/BuildKit, and strata's own overhead: wall time minus the time spent inside RUN
- * processes (from the build's json events). Cold builds run once; no-op rebuilds
+ * processes (from the build's json events). Cold builds run once, and once more writing
+ * uncompressed layers (`cold plain`: what BuildKit in dockerd 20.10 writes too); no-op rebuilds
  * (BENCH_NOOP_RUNS, default 7) and one-file-changed rebuilds (BENCH_CHANGED_RUNS, default 3) report
  * their median. The tools alternate run by run, so a noisy minute on the machine hits both.
  *
@@ -168,6 +169,15 @@ try {
           changes.push(strataBuild(dir, dockerfile, flags));
           if (dockerUp) bchanges.push(buildkitBuild(dir, dockerfile, flags));
         }
+        // Last (its records hold uncompressed layers, which a later gzip build would convert).
+        // Like for like: BuildKit in dockerd 20.10 exports into dockerd's uncompressed store, so
+        // strata once more writing uncompressed layers shows what the builder costs without gzip.
+        const plain = strataBuild(dir, dockerfile, [
+          '--no-cache',
+          '--output',
+          'type=image,compression=uncompressed',
+          ...flags,
+        ]);
         const noop = median(noops, (t) => t.wall);
         const changed = median(changes, (t) => t.wall);
         const bk = dockerUp
@@ -179,6 +189,8 @@ try {
           f(cold.wall),
           bk ? f(bk.cold) : '-',
           ratio(cold.wall, bk?.cold),
+          f(plain.wall),
+          ratio(plain.wall, bk?.cold),
           f(noop.wall),
           bk ? f(bk.noop) : '-',
           ratio(noop.wall, bk?.noop),
@@ -201,6 +213,8 @@ const header = [
   'example',
   'cold s',
   'bk cold',
+  'ratio',
+  'cold plain s',
   'ratio',
   'no-op s',
   'bk no-op',
