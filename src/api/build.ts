@@ -12,7 +12,7 @@ import {
   type Platform,
   validateImage,
 } from '../oci/index.ts';
-import { type BuildGraph, planBuild } from '../plan/index.ts';
+import { type BuildGraph, planBuild, type Stage } from '../plan/index.ts';
 import { nullSink, type ProgressSink } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
@@ -22,6 +22,7 @@ import { LayerCompressor, type StageImage, solveGraph, toImageConfig } from '../
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
+import { prefetchLayers } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -126,6 +127,22 @@ async function readDockerfile(options: BuildOptions): Promise<Dockerfile> {
  * with their environment, then solves the graph.
  */
 export async function buildImage(store: Store, options: BuildOptions): Promise<BuildResult> {
+  // Base-image layers may still be downloading in the background when a build fails: stop them
+  // then, or the process would wait for them before exiting.
+  const pulls = new AbortController();
+  try {
+    return await buildWith(store, options, pulls.signal);
+  } catch (error) {
+    pulls.abort();
+    throw error;
+  }
+}
+
+async function buildWith(
+  store: Store,
+  options: BuildOptions,
+  pullsSignal: AbortSignal,
+): Promise<BuildResult> {
   const events = options.events ?? nullSink;
   const dockerfile = await readDockerfile(options);
   const contextDir = resolve(options.context);
@@ -142,11 +159,14 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
 
   // Resolve every base image the needed stages use, once, and plan again with their Env.
   const images = new Map<string, Promise<Image>>();
-  const resolveOnce: ImageResolver = (ref, platform, signal) => {
+  // One resolution per image and platform, shared by every stage and step that names it, so it
+  // runs under the build's signal, not the first caller's.
+  const resolveSignal = options.signal ? AbortSignal.any([options.signal, pullsSignal]) : pullsSignal;
+  const resolveOnce: ImageResolver = (ref, platform) => {
     const key = `${ref.toString()}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
     let found = images.get(key);
     if (!found) {
-      found = resolveImage(ref, platform, signal);
+      found = resolveImage(ref, platform, resolveSignal);
       images.set(key, found);
     }
     return found;
@@ -171,6 +191,20 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   });
   if (baseImageEnv.size > 0)
     graph = planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild });
+  // The bases the final image is made of (the target's, through FROM <stage>) are exported whatever
+  // the cache holds: a base that is not in the store yet starts downloading now, beside everything
+  // else. Other bases download when a step first reads their files — never, when their stage is
+  // all cached (a CI machine importing --cache-from need not fetch the builder's toolchain).
+  for (let index: number | undefined = graph.target; index !== undefined; ) {
+    const base: Stage['base'] | undefined = graph.stages[index]?.base;
+    if (base?.kind === 'image') {
+      const i = bases.findIndex(
+        (stage) => stage.base.kind === 'image' && stage.base.ref.toString() === base.ref.toString(),
+      );
+      if (i >= 0) void prefetchLayers(resolved[i]!).catch(() => undefined); // a failure surfaces on export
+    }
+    index = base?.kind === 'stage' ? base.stage : undefined;
+  }
 
   const checksums = await ChecksumCache.open(
     join(

@@ -1,4 +1,4 @@
-import type { Image, Platform } from '../oci/index.ts';
+import { type Image, imageFromCore, type Platform } from '../oci/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
 import type { Store } from '../store/index.ts';
@@ -8,8 +8,9 @@ import type { RegistryAccess } from './registry-access.ts';
 
 /**
  * Base images for a build, the way `docker buildx build` finds them: from the local store when
- * present (`--pull` re-fetches; `never` never fetches), otherwise pulled from the registry the
- * reference names into the store, with progress on `events`.
+ * present (`--pull` re-fetches; `never` never fetches), otherwise from the registry the reference
+ * names: manifest and config at once, the layers into the store when first read (see below), with
+ * progress on `events`.
  */
 export function registryImageResolver(
   store: Store,
@@ -18,7 +19,7 @@ export function registryImageResolver(
   const policy = options.policy ?? 'missing';
   return async (ref: Reference, platform: Platform, signal?: AbortSignal): Promise<Image> => {
     const name = ref.toString();
-    let descriptor = policy === 'always' ? undefined : await store.refs.get(name);
+    const descriptor = policy === 'always' ? undefined : await store.refs.get(name);
     if (descriptor) {
       try {
         return await store.image(descriptor, platform);
@@ -32,15 +33,47 @@ export function registryImageResolver(
         hint: `pull it first (strata pull ${ref.familiar()}) or import one (strata import)`,
       });
     }
-    // The registry client loads only when a base image is really missing.
-    const { pull } = await import('./pull.ts');
-    const pulled = await pull(store, name, {
+    // The registry client loads only when a base image is really missing. Only the manifest and
+    // config come now (planning needs the config); the layers are pulled when something first
+    // reads one, or when the build asks for them up front (fetchLayers, for the final image's
+    // bases) — so they download beside the other stages' work, and a base whose stage is all
+    // cached is never downloaded.
+    const { fetchImageMetadata, pull } = await import('./pull.ts');
+    const metadata = await fetchImageMetadata(name, {
       ...options.access,
       platform,
-      ...(options.events ? { events: options.events } : {}),
       ...(signal ? { signal } : {}),
     });
-    descriptor = pulled.descriptor;
-    return store.image(descriptor, platform);
+    let pulled: Promise<void> | undefined;
+    const fetchLayers = (): Promise<void> => {
+      pulled ??= pull(store, name, {
+        ...options.access,
+        platform,
+        pinned: { manifest: metadata.manifest.descriptor, resolvedDigest: metadata.resolvedDigest },
+        ...(options.events ? { events: options.events } : {}),
+        ...(signal ? { signal } : {}),
+      }).then(() => undefined);
+      return pulled;
+    };
+    const image = imageFromCore({
+      rawManifest: metadata.manifest.raw,
+      rawConfig: metadata.rawConfig,
+      openBlob: async (descriptor, s) => {
+        await fetchLayers();
+        return store.blobs.open(descriptor.digest, s ? { signal: s } : {});
+      },
+    });
+    return Object.assign(image, { fetchLayers }) satisfies LazyImage;
   };
+}
+
+/** A base image whose layers are pulled on first read; `fetchLayers` starts (or joins) that pull. */
+export interface LazyImage extends Image {
+  fetchLayers(): Promise<void>;
+}
+
+/** Starts pulling a lazily resolved image's layers now (no-op for an image already stored). */
+export function prefetchLayers(image: Image): Promise<void> {
+  const lazy = image as Partial<LazyImage>;
+  return lazy.fetchLayers ? lazy.fetchLayers() : Promise.resolve();
 }

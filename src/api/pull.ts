@@ -1,8 +1,23 @@
-import type { Descriptor, Platform } from '../oci/index.ts';
+import {
+  type Descriptor,
+  digestOf,
+  hostPlatform,
+  type Platform,
+  parseManifest,
+  sniffManifestKind,
+} from '../oci/index.ts';
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
-import { RegistryReader, transferImage } from '../registry/index.ts';
+import {
+  choosePlatform,
+  type ImageReader,
+  type ManifestBlob,
+  plainDescriptor,
+  RegistryReader,
+  transferImage,
+} from '../registry/index.ts';
 import type { ImageName, Store } from '../store/index.ts';
+import { InvalidInputError } from '../util/index.ts';
 import { imageNameOf } from './images.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
 import { StoreImageWriter } from './store-transport.ts';
@@ -16,6 +31,11 @@ export interface PullImageOptions extends RegistryAccess {
   /** Layers at once (default 4). */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Pull exactly this manifest (found earlier by {@link fetchImageMetadata}) rather than what the
+   * reference names now, so a tag moved meanwhile cannot swap the image a build planned with.
+   */
+  readonly pinned?: { readonly manifest: Descriptor; readonly resolvedDigest: string };
 }
 
 /** What {@link pull} stored. */
@@ -54,7 +74,17 @@ export async function pull(
       ...(options.step ? { step: options.step } : {}),
     });
   return withRegistryPool(options, async (pool) => {
-    const reader = new RegistryReader(pool.client(ref.registryHost()), ref);
+    const registry = new RegistryReader(pool.client(ref.registryHost()), ref);
+    const pinned = options.pinned;
+    const reader: ImageReader = pinned
+      ? {
+          name: registry.name,
+          origin: registry.origin,
+          resolve: (signal) => registry.fetchManifest(pinned.manifest.digest, signal),
+          readManifest: (descriptor, signal) => registry.readManifest(descriptor, signal),
+          openBlob: (descriptor, o) => registry.openBlob(descriptor, o),
+        }
+      : registry;
     message(`${ref.digest ?? ref.tag ?? 'latest'}: Pulling from ${ref.path}`);
     {
       const result = await transferImage(reader, new StoreImageWriter(store, name), {
@@ -65,7 +95,7 @@ export async function pull(
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      message(`Digest: ${result.source.descriptor.digest}`);
+      message(`Digest: ${pinned?.resolvedDigest ?? result.source.descriptor.digest}`);
       message(
         result.copiedBlobs === 0
           ? `Status: Image is up to date for ${name.short}`
@@ -74,11 +104,52 @@ export async function pull(
       return {
         name,
         descriptor: result.top.descriptor,
-        resolvedDigest: result.source.descriptor.digest,
+        resolvedDigest: pinned?.resolvedDigest ?? result.source.descriptor.digest,
         downloadedBlobs: result.copiedBlobs,
         skippedBlobs: result.skippedBlobs,
         downloadedBytes: result.copiedBytes,
       };
     }
+  });
+}
+
+/** An image's manifest and config, fetched without its layers. */
+export interface ImageMetadata {
+  /** The platform's manifest (an index's child when the reference names an index). */
+  readonly manifest: ManifestBlob;
+  readonly rawConfig: Uint8Array;
+  /** The digest the reference resolved to (the index's, for a multi-platform image). */
+  readonly resolvedDigest: string;
+}
+
+/**
+ * What a build needs to plan on an image it has not pulled: the manifest for `platform` and the
+ * config — a few kB, verified against their digests. The layers come later, with
+ * `pull(…, { pinned })`, and only if something reads them (BuildKit resolves base images the
+ * same way, and fetches layers when it unpacks them).
+ */
+export async function fetchImageMetadata(
+  reference: string,
+  options: RegistryAccess & { platform?: Platform; signal?: AbortSignal } = {},
+): Promise<ImageMetadata> {
+  const ref = parseReference(reference);
+  const signal = options.signal;
+  return withRegistryPool(options, async (pool) => {
+    const reader = new RegistryReader(pool.client(ref.registryHost()), ref);
+    const source = await reader.resolve(signal);
+    let manifest = source;
+    if (sniffManifestKind(source.raw) === 'index') {
+      const chosen = choosePlatform(reader.name, source.raw, options.platform ?? hostPlatform());
+      manifest = { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
+    }
+    const config = parseManifest(manifest.raw).config;
+    const chunks: Buffer[] = [];
+    for await (const chunk of await reader.openBlob(config, signal ? { signal } : {}))
+      chunks.push(chunk as Buffer);
+    const rawConfig = Buffer.concat(chunks);
+    if (rawConfig.length !== config.size || digestOf(rawConfig) !== config.digest) {
+      throw new InvalidInputError(`${reader.name}: config blob ${config.digest} does not match its digest`);
+    }
+    return { manifest, rawConfig, resolvedDigest: source.descriptor.digest };
   });
 }

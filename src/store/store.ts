@@ -114,7 +114,14 @@ export class Store {
       const { digest, size } = layer.descriptor;
       await this.lease.add(digest);
       if ((await this.blobs.size(digest)) === size) continue;
-      await this.blobs.ingest(await layer.open(signal), { digest, size }, signal);
+      const stream = await layer.open(signal);
+      // Opening may have brought the blob into the store (a base image's layers pulled on first
+      // read): then there is nothing to copy.
+      if ((await this.blobs.size(digest)) === size) {
+        stream.destroy();
+        continue;
+      }
+      await this.blobs.ingest(stream, { digest, size }, signal);
     }
     const config = await this.blobs.writeBytes(image.rawConfig);
     const manifest = await this.blobs.writeBytes(image.rawManifest);

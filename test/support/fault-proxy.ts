@@ -2,7 +2,8 @@
  * Test helper for fault injection: an HTTP proxy in front of a registry that, at random (seeded),
  * answers 500 or 429 instead of forwarding, and drops connections in the middle of blob bodies
  * (downloads and uploads). It counts what it did so tests can prove the faults happened. It can
- * also redirect blob GETs to a second "storage" origin that refuses any Authorization header.
+ * also redirect blob GETs to a second "storage" origin that refuses any Authorization header, and
+ * hold back large blobs' responses (a slow link).
  */
 import {
   createServer,
@@ -25,6 +26,8 @@ export interface FaultOptions {
   readonly corruptBlobs?: boolean;
   /** Faults start after this many requests (lets setup pass). */
   readonly after?: number;
+  /** Hold back the response to every blob GET larger than `minBytes` for `delayMs` (a slow link). */
+  readonly slowBlobs?: { readonly minBytes: number; readonly delayMs: number };
 }
 
 /** Counters of injected faults and seen requests. */
@@ -186,6 +189,26 @@ export async function startFaultProxy(target: string, options: FaultOptions): Pr
             res.write(chunk);
           });
           up.on('end', () => res.end());
+          return false;
+        },
+      });
+      return;
+    }
+    const slow = options.slowBlobs;
+    if (isBlobGet && slow) {
+      forward(upstream, req, res, {
+        onResponse: (up) => {
+          if (!(Number(up.headers['content-length']) > slow.minBytes)) return true;
+          up.pause();
+          const timer = setTimeout(() => {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
+          }, slow.delayMs);
+          // The client gave up waiting: nothing more to send.
+          res.on('close', () => {
+            clearTimeout(timer);
+            up.destroy();
+          });
           return false;
         },
       });
