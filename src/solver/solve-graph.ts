@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { type CacheKey, type CacheRecord, cacheKey } from '../cache/index.ts';
 import type { Layer } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
@@ -72,7 +72,7 @@ function stepDefinition(step: Step): unknown {
 export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promise<SolveResult> {
   const { graph } = options;
   const results = new Map<number, Promise<StageImage>>();
-  const limiter = new Limiter(Math.max(1, cpus().length));
+  const limiter = new Limiter(Math.max(1, availableParallelism()));
   const controller = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
   const cachedSteps: string[] = [];
