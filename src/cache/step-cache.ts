@@ -3,7 +3,7 @@ import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Descriptor, type Digest, parseDescriptorObject, parseDigest } from '../oci/index.ts';
 import type { Store } from '../store/index.ts';
-import { isErrnoException, writeFileAtomic } from '../util/index.ts';
+import { isErrnoException, writeFileAtomicSync } from '../util/index.ts';
 import type { CacheKey } from './cache-key.ts';
 
 /** What a step produced, kept so a later build with the same key can reuse it. */
@@ -81,11 +81,17 @@ export class StepCache {
     return record;
   }
 
-  /** Saves a record (atomically; the same key always holds equivalent content). */
+  /**
+   * Saves a record (atomically; the same key always holds equivalent content). Not fsynced: a
+   * record lost or damaged by a power cut is only a miss (get treats it as one) and the step runs
+   * again, while its layer blob, which images also name, was made durable before this. Written
+   * synchronously: a small file, where four thread-pool round trips cost more than the write.
+   */
   async put(record: CacheRecord): Promise<void> {
-    await writeFileAtomic(
+    writeFileAtomicSync(
       this.#path(record.key),
       JSON.stringify({ ...record, digests: [record.layer.digest] }),
+      { durable: false },
     );
   }
 
