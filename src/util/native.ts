@@ -8,6 +8,12 @@ export interface NativeCalls {
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   /** umount2(2); flags such as MNT_DETACH. */
   umount2(target: string, flags: number): void;
+  /** llistxattr(2): attribute names (of the link itself for a symlink). Absent in older builds. */
+  llistxattr?(path: string): string[];
+  /** lgetxattr(2): the value, or null when the attribute is not set. */
+  lgetxattr?(path: string, name: string): Buffer | null;
+  /** lsetxattr(2). */
+  lsetxattr?(path: string, name: string, value: Buffer): void;
 }
 
 /** umount2's lazy-unmount flag. */
