@@ -1,6 +1,7 @@
 // strata's native addon: the few system calls Node has no API for — mount(2) and umount2(2),
 // made directly instead of by spawning mount(8) and umount(8) (~5 ms per pair in a child process;
-// the calls themselves well under 1 ms), and the l*xattr calls (loading this small addon costs a
+// the calls themselves well under 1 ms), mknod(2) (else one mknod(1) process per device node or
+// overlay whiteout), and the l*xattr calls (loading this small addon costs a
 // fraction of a general-purpose xattr package's loader). Built by node-gyp when the package is
 // installed (binding.gyp); src/util/native.ts loads it, and callers fall back to the programs and
 // to @napi-rs/xattr when it is missing.
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #define CHECK(call)                                                                               \
@@ -240,6 +243,35 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   return result;
 }
 
+
+// mknod(path, mode, major, minor): mknod(2) — device nodes, fifos, overlay whiteouts (0:0 char
+// devices). `mode` carries the file type bits (S_IFCHR, S_IFBLK, S_IFIFO) and permissions; the
+// umask applies, as with mknod(1).
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    napi_throw_type_error(env, NULL, "strata native: mknod takes 4 arguments");
+    return NULL;
+  }
+  uint32_t mode, major_number, minor_number;
+  if (napi_get_value_uint32(env, argv[1], &mode) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &major_number) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &minor_number) != napi_ok) {
+    napi_throw_type_error(env, NULL, "strata native: mknod mode, major and minor must be numbers");
+    return NULL;
+  }
+  int ok;
+  char *path = string_arg(env, argv[0], 0, &ok);
+  if (!ok) return NULL;
+  napi_value result = NULL;
+  if (mknod(path, (mode_t)mode, makedev(major_number, minor_number)) != 0) throw_errno(env, errno, "mknod", path);
+  else napi_get_undefined(env, &result);
+  free(path);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(napi_create_function(env, "mount", NAPI_AUTO_LENGTH, js_mount, NULL, &fn));
@@ -252,6 +284,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "lgetxattr", fn));
   CHECK(napi_create_function(env, "lsetxattr", NAPI_AUTO_LENGTH, js_lsetxattr, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "lsetxattr", fn));
+  CHECK(napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "mknod", fn));
   return exports;
 }
 

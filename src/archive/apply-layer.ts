@@ -21,7 +21,13 @@ import {
 } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AbortedError, isErrnoException, resolveInRoot, setAttributeSync } from '../util/index.ts';
+import {
+  AbortedError,
+  isErrnoException,
+  nativeCalls,
+  resolveInRoot,
+  setAttributeSync,
+} from '../util/index.ts';
 import { TarApplyError, UnsafeTarEntryError } from './errors.ts';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './pack-layer.ts';
 import type { TarHeader } from './tar-header.ts';
@@ -468,10 +474,18 @@ function remove(abs: string, stat: Stats): void {
 }
 
 /**
- * Creates a device node or fifo. Node has no mknod(2), so the coreutils tool does it; the final
- * component does not exist (it was removed) and its parent was resolved inside the root.
+ * Creates a device node or fifo: mknod(2) through strata's addon, or the coreutils tool when the
+ * addon is not built (Node has no mknod); the final component does not exist (it was removed) and
+ * its parent was resolved inside the root.
  */
 function makeNode(abs: string, type: 'char' | 'block' | 'fifo', major: number, minor: number): void {
+  const native = nativeCalls();
+  if (native?.mknod) {
+    const kind =
+      type === 'fifo' ? constants.S_IFIFO : type === 'char' ? constants.S_IFCHR : constants.S_IFBLK;
+    native.mknod(abs, kind | 0o600, major, minor);
+    return;
+  }
   const args =
     type === 'fifo'
       ? ['-m', '0600', '--', abs, 'p']

@@ -11,7 +11,7 @@ export class MountError extends StrataError {
   }
 }
 
-/** An overlay's directories, relative to the `cwd` given to {@link mountOverlay}. */
+/** An overlay's directories: absolute, or relative to the `cwd` given to {@link mountOverlay}. */
 export interface OverlayDirs {
   /** Top layer first. */
   readonly lower: readonly string[];
@@ -24,10 +24,14 @@ export interface OverlayDirs {
 /** The kernel copies mount options into one page, NUL included. */
 const MAX_MOUNT_DATA = 4095;
 
-/** The overlay option string, with each directory prefixed by `prefix`. */
+/**
+ * The overlay option string, with each relative directory prefixed by `prefix`. A `\`, `:` or `,`
+ * in a path is escaped with a backslash, as overlayfs reads them (a build context may be anywhere).
+ */
 export function overlayOptions(dirs: OverlayDirs, prefix = ''): string {
-  const parts = [`lowerdir=${dirs.lower.map((d) => prefix + d).join(':')}`];
-  if (dirs.upper) parts.push(`upperdir=${prefix}${dirs.upper.upper}`, `workdir=${prefix}${dirs.upper.work}`);
+  const dir = (d: string) => (d.startsWith('/') ? d : prefix + d).replace(/[\\:,]/g, '\\$&');
+  const parts = [`lowerdir=${dirs.lower.map(dir).join(':')}`];
+  if (dirs.upper) parts.push(`upperdir=${dir(dirs.upper.upper)}`, `workdir=${dir(dirs.upper.work)}`);
   return [...parts, ...(dirs.options ?? [])].join(',');
 }
 

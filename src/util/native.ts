@@ -14,6 +14,8 @@ export interface NativeCalls {
   lgetxattr?(path: string, name: string): Buffer | null;
   /** lsetxattr(2). */
   lsetxattr?(path: string, name: string, value: Buffer): void;
+  /** mknod(2): `mode` holds the type bits (fs.constants.S_IFCHR, …) and permissions. */
+  mknod?(path: string, mode: number, major: number, minor: number): void;
 }
 
 /** umount2's lazy-unmount flag. */
