@@ -223,6 +223,30 @@ export class ContextView {
   }
 
   /**
+   * The entries below directory `dir` that exist on disk but the build cannot see (relative to
+   * `dir`): .dockerignore'd files and directories, each named once at the top of what is hidden
+   * (an excluded directory with nothing visible below it is one entry; one that shows a
+   * re-included file lists its hidden entries instead). What a bind mount of the context hides.
+   */
+  hiddenBelow(dir: ContextNode): string[] {
+    const out: string[] = [];
+    const visit = (node: ContextNode, rel: string) => {
+      const children = this.children(node);
+      const visible = new Set(children.map((c) => c.path.slice(c.path.lastIndexOf('/') + 1)));
+      for (const name of readdirSync(node.absPath)) {
+        if (!visible.has(name)) out.push(rel === '' ? name : `${rel}/${name}`);
+      }
+      for (const child of children) {
+        if (child.type !== 'directory') continue;
+        const name = child.path.slice(child.path.lastIndexOf('/') + 1);
+        visit(child, rel === '' ? name : `${rel}/${name}`);
+      }
+    };
+    if (dir.type === 'directory') visit(dir, '');
+    return out.sort();
+  }
+
+  /**
    * Walks the visible tree below `dir` in Go's walk order (pre-order, names sorted), not
    * following symlinks; `dir` itself is not yielded. An excluded directory is yielded just before
    * the first visible entry below it, as BuildKit creates it as that entry's parent.

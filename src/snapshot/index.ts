@@ -4,6 +4,7 @@
  * them. Both report a step's changes as `LayerChange`s that archive/ packs into a layer tar.
  * See README.md beside this file.
  */
+export * from './bind-view.ts';
 export * from './chain-id.ts';
 export * from './diff-trees.ts';
 export * from './diff-upper.ts';

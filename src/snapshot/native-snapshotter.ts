@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Digest, Layer } from '../oci/index.ts';
 import { isErrnoException } from '../util/index.ts';
+import { type BindViewOptions, copyForBind } from './bind-view.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffTrees } from './diff-trees.ts';
 import type { ActiveSnapshot, Snapshot, Snapshotter, SnapshotView } from './snapshotter.ts';
@@ -102,6 +103,21 @@ export class NativeSnapshotter implements Snapshotter {
 
   async view(snapshot: Snapshot): Promise<SnapshotView> {
     return { path: snapshot.dirs[0]!, release: async () => undefined };
+  }
+
+  async bindView(source: string, options: BindViewOptions): Promise<SnapshotView> {
+    // No overlays here: a private copy, without the hidden paths; writes to it go nowhere.
+    const base = join(this.#dir, 'active', `${process.pid}-${randomBytes(6).toString('hex')}`);
+    const release = async () => {
+      await rm(base, { recursive: true, force: true });
+    };
+    try {
+      await copyForBind(source, join(base, 'copy'), options.hidden);
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { path: join(base, 'copy'), release };
   }
 
   async sweepStale(): Promise<number> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import type { LayerChange } from '../archive/index.ts';
 import { type Digest, digestHex, type Layer } from '../oci/index.ts';
 import { isErrnoException, processAlive, StrataError } from '../util/index.ts';
+import { type BindViewOptions, copyForBind, makeWhiteoutLayer } from './bind-view.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffUpperdir } from './diff-upper.ts';
 import { mountOverlay, type OverlayDirs, overlayOptions, unmount } from './mount.ts';
@@ -225,6 +227,57 @@ export class OverlaySnapshotter implements Snapshotter {
         rmSync(base, { recursive: true, force: true });
       },
     };
+  }
+
+  async bindView(source: string, options: BindViewOptions): Promise<SnapshotView> {
+    const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const base = join(this.#dir, 'active', `bind-${id}`);
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, 'owner.json'), JSON.stringify({ pid: process.pid, diffIds: [] }));
+    const release = async () => {
+      await rm(base, { recursive: true, force: true });
+    };
+    try {
+      if (lstatSync(source).isDirectory()) {
+        // An overlay over the source: a top layer of whiteouts hides what must not be seen, and an
+        // upperdir of our own takes the writes.
+        const lower: string[] = [];
+        if (options.hidden.length > 0) {
+          mkdirSync(join(base, 'hide'));
+          makeWhiteoutLayer(join(base, 'hide'), source, options.hidden);
+          lower.push(join(base, 'hide'));
+        }
+        lower.push(source);
+        if (!options.writable && lower.length < 2) lower.push('empty'); // one lowerdir alone is refused
+        for (const d of options.writable ? ['upper', 'work', 'merged'] : ['merged']) mkdirSync(join(base, d));
+        const dirs: OverlayDirs = {
+          lower,
+          ...(options.writable ? { upper: { upper: join(base, 'upper'), work: join(base, 'work') } } : {}),
+          options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
+        };
+        try {
+          await mountOverlay(join(base, 'merged'), dirs, this.#dir);
+          let released = false;
+          return {
+            path: join(base, 'merged'),
+            release: async () => {
+              if (released) return;
+              released = true;
+              await unmount(join(base, 'merged'));
+              await release();
+            },
+          };
+        } catch {
+          // The overlay was refused (a context that contains the store, a filesystem overlayfs
+          // cannot stack on): a private copy instead.
+        }
+      }
+      await copyForBind(source, join(base, 'copy'), options.hidden);
+      return { path: join(base, 'copy'), release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
   }
 
   async sweepStale(): Promise<number> {

@@ -1,5 +1,6 @@
 import type { LayerChange } from '../archive/index.ts';
 import type { Digest, Layer } from '../oci/index.ts';
+import type { BindViewOptions } from './bind-view.ts';
 
 /**
  * A read-only filesystem state: a chain of layers. For the overlay snapshotter it is a list of
@@ -60,6 +61,12 @@ export interface Snapshotter {
   prepare(parent: Snapshot, signal?: AbortSignal): Promise<ActiveSnapshot>;
   /** A read-only view of a snapshot as one tree. */
   view(snapshot: Snapshot, signal?: AbortSignal): Promise<SnapshotView>;
+  /**
+   * What a `RUN --mount=type=bind` mounts from `source` (a directory or file: the build context, a
+   * view): `source` without the `hidden` paths, and — when `writable` — a tree the step may write
+   * whose writes are thrown away at release, never reaching `source` (BuildKit's `rw`).
+   */
+  bindView(source: string, options: BindViewOptions): Promise<SnapshotView>;
   /** Removes unpacked layers no snapshot in `keep` uses; returns bytes freed (approximate). */
   prune(keep: readonly Snapshot[]): Promise<{ removed: number }>;
   /**

@@ -184,4 +184,23 @@ describe('parity with BuildKit, and docker load/run of what strata builds', () =
       'only in buildkit: scratch (dir)',
     ]);
   });
+
+  it('matches BuildKit for bind mounts of the context: .dockerignore applies, rw writes are thrown away', async () => {
+    const ctx = fx.context('binds', {
+      Dockerfile: [
+        'FROM busybox:local',
+        'RUN --mount=type=bind,target=/ctx,rw touch /ctx/written && ls -a /ctx /ctx/secrets > /listing',
+        'RUN --mount=type=bind,source=secrets,target=/s ls -a /s > /sub-listing',
+        '',
+      ].join('\n'),
+      '.dockerignore': '.env\nsecrets\n!secrets/public.txt\n',
+      '.env': 'TOKEN=hunter2\n',
+      'secrets/public.txt': 'public\n',
+      'secrets/private.key': 'private\n',
+    });
+    assert.deepEqual(await compareWithBuildkit(store, { context: ctx, bases: ['busybox:local'] }), [
+      'only in buildkit: ctx (dir)',
+      'only in buildkit: s (dir)',
+    ]);
+  });
 });

@@ -260,14 +260,36 @@ async function execMount(
       };
     }
     case 'bind': {
-      // from=scratch binds an empty directory.
-      let root = await openSourceRoot(ctx, m.from, views);
-      if (root === undefined) {
-        root = join(ctx.deps.stateDir, 'tmp', 'empty');
-        await mkdir(root, { recursive: true });
+      let source: string;
+      let hidden: string[] = [];
+      if (m.from.kind === 'context') {
+        // The context as BuildKit receives it: resolved and seen through .dockerignore.
+        const view = ctx.options.context.view;
+        const node = view.resolve(m.source || '.');
+        if (node === undefined) {
+          throw new InvalidInputError(
+            `bind mount source ${JSON.stringify(m.source || '.')} is not in the build context`,
+            { hint: 'check the path, and that .dockerignore does not exclude it' },
+          );
+        }
+        source = node.absPath;
+        hidden = view.hiddenBelow(node);
+      } else {
+        // from=scratch binds an empty directory.
+        let root = await openSourceRoot(ctx, m.from, views);
+        if (root === undefined) {
+          root = join(ctx.deps.stateDir, 'tmp', 'empty');
+          await mkdir(root, { recursive: true });
+        }
+        source = resolveInRoot(root, m.source || '/');
       }
-      const source = resolveInRoot(root, m.source || '/');
-      return { type: 'bind', source, target, readonly: m.readOnly };
+      // Read-only and nothing to hide: the source itself, bound read-only. Otherwise a view that
+      // hides the ignored files and, for `rw`, takes the writes and throws them away — a step
+      // must never write into the context or into another stage's snapshot.
+      if (m.readOnly && hidden.length === 0) return { type: 'bind', source, target, readonly: true };
+      const bound = await ctx.deps.snapshotter.bindView(source, { hidden, writable: !m.readOnly });
+      views.push(bound);
+      return { type: 'bind', source: bound.path, target, readonly: m.readOnly };
     }
     case 'ssh':
       throw new InvalidInputError('RUN --mount=type=ssh is not supported yet', {
