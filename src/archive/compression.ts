@@ -19,17 +19,21 @@ export interface CompressorOptions {
 /** The gzip mode used when none is asked for; chosen by measurement (src/archive/README.md). */
 export const DEFAULT_GZIP_MODE: 'parallel' | 'single' = 'parallel';
 
+/** The gzip level `options` ask for (default 6), checked. */
+export function gzipLevel(options: CompressorOptions): number {
+  const level = options.level ?? 6;
+  if (!Number.isInteger(level) || level < 1 || level > 9)
+    throw new InvalidInputError(`gzip compression level ${level} is out of range`, { hint: 'use 1 to 9' });
+  return level;
+}
+
 /** A Transform compressing a layer tar with `compression` (a PassThrough for `none`). */
 export function createCompressor(compression: Compression, options: CompressorOptions = {}): Transform {
   switch (compression) {
     case 'none':
       return new PassThrough({ highWaterMark: 1024 * 1024 });
     case 'gzip': {
-      const level = options.level ?? 6;
-      if (!Number.isInteger(level) || level < 1 || level > 9)
-        throw new InvalidInputError(`gzip compression level ${level} is out of range`, {
-          hint: 'use 1 to 9',
-        });
+      const level = gzipLevel(options);
       if ((options.gzipMode ?? DEFAULT_GZIP_MODE) === 'parallel') return new ParallelGzip({ level });
       return createGzip({ level, chunkSize: 256 * 1024 });
     }

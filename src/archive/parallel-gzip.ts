@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import { constants, crc32, deflateRaw } from 'node:zlib';
+import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
 
 /** Options of {@link ParallelGzip}. */
 export interface ParallelGzipOptions {
@@ -14,6 +14,25 @@ export interface ParallelGzipOptions {
 
 const DICTIONARY = 32 * 1024;
 const OUTPUT_CHUNK = 256 * 1024;
+
+/** The gzip header ParallelGzip writes: deflate, no flags, mtime 0, no extra flags, OS = Unix. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+
+/**
+ * What {@link ParallelGzip} makes of `data` shorter than one block, computed synchronously on
+ * this thread: the same bytes (one block, deflated with Z_FINISH and no dictionary; a full block
+ * would be sync-flushed and followed by an empty final one), for small layers, where the
+ * threadpool round trips cost more than the deflate.
+ */
+export function parallelGzipSmallSync(data: Uint8Array, options: ParallelGzipOptions = {}): Buffer {
+  const blockSize = options.blockSize ?? 1024 * 1024;
+  if (data.length >= blockSize)
+    throw new RangeError(`${data.length} bytes are not less than one ${blockSize}-byte block`);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data) >>> 0, 0);
+  trailer.writeUInt32LE(data.length % 0x100000000, 4);
+  return Buffer.concat([GZIP_HEADER, deflateRawSync(data, { level: options.level ?? 6 }), trailer]);
+}
 
 /**
  * pigz-style gzip: the input is cut into fixed blocks, each deflated on the libuv threadpool
@@ -100,8 +119,7 @@ export class ParallelGzip extends Transform {
   /** Emits finished blocks in order until at most `keep` jobs remain in flight. */
   async #drain(keep: number): Promise<void> {
     if (!this.#headerWritten) {
-      // gzip header: deflate, no flags, mtime 0, no extra flags, OS = Unix (as Node's gzip writes).
-      this.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]));
+      this.push(GZIP_HEADER); // as Node's gzip writes it
       this.#headerWritten = true;
     }
     while (this.#jobs.length > keep) {

@@ -90,7 +90,8 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-function fsyncDirectorySync(dir: string): void {
+/** The synchronous twin of {@link fsyncDirectory}. */
+export function fsyncDirectorySync(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

@@ -15,6 +15,7 @@ import {
   ParallelGzip,
   packChanges,
   packDirectory,
+  parallelGzipSmallSync,
   type TarHeader,
   TarParser,
   writeLayerBlob,
@@ -88,6 +89,39 @@ describe('one-pass layer blobs', () => {
     assert.ok(!existsSync(path));
   });
 
+  it('writes small layers with synchronous calls, to the bytes the streaming path makes', async () => {
+    const small = fresh('small');
+    makeRandomTree(small, 11, { files: 6 });
+    // Just under and just over the synchronous path's limit (256 KiB of tar), then well over it.
+    const edge = fresh('edge');
+    writeFileSync(join(edge, 'f'), Buffer.alloc(255 * 1024, 'a'));
+    const over = fresh('over');
+    writeFileSync(join(over, 'f'), Buffer.alloc(300 * 1024, 'b'));
+    for (const dir of [small, edge, over, src]) {
+      for (const [compression, level] of [
+        ['gzip', 6],
+        ['gzip', 1],
+        ['none', undefined],
+      ] as const) {
+        const path = join(base, `sync-${dir.split('/').pop()}-${compression}-${level}`);
+        const options = { compression, ...(level ? { level } : {}) };
+        const toFile = await writeLayerBlob(packDirectory(dir, { sourceDateEpoch: 0 }), {
+          sink: path,
+          ...options,
+        });
+        const streamed = new PassThrough();
+        const bytes = collect(streamed);
+        const viaStream = await writeLayerBlob(packDirectory(dir, { sourceDateEpoch: 0 }), {
+          sink: streamed,
+          ...options,
+        });
+        assert.deepEqual(toFile, viaStream, `${dir} ${compression} ${level}`);
+        assert.ok(readFileSync(path).equals(await bytes), `${dir} ${compression} ${level}: same bytes`);
+        if (compression === 'gzip') run('gzip', ['-t', path]);
+      }
+    }
+  });
+
   it('refuses an out-of-range compression level with a typed error', async () => {
     await assert.rejects(
       writeLayerBlob(packDirectory(src), { sink: new PassThrough(), compression: 'gzip', level: 12 }),
@@ -116,6 +150,17 @@ describe('parallel gzip', () => {
     for (let i = 0; i < input.length; i += 65_537) slices.push(input.subarray(i, i + 65_537));
     const four = await collect(Readable.from(slices).pipe(new ParallelGzip({ concurrency: 4 })));
     assert.ok(one.equals(four));
+  });
+
+  it('makes the same bytes synchronously for an input shorter than one block', async () => {
+    for (const length of [0, 1, 4096, 1024 * 1024 - 1]) {
+      const data = input.subarray(0, length);
+      const streamed = await collect(
+        Readable.from(length ? [data] : []).pipe(new ParallelGzip({ level: 5 })),
+      );
+      assert.ok(parallelGzipSmallSync(data, { level: 5 }).equals(streamed), `${length} bytes`);
+    }
+    assert.throws(() => parallelGzipSmallSync(input.subarray(0, 1024 * 1024)), RangeError);
   });
 
   it('handles empty input and an input of exactly one block', async () => {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { buildRun } from '../support/build-run.ts';
-import { runStrata } from '../support/cli.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
 /** A build of `ctx` into `root`: which steps ran, which were cached, the image digest. */
