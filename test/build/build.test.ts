@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
@@ -170,6 +170,30 @@ describe('strata build', () => {
     assert.equal(readlinkSync(join(out, 'data/link')), 'a.txt');
     assert.equal(readFileSync(join(out, 'data/sub/b.txt'), 'utf8'), 'b');
     assert.throws(() => lstatSync(join(out, 'maybe/ignored.txt')), /ENOENT/);
+  });
+
+  it('lets a later COPY source replace what an earlier one put in a directory it made, and keeps set-id bits', async () => {
+    const ctx = fx.context('copy-overlap', {
+      Dockerfile: 'FROM busybox:local\nCOPY a/ b/ /new/\n',
+      'a/sub/same.txt': 'from a',
+      'a/sub/only-a.txt': 'a',
+      'b/sub/same.txt': 'from b',
+      'a/tool': '#!/bin/sh\n',
+    });
+    chmodSync(join(ctx, 'a/tool'), 0o4755);
+    chmodSync(join(ctx, 'b/sub/same.txt'), 0o600);
+    for (const snapshotter of ['overlay', 'native']) {
+      const out = join(fx.work, `out-copy-overlap-${snapshotter}`);
+      const result = await runStrata(['build', '--no-cache', '-o', `type=local,dest=${out}`, ctx], {
+        root: fx.root,
+        env: { STRATA_SNAPSHOTTER: snapshotter },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(readFileSync(join(out, 'new/sub/same.txt'), 'utf8'), 'from b');
+      assert.equal(lstatSync(join(out, 'new/sub/same.txt')).mode & 0o7777, 0o600);
+      assert.equal(readFileSync(join(out, 'new/sub/only-a.txt'), 'utf8'), 'a');
+      assert.equal(lstatSync(join(out, 'new/tool')).mode & 0o7777, 0o4755);
+    }
   });
 
   it('never writes or links through a symlink that a later COPY source put where a directory was', async () => {

@@ -154,6 +154,12 @@ class CopyWriter {
    * each, through overlayfs). Emptied whenever the copy removes a directory.
    */
   readonly #dirs = new Map<string, string>();
+  /**
+   * Directories this copy created (rootfs paths), and what it has written into them: an entry of
+   * a fresh directory not written yet cannot exist, so it needs no lstat to clear its place.
+   */
+  readonly #fresh = new Set<string>();
+  readonly #written = new Set<string>();
   readonly #createdDirOwner: { uid: number; gid: number };
   readonly #now: Date;
 
@@ -193,10 +199,24 @@ class CopyWriter {
     }
   }
 
-  /** Removes what is at `target` for a new entry (see clearTarget), forgetting directories if one goes. */
-  #clear(target: string, wantDir: boolean): boolean {
+  /**
+   * Removes what is at rootfs path `dest` (host path `target`) for a new entry (see clearTarget),
+   * forgetting directories if one goes.
+   */
+  #clear(dest: string, target: string, wantDir: boolean): boolean {
+    const slash = dest.lastIndexOf('/');
+    const parent = slash <= 0 ? '/' : dest.slice(0, slash);
+    if (this.#fresh.has(parent) && !this.#written.has(dest)) {
+      this.#written.add(dest);
+      return false; // nothing can be there yet
+    }
+    this.#written.add(dest);
     const { keptDir, removedDir } = clearTarget(target, wantDir);
-    if (removedDir) this.#dirs.clear();
+    if (removedDir) {
+      this.#dirs.clear();
+      this.#fresh.clear();
+      this.#written.clear();
+    }
     return keptDir;
   }
 
@@ -236,7 +256,10 @@ class CopyWriter {
     const st = node.stats;
     const owner = this.#owner(st);
     if (st.isDirectory()) {
-      if (!this.#clear(target, true)) mkdirSync(target);
+      if (!this.#clear(dest, target, true)) {
+        mkdirSync(target);
+        this.#fresh.add(dest);
+      }
       chmodSync(target, this.#mode(st));
       chownSync(target, owner.uid, owner.gid);
       copyXattrs(node.absPath, target);
@@ -244,7 +267,7 @@ class CopyWriter {
       this.#dirs.set(dest, target);
       return;
     }
-    this.#clear(target, false);
+    this.#clear(dest, target, false);
     const key = `${st.dev}:${st.ino}`;
     if (st.nlink > 1 && !st.isDirectory()) {
       const first = this.#links.get(key);
@@ -270,7 +293,10 @@ class CopyWriter {
       throw new CopyError(`cannot copy ${node.absPath}: unsupported file type`);
     }
     chownSync(target, owner.uid, owner.gid);
-    chmodSync(target, this.#mode(st));
+    // copyFileSync gave the copy the source's mode already (libuv fchmods it); chown then clears
+    // only set-id bits, so a plain file's mode needs setting again only under --chmod.
+    if (!st.isFile() || this.#ownership.mode !== undefined || (st.mode & 0o6000) !== 0)
+      chmodSync(target, this.#mode(st));
     if (st.isFile()) copyXattrs(node.absPath, target);
     utimesSync(target, st.atime, st.mtime);
   }
@@ -278,7 +304,7 @@ class CopyWriter {
   /** A new regular file with `content` (heredoc sources, ADD downloads). */
   writeFile(dest: string, content: Uint8Array | string, mode: number): void {
     const target = this.host(dest);
-    this.#clear(target, false);
+    this.#clear(dest, target, false);
     writeFileSync(target, content);
     const owner = this.#ownership.owner ?? { uid: 0, gid: 0 };
     chownSync(target, owner.uid, owner.gid);
