@@ -24,6 +24,16 @@
     }                                                                                             \
   } while (0)
 
+// The `count` arguments of a call, in `argv`; throws (and returns) unless exactly that many came.
+#define ARGUMENTS(count, name)                                                                    \
+  size_t argc = count;                                                                            \
+  napi_value argv[count];                                                                         \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                                    \
+  if (argc != count) {                                                                            \
+    napi_throw_type_error(env, NULL, "strata native: " name " takes " #count " arguments");       \
+    return NULL;                                                                                  \
+  }
+
 // Throws an Error shaped like Node's system errors: message, code ("EBUSY"), errno, syscall.
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = strerrorname_np(err);
@@ -78,13 +88,7 @@ static char *string_arg(napi_env env, napi_value value, int nullable, int *ok) {
 
 // mount(source, target, fstype, flags, data): mount(2).
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) {
-    napi_throw_type_error(env, NULL, "strata native: mount takes 5 arguments");
-    return NULL;
-  }
+  ARGUMENTS(5, "mount")
   int ok1, ok2, ok3, ok5;
   char *source = string_arg(env, argv[0], 0, &ok1);
   char *target = ok1 ? string_arg(env, argv[1], 0, &ok2) : NULL;
@@ -108,13 +112,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
 
 // umount2(target, flags): umount2(2).
 static napi_value js_umount2(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 2) {
-    napi_throw_type_error(env, NULL, "strata native: umount2 takes 2 arguments");
-    return NULL;
-  }
+  ARGUMENTS(2, "umount2")
   int ok;
   char *target = string_arg(env, argv[0], 0, &ok);
   if (!ok) return NULL;
@@ -134,13 +132,10 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
 
 // llistxattr(path): the names of a file's extended attributes (the link itself for a symlink).
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGUMENTS(1, "llistxattr")
   int ok;
-  char *path = argc == 1 ? string_arg(env, argv[0], 0, &ok) : NULL;
-  if (argc != 1) napi_throw_type_error(env, NULL, "strata native: llistxattr takes 1 argument");
-  if (!path) return NULL;
+  char *path = string_arg(env, argv[0], 0, &ok);
+  if (!ok) return NULL;
   char *names = NULL;
   ssize_t size;
   for (;;) {  // the list can grow between the size query and the read: ask again then
@@ -176,13 +171,7 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
 
 // lgetxattr(path, name): the attribute's value as a Buffer, or null when it is not set.
 static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 2) {
-    napi_throw_type_error(env, NULL, "strata native: lgetxattr takes 2 arguments");
-    return NULL;
-  }
+  ARGUMENTS(2, "lgetxattr")
   int ok1, ok2;
   char *path = string_arg(env, argv[0], 0, &ok1);
   char *name = ok1 ? string_arg(env, argv[1], 0, &ok2) : NULL;
@@ -215,13 +204,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
 
 // lsetxattr(path, name, value: Buffer): sets an attribute (creating or replacing it).
 static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 3) {
-    napi_throw_type_error(env, NULL, "strata native: lsetxattr takes 3 arguments");
-    return NULL;
-  }
+  ARGUMENTS(3, "lsetxattr")
   bool is_buffer = false;
   if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer) {
     napi_throw_type_error(env, NULL, "strata native: lsetxattr value must be a Buffer");
@@ -248,13 +231,7 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
 // devices). `mode` carries the file type bits (S_IFCHR, S_IFBLK, S_IFIFO) and permissions; the
 // umask applies, as with mknod(1).
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_type_error(env, NULL, "strata native: mknod takes 4 arguments");
-    return NULL;
-  }
+  ARGUMENTS(4, "mknod")
   uint32_t mode, major_number, minor_number;
   if (napi_get_value_uint32(env, argv[1], &mode) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &major_number) != napi_ok ||

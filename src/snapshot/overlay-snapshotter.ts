@@ -217,16 +217,7 @@ export class OverlaySnapshotter implements Snapshotter {
       await rm(base, { recursive: true, force: true });
       throw error;
     }
-    let released = false;
-    return {
-      path: join(base, 'merged'),
-      release: async () => {
-        if (released) return;
-        released = true;
-        await unmount(join(base, 'merged'));
-        rmSync(base, { recursive: true, force: true });
-      },
-    };
+    return mountedView(base);
   }
 
   async bindView(source: string, options: BindViewOptions): Promise<SnapshotView> {
@@ -257,16 +248,7 @@ export class OverlaySnapshotter implements Snapshotter {
         };
         try {
           await mountOverlay(join(base, 'merged'), dirs, this.#dir);
-          let released = false;
-          return {
-            path: join(base, 'merged'),
-            release: async () => {
-              if (released) return;
-              released = true;
-              await unmount(join(base, 'merged'));
-              await release();
-            },
-          };
+          return mountedView(base);
         } catch {
           // The overlay was refused (a context that contains the store, a filesystem overlayfs
           // cannot stack on): a private copy instead.
@@ -330,4 +312,21 @@ export class OverlaySnapshotter implements Snapshotter {
     this.#links.clear(); // a layer unpacked again gets a new link
     return { removed };
   }
+}
+
+/**
+ * The view of an overlay mounted at `<base>/merged`; releasing it (once) unmounts it and removes
+ * `base` — off the main thread, since a writable view's upperdir may hold what a step wrote.
+ */
+function mountedView(base: string): SnapshotView {
+  let released = false;
+  return {
+    path: join(base, 'merged'),
+    release: async () => {
+      if (released) return;
+      released = true;
+      await unmount(join(base, 'merged'));
+      await rm(base, { recursive: true, force: true });
+    },
+  };
 }
