@@ -196,6 +196,37 @@ describe('strata build', () => {
     }
   });
 
+  it('never writes through a symlink an ADDed archive put where an earlier source wrote', async () => {
+    const victims = join(fx.work, 'add-victims');
+    execFileSync('mkdir', ['-p', join(victims, 'dir')]);
+    writeFileSync(join(victims, 'file'), 'host file');
+    const ctx = fx.context('add-overlap', {
+      Dockerfile: 'FROM busybox:local\nADD d1/ evil.tar d2/ /out/\n',
+      'd1/sub/keep': 'd1',
+      'd1/sub2/keep': 'd1',
+      'd2/sub/f': 'from d2',
+      'd2/sub2/g': 'from d2',
+    });
+    // The archive turns out/sub/f into a link to a host file and out/sub2 into a link to a host
+    // directory — both places the copy had made or checked before extracting it.
+    const staging = join(fx.work, 'add-staging');
+    execFileSync('mkdir', ['-p', join(staging, 'sub')]);
+    execFileSync('ln', ['-s', join(victims, 'file'), join(staging, 'sub/f')]);
+    execFileSync('ln', ['-s', join(victims, 'dir'), join(staging, 'sub2')]);
+    execFileSync('tar', ['-cf', join(ctx, 'evil.tar'), '-C', staging, 'sub', 'sub2']);
+    for (const snapshotter of ['overlay', 'native']) {
+      const out = join(fx.work, `out-add-overlap-${snapshotter}`);
+      const result = await runStrata(['build', '--no-cache', '-o', `type=local,dest=${out}`, ctx], {
+        root: fx.root,
+        env: { STRATA_SNAPSHOTTER: snapshotter },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(readFileSync(join(out, 'out/sub/f'), 'utf8'), 'from d2');
+      assert.equal(readFileSync(join(victims, 'file'), 'utf8'), 'host file');
+      assert.deepEqual(readdirSync(join(victims, 'dir')), []);
+    }
+  });
+
   it('never writes or links through a symlink that a later COPY source put where a directory was', async () => {
     const outside = join(fx.work, 'outside-target');
     const ctx = fx.context('copy-replace', {

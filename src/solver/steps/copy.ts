@@ -33,7 +33,7 @@ import {
 } from '../../context/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
-import type { SnapshotView } from '../../snapshot/index.ts';
+import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import {
   getAttributeSync,
   isErrnoException,
@@ -212,12 +212,15 @@ class CopyWriter {
     }
     this.#written.add(dest);
     const { keptDir, removedDir } = clearTarget(target, wantDir);
-    if (removedDir) {
-      this.#dirs.clear();
-      this.#fresh.clear();
-      this.#written.clear();
-    }
+    if (removedDir) this.forget();
     return keptDir;
+  }
+
+  /** Forgets every directory checked or made so far: something else has written the rootfs. */
+  forget(): void {
+    this.#dirs.clear();
+    this.#fresh.clear();
+    this.#written.clear();
   }
 
   /** mkdir -p of the destination's parents (CreateDestPath), owned by --chown or root. */
@@ -347,7 +350,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
         }
       : {}),
     dispose: async () => {
-      for (const v of sourceViews) await v.release();
+      await releaseViews(sourceViews);
     },
     execute: async () => {
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
@@ -403,6 +406,9 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
                   whiteouts: 'apply',
                   ...(ctx.signal ? { signal: ctx.signal } : {}),
                 });
+                // The archive may have put anything anywhere below, symlinks included: what the
+                // writer knew about directories no longer holds.
+                writer.forget();
                 continue;
               }
             }
