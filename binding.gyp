@@ -3,7 +3,8 @@
     {
       "target_name": "strata_native",
       "sources": ["native/strata_native.c"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
+      "cflags": ["-Wall", "-Wextra", "-O2", "-Werror=implicit-function-declaration"],
+      "ldflags": ["-Wl,-z,now"]
     }
   ]
 }

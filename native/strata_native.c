@@ -34,9 +34,46 @@
     return NULL;                                                                                  \
   }
 
+// The symbolic name of an errno ("EBUSY"): glibc's own from 2.32, else the ones these calls
+// return (Node supports glibc 2.28, which lacks strerrorname_np).
+static const char *errno_name(int err) {
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 32)
+  return strerrorname_np(err);
+#endif
+#endif
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case E2BIG: return "E2BIG";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case ENOTBLK: return "ENOTBLK";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EXDEV: return "EXDEV";
+    case ENODEV: return "ENODEV";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EINVAL: return "EINVAL";
+    case EMFILE: return "EMFILE";
+    case ENOSPC: return "ENOSPC";
+    case EROFS: return "EROFS";
+    case ERANGE: return "ERANGE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ELOOP: return "ELOOP";
+    case ENODATA: return "ENODATA";
+    case ENOTSUP: return "ENOTSUP";
+    case ENOMEM: return "ENOMEM";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    default: return NULL;
+  }
+}
+
 // Throws an Error shaped like Node's system errors: message, code ("EBUSY"), errno, syscall.
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
-  const char *name = strerrorname_np(err);
+  const char *name = errno_name(err);
   char message[512];
   snprintf(message, sizeof message, "%s, %s '%s'", name ? name : "EUNKNOWN", strerror(err), path);
   napi_value msg, error, value;
@@ -181,8 +218,8 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
     ssize_t size;
     for (;;) {
       size = lgetxattr(path, name, NULL, 0);
-      if (size < 0) break;
-      char *grown = realloc(value, size > 0 ? (size_t)size : 1);
+      if (size <= 0) break;  // an error, or an empty value (a second call with size 0 reads nothing)
+      char *grown = realloc(value, (size_t)size);
       if (!grown) {
         size = -1;
         errno = ENOMEM;
@@ -194,6 +231,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
     }
     if (size < 0 && errno == ENODATA) napi_get_null(env, &result);
     else if (size < 0) throw_errno(env, errno, "lgetxattr", path);
+    else if (size == 0) napi_create_buffer(env, 0, NULL, &result);
     else napi_create_buffer_copy(env, (size_t)size, value, NULL, &result);
     free(value);
   }
