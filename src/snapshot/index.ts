@@ -12,5 +12,5 @@ export * from './mount.ts';
 export { NativeSnapshotter } from './native-snapshotter.ts';
 export * from './open-snapshotter.ts';
 export * from './overlay-snapshotter.ts';
-export type * from './snapshotter.ts';
+export * from './snapshotter.ts';
 export * from './unpack.ts';

@@ -45,7 +45,8 @@ export async function mountOverlay(target: string, dirs: OverlayDirs, cwd: strin
   const native = nativeCalls();
   const absolute = native ? overlayOptions(dirs, `${cwd}/`) : '';
   try {
-    if (native && absolute.length <= MAX_MOUNT_DATA) native.mount('overlay', target, 'overlay', 0, absolute);
+    if (native && Buffer.byteLength(absolute) <= MAX_MOUNT_DATA)
+      native.mount('overlay', target, 'overlay', 0, absolute);
     else await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(dirs), target], { cwd });
   } catch (error) {
     const detail = (error as { stderr?: string }).stderr?.trim() || (error as { code?: string }).code;

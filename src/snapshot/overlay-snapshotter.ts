@@ -51,7 +51,7 @@ export class TooManyLayersError extends StrataError {
 export class OverlaySnapshotter implements Snapshotter {
   readonly kind = 'overlay' as const;
   readonly #dir: string;
-  /** Short links already read or made by this process (a layer's link never changes). */
+  /** Short links already read by this process (a layer keeps its link while it exists). */
   readonly #links = new Map<Digest, string>();
 
   constructor(dir: string) {
@@ -112,7 +112,9 @@ export class OverlaySnapshotter implements Snapshotter {
   /** `l/<short>` for a layer (relative to the snapshotter dir), memoized: a step mounts every layer below it. */
   #shortLink(diffId: Digest): string {
     let link = this.#links.get(diffId);
-    if (link === undefined) {
+    // One lstat: a prune by another process may have removed the layer, and an unpack since made
+    // it a new link.
+    if (link === undefined || !existsSync(join(this.#dir, link))) {
       link = this.#readShortLink(diffId);
       this.#links.set(diffId, link);
     }
@@ -152,7 +154,8 @@ export class OverlaySnapshotter implements Snapshotter {
       upper: { upper: `active/${id}/upper`, work: `active/${id}/work` },
       options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
     };
-    if (overlayOptions(dirs).length > MAX_OPTIONS) throw new TooManyLayersError(parent.diffIds.length);
+    if (Buffer.byteLength(overlayOptions(dirs)) > MAX_OPTIONS)
+      throw new TooManyLayersError(parent.diffIds.length);
     try {
       await mountOverlay(join(base, 'merged'), dirs, this.#dir);
     } catch (error) {
@@ -231,27 +234,28 @@ export class OverlaySnapshotter implements Snapshotter {
     try {
       if (lstatSync(source).isDirectory()) {
         // An overlay over the source: a top layer of whiteouts hides what must not be seen, and an
-        // upperdir of our own takes the writes.
-        const lower: string[] = [];
-        if (options.hidden.length > 0) {
-          mkdirSync(join(base, 'hide'));
-          makeWhiteoutLayer(join(base, 'hide'), source, options.hidden);
-          lower.push(join(base, 'hide'));
-        }
-        lower.push(source);
-        if (!options.writable && lower.length < 2) lower.push('empty'); // one lowerdir alone is refused
-        for (const d of options.writable ? ['upper', 'work', 'merged'] : ['merged']) mkdirSync(join(base, d));
-        const dirs: OverlayDirs = {
-          lower,
-          ...(options.writable ? { upper: { upper: join(base, 'upper'), work: join(base, 'work') } } : {}),
-          options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
-        };
+        // upperdir of our own takes the writes. Where it cannot be made (a context that contains
+        // the store, a filesystem overlayfs cannot stack on, no right to mknod), a private copy.
         try {
+          const lower: string[] = [];
+          if (options.hidden.length > 0) {
+            mkdirSync(join(base, 'hide'));
+            makeWhiteoutLayer(join(base, 'hide'), source, options.hidden);
+            lower.push(join(base, 'hide'));
+          }
+          lower.push(source);
+          if (!options.writable && lower.length < 2) lower.push('empty'); // one lowerdir alone is refused
+          for (const d of options.writable ? ['upper', 'work', 'merged'] : ['merged'])
+            mkdirSync(join(base, d));
+          const dirs: OverlayDirs = {
+            lower,
+            ...(options.writable ? { upper: { upper: join(base, 'upper'), work: join(base, 'work') } } : {}),
+            options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
+          };
           await mountOverlay(join(base, 'merged'), dirs, this.#dir);
           return mountedView(base);
         } catch {
-          // The overlay was refused (a context that contains the store, a filesystem overlayfs
-          // cannot stack on): a private copy instead.
+          // the copy below
         }
       }
       await copyForBind(source, join(base, 'copy'), options.hidden);

@@ -22,6 +22,22 @@ export interface SnapshotView {
   release(): Promise<void>;
 }
 
+/**
+ * Releases views newest first (a view may be stacked on an older one, which is busy until it
+ * goes), every one of them even when one fails; then throws the first failure.
+ */
+export async function releaseViews(views: readonly SnapshotView[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const view of [...views].reverse()) {
+    try {
+      await view.release();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
+}
+
 /** The result of committing an active snapshot. */
 export interface CommitResult {
   /** The new snapshot (equal to the parent when nothing changed). */

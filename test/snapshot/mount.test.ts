@@ -8,6 +8,7 @@ import {
   mountOverlay,
   type OverlayDirs,
   overlayOptions,
+  releaseViews,
   unmount,
 } from '../../src/snapshot/index.ts';
 import { nativeCalls, nativeCallsStatus } from '../../src/util/index.ts';
@@ -77,6 +78,21 @@ describe('overlay mounts', () => {
     }
   });
 
+  it('count the page limit in bytes, not characters', async () => {
+    // 35 lowers under a 50-character, 100-byte name: under 4095 characters, over 4095 bytes.
+    const cwd = join(work.path, 'é'.repeat(50));
+    const dirs: OverlayDirs = { lower: lowers(cwd, 35) };
+    const absolute = overlayOptions(dirs, `${cwd}/`);
+    assert.ok(absolute.length < 4095 && Buffer.byteLength(absolute) > 4095);
+    mkdirSync(join(cwd, 'merged'));
+    await mountOverlay(join(cwd, 'merged'), dirs, cwd);
+    try {
+      assert.equal(readFileSync(join(cwd, 'merged', 'from-34'), 'utf8'), '34\n');
+    } finally {
+      await unmount(join(cwd, 'merged'));
+    }
+  });
+
   it('report failures with the system error', async () => {
     const cwd = join(work.path, 'bad');
     const dirs: OverlayDirs = { lower: lowers(cwd, 2) };
@@ -113,5 +129,20 @@ describe('overlay mounts', () => {
     assert.equal(r.stdout, 'true', 'it was mounted');
     assert.ok(!mounted(join(cwd, 'merged')), 'and unmounted');
     assert.equal(readFileSync(join(cwd, 'upper', 'spawned'), 'utf8'), '1\n');
+  });
+});
+
+describe('releaseViews', () => {
+  it('releases the newest view first, every view even when one fails, then throws the first failure', async () => {
+    const released: string[] = [];
+    const view = (name: string, fail = false) => ({
+      path: `/${name}`,
+      release: async () => {
+        released.push(name);
+        if (fail) throw new Error(`${name} is busy`);
+      },
+    });
+    await assert.rejects(releaseViews([view('a'), view('b', true), view('c', true), view('d')]), /c is busy/);
+    assert.deepEqual(released, ['d', 'c', 'b', 'a']);
   });
 });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { checksumSources } from '../../context/index.ts';
 import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
-import type { SnapshotView } from '../../snapshot/index.ts';
+import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { RunFailedError } from '../errors.ts';
@@ -153,8 +153,11 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
         await active.discard();
         throw error;
       } finally {
-        for (const v of views) await v.release();
-        for (const release of locks) await release();
+        try {
+          await releaseViews(views);
+        } finally {
+          for (const release of locks) await release();
+        }
         if (pipesDir) await rm(pipesDir, { recursive: true, force: true });
       }
     },
