@@ -195,13 +195,15 @@ async function buildWith(
   // the cache holds: a base that is not in the store yet starts downloading now, beside everything
   // else. Other bases download when a step first reads their files — never, when their stage is
   // all cached (a CI machine importing --cache-from need not fetch the builder's toolchain).
+  const prefetches: Promise<void>[] = [];
   for (let index: number | undefined = graph.target; index !== undefined; ) {
-    const base: Stage['base'] | undefined = graph.stages[index]?.base;
-    if (base?.kind === 'image') {
-      const i = bases.findIndex(
-        (stage) => stage.base.kind === 'image' && stage.base.ref.toString() === base.ref.toString(),
-      );
-      if (i >= 0) void prefetchLayers(resolved[i]!).catch(() => undefined); // a failure surfaces on export
+    const stage: Stage | undefined = graph.stages[index];
+    const base: Stage['base'] | undefined = stage?.base;
+    if (stage && base?.kind === 'image') {
+      // resolveOnce answers from its memo: the very image, for this stage's platform.
+      const prefetch = resolveOnce(base.ref, stage.platform).then(prefetchLayers);
+      prefetch.catch(() => undefined); // a failure surfaces when the export reads the layers
+      prefetches.push(prefetch);
     }
     index = base?.kind === 'stage' ? base.stage : undefined;
   }
@@ -226,7 +228,11 @@ async function buildWith(
   try {
     for (const from of options.cacheFrom ?? [])
       remote.push(await openRemoteCache(store, from, pool!, options.signal));
-    return await solveAndStore();
+    const result = await solveAndStore();
+    // The export has read those layers, unless the store had them all: then their pull is just
+    // naming the image; let it finish rather than leave it running.
+    await Promise.allSettled(prefetches);
+    return result;
   } finally {
     if (owned) await pool?.close();
   }

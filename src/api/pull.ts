@@ -144,10 +144,14 @@ export async function fetchImageMetadata(
     }
     const config = parseManifest(manifest.raw).config;
     const chunks: Buffer[] = [];
-    for await (const chunk of await reader.openBlob(config, signal ? { signal } : {}))
+    let bytes = 0;
+    for await (const chunk of await reader.openBlob(config, signal ? { signal } : {})) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > config.size) break; // more than the manifest says: refused below, not read on
       chunks.push(chunk as Buffer);
+    }
     const rawConfig = Buffer.concat(chunks);
-    if (rawConfig.length !== config.size || digestOf(rawConfig) !== config.digest) {
+    if (bytes !== config.size || digestOf(rawConfig) !== config.digest) {
       throw new InvalidInputError(`${reader.name}: config blob ${config.digest} does not match its digest`);
     }
     return { manifest, rawConfig, resolvedDigest: source.descriptor.digest };

@@ -83,11 +83,15 @@ async function readWholeIfSmall(tar: Readable): Promise<{ whole?: Buffer; rest: 
     if (bytes > SMALL_LAYER) break;
   }
   async function* everything(): AsyncGenerator<Buffer> {
-    yield* read;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
-      yield next.value;
+    try {
+      yield* read;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      tar.destroy(); // when the pipeline fails and ends this early, the source goes too
     }
   }
   return { rest: Readable.from(everything(), { objectMode: false }) };
