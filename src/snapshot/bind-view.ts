@@ -7,6 +7,9 @@ import { nativeCalls } from '../util/index.ts';
 
 const run = promisify(execFile);
 
+/** Whiteouts made by spawning mknod(1) (no addon) before the caller had better copy. */
+const MAX_SPAWNED_WHITEOUTS = 64;
+
 /** What a bind mount's source must look like inside a RUN step (see Snapshotter.bindView). */
 export interface BindViewOptions {
   /** Paths under the source (relative, `/`-separated) the step must not see: .dockerignore'd files. */
@@ -19,9 +22,14 @@ export interface BindViewOptions {
  * Fills `dir` as the top layer of an overlay over `source` that hides `hidden`: a whiteout (a 0:0
  * character device) for each hidden path, under directories that copy their counterparts' mode,
  * owner and times in `source` — the topmost layer's directory is what the overlay shows, so they
- * must look like the source's. `dir` itself takes the source root's.
+ * must look like the source's. `dir` itself takes the source root's. Throws when it would take
+ * more than a few dozen mknod(1) processes (no addon): the caller then copies instead.
  */
 export function makeWhiteoutLayer(dir: string, source: string, hidden: readonly string[]): void {
+  if (!nativeCalls()?.mknod && hidden.length > MAX_SPAWNED_WHITEOUTS) {
+    // One mknod(1) process per whiteout: beyond a few dozen, copying is the cheaper view.
+    throw new Error(`${hidden.length} whiteouts without mknod(2)`);
+  }
   const made = new Map<string, Stats>([['', lstatSync(source)]]);
   for (const path of hidden) {
     const parts = path.split('/');
