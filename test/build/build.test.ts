@@ -33,6 +33,21 @@ function layerListing(root: string, digest: string): string[] {
 
 describe('strata build', () => {
   let fx: BuildFixture;
+
+  /** Builds `ctx` (no cache) into a local directory once per snapshotter; returns the directories. */
+  async function buildLocalWithEachSnapshotter(ctx: string, name: string): Promise<string[]> {
+    const outs: string[] = [];
+    for (const snapshotter of ['overlay', 'native']) {
+      const out = join(fx.work, `out-${name}-${snapshotter}`);
+      const result = await runStrata(['build', '--no-cache', '-o', `type=local,dest=${out}`, ctx], {
+        root: fx.root,
+        env: { STRATA_SNAPSHOTTER: snapshotter },
+      });
+      assert.equal(result.code, 0, `${snapshotter}: ${result.stderr}`);
+      outs.push(out);
+    }
+    return outs;
+  }
   before(async () => {
     fx = await buildFixture('strata-build-');
   });
@@ -182,13 +197,7 @@ describe('strata build', () => {
     });
     chmodSync(join(ctx, 'a/tool'), 0o4755);
     chmodSync(join(ctx, 'b/sub/same.txt'), 0o600);
-    for (const snapshotter of ['overlay', 'native']) {
-      const out = join(fx.work, `out-copy-overlap-${snapshotter}`);
-      const result = await runStrata(['build', '--no-cache', '-o', `type=local,dest=${out}`, ctx], {
-        root: fx.root,
-        env: { STRATA_SNAPSHOTTER: snapshotter },
-      });
-      assert.equal(result.code, 0, result.stderr);
+    for (const out of await buildLocalWithEachSnapshotter(ctx, 'copy-overlap')) {
       assert.equal(readFileSync(join(out, 'new/sub/same.txt'), 'utf8'), 'from b');
       assert.equal(lstatSync(join(out, 'new/sub/same.txt')).mode & 0o7777, 0o600);
       assert.equal(readFileSync(join(out, 'new/sub/only-a.txt'), 'utf8'), 'a');
@@ -214,13 +223,7 @@ describe('strata build', () => {
     execFileSync('ln', ['-s', join(victims, 'file'), join(staging, 'sub/f')]);
     execFileSync('ln', ['-s', join(victims, 'dir'), join(staging, 'sub2')]);
     execFileSync('tar', ['-cf', join(ctx, 'evil.tar'), '-C', staging, 'sub', 'sub2']);
-    for (const snapshotter of ['overlay', 'native']) {
-      const out = join(fx.work, `out-add-overlap-${snapshotter}`);
-      const result = await runStrata(['build', '--no-cache', '-o', `type=local,dest=${out}`, ctx], {
-        root: fx.root,
-        env: { STRATA_SNAPSHOTTER: snapshotter },
-      });
-      assert.equal(result.code, 0, result.stderr);
+    for (const out of await buildLocalWithEachSnapshotter(ctx, 'add-overlap')) {
       assert.equal(readFileSync(join(out, 'out/sub/f'), 'utf8'), 'from d2');
       assert.equal(readFileSync(join(victims, 'file'), 'utf8'), 'host file');
       assert.deepEqual(readdirSync(join(victims, 'dir')), []);
@@ -243,13 +246,7 @@ describe('strata build', () => {
     execFileSync('ln', ['-s', `../../../../../../../../..${outside}`, join(ctx, 'two/sub')]);
     // Both snapshotters: through overlayfs a link out of the mount fails anyway (EXDEV); the native
     // one writes to a plain directory, where it would succeed.
-    for (const snapshotter of ['overlay', 'native']) {
-      const out = join(fx.work, `out-copy-replace-${snapshotter}`);
-      const result = await runStrata(
-        ['build', '--no-cache', '-o', `type=local,dest=${out}`, '--progress', 'plain', ctx],
-        { root: fx.root, env: { STRATA_SNAPSHOTTER: snapshotter } },
-      );
-      assert.equal(result.code, 0, result.stderr);
+    for (const out of await buildLocalWithEachSnapshotter(ctx, 'copy-replace')) {
       assert.ok(lstatSync(join(out, 'dst/sub')).isDirectory());
       assert.equal(readFileSync(join(out, 'dst/sub/third.txt'), 'utf8'), 'third');
       assert.equal(readFileSync(join(out, 'dst/linked'), 'utf8'), 'first');
