@@ -1,18 +1,10 @@
-import {
-  type Descriptor,
-  digestOf,
-  hostPlatform,
-  type Platform,
-  parseManifest,
-  sniffManifestKind,
-} from '../oci/index.ts';
+import { type Descriptor, digestOf, type Platform, parseManifest } from '../oci/index.ts';
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
 import {
-  choosePlatform,
   type ImageReader,
   type ManifestBlob,
-  plainDescriptor,
+  platformManifest,
   RegistryReader,
   transferImage,
 } from '../registry/index.ts';
@@ -137,11 +129,7 @@ export async function fetchImageMetadata(
   return withRegistryPool(options, async (pool) => {
     const reader = new RegistryReader(pool.client(ref.registryHost()), ref);
     const source = await reader.resolve(signal);
-    let manifest = source;
-    if (sniffManifestKind(source.raw) === 'index') {
-      const chosen = choosePlatform(reader.name, source.raw, options.platform ?? hostPlatform());
-      manifest = { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
-    }
+    const manifest = await platformManifest(reader, source, options.platform, signal);
     const config = parseManifest(manifest.raw).config;
     const chunks: Buffer[] = [];
     let bytes = 0;

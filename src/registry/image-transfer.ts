@@ -256,11 +256,9 @@ export async function transferImage(
 
   try {
     const source = await reader.resolve(signal);
-    let top = source;
-    if (sniffManifestKind(source.raw) === 'index' && !options.allPlatforms) {
-      const chosen = choosePlatform(reader.name, source.raw, options.platform ?? hostPlatform());
-      top = { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
-    }
+    const top = options.allPlatforms
+      ? source
+      : await platformManifest(reader, source, options.platform, signal);
     await copyManifest(top);
     await writer.commit(top, signal);
     return { source, top, ...stats };
@@ -271,6 +269,21 @@ export async function transferImage(
     await writer.abort?.();
     throw error;
   }
+}
+
+/**
+ * The manifest for `platform` (default: the host's): `source` itself when it is a manifest, else
+ * the index entry for the platform, read from `reader` and verified.
+ */
+export async function platformManifest(
+  reader: ImageReader,
+  source: ManifestBlob,
+  platform: Platform = hostPlatform(),
+  signal?: AbortSignal,
+): Promise<ManifestBlob> {
+  if (sniffManifestKind(source.raw) !== 'index') return source;
+  const chosen = choosePlatform(reader.name, source.raw, platform);
+  return { raw: await reader.readManifest(chosen, signal), descriptor: plainDescriptor(chosen) };
 }
 
 /** mediaType, digest and size only (platform and annotations belong to the index entry). */

@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { checksumSources } from '../../context/index.ts';
 import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
-import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
+import { copyForBind, releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { RunFailedError } from '../errors.ts';
@@ -17,8 +15,6 @@ import { getEnv } from '../image-state.ts';
 import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 import { DEFAULT_SHELL } from './config.ts';
-
-const execFileAsync = promisify(execFile);
 
 /** How many lines of a failed RUN's output the error shows. */
 const TAIL_LINES = 10;
@@ -310,7 +306,5 @@ async function seedCacheMount(
 ): Promise<void> {
   const root = await openSourceRoot(ctx, m.from, views);
   if (root === undefined) return;
-  const source = resolveInRoot(root, m.source || '/');
-  await mkdir(dir, { recursive: true });
-  await execFileAsync('cp', ['-a', `${source}/.`, `${dir}/`]);
+  await copyForBind(resolveInRoot(root, m.source || '/'), dir, []);
 }
