@@ -383,6 +383,42 @@ describe('strata build', () => {
     }
   });
 
+  it('gives RUN a secret as a file, as a variable (env=), or both (env= and target=), never in the image', async () => {
+    const ctx = fx.context('secrets', {
+      Dockerfile: [
+        'FROM busybox:local',
+        'ENV TOKEN=from-env',
+        'RUN --mount=type=secret,id=tok cat /run/secrets/tok > /file',
+        'RUN --mount=type=secret,id=tok,env=TOKEN sh -c \'echo "$TOKEN"; test -e /run/secrets/tok && echo file || echo no-file\' > /env-only',
+        'RUN --mount=type=secret,id=tok,env=TOKEN,target=/t echo "$TOKEN $(cat /t)" > /both',
+        'RUN echo "$TOKEN" > /after',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, not a template
+        'RUN --mount=type=secret,id=absent,env=GONE echo "${GONE-unset}" > /optional',
+        'FROM scratch',
+        'COPY --from=0 /file /env-only /both /after /optional /',
+      ].join('\n'),
+    });
+    writeFileSync(join(fx.work, 'token'), 's3cr3t');
+    const out = join(fx.work, 'out-secrets');
+    const result = await runStrata(
+      ['build', '--secret', `id=tok,src=${join(fx.work, 'token')}`, '-o', `type=local,dest=${out}`, ctx],
+      { root: fx.root },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const read = (name: string) => readFileSync(join(out, name), 'utf8');
+    assert.equal(read('file'), 's3cr3t');
+    assert.equal(read('env-only'), 's3cr3t\nno-file\n');
+    assert.equal(read('both'), 's3cr3t s3cr3t\n');
+    assert.equal(read('after'), 'from-env\n');
+    assert.equal(read('optional'), 'unset\n');
+    const missing = fx.context('secret-required', {
+      Dockerfile: 'FROM busybox:local\nRUN --mount=type=secret,id=absent,env=X,required true\n',
+    });
+    const failed = await runStrata(['build', missing], { root: fx.root });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /secret absent is required/);
+  });
+
   it('runs heredoc RUN scripts (shell and #! interpreter) and writes COPY heredocs', async () => {
     const ctx = fx.context('heredoc', {
       Dockerfile: [

@@ -106,8 +106,9 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
         const mounts: ExecMount[] = [];
+        const processEnv = [...env];
         for (const m of step.mounts) {
-          const mount = await execMount(ctx, m, views, locks);
+          const mount = await execMount(ctx, m, views, locks, processEnv);
           if (mount) mounts.push(mount);
         }
         if (scriptFiles.length > 0) {
@@ -129,7 +130,14 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
         const result = await executor.run(
           {
             rootfs: active.rootfs,
-            process: { args, env, cwd, user, network: network === 'none' ? 'none' : 'host', mounts },
+            process: {
+              args,
+              env: processEnv,
+              cwd,
+              user,
+              network: network === 'none' ? 'none' : 'host',
+              mounts,
+            },
             stdout,
             stderr,
           },
@@ -191,12 +199,17 @@ export function commandText(step: RunStep): string {
   return step.command.form === 'exec' ? JSON.stringify(step.command.args) : step.command.text;
 }
 
-/** Turns a planned `RUN --mount` into what the executor mounts. */
+/**
+ * Turns a planned `RUN --mount` into what the executor mounts. A secret with `env=` is put into
+ * `processEnv` (replacing a variable of that name); it is also a file only when it names a target,
+ * as in BuildKit.
+ */
 async function execMount(
   ctx: StepContext,
   m: PlannedMount,
   views: SnapshotView[],
   locks: Array<() => Promise<void>>,
+  processEnv: string[],
 ): Promise<ExecMount | undefined> {
   const target = posix.isAbsolute(m.target)
     ? m.target
@@ -213,6 +226,12 @@ async function execMount(
             hint: `pass --secret id=${id},src=<file>`,
           });
         return undefined; // BuildKit skips a missing optional secret mount
+      }
+      if (m.env !== undefined) {
+        const at = processEnv.findIndex((e) => e.startsWith(`${m.env}=`));
+        if (at !== -1) processEnv.splice(at, 1);
+        processEnv.push(`${m.env}=${Buffer.from(content).toString('utf8')}`);
+        if (!m.target) return undefined;
       }
       return {
         type: 'secret',
