@@ -23,7 +23,7 @@ import { openStore } from '../src/strata.ts';
 import { DOCKER, loadIntoDocker } from '../tools/compare-buildkit.ts';
 
 const repo = resolve(import.meta.dirname, '..');
-const strataBin = join(repo, 'bin', 'strata.cjs');
+const strataBin = join(repo, 'bin', 'strata');
 
 interface Timing {
   readonly wall: number;
@@ -33,14 +33,10 @@ interface Timing {
 /** Runs one strata build and returns wall time and the seconds spent in RUN steps. */
 function strataBuild(context: string, dockerfile: string, extra: string[] = []): Timing {
   const start = performance.now();
-  const r = spawnSync(
-    process.execPath,
-    [strataBin, 'build', '-f', dockerfile, '--progress', 'json', ...extra, context],
-    {
-      encoding: 'utf8',
-      maxBuffer: 1 << 28,
-    },
-  );
+  const r = spawnSync(strataBin, ['build', '-f', dockerfile, '--progress', 'json', ...extra, context], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   const wall = (performance.now() - start) / 1000;
   if (r.status !== 0) throw new Error(`strata build failed: ${r.stderr.slice(-2000)}`);
   const started = new Map<string, { name: string; at: number }>();

@@ -35,7 +35,11 @@ export function urlFetcher(tmpRoot: string): UrlFetcher {
       default?: typeof import('undici');
     };
     const { request, EnvHttpProxyAgent, interceptors } = loaded.default ?? loaded;
-    const dispatcher = new EnvHttpProxyAgent().compose(interceptors.redirect({ maxRedirections: 10 }));
+    const { defaultTrust } = await import('../registry/tls-trust.ts');
+    const trust = defaultTrust();
+    const dispatcher = new EnvHttpProxyAgent({ connect: trust, requestTls: trust, proxyTls: trust }).compose(
+      interceptors.redirect({ maxRedirections: 10 }),
+    );
     try {
       const response = await request(url, { dispatcher, ...(signal ? { signal } : {}) });
       if (response.statusCode < 200 || response.statusCode >= 300) {

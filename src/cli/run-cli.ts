@@ -3,12 +3,13 @@
  * text and exit codes. Commands are registered in commands.ts.
  */
 import { Command, CommanderError } from 'commander';
-import { formatErrorChain, InternalError, StrataError } from '../util/index.ts';
+import { adoptDeferredCaCerts, formatErrorChain, InternalError, StrataError } from '../util/index.ts';
 import { registerCommands } from './commands.ts';
 import { STRATA_VERSION } from './version.ts';
 
 /** Runs the CLI with `argv` (without node and script) and resolves with the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
+  adoptDeferredCaCerts();
   const program = new Command('strata')
     .description('a daemonless container image builder that shows where the bytes go')
     .version(STRATA_VERSION, '--version')

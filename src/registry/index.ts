@@ -21,4 +21,5 @@ export * from './registry-writer.ts';
 export * from './remote-blob.ts';
 export * from './remote-image.ts';
 export * from './retry-policy.ts';
+export * from './tls-trust.ts';
 export * from './www-authenticate.ts';

@@ -13,6 +13,7 @@ import {
   retryAfterMs,
   sleep,
 } from './retry-policy.ts';
+import { defaultTrust } from './tls-trust.ts';
 import { type AuthChallenge, parseWwwAuthenticate } from './www-authenticate.ts';
 
 /** Options shared by every registry a {@link RegistryClient} talks to. */
@@ -128,7 +129,9 @@ export class RegistryClient {
     this.#options = options;
     this.#policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.#insecure = isInsecureHost(host, options.insecureRegistries ?? []);
-    const tls = { rejectUnauthorized: !this.#insecure, ...(options.ca ? { ca: options.ca } : {}) };
+    // An explicit `ca` replaces the default trust, as it does for Node; an insecure host is not verified.
+    const trust = options.ca ? { ca: options.ca } : this.#insecure ? {} : defaultTrust();
+    const tls = { rejectUnauthorized: !this.#insecure, ...trust };
     const env = options.env ?? process.env;
     const httpProxy = env.HTTP_PROXY || env.http_proxy;
     const httpsProxy = env.HTTPS_PROXY || env.https_proxy;
@@ -143,6 +146,7 @@ export class RegistryClient {
             ...(httpsProxy ? { httpsProxy } : {}),
             ...(noProxy ? { noProxy } : {}),
             requestTls: tls,
+            proxyTls: defaultTrust(),
             connect: tls,
           })
         : new Agent({ ...pool, connect: tls });

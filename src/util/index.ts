@@ -5,6 +5,7 @@
  * two addons only.
  */
 export * from './atomic-write.ts';
+export * from './deferred-ca-certs.ts';
 export * from './errors.ts';
 export * from './hashing.ts';
 export * from './limiter.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { StoreImageReader } from '../../src/api/store-transport.ts';
@@ -15,13 +15,7 @@ import {
 } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { writeTestImage } from '../support/images.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
-
-function externalAddress(): string {
-  for (const addresses of Object.values(networkInterfaces()))
-    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  throw new Error('this machine has no non-loopback IPv4 address');
-}
+import { externalAddress, startRegistry, type TestRegistry } from '../support/registry.ts';
 
 describe('plain HTTP only for loopback and --insecure-registry hosts', () => {
   let registry: TestRegistry;

@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 export const REPO = resolve(import.meta.dirname, '..', '..');
 /** The bundled CLI that `npm test` builds first. */
 export const STRATA_BIN = join(REPO, 'dist', 'strata.cjs');
+/** The `strata` command as installed (a shell script that runs {@link STRATA_BIN}). */
+export const STRATA_COMMAND = join(REPO, 'bin', 'strata');
 
 /** What a CLI run produced. */
 export interface CliResult {
@@ -25,12 +27,16 @@ export function runStrata(
     env?: NodeJS.ProcessEnv;
     cwd?: string;
     timeoutMs?: number;
+    /** Run bin/strata, the installed command, rather than `node dist/strata.cjs`. */
+    command?: boolean;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const env = { ...process.env, ...options.env, ...(options.root ? { STRATA_ROOT: options.root } : {}) };
     const spawnOptions: SpawnOptions = { env, cwd: options.cwd ?? REPO, stdio: ['pipe', 'pipe', 'pipe'] };
-    const child = spawn(process.execPath, [STRATA_BIN, ...args], spawnOptions);
+    const child = options.command
+      ? spawn(STRATA_COMMAND, args, spawnOptions)
+      : spawn(process.execPath, [STRATA_BIN, ...args], spawnOptions);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => {

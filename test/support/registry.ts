@@ -5,8 +5,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Authentication the test registry enforces. */
@@ -25,14 +26,21 @@ export type TestRegistryAuth =
 
 /** A running test registry. */
 export interface TestRegistry {
-  /** `127.0.0.1:<port>`: use as the reference domain. */
+  /** `127.0.0.1:<port>` (or the address it listens on): use as the reference domain. */
   readonly host: string;
   readonly port: number;
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://127.0.0.1:<port>`, or `https://…` when it serves TLS. */
   readonly url: string;
   /** Where the registry keeps blobs (tests may inspect or corrupt it). */
   readonly storage: string;
   stop(): Promise<void>;
+}
+
+/** This machine's first non-loopback IPv4 address (where loopback rules do not apply). */
+export function externalAddress(): string {
+  for (const addresses of Object.values(networkInterfaces()))
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  throw new Error('this machine has no non-loopback IPv4 address');
 }
 
 /** A free TCP port on 127.0.0.1 (bind to 0, read, close). */
@@ -48,13 +56,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** One GET; over TLS without verifying the peer (the caller only waits for the server to answer). */
+async function probe(url: string): Promise<void> {
+  if (!url.startsWith('https:')) {
+    await (await fetch(url)).arrayBuffer();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    httpsGet(url, { rejectUnauthorized: false }, (res) =>
+      res.resume().on('end', resolve).on('error', reject),
+    ).on('error', reject);
+  });
+}
+
 async function waitForHttp(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`registry exited with ${child.exitCode}: ${stderr()}`);
     try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
+      await probe(url);
       return;
     } catch {
       if (Date.now() > deadline) throw new Error(`registry did not answer at ${url}: ${stderr()}`);
@@ -64,10 +84,19 @@ async function waitForHttp(url: string, child: ChildProcess, stderr: () => strin
 }
 
 /** Starts a registry; stop it in an `after`/`finally` even when the test fails. */
-export async function startRegistry(options: { auth?: TestRegistryAuth } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  options: {
+    auth?: TestRegistryAuth;
+    /** Where to listen (default 127.0.0.1). */
+    address?: string;
+    /** Serve HTTPS with this certificate and key (PEM files). */
+    tls?: { readonly certificate: string; readonly key: string };
+  } = {},
+): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-registry-'));
   const storage = join(dir, 'storage');
   const port = await freePort();
+  const address = options.address ?? '127.0.0.1';
   const auth = options.auth ?? { kind: 'none' };
   let authYaml = '';
   if (auth.kind === 'htpasswd') {
@@ -97,8 +126,11 @@ export async function startRegistry(options: { auth?: TestRegistryAuth } = {}): 
       '  delete:',
       '    enabled: true',
       'http:',
-      `  addr: 127.0.0.1:${port}`,
+      `  addr: ${address}:${port}`,
       '  secret: strata-test-secret',
+      ...(options.tls
+        ? ['  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`]
+        : []),
       authYaml,
     ].join('\n'),
   );
@@ -107,7 +139,7 @@ export async function startRegistry(options: { auth?: TestRegistryAuth } = {}): 
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     err = (err + d).slice(-4000);
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${address}:${port}`;
   try {
     await waitForHttp(`${url}/v2/`, child, () => err);
   } catch (error) {
@@ -116,7 +148,7 @@ export async function startRegistry(options: { auth?: TestRegistryAuth } = {}): 
     throw error;
   }
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${address}:${port}`,
     port,
     url,
     storage,
