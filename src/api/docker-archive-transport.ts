@@ -198,7 +198,8 @@ export class DockerArchiveWriter implements ImageWriter {
   readonly name: string;
   readonly #path: string;
   readonly #reference: Reference | undefined;
-  #dir: string | undefined;
+  /** The temp directory, made once: blobs are written concurrently. */
+  #dir: Promise<string> | undefined;
   readonly #files = new Map<Digest, { path: string; diffId?: Digest; size: number }>();
   readonly #manifests = new Map<Digest, Uint8Array>();
 
@@ -208,8 +209,8 @@ export class DockerArchiveWriter implements ImageWriter {
     this.name = `docker-archive:${path}`;
   }
 
-  async #tempDir(): Promise<string> {
-    this.#dir ??= await mkdtemp(join(dirname(this.#path), `.${basename(this.#path)}.parts-`));
+  #tempDir(): Promise<string> {
+    this.#dir ??= mkdtemp(join(dirname(this.#path), `.${basename(this.#path)}.parts-`));
     return this.#dir;
   }
 
@@ -311,7 +312,9 @@ export class DockerArchiveWriter implements ImageWriter {
   }
 
   async abort(): Promise<void> {
-    if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
+    const dir = this.#dir;
     this.#dir = undefined;
+    const path = await dir?.catch(() => undefined);
+    if (path) await rm(path, { recursive: true, force: true });
   }
 }

@@ -61,6 +61,12 @@ describe('strata copy between transports (skopeo as the oracle)', () => {
   it('writes a docker-archive that skopeo loads with the same diff_ids and RepoTags', async () => {
     const archive = join(dir, 'image.tar');
     await copyImage('strata:copyme:1', `docker-archive:${archive}:example.com/team/app:2`, { store });
+    // Its layers are written side by side into one temp directory, removed at the end (three
+    // concurrent writes used to make three, and leave two behind).
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.startsWith('.image.tar')),
+      [],
+    );
     const members = await listTarMembers(archive);
     const manifest = JSON.parse(
       execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }),
