@@ -1,7 +1,15 @@
-import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
-import { parseReference } from '../reference/index.ts';
+import {
+  type Descriptor,
+  type Digest,
+  MediaTypes,
+  parseImageConfig,
+  parseIndex,
+  parseManifest,
+  sniffManifestKind,
+} from '../oci/index.ts';
+import { isReference, parseReference } from '../reference/index.ts';
 import type { ImageName, Store } from '../store/index.ts';
-import { NotFoundError } from '../util/index.ts';
+import { InvalidInputError, NotFoundError } from '../util/index.ts';
 
 /** The store name of a user-typed reference: `alpine` → full `docker.io/library/alpine:latest`, short `alpine:latest`. */
 export function imageNameOf(text: string): ImageName {
@@ -52,28 +60,101 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
   return out;
 }
 
-/** `strata tag SOURCE TARGET`: names the image SOURCE names (a name or a digest) as TARGET too. */
-export async function tagImage(store: Store, source: string, target: string): Promise<void> {
-  const descriptor = /^sha256:[a-f0-9]{64}$/.test(source)
-    ? await descriptorForDigest(store, source as Digest)
-    : await store.resolve(imageNameOf(source).full);
-  await store.tag(imageNameOf(target), descriptor);
+/** Manifests and indexes are small; a blob bigger than this is a layer, never an image. */
+const MAX_MANIFEST_BYTES = 4 << 20;
+
+/**
+ * The stored image a user names, resolved as docker resolves one: a digest (`sha256:<hex>`), then
+ * a name (`app`, `app:1`, `registry/app@sha256:…`), then an image ID — the hex of the manifest
+ * digest that `strata images` and `build -q` print, whole or a prefix of it that only one image
+ * has. Undefined when nothing matches; an ambiguous prefix is an error, as in docker.
+ */
+export async function findStoredImage(store: Store, text: string): Promise<Descriptor | undefined> {
+  const full = /^(?:sha256:)?([a-f0-9]{64})$/.exec(text);
+  if (full && text.startsWith('sha256:')) return manifestDescriptor(store, `sha256:${full[1]}` as Digest);
+  if (isReference(text)) {
+    const named = await store.refs.get(imageNameOf(text).full);
+    if (named) return named;
+  }
+  if (!/^[a-f0-9]{4,64}$/.test(text)) return undefined;
+  const prefix = `sha256:${text}`;
+  // Named images first (what `strata images` lists), then any image in the store (an untagged build).
+  const named = new Map<Digest, Descriptor>();
+  for (const entry of await store.refs.list())
+    if (entry.descriptor.digest.startsWith(prefix)) named.set(entry.descriptor.digest, entry.descriptor);
+  if (named.size > 1) throw ambiguousId(text, [...named.keys()]);
+  const [only] = named.values();
+  if (only) return only;
+  const found: Descriptor[] = [];
+  for (const digest of await store.blobs.list()) {
+    if (!digest.startsWith(prefix)) continue;
+    const descriptor = await manifestDescriptor(store, digest);
+    if (descriptor) found.push(descriptor);
+  }
+  if (found.length > 1)
+    throw ambiguousId(
+      text,
+      found.map((d) => d.digest),
+    );
+  return found[0];
 }
 
-async function descriptorForDigest(store: Store, digest: Digest) {
+/** {@link findStoredImage}, or NotFoundError. */
+export async function resolveStoredImage(store: Store, text: string): Promise<Descriptor> {
+  const descriptor = await findStoredImage(store, text);
+  if (!descriptor) throw new NotFoundError(`image ${text} not found in the store`);
+  return descriptor;
+}
+
+function ambiguousId(text: string, digests: readonly Digest[]): InvalidInputError {
+  return new InvalidInputError(`image ID ${text} is ambiguous: ${digests.length} images start with it`, {
+    hint: `use more of the ID: ${digests.map((d) => d.slice(7, 7 + Math.max(12, text.length + 4))).join(', ')}`,
+  });
+}
+
+/** The descriptor of the manifest or index stored as `digest`; undefined for any other blob. */
+async function manifestDescriptor(store: Store, digest: Digest): Promise<Descriptor | undefined> {
+  const size = await store.blobs.size(digest);
+  if (size === undefined || size > MAX_MANIFEST_BYTES) return undefined;
   const raw = await store.blobs.read(digest);
-  const kind = sniffManifestKind(raw);
-  const mediaType =
-    kind === 'index'
-      ? (parseIndex(raw).mediaType ?? 'application/vnd.oci.image.index.v1+json')
-      : (parseManifest(raw).mediaType ?? 'application/vnd.oci.image.manifest.v1+json');
-  return { mediaType, digest, size: raw.length };
+  try {
+    const mediaType =
+      sniffManifestKind(raw) === 'index'
+        ? (parseIndex(raw).mediaType ?? MediaTypes.ociIndex)
+        : (parseManifest(raw).mediaType ?? MediaTypes.ociManifest);
+    return { mediaType, digest, size: raw.length };
+  } catch {
+    return undefined; // a config or a small layer
+  }
 }
 
-/** `strata rmi NAME…`: removes names; blobs go at the next prune. */
-export async function removeImage(store: Store, name: string): Promise<Digest> {
-  const full = imageNameOf(name).full;
-  const removed = await store.refs.delete(full);
-  if (!removed) throw new NotFoundError(`image ${name} not found in the store`);
-  return removed.digest;
+/** `strata tag SOURCE TARGET`: names the image SOURCE names (a name, digest or ID) as TARGET too. */
+export async function tagImage(store: Store, source: string, target: string): Promise<void> {
+  await store.tag(imageNameOf(target), await resolveStoredImage(store, source));
+}
+
+/**
+ * `strata rmi NAME…`: removes names; blobs go at the next prune. An image ID (or digest) removes
+ * the one name the image has; with several, docker's rule: name the one to remove.
+ */
+export async function removeImage(store: Store, name: string): Promise<{ name: string; digest: Digest }> {
+  if (isReference(name)) {
+    const removed = await store.refs.delete(imageNameOf(name).full);
+    if (removed) return { name: imageNameOf(name).short, digest: removed.digest };
+  }
+  const image = await findStoredImage(store, name);
+  if (!image) throw new NotFoundError(`image ${name} not found in the store`);
+  const names = (await store.refs.list())
+    .filter((e) => e.descriptor.digest === image.digest)
+    .map((e) => e.name);
+  if (names.length === 0)
+    throw new NotFoundError(`image ${name} has no name to remove`, {
+      hint: '`strata prune` removes images without a name',
+    });
+  if (names.length > 1)
+    throw new InvalidInputError(`image ${name} has ${names.length} names: ${names.join(', ')}`, {
+      hint: 'remove them by name',
+    });
+  await store.refs.delete(names[0]!);
+  return { name: parseReference(names[0]!).familiar(), digest: image.digest };
 }

@@ -16,7 +16,7 @@ import type { Store } from '../store/index.ts';
 import { NotFoundError } from '../util/index.ts';
 import { imageReaderFor } from './copy.ts';
 import { formatImageLocation, type ImageLocation, parseImageLocation } from './image-transport.ts';
-import { imageNameOf } from './images.ts';
+import { findStoredImage } from './images.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
 
 /** Options of {@link inspectImage}. */
@@ -113,11 +113,13 @@ export async function inspectImage(
   target: string,
   options: InspectImageOptions = {},
 ): Promise<InspectResult> {
-  let location: ImageLocation = parseImageLocation(target, 'docker');
-  if (location.transport === 'docker' && !target.startsWith('docker://') && options.store) {
-    const local = await options.store.refs.get(imageNameOf(target).full);
-    if (local) location = { transport: 'strata', name: target };
-  }
+  // A bare name or image ID means the store when it holds that image (a whole 64-hex ID is no
+  // reference at all), else the registry.
+  const bare = !/^(?:docker:\/\/|oci:|docker-archive:|strata:)/.test(target);
+  const local = bare && options.store ? await findStoredImage(options.store, target) : undefined;
+  const location: ImageLocation = local
+    ? { transport: 'strata', name: target }
+    : parseImageLocation(target, 'docker');
   return withRegistryPool(options, async (pool) => {
     const reader = imageReaderFor(location, pool, options.store);
     const top = await reader.resolve(options.signal);

@@ -5,7 +5,7 @@ import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import { InvalidInputError } from '../util/index.ts';
-import { imageNameOf } from './images.ts';
+import { resolveStoredImage } from './images.ts';
 
 /** Inputs of {@link runImage}: `strata run`'s flags as data. */
 export interface RunImageOptions {
@@ -84,9 +84,7 @@ export function containerEnv(
 }
 
 async function imageFor(store: Store, text: string): Promise<Image> {
-  if (/^sha256:[a-f0-9]{64}$/.test(text)) return store.image(text as Digest);
-  const descriptor = await store.resolve(imageNameOf(text).full);
-  return store.image(descriptor);
+  return store.image(await resolveStoredImage(store, text));
 }
 
 /**

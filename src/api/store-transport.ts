@@ -15,7 +15,7 @@ import {
 } from '../registry/index.ts';
 import type { ImageName, Store } from '../store/index.ts';
 import { isErrnoException, NotFoundError } from '../util/index.ts';
-import { imageNameOf } from './images.ts';
+import { imageNameOf, resolveStoredImage } from './images.ts';
 
 /**
  * Reads a named image (or a manifest digest) from strata's store. When the name is a registry
@@ -40,9 +40,7 @@ export class StoreImageReader implements ImageReader {
   }
 
   async resolve(): Promise<ManifestBlob> {
-    const digest: Digest = isDigest(this.#target)
-      ? parseDigest(this.#target)
-      : (await this.#store.resolve(imageNameOf(this.#target).full)).digest;
+    const digest: Digest = (await resolveStoredImage(this.#store, this.#target)).digest;
     const raw = await this.#store.blobs.read(digest);
     return { raw, descriptor: { mediaType: manifestMediaType(raw), digest, size: raw.length } };
   }

@@ -49,12 +49,12 @@ export function registerRmiCommand(program: Command): void {
   program
     .command('rmi')
     .description('remove image names from the store (blobs are freed by `strata prune`)')
-    .argument('<names...>', 'image names')
+    .argument('<names...>', 'image names or IDs')
     .action(async (names: string[], _options: unknown, command: Command) => {
       const store = await storeFor(command);
       for (const name of names) {
-        const digest = await removeImage(store, name);
-        process.stdout.write(`Untagged: ${name}@${digest}\n`);
+        const removed = await removeImage(store, name);
+        process.stdout.write(`Untagged: ${removed.name}@${removed.digest}\n`);
       }
     });
 }
