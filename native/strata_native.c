@@ -2,11 +2,13 @@
 // made directly instead of by spawning mount(8) and umount(8) (~5 ms per pair in a child process;
 // the calls themselves well under 1 ms), mknod(2) (else one mknod(1) process per device node or
 // overlay whiteout), and the l*xattr calls (loading this small addon costs a
-// fraction of a general-purpose xattr package's loader). Built by node-gyp when the package is
+// fraction of a general-purpose xattr package's loader), and copyFile: COPY's per-file work on open
+// files (two path lookups through overlayfs instead of six). Built by node-gyp when the package is
 // installed (binding.gyp); src/util/native.ts loads it, and callers fall back to the programs and
 // to @napi-rs/xattr when it is missing.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #define CHECK(call)                                                                               \
   do {                                                                                            \
@@ -265,6 +268,156 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
 }
 
 
+// Copies the contents of `in` to `out` from their current offsets: copy_file_range(2) (in the
+// kernel, reflinked where the filesystem can), else read/write. 0 or an errno.
+static int copy_contents(int in, int out) {
+  int kernel = 1, copied = 0;
+  for (;;) {
+    if (kernel) {
+      ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+      if (n > 0) {
+        copied = 1;
+        continue;
+      }
+      if (n == 0 && copied) return 0;  // end of file
+      if (n == 0) {  // an empty file, or a filesystem that copies nothing this way: read() tells
+        kernel = 0;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP && errno != EPERM)
+        return errno;
+      kernel = 0;
+    }
+    char buffer[1 << 16];
+    ssize_t n = read(in, buffer, sizeof buffer);
+    if (n == 0) return 0;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(out, buffer + done, (size_t)(n - done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      done += w;
+    }
+  }
+}
+
+// Copies every extended attribute of `in` to `out` but the overlay's own and SELinux labels (as
+// COPY does: the destination filesystem labels its files). 0 or an errno.
+static int copy_xattrs(int in, int out) {
+  char *names = NULL;
+  ssize_t size;
+  for (;;) {
+    size = flistxattr(in, NULL, 0);
+    if (size <= 0) break;
+    char *grown = realloc(names, (size_t)size);
+    if (!grown) {
+      free(names);
+      return ENOMEM;
+    }
+    names = grown;
+    size = flistxattr(in, names, (size_t)size);
+    if (size >= 0 || errno != ERANGE) break;
+  }
+  if (size < 0) {
+    int err = errno;
+    free(names);
+    return err == ENOTSUP ? 0 : err;
+  }
+  int err = 0;
+  char *value = NULL;
+  for (ssize_t at = 0; at < size && err == 0;) {
+    const char *name = names + at;
+    at += (ssize_t)strnlen(name, (size_t)(size - at)) + 1;
+    if (*name == 0 || strncmp(name, "trusted.overlay.", 16) == 0 || strcmp(name, "security.selinux") == 0)
+      continue;
+    ssize_t length = fgetxattr(in, name, NULL, 0);
+    if (length < 0) {
+      if (errno != ENODATA) err = errno;  // removed meanwhile: nothing to copy
+      continue;
+    }
+    char *grown = realloc(value, length > 0 ? (size_t)length : 1);
+    if (!grown) {
+      err = ENOMEM;
+      break;
+    }
+    value = grown;
+    length = fgetxattr(in, name, value, (size_t)length);
+    if (length < 0) err = errno;
+    else if (fsetxattr(out, name, value, (size_t)length, 0) != 0) err = errno;
+  }
+  free(value);
+  free(names);
+  return err;
+}
+
+static int js_number(napi_env env, napi_value value, double *out) {
+  return napi_get_value_double(env, value, out) == napi_ok;
+}
+
+// copyFile(source, target, uid, gid, mode, atimeMs, mtimeMs): a new regular file `target` (never
+// an existing one, never through a symlink: O_EXCL|O_NOFOLLOW) with the contents and extended
+// attributes of `source` (not followed if a symlink), then owner, mode and times set on the open
+// file. One call and two path lookups for what fs.copyFileSync, chown, the xattr calls and utimes
+// do with six; on overlayfs each lookup is a walk through every layer.
+static napi_value js_copyfile(napi_env env, napi_callback_info info) {
+  ARGUMENTS(7, "copyFile")
+  double uid, gid, mode, atime_ms, mtime_ms;
+  if (!js_number(env, argv[2], &uid) || !js_number(env, argv[3], &gid) || !js_number(env, argv[4], &mode) ||
+      !js_number(env, argv[5], &atime_ms) || !js_number(env, argv[6], &mtime_ms)) {
+    napi_throw_type_error(env, NULL, "strata native: copyFile uid, gid, mode and times must be numbers");
+    return NULL;
+  }
+  int ok1, ok2;
+  char *source = string_arg(env, argv[0], 0, &ok1);
+  char *target = ok1 ? string_arg(env, argv[1], 0, &ok2) : NULL;
+  napi_value result = NULL;
+  if (!ok1 || !ok2) goto done;
+  int in = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) {
+    throw_errno(env, errno, "open", source);
+    goto done;
+  }
+  int out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) {
+    throw_errno(env, errno, "open", target);
+    close(in);
+    goto done;
+  }
+  const char *failed = NULL;
+  int err = copy_contents(in, out);
+  if (err) failed = "copy_file_range";
+  if (!err && (err = copy_xattrs(in, out))) failed = "fsetxattr";
+  // Owner before mode: chown clears set-id bits.
+  if (!err && fchown(out, (uid_t)uid, (gid_t)gid) != 0) err = errno, failed = "fchown";
+  if (!err && fchmod(out, (mode_t)mode & 07777) != 0) err = errno, failed = "fchmod";
+  if (!err) {
+    struct timespec times[2];
+    double ms[2] = {atime_ms, mtime_ms};
+    for (int i = 0; i < 2; i++) {
+      double seconds = ms[i] / 1000;
+      times[i].tv_sec = (time_t)seconds;
+      if ((double)times[i].tv_sec > seconds) times[i].tv_sec -= 1;  // floor for times before 1970
+      long nanoseconds = (long)((ms[i] - (double)times[i].tv_sec * 1000) * 1e6);
+      times[i].tv_nsec = nanoseconds < 0 ? 0 : nanoseconds > 999999999 ? 999999999 : nanoseconds;
+    }
+    if (futimens(out, times) != 0) err = errno, failed = "futimens";
+  }
+  close(in);
+  if (close(out) != 0 && !err) err = errno, failed = "close";
+  if (err) throw_errno(env, err, failed, target);
+  else napi_get_undefined(env, &result);
+done:
+  free(source);
+  free(target);
+  return result;
+}
+
 // mknod(path, mode, major, minor): mknod(2) — device nodes, fifos, overlay whiteouts (0:0 char
 // devices). `mode` carries the file type bits (S_IFCHR, S_IFBLK, S_IFIFO) and permissions; the
 // umask applies, as with mknod(1).
@@ -301,6 +454,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "lsetxattr", fn));
   CHECK(napi_create_function(env, "mknod", NAPI_AUTO_LENGTH, js_mknod, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "mknod", fn));
+  CHECK(napi_create_function(env, "copyFile", NAPI_AUTO_LENGTH, js_copyfile, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "copyFile", fn));
   return exports;
 }
 

@@ -16,6 +16,21 @@ export interface NativeCalls {
   lsetxattr?(path: string, name: string, value: Buffer): void;
   /** mknod(2): `mode` holds the type bits (fs.constants.S_IFCHR, …) and permissions. */
   mknod?(path: string, mode: number, major: number, minor: number): void;
+  /**
+   * A new regular file `target` (O_EXCL|O_NOFOLLOW: never an existing file, never through a
+   * symlink) with the contents (copy_file_range) and extended attributes (but trusted.overlay.*
+   * and security.selinux) of `source` (not followed), then fchown, fchmod (permission and set-id
+   * bits of `mode`) and futimens on the open file.
+   */
+  copyFile?(
+    source: string,
+    target: string,
+    uid: number,
+    gid: number,
+    mode: number,
+    atimeMs: number,
+    mtimeMs: number,
+  ): void;
 }
 
 /** umount2's lazy-unmount flag. */
