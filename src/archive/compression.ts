@@ -14,6 +14,11 @@ export interface CompressorOptions {
    * `'single'` is one zlib stream. The two give different (each deterministic) bytes.
    */
   readonly gzipMode?: 'parallel' | 'single';
+  /**
+   * Parallel gzip: how many blocks are deflated at once (default: the cores, at least 2). The
+   * bytes do not depend on it; a background conversion leaves a core to the build's steps.
+   */
+  readonly gzipConcurrency?: number;
 }
 
 /** The gzip mode used when none is asked for; chosen by measurement (src/archive/README.md). */
@@ -34,7 +39,11 @@ export function createCompressor(compression: Compression, options: CompressorOp
       return new PassThrough({ highWaterMark: 1024 * 1024 });
     case 'gzip': {
       const level = gzipLevel(options);
-      if ((options.gzipMode ?? DEFAULT_GZIP_MODE) === 'parallel') return new ParallelGzip({ level });
+      if ((options.gzipMode ?? DEFAULT_GZIP_MODE) === 'parallel')
+        return new ParallelGzip({
+          level,
+          ...(options.gzipConcurrency !== undefined ? { concurrency: options.gzipConcurrency } : {}),
+        });
       return createGzip({ level, chunkSize: 256 * 1024 });
     }
     case 'zstd': {

@@ -19,6 +19,12 @@ export interface LayerOptions {
   readonly internalCompression?: Compression;
   /** Clamp mtimes to SOURCE_DATE_EPOCH (seconds) for reproducible layers. */
   readonly sourceDateEpoch?: number;
+  /**
+   * Compresses, beside the steps that follow, a layer committed uncompressed that the image will
+   * need compressed (solveGraph's LayerCompressor): a step of the target image then pays for its
+   * tar, not its gzip, and the next step starts sooner.
+   */
+  readonly background?: { prefetch(layer: Layer): void };
 }
 
 /** A committed step: its layer (stored, leased) and the snapshot that now includes it. */

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { openDecompressed, writeLayerBlob } from '../archive/index.ts';
 import type { CacheRecord, StepCache } from '../cache/index.ts';
 import {
@@ -31,6 +32,8 @@ export class LayerCompressor {
   readonly #force: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #done = new Map<Digest, Promise<Descriptor>>();
+  /** The background conversions ({@link prefetch}), one at a time. */
+  #queue: Promise<void> = Promise.resolve();
 
   constructor(options: {
     store: Store;
@@ -47,6 +50,24 @@ export class LayerCompressor {
     this.#level = options.level;
     this.#force = options.force ?? false;
     this.#signal = options.signal;
+  }
+
+  /**
+   * Starts converting `layer` in the background, after the conversions started before it, if it
+   * is in another compression. {@link imageLayers} then awaits that conversion instead of making
+   * it; its failure is reported there (and lost with a build that failed anyway).
+   */
+  prefetch(layer: Layer): void {
+    const digest = layer.descriptor.digest;
+    if (!this.wants(layer.descriptor) || this.#done.has(digest)) return;
+    // Beside the steps still running: leave them a core.
+    const done = this.#queue.then(() => this.#write(layer, Math.max(1, availableParallelism() - 1)));
+    done.catch(() => undefined);
+    this.#done.set(digest, done);
+    this.#queue = done.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** True when a layer with this descriptor is one this compressor would convert. */
@@ -112,7 +133,7 @@ export class LayerCompressor {
     return done;
   }
 
-  async #write(layer: Layer): Promise<Descriptor> {
+  async #write(layer: Layer, gzipConcurrency?: number): Promise<Descriptor> {
     const signal = this.#signal;
     const pending = await this.#store.blobs.pending();
     try {
@@ -121,6 +142,7 @@ export class LayerCompressor {
         sink: pending.path,
         compression: this.#compression,
         ...(this.#level !== undefined && this.#compression !== 'none' ? { level: this.#level } : {}),
+        ...(gzipConcurrency !== undefined ? { gzipConcurrency } : {}),
         ...(signal ? { signal } : {}),
       });
       if (blob.diffId !== layer.diffId) {

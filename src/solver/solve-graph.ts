@@ -79,6 +79,14 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const executedSteps: string[] = [];
   const records: CacheRecord[] = [];
   let failed: { error: unknown } | undefined;
+  const compressor = new LayerCompressor({
+    store: deps.store,
+    ...(options.cache ? { steps: options.cache.steps } : {}),
+    compression: options.layers.compression,
+    ...(options.layers.level !== undefined ? { level: options.layers.level } : {}),
+    ...(options.layers.forceCompression ? { force: true } : {}),
+    signal,
+  });
   // The target and the stages it is built FROM: their layers are the image's.
   const exported = new Set<number>();
   for (let index: number | undefined = graph.target; index !== undefined; ) {
@@ -96,14 +104,24 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
     // COPY --from, RUN --mount from=), giving its slot back meanwhile: the steps before that run
     // side by side with the stage they wait for, as BuildKit schedules each step, not each stage.
     const waitForStage = (d: number): Promise<StageImage> => limiter.yieldWhile(stageResult(d));
-    // A stage the target image is not made of keeps its layers in the internal compression.
-    const stageOptions =
-      exported.has(index) || options.layers.internalCompression === undefined
+    // A stage the target image is not made of keeps its layers in the internal compression. One
+    // the image is made of, when that is none, commits them uncompressed too and has them
+    // compressed in the background while its next steps run — but for the target's last layer
+    // step, which nothing follows.
+    const internal = options.layers.internalCompression;
+    const stageOptions: SolveOptions =
+      internal === undefined
         ? options
-        : { ...options, layers: { ...options.layers, compression: options.layers.internalCompression } };
+        : !exported.has(index)
+          ? { ...options, layers: { ...options.layers, compression: internal } }
+          : internal === 'none' && internal !== options.layers.compression
+            ? { ...options, layers: { ...options.layers, compression: internal, background: compressor } }
+            : options;
+    const directStep = index === graph.target && stageOptions !== options ? lastLayerStep(stage) : undefined;
     const promise = limiter.run(() =>
       buildStage(stage, {
         options: stageOptions,
+        ...(directStep !== undefined ? { direct: { step: directStep, options } } : {}),
         deps,
         stageResult: waitForStage,
         signal,
@@ -132,15 +150,9 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const stages = new Map<number, StageImage>();
   for (const [index, p] of results) stages.set(index, await p);
   // Layers a builder stage stored uncompressed (or that an earlier build made in another
-  // compression), reused by the target: compressed as asked now, once.
-  target.layers = await new LayerCompressor({
-    store: deps.store,
-    ...(options.cache ? { steps: options.cache.steps } : {}),
-    compression: options.layers.compression,
-    ...(options.layers.level !== undefined ? { level: options.layers.level } : {}),
-    ...(options.layers.forceCompression ? { force: true } : {}),
-    signal,
-  }).imageLayers(target.layers, records);
+  // compression), reused by the target: compressed as asked now, once — or already, in the
+  // background, for the target's own steps.
+  target.layers = await compressor.imageLayers(target.layers, records);
   if (options.labels && Object.keys(options.labels).length > 0) {
     target.config.Labels = { ...(target.config.Labels ?? {}), ...options.labels };
   }
@@ -149,6 +161,8 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
 
 interface StageRun {
   readonly options: SolveOptions;
+  /** A step that runs with other options (the target's last layer step: compressed directly). */
+  readonly direct?: { readonly step: Step; readonly options: SolveOptions };
   readonly deps: SolverDeps;
   readonly stageResult: (index: number) => Promise<StageImage>;
   readonly signal: AbortSignal;
@@ -235,7 +249,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     const current = image;
     const ctx: StepContext = {
       deps,
-      options,
+      options: run.direct?.step === step ? run.direct.options : options,
       stage,
       step,
       stepId,
@@ -273,6 +287,13 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     deps.events.emit({ type: 'step-finished', step: stepId, at: Date.now() });
   }
   return image;
+}
+
+/** The stage's last step that can make a layer (RUN, COPY, ADD, WORKDIR), if any. */
+function lastLayerStep(stage: Stage): Step | undefined {
+  return stage.steps.findLast(
+    (s) => s.kind === 'run' || s.kind === 'copy' || s.kind === 'add' || s.kind === 'workdir',
+  );
 }
 
 /** The stages a step reads files from: COPY --from=<stage>, RUN --mount=…,from=<stage>. */
@@ -375,12 +396,14 @@ async function runLayerStep(
       },
     };
     image.layers.push(layer);
+    ctx.options.layers.background?.prefetch(layer);
     image.cacheKey = contentKey ?? hit.chainKey ?? hit.key;
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
     return 'cached';
   }
   const committed = await plan.execute();
   image.layers.push(committed.layer);
+  ctx.options.layers.background?.prefetch(committed.layer);
   image.snapshot = committed.snapshot;
   image.cacheKey = contentKey ?? key;
   commitToHistory(image, {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
@@ -249,6 +249,41 @@ describe("build cache: a builder stage's layers are stored uncompressed until so
     ) as { layers: { mediaType: string }[] };
     assert.equal(manifest.layers.length, 2);
     for (const l of manifest.layers) assert.equal(l.mediaType, GZIP);
+  });
+
+  it("compresses the image's own layers beside the steps that follow (the last one directly), to the same digest", async () => {
+    const ctx3 = fx.context('app3', {
+      Dockerfile: [
+        'FROM busybox:local',
+        'RUN seq 1 100000 > /numbers && echo one > /one',
+        'RUN echo last > /last',
+        '',
+      ].join('\n'),
+    });
+    const background = await buildRun(fx, ctx3, ['--no-cache']);
+    const layers = (m: string) => {
+      const manifest = JSON.parse(readFileSync(join(fx.root, 'blobs', 'sha256', m.trim().slice(7)), 'utf8'));
+      const config = JSON.parse(
+        readFileSync(join(fx.root, 'blobs', 'sha256', manifest.config.digest.slice(7)), 'utf8'),
+      );
+      return {
+        media: manifest.layers.map((l: { mediaType: string }) => l.mediaType),
+        diffIds: config.rootfs.diff_ids,
+      };
+    };
+    const { media, diffIds } = layers(background.digest);
+    assert.deepEqual(media, [GZIP, GZIP, GZIP]);
+    const stored = (diffId: string) => existsSync(join(fx.root, 'blobs', 'sha256', diffId.slice(7)));
+    // The first RUN was committed as plain tar (its blob is the diff_id) and compressed after; the
+    // last went straight to gzip.
+    assert.ok(stored(diffIds[1]), 'the first RUN was committed uncompressed');
+    assert.ok(!stored(diffIds[2]), 'the last RUN was compressed as it was committed');
+    for (const r of records().filter((r) => r.createdBy.includes('/numbers')))
+      assert.equal(r.layer.mediaType, GZIP, 'its record names the compressed blob');
+    // --cache-to mode=max compresses every layer as it is committed: the same image.
+    const dest = join(fx.work, 'cache-export-3');
+    const direct = await buildRun(fx, ctx3, ['--no-cache', '--cache-to', `type=local,dest=${dest},mode=max`]);
+    assert.equal(direct.digest, background.digest);
   });
 });
 
