@@ -15,10 +15,11 @@ export interface CompressorOptions {
    */
   readonly gzipMode?: 'parallel' | 'single';
   /**
-   * Parallel gzip: how many blocks are deflated at once (default: the cores, at least 2). The
-   * bytes do not depend on it; a background conversion leaves a core to the build's steps.
+   * Parallel gzip: how many blocks are deflated at once (default: the cores, at least 2), or a
+   * function asked before each block. The bytes do not depend on it; a background conversion
+   * leaves a core to the build's steps until the build waits for it.
    */
-  readonly gzipConcurrency?: number;
+  readonly gzipConcurrency?: number | (() => number);
 }
 
 /** The gzip mode used when none is asked for; chosen by measurement (src/archive/README.md). */

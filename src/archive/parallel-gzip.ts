@@ -8,8 +8,11 @@ export interface ParallelGzipOptions {
   readonly level?: number;
   /** Input bytes per independently deflated block (default 1 MiB). Part of the output format. */
   readonly blockSize?: number;
-  /** Blocks in flight on the libuv threadpool (default: the number of cores, at least 2). */
-  readonly concurrency?: number;
+  /**
+   * Blocks in flight on the libuv threadpool (default: the number of cores, at least 2); a
+   * function is asked again before each block, so a caller can change it while the stream runs.
+   */
+  readonly concurrency?: number | (() => number);
 }
 
 const DICTIONARY = 32 * 1024;
@@ -44,7 +47,7 @@ export function parallelGzipSmallSync(data: Uint8Array, options: ParallelGzipOpt
 export class ParallelGzip extends Transform {
   readonly #level: number;
   readonly #blockSize: number;
-  readonly #concurrency: number;
+  readonly #concurrency: () => number;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #dictionary: Buffer | undefined;
@@ -58,7 +61,8 @@ export class ParallelGzip extends Transform {
     super();
     this.#level = options.level ?? 6;
     this.#blockSize = options.blockSize ?? 1024 * 1024;
-    this.#concurrency = options.concurrency ?? Math.max(2, availableParallelism());
+    const concurrency = options.concurrency ?? Math.max(2, availableParallelism());
+    this.#concurrency = typeof concurrency === 'number' ? () => concurrency : concurrency;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -80,7 +84,7 @@ export class ParallelGzip extends Transform {
       this.#pendingBytes = all.length - offset;
     }
     for (const block of blocks) this.#start(block, false);
-    this.#drain(this.#concurrency).then(() => callback(), callback);
+    this.#drain(Math.max(1, this.#concurrency())).then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {

@@ -34,6 +34,8 @@ export class LayerCompressor {
   readonly #done = new Map<Digest, Promise<Descriptor>>();
   /** The background conversions ({@link prefetch}), one at a time. */
   #queue: Promise<void> = Promise.resolve();
+  /** Set once the build waits for the conversions ({@link imageLayers}): they then take every core. */
+  #waitedFor = false;
 
   constructor(options: {
     store: Store;
@@ -60,8 +62,10 @@ export class LayerCompressor {
   prefetch(layer: Layer): void {
     const digest = layer.descriptor.digest;
     if (!this.wants(layer.descriptor) || this.#done.has(digest)) return;
-    // Beside the steps still running: leave them a core.
-    const done = this.#queue.then(() => this.#write(layer, Math.max(1, availableParallelism() - 1)));
+    // Beside the steps still running, leave them a core; once the build waits, take them all.
+    const cores = availableParallelism();
+    const concurrency = () => (this.#waitedFor ? Math.max(2, cores) : Math.max(1, cores - 1));
+    const done = this.#queue.then(() => this.#write(layer, concurrency));
     done.catch(() => undefined);
     this.#done.set(digest, done);
     this.#queue = done.then(
@@ -81,6 +85,7 @@ export class LayerCompressor {
    * they came. The records naming converted layers are rewritten in place and in the step cache.
    */
   async imageLayers(layers: readonly Layer[], records: CacheRecord[]): Promise<Layer[]> {
+    this.#waitedFor = true;
     const made = new Set(records.filter((r) => this.wants(r.layer)).map((r) => r.layer.digest));
     const out: Layer[] = [];
     for (const layer of layers) {
@@ -133,7 +138,7 @@ export class LayerCompressor {
     return done;
   }
 
-  async #write(layer: Layer, gzipConcurrency?: number): Promise<Descriptor> {
+  async #write(layer: Layer, gzipConcurrency?: () => number): Promise<Descriptor> {
     const signal = this.#signal;
     const pending = await this.#store.blobs.pending();
     try {

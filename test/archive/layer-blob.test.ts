@@ -150,6 +150,13 @@ describe('parallel gzip', () => {
     for (let i = 0; i < input.length; i += 65_537) slices.push(input.subarray(i, i + 65_537));
     const four = await collect(Readable.from(slices).pipe(new ParallelGzip({ concurrency: 4 })));
     assert.ok(one.equals(four));
+    // A concurrency that changes while the stream runs (a background conversion the build then waits for).
+    let asked = 0;
+    const changing = await collect(
+      Readable.from(slices).pipe(new ParallelGzip({ concurrency: () => (asked++ < 5 ? 1 : 3) })),
+    );
+    assert.ok(asked > 5, 'asked before each block');
+    assert.ok(one.equals(changing));
   });
 
   it('makes the same bytes synchronously for an input shorter than one block', async () => {
