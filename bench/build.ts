@@ -149,7 +149,12 @@ try {
       try {
         // The two tools take turns (cold, then each no-op and each change for one, then the other):
         // a slow minute on a shared machine then costs both, not whichever ran in it.
-        if (dockerUp) await loadIntoDocker(store, bases, '/tmp');
+        if (dockerUp) {
+          await loadIntoDocker(store, bases, '/tmp');
+          // dockerd writes what it loaded in the background: flush it, so strata's cold build,
+          // which comes next, does not wait on the disk behind it.
+          spawnSync('sync', { stdio: 'ignore' });
+        }
         const cold = strataBuild(dir, dockerfile, ['--no-cache', ...flags]);
         const bcold = dockerUp ? buildkitBuild(dir, dockerfile, ['--no-cache', ...flags]) : 0;
         const noops: Timing[] = [];
