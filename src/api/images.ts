@@ -1,6 +1,7 @@
 import {
   type Descriptor,
   type Digest,
+  MANIFEST_LIMIT,
   MediaTypes,
   parseImageConfig,
   parseIndex,
@@ -60,9 +61,6 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
   return out;
 }
 
-/** Manifests and indexes are small; a blob bigger than this is a layer, never an image. */
-const MAX_MANIFEST_BYTES = 4 << 20;
-
 /**
  * The stored image a user names, resolved as docker resolves one: a digest (`sha256:<hex>`), then
  * a name (`app`, `app:1`, `registry/app@sha256:…`), then an image ID — the hex of the manifest
@@ -115,7 +113,7 @@ function ambiguousId(text: string, digests: readonly Digest[]): InvalidInputErro
 /** The descriptor of the manifest or index stored as `digest`; undefined for any other blob. */
 async function manifestDescriptor(store: Store, digest: Digest): Promise<Descriptor | undefined> {
   const size = await store.blobs.size(digest);
-  if (size === undefined || size > MAX_MANIFEST_BYTES) return undefined;
+  if (size === undefined || size > MANIFEST_LIMIT) return undefined;
   const raw = await store.blobs.read(digest);
   try {
     const mediaType =
@@ -139,8 +137,9 @@ export async function tagImage(store: Store, source: string, target: string): Pr
  */
 export async function removeImage(store: Store, name: string): Promise<{ name: string; digest: Digest }> {
   if (isReference(name)) {
-    const removed = await store.refs.delete(imageNameOf(name).full);
-    if (removed) return { name: imageNameOf(name).short, digest: removed.digest };
+    const named = imageNameOf(name);
+    const removed = await store.refs.delete(named.full);
+    if (removed) return { name: named.short, digest: removed.digest };
   }
   const image = await findStoredImage(store, name);
   if (!image) throw new NotFoundError(`image ${name} not found in the store`);

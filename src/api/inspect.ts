@@ -15,7 +15,12 @@ import { choosePlatform, type ImageReader, plainDescriptor, readLimited } from '
 import type { Store } from '../store/index.ts';
 import { NotFoundError } from '../util/index.ts';
 import { imageReaderFor } from './copy.ts';
-import { formatImageLocation, type ImageLocation, parseImageLocation } from './image-transport.ts';
+import {
+  formatImageLocation,
+  type ImageLocation,
+  parseImageLocation,
+  TRANSPORTS,
+} from './image-transport.ts';
 import { findStoredImage } from './images.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
 
@@ -115,7 +120,7 @@ export async function inspectImage(
 ): Promise<InspectResult> {
   // A bare name or image ID means the store when it holds that image (a whole 64-hex ID is no
   // reference at all), else the registry.
-  const bare = !/^(?:docker:\/\/|oci:|docker-archive:|strata:)/.test(target);
+  const bare = !TRANSPORTS.some((prefix) => target.startsWith(prefix));
   const local = bare && options.store ? await findStoredImage(options.store, target) : undefined;
   const location: ImageLocation = local
     ? { transport: 'strata', name: target }

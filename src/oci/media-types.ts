@@ -22,6 +22,9 @@ export const MediaTypes = {
 /** Any media type string; the known ones are in {@link MediaTypes}. */
 export type MediaType = string;
 
+/** Manifests and indexes larger than this are refused (containerd's limit); a bigger blob is no image. */
+export const MANIFEST_LIMIT = 4 << 20;
+
 /** Layer compression as named in media types and `--output compression=`. */
 export type Compression = 'gzip' | 'zstd' | 'none';
 

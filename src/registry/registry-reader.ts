@@ -1,5 +1,12 @@
 import type { Readable } from 'node:stream';
-import { type Descriptor, DigestMismatchError, digestOf, MediaTypes, parseDigest } from '../oci/index.ts';
+import {
+  type Descriptor,
+  DigestMismatchError,
+  digestOf,
+  MANIFEST_LIMIT,
+  MediaTypes,
+  parseDigest,
+} from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
 import type { BlobOrigin, ImageReader, ManifestBlob } from './image-transfer.ts';
 import { manifestMediaType } from './image-transfer.ts';
@@ -14,9 +21,6 @@ export const MANIFEST_ACCEPT = [
   MediaTypes.dockerManifestList,
   MediaTypes.dockerManifest,
 ].join(', ');
-
-/** Manifests larger than this are refused (containerd's limit). */
-export const MANIFEST_LIMIT = 4 << 20;
 
 /**
  * Reads images from a registry repository: manifests by tag or digest (verified: a digest

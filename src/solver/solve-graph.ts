@@ -104,19 +104,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
     // COPY --from, RUN --mount from=), giving its slot back meanwhile: the steps before that run
     // side by side with the stage they wait for, as BuildKit schedules each step, not each stage.
     const waitForStage = (d: number): Promise<StageImage> => limiter.yieldWhile(stageResult(d));
-    // A stage the target image is not made of keeps its layers in the internal compression. One
-    // the image is made of, when that is none, commits them uncompressed too and has them
-    // compressed in the background while its next steps run — but for the target's last layer
-    // step, which nothing follows.
-    const internal = options.layers.internalCompression;
-    const stageOptions: SolveOptions =
-      internal === undefined
-        ? options
-        : !exported.has(index)
-          ? { ...options, layers: { ...options.layers, compression: internal } }
-          : internal === 'none' && internal !== options.layers.compression
-            ? { ...options, layers: { ...options.layers, compression: internal, background: compressor } }
-            : options;
+    const stageOptions = stageLayerOptions(options, exported.has(index), compressor);
     const directStep = index === graph.target && stageOptions !== options ? lastLayerStep(stage) : undefined;
     const promise = limiter.run(() =>
       buildStage(stage, {
@@ -287,6 +275,24 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     deps.events.emit({ type: 'step-finished', step: stepId, at: Date.now() });
   }
   return image;
+}
+
+/**
+ * How a stage writes its layers. One the target image is not made of keeps them in the internal
+ * compression. One the image is made of, when that is none, commits them uncompressed too and has
+ * them compressed in the background while its next steps run (the target's last layer step, which
+ * nothing follows, is compressed directly: see `direct`). Otherwise, the options as they are.
+ */
+function stageLayerOptions(
+  options: SolveOptions,
+  exported: boolean,
+  compressor: LayerCompressor,
+): SolveOptions {
+  const internal = options.layers.internalCompression;
+  if (internal === undefined) return options;
+  if (!exported) return { ...options, layers: { ...options.layers, compression: internal } };
+  if (internal !== 'none' || options.layers.compression === 'none') return options;
+  return { ...options, layers: { ...options.layers, compression: 'none', background: compressor } };
 }
 
 /** The stage's last step that can make a layer (RUN, COPY, ADD, WORKDIR), if any. */
