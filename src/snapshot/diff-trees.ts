@@ -9,8 +9,24 @@ import { lstatOrUndefined, sameMetadata } from './metadata.ts';
  * additions (a new directory with all its content), entries only in `lower` are whiteouts, entries
  * whose type, mode, owner, size, mtime, xattrs or symlink target differ are additions; a directory
  * whose own metadata is unchanged is not emitted, but its children are compared.
+ *
+ * `changedAfter` (a ctime in ns, from {@link ctimeWatermark}) makes a non-directory whose inode
+ * changed after it an addition even when its metadata is the same as below — a file written again
+ * with the same content and times, as a second identical COPY does. overlayfs has copied such a
+ * file up, so its differ emits it, and BuildKit's layer holds it: the two snapshotters agree.
+ * Likewise a directory born after it where the lower tree has one was removed and made again:
+ * it is opaque, as overlayfs makes it.
  */
-export function diffTrees(lower: string | undefined, upper: string): LayerChange[] {
+export function diffTrees(
+  lower: string | undefined,
+  upper: string,
+  options: { changedAfter?: bigint } = {},
+): LayerChange[] {
+  const touched = (stat: BigIntStats) =>
+    options.changedAfter !== undefined && stat.ctimeNs > options.changedAfter;
+  // Birth times come from statx; a filesystem without them reports 0, which is never after.
+  const born = (stat: BigIntStats) =>
+    options.changedAfter !== undefined && stat.birthtimeNs > options.changedAfter;
   const changes: LayerChange[] = [];
   const addAll = (rel: string, abs: string, stat: BigIntStats) => {
     changes.push({ kind: 'add', path: rel, source: abs });
@@ -47,6 +63,18 @@ export function diffTrees(lower: string | undefined, upper: string): LayerChange
         addAll(childRel, upAbs, upStat);
         continue;
       }
+      if (upStat.isDirectory() && born(upStat)) {
+        // Removed and made again (`rm -rf /w && mkdir /w`): overlayfs turns that into an opaque
+        // directory, which hides the lower one's entries; do the same, so the layers agree.
+        changes.push({ kind: 'add', path: childRel, source: upAbs });
+        changes.push({ kind: 'opaque', path: childRel });
+        for (const child of readdirSync(upAbs)) {
+          const childAbs = `${upAbs}/${child}`;
+          const childStat = lstatOrUndefined(childAbs);
+          if (childStat) addAll(`${childRel}/${child}`, childAbs, childStat);
+        }
+        continue;
+      }
       if (upStat.isDirectory()) {
         if (!sameMetadata(upAbs, upStat, lowAbs!, lowStat))
           changes.push({ kind: 'add', path: childRel, source: upAbs });
@@ -54,6 +82,7 @@ export function diffTrees(lower: string | undefined, upper: string): LayerChange
         continue;
       }
       const changed =
+        touched(upStat) ||
         !sameMetadata(upAbs, upStat, lowAbs!, lowStat) ||
         (upStat.isSymbolicLink() && readlinkSync(upAbs) !== readlinkSync(lowAbs!));
       if (changed) changes.push({ kind: 'add', path: childRel, source: upAbs });

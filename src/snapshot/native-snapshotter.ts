@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Digest, Layer } from '../oci/index.ts';
-import { isErrnoException } from '../util/index.ts';
+import { isErrnoException, StrataError } from '../util/index.ts';
 import { type BindViewOptions, copyForBind } from './bind-view.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffTrees } from './diff-trees.ts';
@@ -19,6 +19,28 @@ const run = promisify(execFile);
 async function copyTree(from: string, to: string): Promise<void> {
   await mkdir(to, { recursive: true });
   await run('cp', ['-a', '--reflink=auto', `${from}/.`, `${to}/`]);
+}
+
+/**
+ * A ctime that every inode changed so far is at or before, and every inode changed from now on is
+ * after. The kernel stamps ctime from a coarse clock (one tick is a few ms), so a change in the
+ * same tick as the last copied file would tie with it: touch a probe in `dir` (on the same
+ * filesystem) until its ctime moves past the first reading.
+ */
+export async function ctimeWatermark(dir: string): Promise<bigint> {
+  const probe = join(dir, `ctime-${process.pid}-${randomBytes(6).toString('hex')}`);
+  writeFileSync(probe, '');
+  try {
+    const first = lstatSync(probe, { bigint: true }).ctimeNs;
+    for (let tries = 0; tries < 1000; tries++) {
+      chmodSync(probe, tries % 2 === 0 ? 0o600 : 0o644);
+      if (lstatSync(probe, { bigint: true }).ctimeNs > first) return first;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    throw new StrataError('CTIME_FROZEN', `the ctime of ${probe} does not advance`);
+  } finally {
+    rmSync(probe, { force: true });
+  }
 }
 
 /**
@@ -85,10 +107,11 @@ export class NativeSnapshotter implements Snapshotter {
     if (parent.diffIds.length === 0) await mkdir(rootfs, { recursive: true });
     else await copyTree(parent.dirs[0]!, rootfs);
     const lower = parent.diffIds.length === 0 ? undefined : parent.dirs[0]!;
+    const changedAfter = lower === undefined ? undefined : await ctimeWatermark(join(this.#dir, 'tmp'));
     return {
       rootfs,
       parent,
-      changes: async () => diffTrees(lower, rootfs),
+      changes: async () => diffTrees(lower, rootfs, changedAfter === undefined ? {} : { changedAfter }),
       commit: async (diffId) => {
         const next = this.#snapshot([...parent.diffIds, diffId]);
         if (existsSync(next.dirs[0]!)) await rm(rootfs, { recursive: true, force: true });

@@ -33,7 +33,7 @@ export class TooManyLayersError extends StrataError {
   constructor(count: number) {
     super(
       'TOO_MANY_LAYERS',
-      `an image with ${count} layers is too deep for one overlay mount (limit ${MAX_LOWERS})`,
+      `a chain of ${count} distinct layers is too deep for one overlay mount (limit ${MAX_LOWERS})`,
       {
         hint: 'squash some layers, or use STRATA_SNAPSHOTTER=native',
       },
@@ -136,10 +136,11 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   #lowerDirs(snapshot: Snapshot): string[] {
-    if (snapshot.diffIds.length > MAX_LOWERS) throw new TooManyLayersError(snapshot.diffIds.length);
-    // Top layer first, as overlayfs wants it. An empty dir at the bottom keeps at least two lowers
-    // for read-only mounts (a single lowerdir without upperdir is refused by this kernel).
-    return [...snapshot.diffIds.map((d) => this.#shortLink(d)).reverse(), 'empty'];
+    const distinct = distinctTopmostFirst(snapshot.diffIds);
+    if (distinct.length > MAX_LOWERS) throw new TooManyLayersError(distinct.length);
+    // An empty dir at the bottom keeps at least two lowers for read-only mounts (a single
+    // lowerdir without upperdir is refused by this kernel).
+    return [...distinct.map((d) => this.#shortLink(d)), 'empty'];
   }
 
   async prepare(parent: Snapshot): Promise<ActiveSnapshot> {
@@ -155,7 +156,7 @@ export class OverlaySnapshotter implements Snapshotter {
       options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
     };
     if (Buffer.byteLength(overlayOptions(dirs)) > MAX_OPTIONS)
-      throw new TooManyLayersError(parent.diffIds.length);
+      throw new TooManyLayersError(distinctTopmostFirst(parent.diffIds).length);
     try {
       await mountOverlay(join(base, 'merged'), dirs, this.#dir);
     } catch (error) {
@@ -316,6 +317,27 @@ export class OverlaySnapshotter implements Snapshotter {
     this.#links.clear(); // a layer unpacked again gets a new link
     return { removed };
   }
+}
+
+/**
+ * A chain's layers top first, as overlayfs wants its lowerdirs, each layer once: at its topmost
+ * place. A chain may hold the same layer several times (`RUN true` twice makes the same empty
+ * layer, the same COPY twice the same files), but overlayfs refuses a lowerdir that appears twice
+ * ("conflicting lowerdir path", ELOOP). Dropping the lower copies leaves the merged tree as it
+ * was: for every path the upper copy holds the same entry, whiteout or opaque marker as the lower
+ * one and hides it, and a directory's listing is a union, which a second copy of the same entries
+ * does not change.
+ */
+export function distinctTopmostFirst(diffIds: readonly Digest[]): Digest[] {
+  const seen = new Set<Digest>();
+  const out: Digest[] = [];
+  for (let i = diffIds.length - 1; i >= 0; i--) {
+    const d = diffIds[i]!;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    out.push(d);
+  }
+  return out;
 }
 
 /**
