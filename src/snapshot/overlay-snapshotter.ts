@@ -139,7 +139,11 @@ export class OverlaySnapshotter implements Snapshotter {
     if (snapshot.diffIds.length > MAX_LOWERS) throw new TooManyLayersError(snapshot.diffIds.length);
     // Top layer first, as overlayfs wants it. An empty dir at the bottom keeps at least two lowers
     // for read-only mounts (a single lowerdir without upperdir is refused by this kernel).
-    return [...snapshot.diffIds.map((d) => this.#shortLink(d)).reverse(), 'empty'];
+    // A layer met twice (two equal layers: empty WORKDIR or COPY steps) is given once, at its
+    // topmost place — overlayfs refuses a repeated lowerdir (ELOOP) — which changes nothing: the
+    // upper copy re-adds and re-deletes everything the lower one did.
+    const top = [...new Set([...snapshot.diffIds].reverse())];
+    return [...top.map((d) => this.#shortLink(d)), 'empty'];
   }
 
   async prepare(parent: Snapshot): Promise<ActiveSnapshot> {
