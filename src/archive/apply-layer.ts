@@ -39,8 +39,11 @@ export interface ApplyLayerOptions {
    * `'apply'` (default): whiteouts delete what lower layers put in `root`, opaque markers empty
    * their directory of lower content. `'overlay'`: unpack as an overlayfs upperdir/lowerdir —
    * a whiteout becomes a 0:0 character device, an opaque marker sets `trusted.overlay.opaque=y`.
+   * `'literal'`: an archive, not a layer — `.wh.*` entries are ordinary files written under their
+   * own names, as ADD extracts a tar (Docker's archive.Untar knows no whiteouts; only
+   * ApplyLayer does).
    */
-  readonly whiteouts?: 'apply' | 'overlay';
+  readonly whiteouts?: 'apply' | 'overlay' | 'literal';
   /** Set owners from the archive (default true; needs root or CAP_CHOWN). */
   readonly preserveOwnership?: boolean;
   /**
@@ -126,6 +129,7 @@ interface PendingDir {
 class LayerApplier implements TarVisitor {
   readonly #root: string;
   readonly #overlay: boolean;
+  readonly #literal: boolean;
   readonly #chown: boolean;
   readonly #parentsFrom: readonly string[];
   /** Absolute paths this layer created: whiteouts and opaque markers spare them (lower layers only). */
@@ -145,6 +149,7 @@ class LayerApplier implements TarVisitor {
   constructor(root: string, options: ApplyLayerOptions) {
     this.#root = root;
     this.#overlay = options.whiteouts === 'overlay';
+    this.#literal = options.whiteouts === 'literal';
     this.#chown = options.preserveOwnership ?? true;
     this.#parentsFrom = options.parentsFrom ?? [];
     mkdirSync(root, { recursive: true });
@@ -233,7 +238,7 @@ class LayerApplier implements TarVisitor {
   #entry(header: TarHeader): void {
     const parts = entryComponents(header.path);
     const base = parts[parts.length - 1];
-    if (base?.startsWith(WHITEOUT_PREFIX)) {
+    if (!this.#literal && base?.startsWith(WHITEOUT_PREFIX)) {
       this.#whiteouts++;
       if (base === OPAQUE_MARKER) this.#opaque(parts.slice(0, -1), header);
       else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`))

@@ -113,3 +113,74 @@ export function openDecompressed(source: Readable | AsyncIterable<Uint8Array>): 
 function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
+
+/**
+ * The compressions ADD recognises in a local file, as docker 20.10's `archive.DecompressStream`
+ * does (pkg/archive DetectCompression): gzip `1f 8b 08`, bzip2 `BZh`, xz `fd 37 7a 58 5a 00`.
+ * zstd is not among them (moby added it after 20.10), so ADD copies a `.tar.zst` as it is.
+ */
+export type ArchiveCompression = 'none' | 'gzip' | 'bzip2' | 'xz';
+
+const ARCHIVE_MAGIC: ReadonlyArray<{ kind: ArchiveCompression; bytes: readonly number[] }> = [
+  { kind: 'bzip2', bytes: [0x42, 0x5a, 0x68] },
+  { kind: 'gzip', bytes: [0x1f, 0x8b, 0x08] },
+  { kind: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+];
+
+/** The {@link ArchiveCompression} a file's first bytes announce. */
+export function detectArchiveCompression(head: Uint8Array): ArchiveCompression {
+  for (const m of ARCHIVE_MAGIC) {
+    if (head.length >= m.bytes.length && m.bytes.every((b, i) => head[i] === b)) return m.kind;
+  }
+  return 'none';
+}
+
+/** Go's archive/tar parseOctal: NULs and spaces trimmed, up to the first NUL, base 8. */
+function goOctal(field: Uint8Array): number | undefined {
+  let start = 0;
+  let end = field.length;
+  while (start < end && (field[start] === 0 || field[start] === 0x20)) start++;
+  while (end > start && (field[end - 1] === 0 || field[end - 1] === 0x20)) end--;
+  if (start === end) return 0;
+  const nul = field.subarray(start, end).indexOf(0);
+  const text = Buffer.from(field.subarray(start, nul === -1 ? end : start + nul)).toString('latin1');
+  return /^[0-7]+$/.test(text) ? Number.parseInt(text, 8) : undefined;
+}
+
+/** A numeric header field as Go reads it: base-256 when its first byte has the high bit, else octal. */
+function goNumericValid(field: Uint8Array): boolean {
+  if (field.length > 0 && (field[0]! & 0x80) !== 0) return true;
+  return goOctal(field) !== undefined;
+}
+
+/**
+ * Whether `head` (the first bytes of a decompressed stream) starts with a tar header Go's
+ * `tar.Reader.Next` accepts — BuildKit's test for "is this an archive" before ADD extracts a
+ * file (solver/llbsolver/file/unpack.go isArchivePath): a non-zero first block whose checksum
+ * (unsigned or signed sum, the field counted as spaces) matches and whose mode, owner, size and
+ * time fields parse. Anything else — text, a truncated block, a zero block — is copied as a file.
+ */
+export function isTarHeader(head: Uint8Array): boolean {
+  if (head.length < 512) return false;
+  const block = head.subarray(0, 512);
+  if (block.every((b) => b === 0)) return false;
+  const stored = goOctal(block.subarray(148, 156));
+  if (stored === undefined) return false;
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    unsigned += b;
+    signed += b >= 0x80 ? b - 256 : b;
+  }
+  if (stored !== unsigned && stored !== signed) return false;
+  // mode, uid, gid, size, mtime (V7 layout, common to every format).
+  const fields: Array<[number, number]> = [
+    [100, 108],
+    [108, 116],
+    [116, 124],
+    [124, 136],
+    [136, 148],
+  ];
+  return fields.every(([from, to]) => goNumericValid(block.subarray(from, to)));
+}

@@ -16,7 +16,7 @@ import {
   InvalidInputError,
   listAttributesSync,
 } from '../util/index.ts';
-import { FileChangedError, ReservedLayerNameError } from './errors.ts';
+import { FileChangedError } from './errors.ts';
 import { BLOCK_SIZE, blockPadding, encodeHeader, type TarEntryType, type TarHeader } from './tar-header.ts';
 
 /**
@@ -299,8 +299,9 @@ class LayerTarStream extends Readable {
       return this.#write(encodeHeader(this.#marker(planned.tarPath), this.#scratch));
     if (planned.kind === 'opaque')
       return this.#write(encodeHeader(this.#marker(`${planned.tarPath}/${OPAQUE_MARKER}`), this.#scratch));
-    const base = planned.tarPath.slice(planned.tarPath.lastIndexOf('/') + 1);
-    if (base.startsWith(WHITEOUT_PREFIX)) throw new ReservedLayerNameError(planned.tarPath);
+    // A real file named `.wh.*` (ADD of a tar holding whiteouts, `RUN touch .wh.x`) is stored
+    // under its name, as BuildKit's and Docker's differs store it: whoever applies the layer
+    // then reads it as a whiteout, for strata's images exactly as for BuildKit's.
     const stat = lstatSync(planned.source);
     let type: TarEntryType;
     let linkpath = '';

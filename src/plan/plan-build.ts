@@ -62,7 +62,13 @@ export interface PlanOptions {
 
 /** The variables of a stage as it is dispatched, and what a stage built on it inherits. */
 interface StageScope {
+  /** BuildKit's llb state env: what RUN sees and words expand with (ENV and ARG both set it). */
   env: Map<string, ScopedVariable>;
+  /**
+   * The image config's Env (base image, then ENV; never ARG), in config order — a Map keeps a
+   * replaced key in place, as BuildKit's addEnv does.
+   */
+  configEnv: Map<string, ScopedVariable>;
   buildArgs: { name: string; value?: string }[];
   /** True when the base image's Env is unknown (so a miss may be resolved later). */
   imageEnvUnknown: boolean;
@@ -451,8 +457,18 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
   function initialScope(base: StageBase, platform: Platform): StageScope {
     if (base.kind === 'stage') {
       const parent = scopes[base.stage]!;
+      // BuildKit (dispatchStages): a stage on another starts from that stage's state, then adds
+      // every Env entry of its image config again (delete and append) — so an ARG value the
+      // parent gave over an ENV of the same name is back to the ENV's, while an ARG without an
+      // ENV stays.
+      const env = new Map(parent.env);
+      for (const v of parent.configEnv.values()) {
+        env.delete(v.name);
+        env.set(v.name, v);
+      }
       return {
-        env: new Map(parent.env),
+        env,
+        configEnv: new Map(parent.configEnv),
         buildArgs: [...parent.buildArgs],
         imageEnvUnknown: parent.imageEnvUnknown,
         platform,
@@ -475,7 +491,15 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     if (!env.has('PATH') && !imageEnvUnknown && platform.os !== 'windows') {
       env.set('PATH', { name: 'PATH', value: DEFAULT_PATH, source: 'default' });
     }
-    return { env, buildArgs: [], imageEnvUnknown, platform, shell: undefined, version: 0 };
+    return {
+      env,
+      configEnv: new Map(env),
+      buildArgs: [],
+      imageEnvUnknown,
+      platform,
+      shell: undefined,
+      version: 0,
+    };
   }
 
   function planSteps(stageIndex: number, scope: StageScope): Step[] {
@@ -530,8 +554,10 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
         // Every pair is expanded with the variables as they were before this instruction.
         const pairs = instruction.pairs.map((p) => ({ name: expand(p.key), value: expand(p.value) }));
         for (const p of pairs) {
+          const variable = { name: p.name, value: p.value, source: 'env' } as const;
           scope.env.delete(p.name);
-          scope.env.set(p.name, { name: p.name, value: p.value, source: 'env' });
+          scope.env.set(p.name, variable);
+          scope.configEnv.set(p.name, variable);
         }
         scope.version++;
         return { kind: 'env', pairs };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -264,18 +264,19 @@ describe('compareUtf8', () => {
 });
 
 describe('reserved names', () => {
-  it('refuses to store a real file named .wh.* (it would read as a deletion)', async () => {
+  it('stores a real file named .wh.* under its name, as BuildKit does (whoever applies it reads a whiteout)', async () => {
     const dir = fresh('reserved');
     mkdirSync(join(dir, 'etc'));
     writeFileSync(join(dir, 'etc/.wh.passwd'), 'not a whiteout');
-    await assert.rejects(
-      collect(packDirectory(dir)),
-      (e: unknown) => (e as { code?: string }).code === 'LAYER_RESERVED_NAME',
-    );
-    await assert.rejects(
-      collect(packChanges([{ kind: 'add', path: 'etc/.wh.passwd', source: join(dir, 'etc/.wh.passwd') }])),
-      (e: unknown) => (e as { code?: string }).code === 'LAYER_RESERVED_NAME',
-    );
+    for (const tar of [
+      await collect(packDirectory(dir)),
+      await collect(
+        packChanges([{ kind: 'add', path: 'etc/.wh.passwd', source: join(dir, 'etc/.wh.passwd') }]),
+      ),
+    ]) {
+      const listed = execFileSync('tar', ['-tvf', '-'], { input: tar, encoding: 'utf8' });
+      assert.match(listed, /^-\S+ .* etc\/\.wh\.passwd$/m);
+    }
   });
 });
 

@@ -48,6 +48,17 @@ describe('strata build', () => {
     }
     return outs;
   }
+  /** Builds with each snapshotter, expecting the build to fail with `message`. */
+  async function failsWithEachSnapshotter(ctx: string, message: RegExp): Promise<void> {
+    for (const snapshotter of ['overlay', 'native']) {
+      const result = await runStrata(['build', '--no-cache', ctx], {
+        root: fx.root,
+        env: { STRATA_SNAPSHOTTER: snapshotter },
+      });
+      assert.equal(result.code, 1, `${snapshotter}: ${result.stderr}`);
+      assert.match(result.stderr, message, snapshotter);
+    }
+  }
   before(async () => {
     fx = await buildFixture('strata-build-');
   });
@@ -212,47 +223,55 @@ describe('strata build', () => {
     const ctx = fx.context('add-overlap', {
       Dockerfile: 'FROM busybox:local\nADD d1/ evil.tar d2/ /out/\n',
       'd1/sub/keep': 'd1',
-      'd1/sub2/keep': 'd1',
       'd2/sub/f': 'from d2',
-      'd2/sub2/g': 'from d2',
     });
-    // The archive turns out/sub/f into a link to a host file and out/sub2 into a link to a host
-    // directory — both places the copy had made or checked before extracting it.
+    // The archive turns out/sub/f, a place the copy had checked before extracting it, into a link
+    // to a host file: the later source replaces the link (as fsutil's copier removes a file
+    // target), never writes through it.
     const staging = join(fx.work, 'add-staging');
     execFileSync('mkdir', ['-p', join(staging, 'sub')]);
     execFileSync('ln', ['-s', join(victims, 'file'), join(staging, 'sub/f')]);
-    execFileSync('ln', ['-s', join(victims, 'dir'), join(staging, 'sub2')]);
-    execFileSync('tar', ['-cf', join(ctx, 'evil.tar'), '-C', staging, 'sub', 'sub2']);
+    execFileSync('tar', ['-cf', join(ctx, 'evil.tar'), '-C', staging, 'sub']);
     for (const out of await buildLocalWithEachSnapshotter(ctx, 'add-overlap')) {
       assert.equal(readFileSync(join(out, 'out/sub/f'), 'utf8'), 'from d2');
       assert.equal(readFileSync(join(victims, 'file'), 'utf8'), 'host file');
-      assert.deepEqual(readdirSync(join(victims, 'dir')), []);
     }
+    // A link to a host directory where a later source has a directory: BuildKit's error, and
+    // nothing written there.
+    const dirCtx = fx.context('add-overlap-dir', {
+      Dockerfile: 'FROM busybox:local\nADD d1/ evil.tar d2/ /out/\n',
+      'd1/sub2/keep': 'd1',
+      'd2/sub2/g': 'from d2',
+    });
+    const dirStaging = join(fx.work, 'add-staging-dir');
+    execFileSync('mkdir', ['-p', dirStaging]);
+    execFileSync('ln', ['-s', join(victims, 'dir'), join(dirStaging, 'sub2')]);
+    execFileSync('tar', ['-cf', join(dirCtx, 'evil.tar'), '-C', dirStaging, 'sub2']);
+    await failsWithEachSnapshotter(dirCtx, /cannot copy to non-directory: \/out\/sub2/);
+    assert.deepEqual(readdirSync(join(victims, 'dir')), []);
   });
 
-  it('never writes or links through a symlink that a later COPY source put where a directory was', async () => {
+  it('never writes or links through a symlink that a COPY source put where a later one has a directory', async () => {
     const outside = join(fx.work, 'outside-target');
+    // two/sub is a symlink to a host directory, relative and deep enough to leave the rootfs if
+    // the kernel followed it from /dst; one/ and three/ have a directory sub/ with files.
     const ctx = fx.context('copy-replace', {
       Dockerfile: 'FROM busybox:local\nCOPY one/ two/ three/ /dst/\n',
       'one/sub/first.txt': 'first',
       'three/sub/third.txt': 'third',
     });
     execFileSync('mkdir', ['-p', join(ctx, 'two'), outside]);
-    // three/linked is a hardlink of one/sub/first.txt: copied as a link to /dst/sub/first.txt, whose
-    // directory two/ replaced by a symlink to a host directory holding a first.txt of its own.
-    execFileSync('ln', [join(ctx, 'one/sub/first.txt'), join(ctx, 'three/linked')]);
     writeFileSync(join(outside, 'first.txt'), 'host secret');
-    // Relative and deep enough to leave the rootfs if the kernel followed it from /dst.
     execFileSync('ln', ['-s', `../../../../../../../../..${outside}`, join(ctx, 'two/sub')]);
-    // Both snapshotters: through overlayfs a link out of the mount fails anyway (EXDEV); the native
-    // one writes to a plain directory, where it would succeed.
-    for (const out of await buildLocalWithEachSnapshotter(ctx, 'copy-replace')) {
-      assert.ok(lstatSync(join(out, 'dst/sub')).isDirectory());
-      assert.equal(readFileSync(join(out, 'dst/sub/third.txt'), 'utf8'), 'third');
-      assert.equal(readFileSync(join(out, 'dst/linked'), 'utf8'), 'first');
-      assert.deepEqual(readdirSync(outside), ['first.txt']);
-      assert.equal(readFileSync(join(outside, 'first.txt'), 'utf8'), 'host secret');
-    }
+    // As BuildKit: the link cannot replace the directory one/ made…
+    await failsWithEachSnapshotter(ctx, /cannot replace to directory \/dst\/sub with file/);
+    // …and when it comes first, three/'s directory cannot be copied onto it (nothing below a
+    // destination is followed). Both snapshotters: through overlayfs a write out of the mount
+    // fails anyway; the native one writes to a plain directory, where it would succeed.
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox:local\nCOPY two/ three/ /dst/\n');
+    await failsWithEachSnapshotter(ctx, /cannot copy to non-directory: \/dst\/sub/);
+    assert.deepEqual(readdirSync(outside), ['first.txt']);
+    assert.equal(readFileSync(join(outside, 'first.txt'), 'utf8'), 'host secret');
   });
 
   it('compresses layers as --output compression=, compression-level= and force-compression= ask', async () => {

@@ -87,7 +87,8 @@ export function applyConfigStep(image: StageImage, step: ConfigStep): void {
         step.test.type === 'none'
           ? ['NONE']
           : step.test.command.form === 'exec'
-            ? [...step.test.command.args]
+            ? // BuildKit's parseHealthcheck: the exec form keeps its type word, ["CMD", arg…].
+              ['CMD', ...step.test.command.args]
             : ['CMD-SHELL', step.test.command.text];
       c.Healthcheck = {
         Test: test,

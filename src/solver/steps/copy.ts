@@ -22,15 +22,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
-import { applyLayer, openDecompressed } from '../../archive/index.ts';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import {
-  type ContextNode,
-  ContextView,
-  checksumSources,
-  type SelectedEntry,
-  selectSources,
-} from '../../context/index.ts';
+  type ArchiveCompression,
+  applyLayer,
+  detectArchiveCompression,
+  isTarHeader,
+} from '../../archive/index.ts';
+import { type ContextNode, ContextView, checksumSources, selectSources } from '../../context/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
@@ -82,17 +82,24 @@ export function parseChmod(text: string): number {
   return Number.parseInt(text, 8);
 }
 
-const ARCHIVE_MAGIC: Array<{ kind: 'gzip' | 'bzip2' | 'xz' | 'zstd'; bytes: number[] }> = [
-  { kind: 'gzip', bytes: [0x1f, 0x8b] },
-  { kind: 'bzip2', bytes: [0x42, 0x5a, 0x68] },
-  { kind: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  { kind: 'zstd', bytes: [0x28, 0xb5, 0x2f, 0xfd] },
-];
+/**
+ * Whether ADD extracts a local file, and how it is compressed — BuildKit's isArchivePath
+ * (solver/llbsolver/file/unpack.go): a regular file that docker 20.10's DecompressStream opens
+ * (gzip, bzip2, xz or none; not zstd) and whose decompressed start is a tar header Go's reader
+ * accepts. A gzipped text file, an empty file or a `.tar.zst` is copied as it is; a truncated
+ * archive whose first header is whole is extracted and fails where it ends.
+ */
+async function archiveKind(path: string, size: number): Promise<ArchiveCompression | undefined> {
+  if (size === 0) return undefined;
+  const head = readHead(path, 8);
+  const compression = detectArchiveCompression(head);
+  const block = compression === 'none' ? readHead(path, 512) : await decompressedHead(path, compression, 512);
+  return isTarHeader(block) ? compression : undefined;
+}
 
-/** Whether a local file is a (possibly compressed) tar archive ADD extracts, and its compression. */
-function archiveKind(path: string, size: number): 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd' | undefined {
-  if (size < 4) return undefined;
-  const head = Buffer.alloc(512);
+/** The first `length` bytes of a file (fewer when it is shorter), opened without following links. */
+function readHead(path: string, length: number): Buffer {
+  const head = Buffer.alloc(length);
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
   let read = 0;
   try {
@@ -104,20 +111,57 @@ function archiveKind(path: string, size: number): 'tar' | 'gzip' | 'bzip2' | 'xz
   } finally {
     closeSync(fd);
   }
-  for (const m of ARCHIVE_MAGIC) if (m.bytes.every((b, i) => head[i] === b)) return m.kind;
-  if (read >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
-  return undefined;
+  return head.subarray(0, read);
 }
 
-/** A decompressed tar stream of an archive file (gzip/zstd in-process, bzip2/xz through the tools). */
-function openArchive(path: string, kind: 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd'): Readable {
+/**
+ * The first `length` decompressed bytes of a compressed file (fewer when the stream ends or is
+ * corrupt before: then it is no archive, as DecompressStream or tar.Next fails in BuildKit).
+ */
+async function decompressedHead(
+  path: string,
+  compression: Exclude<ArchiveCompression, 'none'>,
+  length: number,
+): Promise<Buffer> {
+  const stream = openArchive(path, compression, 'ignore');
+  const chunks: Buffer[] = [];
+  let have = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      have += (chunk as Buffer).length;
+      if (have >= length) break;
+    }
+  } catch {
+    // A corrupt stream: whatever came before the error decides (a tar header needs 512 bytes).
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, length);
+}
+
+/** A decompressed tar stream of an archive file (gzip in-process, bzip2/xz through the tools). */
+function openArchive(
+  path: string,
+  kind: ArchiveCompression,
+  stderr: 'inherit' | 'ignore' = 'inherit',
+): Readable {
   if (kind === 'bzip2' || kind === 'xz') {
     const child = spawn(kind === 'bzip2' ? 'bzip2' : 'xz', ['-dc', path], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', stderr],
     });
-    return child.stdout;
+    const out = child.stdout;
+    // Stopped early (only the head was wanted): the tool goes too.
+    out.once('close', () => {
+      if (child.exitCode === null) child.kill();
+    });
+    return out;
   }
-  return openDecompressed(createReadStream(path));
+  if (kind === 'gzip')
+    return pipeline(createReadStream(path), createGunzip({ chunkSize: 256 * 1024 }), () => {
+      // Errors reach the consumer through the last stream; pipeline destroys every stage.
+    });
+  return createReadStream(path);
 }
 
 /** Copies a node's xattrs (not for symlinks). */
@@ -130,16 +174,22 @@ function copyXattrs(from: string, to: string): void {
 }
 
 /**
- * Removes whatever is at `path` unless it is a directory and `wantDir` (merging into it). Says
- * whether a directory is there to merge into, and whether one was removed.
+ * Makes room for a new entry at `path` as fsutil's copier does: a directory merges into an
+ * existing directory (`keptDir`); a file, link or device replaces what is there unless that is a
+ * directory. Anything else is BuildKit's error: a directory onto a non-directory (a symlink
+ * included: below the destination nothing is followed), a file onto a directory.
  */
-function clearTarget(path: string, wantDir: boolean): { keptDir: boolean; removedDir: boolean } {
+function clearTarget(path: string, wantDir: boolean, rootfsPath: string): { keptDir: boolean } {
   // No exception for the common case (nothing there): a thrown ENOENT per copied file is costly.
   const st = lstatSync(path, { throwIfNoEntry: false });
-  if (st === undefined) return { keptDir: false, removedDir: false };
-  if (wantDir && st.isDirectory()) return { keptDir: true, removedDir: false };
-  rmSync(path, { recursive: true, force: true });
-  return { keptDir: false, removedDir: st.isDirectory() };
+  if (st === undefined) return { keptDir: false };
+  if (wantDir) {
+    if (st.isDirectory()) return { keptDir: true };
+    throw new CopyError(`cannot copy to non-directory: ${rootfsPath}`);
+  }
+  if (st.isDirectory()) throw new CopyError(`cannot replace to directory ${rootfsPath} with file`);
+  rmSync(path, { force: true });
+  return { keptDir: false };
 }
 
 /** Everything one COPY writes into the rootfs, with hardlinks kept within the copy. */
@@ -212,9 +262,7 @@ class CopyWriter {
       return false; // nothing can be there yet
     }
     this.#written.add(dest);
-    const { keptDir, removedDir } = clearTarget(target, wantDir);
-    if (removedDir) this.forget();
-    return keptDir;
+    return clearTarget(target, wantDir, dest).keptDir;
   }
 
   /** Forgets every directory checked or made so far: something else has written the rootfs. */
@@ -224,12 +272,29 @@ class CopyWriter {
     this.#written.clear();
   }
 
-  /** mkdir -p of the destination's parents (CreateDestPath), owned by --chown or root. */
-  mkdirParents(path: string): void {
-    let current = '/';
-    for (const part of path.split('/').filter(Boolean)) {
-      current = posix.join(current, part);
-      const host = resolveInRoot(this.#rootfs, current);
+  /**
+   * A rootfs path with every symlink on it followed inside the root, the last component too
+   * (continuity's fs.RootPath, which fsutil's Copy applies to the destination): a destination
+   * that is a symlink is written through, to where it points.
+   */
+  resolve(path: string): string {
+    const host = resolveInRoot(this.#rootfs, path);
+    return host === this.#rootfs ? '/' : host.slice(this.#rootfs.length);
+  }
+
+  /**
+   * fsutil's MkdirAll of a rootfs path after fs.RootPath: symlinks followed inside the root (a
+   * dangling one makes its target), each missing directory 0755 and owned by --chown or root.
+   * Returns the resolved rootfs path.
+   */
+  mkdirAll(path: string): string {
+    const resolved = this.resolve(path);
+    let current = '';
+    for (const part of resolved.split('/').filter(Boolean)) {
+      current = `${current}/${part}`;
+      const known = this.#dirs.get(current);
+      if (known !== undefined) continue;
+      const host = `${this.#rootfs}${current}`;
       const st = lstatSync(host, { throwIfNoEntry: false });
       if (st?.isDirectory()) {
         this.#dirs.set(current, host);
@@ -242,6 +307,18 @@ class CopyWriter {
       utimesSync(host, this.#now, this.#now);
       this.#dirs.set(current, host);
     }
+    return resolved;
+  }
+
+  /** What is at a (resolved) rootfs path: a directory, something else, or nothing. */
+  kind(path: string): 'directory' | 'other' | undefined {
+    const st = lstatSync(`${this.#rootfs}${path === '/' ? '' : path}`, { throwIfNoEntry: false });
+    return st === undefined ? undefined : st.isDirectory() ? 'directory' : 'other';
+  }
+
+  /** Starts a new copy action: hardlinks are kept within one source's match, as fsutil's copier. */
+  newAction(): void {
+    this.#links.clear();
   }
 
   #owner(source: Stats): { uid: number; gid: number } {
@@ -324,6 +401,55 @@ class CopyWriter {
   }
 }
 
+/**
+ * One fsutil `Copy` onto the destination at a time (BuildKit's docopy → copy.Copy and
+ * prepareTargetDir, tonistiigi/fsutil copy/copy.go): the destination's directory — or the
+ * destination itself when it ends in `/` — is created with its parents; the destination is
+ * resolved through symlinks inside the root; a non-directory source goes into it when it is a
+ * directory, else replaces it; a directory source merges into it (created with the source's
+ * metadata when missing).
+ */
+class CopyActions {
+  readonly #writer: CopyWriter;
+  readonly #dest: { path: string; isDir: boolean };
+
+  constructor(writer: CopyWriter, dest: { path: string; isDir: boolean }) {
+    this.#writer = writer;
+    this.#dest = dest;
+  }
+
+  /** The resolved destination, its directory (or itself, for a trailing slash) created first. */
+  #prepare(): string {
+    const { path, isDir } = this.#dest;
+    this.#writer.newAction();
+    this.#writer.mkdirAll(isDir ? path : posix.dirname(path));
+    return this.#writer.resolve(path);
+  }
+
+  /** A file, link or device named `name`: into the destination directory, or as the destination. */
+  file(name: string, write: (target: string) => void): void {
+    const dest = this.#prepare();
+    if (this.#writer.kind(dest) === 'directory') {
+      write(posix.join(dest, name));
+      return;
+    }
+    this.#writer.mkdirAll(posix.dirname(dest));
+    write(dest);
+  }
+
+  /** A directory source: returns the rootfs path its contents go below. */
+  directory(node: ContextNode): string {
+    const dest = this.#prepare();
+    const kind = this.#writer.kind(dest);
+    if (kind === 'other') throw new CopyError(`cannot copy to non-directory: ${dest}`);
+    if (kind === undefined) {
+      this.#writer.mkdirAll(posix.dirname(dest));
+      this.#writer.write(node, dest);
+    }
+    return dest;
+  }
+}
+
 function runSync(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: 'pipe' });
   if (r.status !== 0) throw new CopyError(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString().trim()}`);
@@ -382,36 +508,55 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
             : {}),
         });
 
-        const urls = isAdd ? step.sources.filter(isUrl) : [];
-        const paths = step.sources.filter((s) => !urls.includes(s));
-        const entries: SelectedEntry[] = [
-          ...selectSources({
-            view,
-            sources: paths,
-            excludes: step.exclude,
-            parents: step.kind === 'copy' && step.parents,
-          }),
-        ];
-        const roots = entries.filter((e) => e.matchRoot).length + step.inline.length + urls.length;
-        const intoDir =
-          dest.isDir ||
-          roots > 1 ||
-          step.sources.length + step.inline.length > 1 ||
-          isExistingDir(writer, dest.path);
-        if (intoDir) writer.mkdirParents(dest.path);
-        else writer.mkdirParents(posix.dirname(dest.path));
-
-        for (const entry of entries) {
-          const node: ContextNode = entry.node;
-          if (entry.matchRoot && node.type !== 'directory') {
-            const target = intoDir ? posix.join(dest.path, entry.destPath) : dest.path;
+        // BuildKit (dispatchCopy) makes one copy action per source, and fsutil's Copy one per
+        // wildcard match: each resolves the destination in the rootfs again, following symlinks
+        // (so a destination that is a symlink is written through), and decides alone whether
+        // it names a directory — `COPY a b /d` leaves /d a file holding b, as docker 20.10 does.
+        const actions = new CopyActions(writer, dest);
+        for (const source of step.sources) {
+          if (isAdd && isUrl(source)) {
+            if (!options.fetchUrl)
+              throw new CopyError(`ADD ${source}: downloading is not available in this build`);
+            const body = await options.fetchUrl(source, ctx.signal);
+            const chunks: Buffer[] = [];
+            for await (const c of body) chunks.push(c as Buffer);
+            const data = Buffer.concat(chunks);
+            if (step.kind === 'add' && step.checksum) {
+              const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+              if (actual !== step.checksum)
+                throw new CopyError(
+                  `ADD ${source}: checksum mismatch: expected ${step.checksum}, got ${actual}`,
+                );
+            }
+            const name = posix.basename(new URL(source).pathname) || '__unnamed__';
+            actions.file(name, (target) => writer.writeFile(target, data, 0o600));
+            continue;
+          }
+          const entries = [
+            ...selectSources({
+              view,
+              sources: [source],
+              excludes: step.exclude,
+              parents: step.kind === 'copy' && step.parents,
+            }),
+          ];
+          // A wildcard that matches nothing copies nothing and creates no destination
+          // (AllowEmptyWildcard returns before CreateDestPath).
+          for (let i = 0; i < entries.length; ) {
+            const root = entries[i]!;
+            let end = i + 1;
+            while (end < entries.length && !entries[end]!.matchRoot) end++;
+            const below = entries.slice(i + 1, end);
+            i = end;
+            const node: ContextNode = root.node;
             if (isAdd && node.type === 'file') {
-              const kind = archiveKind(node.absPath, node.stats.size);
-              if (kind) {
-                // ADD extracts local archives into the destination directory.
-                writer.mkdirParents(dest.path);
-                await applyLayer(openArchive(node.absPath, kind), resolveInRoot(active.rootfs, dest.path), {
-                  whiteouts: 'apply',
+              const kind = await archiveKind(node.absPath, node.stats.size);
+              if (kind !== undefined) {
+                // ADD extracts a local archive into the destination directory, its entries
+                // written as they are: `.wh.*` names are files here, not whiteouts (archive.Untar).
+                const into = writer.mkdirAll(dest.path);
+                await applyLayer(openArchive(node.absPath, kind), resolveInRoot(active.rootfs, into), {
+                  whiteouts: 'literal',
                   ...(ctx.signal ? { signal: ctx.signal } : {}),
                 });
                 // The archive may have put anything anywhere below, symlinks included: what the
@@ -420,33 +565,17 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
                 continue;
               }
             }
-            writer.write(node, target);
-            continue;
+            if (node.type !== 'directory') {
+              const name = root.destPath === '' ? posix.basename(node.path) : posix.basename(root.destPath);
+              actions.file(name, (target) => writer.write(node, target));
+              continue;
+            }
+            const target = actions.directory(node);
+            for (const entry of below) writer.write(entry.node, posix.join(target, entry.destPath));
           }
-          if (entry.matchRoot) {
-            // A directory source stands for the destination directory: its contents go into it.
-            if (!intoDir) writer.mkdirParents(dest.path);
-            continue;
-          }
-          writer.write(node, posix.join(dest.path, entry.destPath));
         }
         for (const inline of step.inline) {
-          writer.writeFile(intoDir ? posix.join(dest.path, inline.name) : dest.path, inline.content, 0o644);
-        }
-        for (const url of urls) {
-          if (!options.fetchUrl)
-            throw new CopyError(`ADD ${url}: downloading is not available in this build`);
-          const body = await options.fetchUrl(url, ctx.signal);
-          const chunks: Buffer[] = [];
-          for await (const c of body) chunks.push(c as Buffer);
-          const data = Buffer.concat(chunks);
-          if (step.kind === 'add' && step.checksum) {
-            const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-            if (actual !== step.checksum)
-              throw new CopyError(`ADD ${url}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
-          }
-          const name = posix.basename(new URL(url).pathname) || '__unnamed__';
-          writer.writeFile(intoDir ? posix.join(dest.path, name) : dest.path, data, 0o600);
+          actions.file(inline.name, (target) => writer.writeFile(target, inline.content, 0o644));
         }
 
         return await commitLayer(active, deps.store, options.layers, ctx.signal);
@@ -507,6 +636,10 @@ async function copyKeyInputs(
 function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir: boolean }) {
   return {
     kind: step.kind,
+    // Bumped when what a copy writes for the same inputs changes (2: per-source destinations
+    // through symlinks, empty wildcards, ADD's archive test and literal whiteouts), so records of
+    // older strata are not reused.
+    semantics: 2,
     dest,
     chown: step.chown ?? null,
     chmod: step.chmod ?? null,
@@ -539,14 +672,6 @@ async function stageContentInputs(
     ...(signal ? { signal } : {}),
   });
   return { ...copyOptionInputs(step, dest), content: sum.digest };
-}
-
-function isExistingDir(writer: CopyWriter, path: string): boolean {
-  try {
-    return lstatSync(resolveInRoot(writer.host('/'), path)).isDirectory();
-  } catch {
-    return false; // missing: created as needed
-  }
 }
 
 function isUrl(source: string): boolean {

@@ -62,12 +62,21 @@ function runArgs(
   return { args: [...invocation.args], scriptFiles };
 }
 
-/** The environment a RUN sees: the image's Env, then in-scope ARGs not shadowed by ENV. */
+/**
+ * The environment a RUN sees: the stage's variables as the planner tracked them — BuildKit's
+ * llb state env, not the image config's Env. The two differ in two ways BuildKit shows: an ARG
+ * declared after an ENV of the same name gives the ARG's value (dispatchArg adds it to the state
+ * env; the config keeps the ENV), and a variable set again (by ENV or ARG) moves to the end of the
+ * list (llb's EnvList.AddOrReplace deletes and appends), where the config replaces it in place.
+ * Config entries the plan does not know (a base image's env it could not see) come first.
+ */
 export function runEnvironment(ctx: StepContext, step: RunStep): string[] {
-  const env = [...(ctx.image.config.Env ?? [])];
-  for (const v of step.env) {
-    if (getEnv(env, v.name) === undefined) env.push(`${v.name}=${v.value}`);
-  }
+  const planned = new Set(step.env.map((v) => v.name));
+  const env = (ctx.image.config.Env ?? []).filter((e) => {
+    const eq = e.indexOf('=');
+    return !planned.has(eq === -1 ? e : e.slice(0, eq));
+  });
+  for (const v of step.env) env.push(`${v.name}=${v.value}`);
   return env;
 }
 

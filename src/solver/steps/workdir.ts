@@ -2,15 +2,20 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, utimesSync } from 'node:fs'
 import { posix } from 'node:path';
 import type { WorkdirStep } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
-import { isErrnoException, resolveInRoot } from '../../util/index.ts';
+import { cleanPath, isErrnoException, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 
-/** WORKDIR's path against the current one (BuildKit's system.NormalizeWorkdir). */
+/**
+ * The working directory a WORKDIR records, as docker 20.10's BuildKit (v0.8 dispatchWorkdir)
+ * records it: an absolute path exactly as written after expansion (`/app/`, `/a/./b`, `//` stay
+ * so), a relative one joined to the current directory with Go's `path.Join("/", current, path)`,
+ * which cleans the result (`rel/` after `/app/` is `/app/rel`). Later BuildKit cleans both
+ * (system.NormalizeWorkdir); the oracle here does not.
+ */
 export function normalizeWorkdir(current: string | undefined, path: string): string {
-  const joined = posix.isAbsolute(path) ? path : posix.join(current || '/', path);
-  const clean = posix.normalize(joined);
-  return clean.length > 1 && clean.endsWith('/') ? clean.slice(0, -1) : clean;
+  if (posix.isAbsolute(path)) return path;
+  return cleanPath(`/${current ?? ''}/${path}`);
 }
 
 /**
@@ -23,6 +28,7 @@ export function planWorkdir(ctx: StepContext, step: WorkdirStep): LayerStepPlan 
   const { image, options, deps } = ctx;
   const wd = normalizeWorkdir(image.config.WorkingDir, step.path);
   image.config.WorkingDir = wd;
+  // BuildKit skips the mkdir only for exactly "/" (so `WORKDIR //` makes an empty layer).
   if (wd === '/') return undefined;
   const user = image.config.User ?? '';
   return {
@@ -32,7 +38,8 @@ export function planWorkdir(ctx: StepContext, step: WorkdirStep): LayerStepPlan 
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
         const owner = user ? await resolveUser(active.rootfs, user) : { uid: 0, gid: 0 };
-        mkdirAllOwned(active.rootfs, wd, owner, options.layers.sourceDateEpoch);
+        // The FileOp mkdir cleans its path (`/a/x/../b` makes /a/b, never /a/x).
+        mkdirAllOwned(active.rootfs, cleanPath(wd), owner, options.layers.sourceDateEpoch);
         return await commitLayer(active, deps.store, options.layers, ctx.signal);
       } catch (error) {
         await active.discard();
