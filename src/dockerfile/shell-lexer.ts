@@ -100,9 +100,9 @@ export class ShellLexer {
       return { result, words, matched: run.matched, unmatched: run.unmatched };
     } catch (error) {
       if (error instanceof LexError) {
-        throw new DockerfileError(`failed to process ${quoteWord(word)}: ${error.message}`, {
-          ...(error.hint === undefined ? {} : { hint: error.hint }),
-        });
+        const message = `failed to process ${quoteWord(word)}: ${error.message}`;
+        const options = error.hint === undefined ? {} : { hint: error.hint };
+        throw error.limit ? new ExpansionLimitError(message, options) : new DockerfileError(message, options);
       }
       throw error;
     }
@@ -119,11 +119,19 @@ export class ShellLexer {
   }
 }
 
+/**
+ * A word that passes one of the expansion limits ({@link MAX_EXPANDED_LENGTH},
+ * {@link MAX_EXPANSION_DEPTH}, {@link MAX_PATTERN_STEPS}). Unlike a syntax error, which BuildKit
+ * ignores where it only looks for heredocs, this one always fails.
+ */
+export class ExpansionLimitError extends DockerfileError {}
+
 /** A syntax or expansion error inside one word; `expand` turns it into a DockerfileError. */
 class LexError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    readonly limit = false,
   ) {
     super(message);
   }
@@ -237,6 +245,7 @@ class LexRun {
       throw new LexError(
         `expanded value is longer than ${this.maxLength} characters, the limit`,
         'variables that repeat one another, like ARG b=$a$a, double at each step',
+        true,
       );
     }
   }
@@ -399,6 +408,7 @@ class LexRun {
       throw new LexError(
         `\${…} nested more than ${MAX_EXPANSION_DEPTH} deep`,
         'split the expression over several ARG or ENV instructions',
+        true,
       );
     }
     this.depth++;
@@ -517,6 +527,7 @@ class LexRun {
         throw new LexError(
           `pattern ${quoteWord(pattern)} in substitution needs more than ${MAX_PATTERN_STEPS} matching steps for this value`,
           'use a pattern with fewer * or a shorter value',
+          true,
         );
       throw new LexError(`invalid pattern (${pattern}) in substitution: ${error.message}`);
     }

@@ -111,6 +111,18 @@ describe('limits on expansion', () => {
     assert.equal(error.instruction, 'ENV');
   });
 
+  it('a heredoc line nested past the limit is refused when parsed, not read as one without heredocs', () => {
+    const text = `FROM a\nRUN <<${'${a:-'.repeat(200)}E${'}'.repeat(200)}\nx\nE\n`;
+    assert.throws(
+      () => parseDockerfile(text),
+      (error: unknown) =>
+        error instanceof DockerfileError &&
+        /^Dockerfile:2:1: failed to process .*: \$\{…\} nested more than 100 deep/.test(
+          formatErrorChain(error),
+        ),
+    );
+  });
+
   it('a pattern too costly for its value is an error, not a hang', () => {
     const lexer = new ShellLexer();
     const env = envFrom([['v', 'a'.repeat(MAX_EXPANDED_LENGTH)]]);
