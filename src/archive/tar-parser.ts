@@ -58,6 +58,8 @@ export class TarParser {
   /** A partial header block carried between chunks. */
   #partial: Buffer | undefined;
   readonly #global = new Map<string, Buffer>();
+  /** The xattrs of the global records, decoded once (undefined: not yet, or changed since). */
+  #globalXattrs: Map<string, Buffer> | undefined;
   #local = new Map<string, Buffer>();
   #longName: string | undefined;
   #longLink: string | undefined;
@@ -199,8 +201,10 @@ export class TarParser {
 
   #meta(typeflag: string, body: Buffer): void {
     if (typeflag === 'x') parsePaxRecords(body, this.#local);
-    else if (typeflag === 'g') parsePaxRecords(body, this.#global);
-    else {
+    else if (typeflag === 'g') {
+      parsePaxRecords(body, this.#global);
+      this.#globalXattrs = undefined;
+    } else {
       const end = body.indexOf(0);
       const text = body.toString('utf8', 0, end < 0 ? body.length : end);
       if (typeflag === 'L') this.#longName = text;
@@ -213,9 +217,13 @@ export class TarParser {
     const type = TYPES[raw.typeflag];
     if (type === undefined)
       throw new TarFormatError(`unsupported tar entry type ${JSON.stringify(raw.typeflag)} for ${raw.name}`);
-    const pax = this.#global.size === 0 ? this.#local : new Map([...this.#global, ...this.#local]);
+    // Local records override global ones. The two maps are read, never merged: an archive whose
+    // global header holds many records would otherwise cost that many steps for every entry.
+    const local = this.#local;
+    const global = this.#global;
+    const get = (key: string): Buffer | undefined => local.get(key) ?? global.get(key);
     const text = (key: string): string | undefined => {
-      const v = pax.get(key);
+      const v = get(key);
       return v === undefined || v.length === 0 ? undefined : v.toString('utf8');
     };
     const num = (key: string, fallback: number): number => {
@@ -226,14 +234,14 @@ export class TarParser {
         throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(v)} for ${raw.name}`);
       return n;
     };
-    if (pax.has('GNU.sparse.major') || pax.has('GNU.sparse.size'))
+    if (get('GNU.sparse.major') !== undefined || get('GNU.sparse.size') !== undefined)
       throw new TarFormatError(`sparse tar entries are not supported (${raw.name})`);
     const xattrs = new Map<string, Buffer>();
-    for (const [key, value] of pax) {
-      if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), value);
-      else if (key.startsWith('LIBARCHIVE.xattr.'))
-        xattrs.set(decodeURIComponent(key.slice(17)), Buffer.from(value.toString('latin1'), 'base64'));
+    if (global.size > 0) {
+      this.#globalXattrs ??= xattrsOf(global, raw.name);
+      for (const [name, value] of this.#globalXattrs) xattrs.set(name, value);
     }
+    for (const [name, value] of xattrsOf(local, raw.name)) xattrs.set(name, value);
     let path = text('path') ?? this.#longName ?? raw.name;
     let linkpath = text('linkpath') ?? this.#longLink ?? raw.linkname;
     if (type === 'directory') path = path.replace(/\/+$/, '') || (path.startsWith('/') ? '/' : '.');
@@ -257,4 +265,24 @@ export class TarParser {
     };
     return { header, payload };
   }
+}
+
+/** The extended attributes PAX records carry: `SCHILY.xattr.<name>`, `LIBARCHIVE.xattr.<%-encoded name>` (base64 value). */
+function xattrsOf(records: ReadonlyMap<string, Buffer>, entry: string): Map<string, Buffer> {
+  const xattrs = new Map<string, Buffer>();
+  for (const [key, value] of records) {
+    if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), value);
+    else if (key.startsWith('LIBARCHIVE.xattr.')) {
+      let name: string;
+      try {
+        name = decodeURIComponent(key.slice(17));
+      } catch (error) {
+        throw new TarFormatError(`invalid PAX record ${JSON.stringify(key)} for ${entry}: bad %-escape`, {
+          cause: error,
+        });
+      }
+      xattrs.set(name, Buffer.from(value.toString('latin1'), 'base64'));
+    }
+  }
+  return xattrs;
 }

@@ -1,6 +1,6 @@
 import { DockerfileError } from './dockerfile-error.ts';
 import type { Directive, Heredoc } from './instructions.ts';
-import { EMPTY_ENV, ShellLexer } from './shell-lexer.ts';
+import { EMPTY_ENV, ExpansionLimitError, ShellLexer } from './shell-lexer.ts';
 import type { SourceRange } from './source-range.ts';
 
 /**
@@ -326,8 +326,11 @@ function heredocsFromLine(
   try {
     words = HEREDOC_LINE_LEXER.processWords(line, EMPTY_ENV);
   } catch (error) {
-    // BuildKit ignores lexing errors here: a line its lexer cannot split has no heredocs.
-    if (error instanceof DockerfileError) return [];
+    // BuildKit ignores lexing errors here: a line its lexer cannot split has no heredocs. A line
+    // past an expansion limit is refused outright, not read as one without heredocs.
+    if (error instanceof DockerfileError && !(error instanceof ExpansionLimitError)) return [];
+    if (error instanceof DockerfileError)
+      throw error.placed({ file, range: { line: startLine, column: 1, endLine, endColumn: 1 } });
     throw error;
   }
   const out: Omit<Heredoc, 'content'>[] = [];

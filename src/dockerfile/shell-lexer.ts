@@ -1,4 +1,13 @@
 import { DockerfileError } from './dockerfile-error.ts';
+import {
+  codePoints,
+  compileShellPattern,
+  findShellPattern,
+  MAX_PATTERN_STEPS,
+  type PatternBudget,
+  replaceShellPattern,
+  ShellPatternError,
+} from './shell-pattern.ts';
 
 /**
  * The variables a word is expanded against. `get` returns undefined for an unset variable (an
@@ -48,6 +57,21 @@ export const EMPTY_ENV: ExpansionEnv = { get: () => undefined };
 const EOF = '';
 
 /**
+ * The longest word an expansion may produce: 1 MiB (1,048,576 characters), or the word as written
+ * when that is longer. No process can receive more: Linux refuses a single argument or environment
+ * string over 128 KiB (MAX_ARG_STRLEN), so neither a `--build-arg` nor a variable a RUN step sees
+ * comes near it. Without a bound, ARGs that double each other (`ARG a1=${a0}${a0}`, 40 times) ran
+ * for 18 s and 700 MB before V8 gave up.
+ */
+export const MAX_EXPANDED_LENGTH = 1 << 20;
+
+/**
+ * How deeply `${…}` may nest inside another's word (`${a:-${b:-${c}}}` is 3 deep): 100. Real
+ * Dockerfiles nest two or three; 5,000 overflowed the stack.
+ */
+export const MAX_EXPANSION_DEPTH = 100;
+
+/**
  * BuildKit's shell lexer (frontend/dockerfile/shell/lex.go): quote removal, escapes, `$a`, `${a}`,
  * `${a:-b}` `${a-b}` `${a:+b}` `${a+b}` `${a:?m}` `${a?m}` `${a#p}` `${a##p}` `${a%p}` `${a%%p}`
  * `${a/p/r}` `${a//p/r}`, and word splitting after substitution. It follows BuildKit's rules, not
@@ -72,10 +96,13 @@ export class ShellLexer {
     const run = new LexRun(word, env, this);
     try {
       const { result, words } = run.processStopOn(EOF, this.options.rawEscapes ?? false);
+      run.checkLength(result.length);
       return { result, words, matched: run.matched, unmatched: run.unmatched };
     } catch (error) {
       if (error instanceof LexError) {
-        throw new DockerfileError(`failed to process ${goQuote(word)}: ${error.message}`);
+        const message = `failed to process ${quoteWord(word)}: ${error.message}`;
+        const options = error.hint === undefined ? {} : { hint: error.hint };
+        throw error.limit ? new ExpansionLimitError(message, options) : new DockerfileError(message, options);
       }
       throw error;
     }
@@ -92,7 +119,23 @@ export class ShellLexer {
   }
 }
 
-class LexError extends Error {}
+/**
+ * A word that passes one of the expansion limits ({@link MAX_EXPANDED_LENGTH},
+ * {@link MAX_EXPANSION_DEPTH}, {@link MAX_PATTERN_STEPS}). Unlike a syntax error, which BuildKit
+ * ignores where it only looks for heredocs, this one always fails.
+ */
+export class ExpansionLimitError extends DockerfileError {}
+
+/** A syntax or expansion error inside one word; `expand` turns it into a DockerfileError. */
+class LexError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    readonly limit = false,
+  ) {
+    super(message);
+  }
+}
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -179,6 +222,10 @@ class LexRun {
   private readonly text: string;
   private pos = 0;
   private rawEscapes: boolean;
+  /** How many `${` the scan is inside. */
+  private depth = 0;
+  private readonly maxLength: number;
+  private readonly budget: PatternBudget = { steps: MAX_PATTERN_STEPS };
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
 
@@ -189,6 +236,18 @@ class LexRun {
   ) {
     this.text = text;
     this.rawEscapes = lexer.options.rawEscapes ?? false;
+    this.maxLength = Math.max(MAX_EXPANDED_LENGTH, text.length);
+  }
+
+  /** Throws once a result being built passes {@link MAX_EXPANDED_LENGTH}. */
+  checkLength(length: number): void {
+    if (length > this.maxLength) {
+      throw new LexError(
+        `expanded value is longer than ${this.maxLength} characters, the limit`,
+        'variables that repeat one another, like ARG b=$a$a, double at each step',
+        true,
+      );
+    }
   }
 
   /** The character (code point) at the position, or EOF. */
@@ -225,6 +284,7 @@ class LexRun {
         if (ch === '$') {
           const text = this.processDollar();
           result += text;
+          this.checkLength(result.length);
           words.addString(text);
         } else if (ch === '<') {
           const text = this.processPossibleHeredoc();
@@ -237,6 +297,7 @@ class LexRun {
         } else if (quotes && ch === '"') {
           const text = this.processDoubleQuote();
           result += text;
+          this.checkLength(result.length);
           words.addRawString(text);
         } else if (ch !== escapeChar) {
           // A run of ordinary characters is copied in one piece.
@@ -318,6 +379,7 @@ class LexRun {
       }
       if (peeked === '$') {
         result += this.processDollar();
+        this.checkLength(result.length);
         continue;
       }
       let ch = this.next();
@@ -342,6 +404,23 @@ class LexRun {
       return value ?? '';
     }
     this.next(); // {
+    if (this.depth >= MAX_EXPANSION_DEPTH) {
+      throw new LexError(
+        `\${…} nested more than ${MAX_EXPANSION_DEPTH} deep`,
+        'split the expression over several ARG or ENV instructions',
+        true,
+      );
+    }
+    this.depth++;
+    try {
+      return this.processBraced(skipUnset);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** `${…}` after the `${`. */
+  private processBraced(skipUnset: boolean): string {
     const first = this.peek();
     if (first === EOF) throw new LexError("syntax error: missing '}'");
     if (first === '{' || first === '}' || first === ':') throw new LexError('syntax error: bad substitution');
@@ -395,9 +474,11 @@ class LexRun {
           greedy = true;
           pattern = pattern.slice(1);
         }
-        return ch === '%'
-          ? trimSuffix(pattern, value ?? '', greedy)
-          : trimPrefix(pattern, value ?? '', greedy);
+        return this.withPattern(pattern, () =>
+          ch === '%'
+            ? trimSuffix(pattern, value ?? '', greedy, this.budget)
+            : trimPrefix(pattern, value ?? '', greedy, this.budget),
+        );
       }
       default:
         throw new LexError(`unsupported modifier (${modifier}) in substitution`);
@@ -425,10 +506,31 @@ class LexRun {
     const value = this.getEnv(name);
     if (value === undefined && (this.lexer.options.skipUnsetEnv ?? false))
       return `\${${name}/${pattern}/${replacement}}`;
-    const regex = shellPatternToRegExp(pattern, { greedy: true, anchored: false, global: all });
-    const text = value ?? '';
-    // The replacement is inserted literally (a function replacer ignores `$&`-style patterns).
-    return all ? text.replace(regex, () => replacement) : text.replace(regex, () => replacement);
+    return this.withPattern(pattern, () =>
+      replaceShellPattern(compileShellPattern(pattern, true), value ?? '', {
+        replacement,
+        all,
+        budget: this.budget,
+        maxLength: this.maxLength,
+      }),
+    );
+  }
+
+  /** Runs a pattern operation, turning its errors into the lexer's. */
+  private withPattern(pattern: string, fn: () => string): string {
+    try {
+      return fn();
+    } catch (error) {
+      if (!(error instanceof ShellPatternError)) throw error;
+      if (error.reason === 'length') this.checkLength(Number.POSITIVE_INFINITY);
+      if (error.reason === 'steps')
+        throw new LexError(
+          `pattern ${quoteWord(pattern)} in substitution needs more than ${MAX_PATTERN_STEPS} matching steps for this value`,
+          'use a pattern with fewer * or a shorter value',
+          true,
+        );
+      throw new LexError(`invalid pattern (${pattern}) in substitution: ${error.message}`);
+    }
   }
 
   /** A name: letters, digits and `_`; or all leading digits (`$10`); or one special parameter. */
@@ -465,63 +567,38 @@ class LexRun {
   }
 }
 
-/**
- * A shell pattern (`*`, `?`, `\` escapes; no bracket expressions, as in BuildKit) as a RegExp.
- * `*` is greedy or lazy as asked; `\}` and `\/` stand for the bare characters.
- */
-function shellPatternToRegExp(
-  pattern: string,
-  options: { greedy: boolean; anchored: boolean; global?: boolean },
-): RegExp {
-  const chars = Array.from(pattern);
-  let out = options.anchored ? '^' : '';
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i]!;
-    if (ch === '*') {
-      out += options.greedy ? '.*' : '.*?'; // Go's `.` does not match a newline either
-    } else if (ch === '?') {
-      out += '.';
-    } else if (ch === '\\') {
-      const after = chars[i + 1];
-      if (after === '}' || after === '/') continue;
-      if (after !== '*' && after !== '?' && after !== '\\') {
-        throw new LexError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${after ?? ''}'`);
-      }
-      out += `\\${after}`;
-      i++;
-    } else if ('[]{}.+()|^$/'.includes(ch)) {
-      out += `\\${ch}`;
-    } else {
-      out += ch;
-    }
-  }
-  return new RegExp(out, options.global ? 'gu' : 'u');
+function trimPrefix(pattern: string, value: string, greedy: boolean, budget: PatternBudget): string {
+  const text = codePoints(value);
+  const match = findShellPattern(compileShellPattern(pattern, greedy), text, {
+    from: 0,
+    anchored: true,
+    budget,
+  });
+  if (match === undefined) return value;
+  let offset = 0; // match[1] is in code points
+  for (let i = 0; i < match[1]; i++) offset += text[i]! > 0xffff ? 2 : 1;
+  return value.slice(offset);
 }
 
-function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const match = shellPatternToRegExp(pattern, { greedy, anchored: true }).exec(value);
-  return match === null ? value : value.slice(match[0].length);
-}
-
-function trimSuffix(pattern: string, value: string, greedy: boolean): string {
-  // A regular expression cannot find the shortest rightmost match, so reverse both the pattern
-  // (keeping escape pairs in order) and the value and trim a prefix instead.
-  return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
+function trimSuffix(pattern: string, value: string, greedy: boolean, budget: PatternBudget): string {
+  // As BuildKit: reverse both the pattern (keeping escape pairs in order) and the value, and trim
+  // a prefix instead.
+  return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy, budget));
 }
 
 function reversePattern(pattern: string): string {
   const chars = Array.from(pattern);
-  const out: string[] = [];
+  const pieces: string[] = [];
   for (let i = 0; i < chars.length; ) {
     if (chars[i] === '\\' && i !== chars.length - 1) {
-      out.unshift(chars[i]!, chars[i + 1]!);
+      pieces.push(chars[i]! + chars[i + 1]!);
       i += 2;
     } else {
-      out.unshift(chars[i]!);
+      pieces.push(chars[i]!);
       i++;
     }
   }
-  return out.join('');
+  return pieces.reverse().join('');
 }
 
 function reverse(text: string): string {
@@ -558,7 +635,10 @@ function isDigit(ch: string): boolean {
   return DIGIT.test(ch);
 }
 
-/** Go's `%q` for the words quoted in messages; JSON's escapes are close enough here. */
-function goQuote(text: string): string {
-  return JSON.stringify(text);
+/**
+ * Go's `%q` for the words quoted in messages (JSON's escapes are close enough here); a word of
+ * more than 80 characters is cut to its first 80.
+ */
+function quoteWord(text: string): string {
+  return text.length > 80 ? `${JSON.stringify(text.slice(0, 80))}…` : JSON.stringify(text);
 }

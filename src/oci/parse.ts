@@ -13,6 +13,19 @@ export class InvalidManifestError extends InvalidInputError {
 
 type Json = unknown;
 
+/**
+ * A JSON value as a message shows it: a number, boolean or null as written, a string quoted and
+ * cut at 100 characters, an array or object by its kind only (one nested 100,000 deep must not
+ * be walked).
+ */
+function describeJson(value: Json): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  if (typeof value === 'string' && value.length > 100) return `${JSON.stringify(value.slice(0, 100))}…`;
+  return JSON.stringify(value);
+}
+
 function parseJson(raw: Uint8Array | string, what: string): Record<string, Json> {
   const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
   let value: Json;
@@ -66,7 +79,7 @@ function digestField(obj: Record<string, Json>, key: string, what: string): Dige
 
 function schemaVersion2(obj: Record<string, Json>, what: string): void {
   if (obj.schemaVersion !== 2) {
-    throw new InvalidManifestError(what, `schemaVersion must be 2, got ${JSON.stringify(obj.schemaVersion)}`);
+    throw new InvalidManifestError(what, `schemaVersion must be 2, got ${describeJson(obj.schemaVersion)}`);
   }
 }
 
@@ -100,7 +113,7 @@ export function parseDescriptorObject(value: Json, what: string): Descriptor {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new InvalidManifestError(
       what,
-      `field "size" must be a non-negative integer, got ${JSON.stringify(size)}`,
+      `field "size" must be a non-negative integer, got ${describeJson(size)}`,
     );
   }
   const out: { -readonly [K in keyof Descriptor]: Descriptor[K] } = { mediaType, digest, size };
@@ -204,7 +217,7 @@ export function parseImageConfig(raw: Uint8Array | string): ImageConfig {
     throw new InvalidManifestError(what, 'field "rootfs" is missing');
   const r = rootfs as Record<string, Json>;
   if (r.type !== 'layers')
-    throw new InvalidManifestError(what, `rootfs.type must be "layers", got ${JSON.stringify(r.type)}`);
+    throw new InvalidManifestError(what, `rootfs.type must be "layers", got ${describeJson(r.type)}`);
   if (!Array.isArray(r.diff_ids)) throw new InvalidManifestError(what, 'rootfs.diff_ids must be an array');
   r.diff_ids.forEach((d, i) => {
     if (typeof d !== 'string') throw new InvalidManifestError(what, `rootfs.diff_ids[${i}] must be a string`);

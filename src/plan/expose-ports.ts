@@ -4,10 +4,12 @@ import { DockerfileError } from '../dockerfile/index.ts';
  * Turns EXPOSE words into `port/proto` entries as BuildKit does (dockerfile2llb/convert_expose.go):
  * `80`, `80/udp`, `8000-8002/tcp` (a range becomes one entry per port), protocol lower-cased and
  * `tcp` by default. A host IP or host port (`127.0.0.1:80:80`) is accepted and ignored, with a
- * warning, as BuildKit does.
+ * warning, as BuildKit does. Each entry is listed once (the image config's `ExposedPorts` is a set),
+ * so the list never outgrows 65,536 ports per protocol however many ranges repeat.
  */
 export function parseExposedPorts(words: readonly string[], warn: (message: string) => void): string[] {
   const out: string[] = [];
+  const seen = new Map<string, Uint8Array>();
   for (const raw of words) {
     const parts = raw.split(':');
     let hostIp = '';
@@ -38,7 +40,17 @@ export function parseExposedPorts(words: readonly string[], warn: (message: stri
       throw new DockerfileError(`invalid containerPort: ${port}`, {
         hint: 'a port is a number from 0 to 65535, or a range like 8000-8010',
       });
-    for (let p = range[0]; p <= range[1]; p++) out.push(`${p}/${(proto || 'tcp').toLowerCase()}`);
+    const protocol = (proto || 'tcp').toLowerCase();
+    let listed = seen.get(protocol);
+    if (listed === undefined) {
+      listed = new Uint8Array(65536);
+      seen.set(protocol, listed);
+    }
+    for (let p = range[0]; p <= range[1]; p++) {
+      if (listed[p] === 1) continue;
+      listed[p] = 1;
+      out.push(`${p}/${protocol}`);
+    }
   }
   return out;
 }

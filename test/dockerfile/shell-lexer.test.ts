@@ -12,6 +12,8 @@ const env = envFrom([
   ['PATHS', '/usr/local/bin:/usr/bin:/bin'],
   ['GREETING', 'hello there'],
   ['CITY', 'Zürich'],
+  ['CRLF', 'a\r\nb'],
+  ['AS', 'a'.repeat(60)],
 ]);
 
 const lexer = new ShellLexer();
@@ -118,6 +120,19 @@ const wordCases: readonly [string, string | typeof Error][] = [
   ['${FILE/a}', Error],
   // `$$` is the special parameter `$`, which is never set
   ['${NAME/o/$$}', 'wrld'],
+  // Go's regexp semantics (BuildKit runs the pattern as a Go regexp): an empty match right after a
+  // match is not replaced, and `?` (Go's `.`) matches any character but \n, \r included
+  ['${FILE//*/X}', 'X'],
+  ['${CRLF//?/x}', 'xx\nx'],
+  ['${CRLF#?}', '\r\nb'],
+  ['${CRLF#??}', '\nb'],
+  ['${CRLF%\n*}', 'a\r'],
+  ['${FILE/#/X}', 'archive.tar.gz'],
+  ['${CITY//?/.}', '......'],
+  // a pattern a backtracking engine needs exponential time for (32 s before): linear here
+  ['${AS#*a*a*a*a*a*a*a*b}', 'a'.repeat(60)],
+  ['${AS##*a*a*a*a*a*a*a*a}', ''],
+  ['${AS%a*a*a*a*a*a*a*a}', 'a'.repeat(52)],
   // positional parameters are never set
   ['$1', ''],
   ['${1:-one}', 'one'],
