@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exportRootfsDirectory } from '../src/export/index.ts';
@@ -121,19 +121,6 @@ export async function loadIntoDocker(store: Store, names: readonly string[], wor
   }
 }
 
-/**
- * Rewrites a `docker save` archive with its symlinked members replaced by what they point to:
- * docker 20.10 stores a layer equal to an earlier one (two empty layers, say) as a symlink
- * `<id>/layer.tar -> ../<other>/layer.tar`, which strata's docker-archive reader reads as an
- * empty member.
- */
-function dereferenceArchive(file: string, dir: string): void {
-  mkdirSync(dir);
-  execFileSync('tar', ['-C', dir, '-xf', file]);
-  execFileSync('tar', ['-C', dir, '--dereference', '--hard-dereference', '-cf', file, ...readdirSync(dir)]);
-  rmSync(dir, { recursive: true, force: true });
-}
-
 /** Builds with both, flattens both, and returns the differences (empty: the images match). */
 export async function compareWithBuildkit(store: Store, options: CompareOptions): Promise<string[]> {
   const work = mkdtempSync(join(tmpdir(), 'strata-compare-'));
@@ -150,7 +137,6 @@ export async function compareWithBuildkit(store: Store, options: CompareOptions)
     });
     if (bk.status !== 0) throw new Error(`BuildKit build failed: ${bk.stderr}`);
     execFileSync(DOCKER, ['save', '-o', join(work, 'bk.tar'), tag]);
-    dereferenceArchive(join(work, 'bk.tar'), join(work, 'bk-save'));
     await copyImage(
       `docker-archive:${join(work, 'bk.tar')}`,
       `strata:compare-buildkit-result:${process.pid}`,

@@ -35,6 +35,7 @@ import { HashingStream, InvalidInputError, NotFoundError, tempSiblingPath } from
 import {
   listTarMembers,
   openTarMember,
+  resolveTarMember,
   TarFileWriter,
   type TarMember,
   type TarFileWriter as TarWriterType,
@@ -97,7 +98,7 @@ export class DockerArchiveReader implements ImageReader {
     const members = await listTarMembers(this.#path);
     const byName = new Map(members.map((m) => [m.name, m]));
     const member = (name: string): TarMember => {
-      const found = byName.get(name.replace(/^\.\//, ''));
+      const found = resolveTarMember(byName, name);
       if (!found)
         throw new InvalidInputError(`${this.#path}: the archive lists ${name} but does not contain it`);
       return found;

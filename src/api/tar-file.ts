@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidInputError } from '../util/index.ts';
 
@@ -11,6 +12,8 @@ export interface TarMember {
   readonly type: string;
   readonly offset: number;
   readonly size: number;
+  /** What a symlink (`2`) or hardlink (`1`) member points to. */
+  readonly linkName?: string;
 }
 
 function parseOctal(field: Buffer): number {
@@ -41,6 +44,7 @@ export async function listTarMembers(path: string): Promise<TarMember[]> {
     const header = Buffer.alloc(512);
     let position = 0;
     let longName: string | undefined;
+    let longLink: string | undefined;
     let pax: Record<string, string> = {};
     while (position + 512 <= fileSize) {
       await handle.read(header, 0, 512, position);
@@ -52,10 +56,11 @@ export async function listTarMembers(path: string): Promise<TarMember[]> {
       const type = String.fromCharCode(header[156]!) || '0';
       let size = parseOctal(header.subarray(124, 136));
       const dataOffset = position + 512;
-      if (type === 'L' || type === 'x') {
+      if (type === 'L' || type === 'K' || type === 'x') {
         const data = Buffer.alloc(size);
         await handle.read(data, 0, size, dataOffset);
         if (type === 'L') longName = cString(data);
+        else if (type === 'K') longLink = cString(data);
         else pax = parsePax(data);
       } else if (type !== 'g') {
         const prefix = cString(header.subarray(345, 500));
@@ -63,7 +68,15 @@ export async function listTarMembers(path: string): Promise<TarMember[]> {
         let name = pax.path ?? longName ?? (prefix ? `${prefix}/${base}` : base);
         if (pax.size) size = Number(pax.size);
         name = name.replace(/^\.\//, '');
-        members.push({ name, type: type === '\0' ? '0' : type, offset: dataOffset, size });
+        const linkName = pax.linkpath ?? longLink ?? cString(header.subarray(157, 257));
+        members.push({
+          name,
+          type: type === '\0' ? '0' : type,
+          offset: dataOffset,
+          size,
+          ...(type === '1' || type === '2' ? { linkName } : {}),
+        });
+        longLink = undefined;
         longName = undefined;
         pax = {};
       }
@@ -89,6 +102,34 @@ function parsePax(data: Buffer): Record<string, string> {
     i += length;
   }
   return out;
+}
+
+/**
+ * The regular file a member name stands for, following symlink and hardlink members (`docker
+ * save` stores a layer equal to an earlier one as `<id>/layer.tar -> ../<other>/layer.tar`).
+ * Links resolve inside the archive only; a loop, or a link to nothing or to a non-file, is
+ * undefined.
+ */
+export function resolveTarMember(
+  byName: ReadonlyMap<string, TarMember>,
+  name: string,
+): TarMember | undefined {
+  let current = normalize(name);
+  for (let hops = 0; hops < 16; hops++) {
+    const found = byName.get(current);
+    if (!found || found.linkName === undefined) return found?.type === '0' ? found : undefined;
+    const target = found.linkName;
+    current = normalize(
+      found.type === '2' && !target.startsWith('/') ? `${posix.dirname(current)}/${target}` : target,
+    );
+  }
+  return undefined;
+}
+
+/** An archive path as listed: no leading `./` or `/`, no `.`/`..` segments (none above the top). */
+function normalize(name: string): string {
+  const clean = posix.normalize(`/${name}`).replace(/^\/+/, '');
+  return clean === '.' ? '' : clean;
 }
 
 /** Reads a member's bytes (from `offset` within it). */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DOCKER } from '../../tools/compare-buildkit.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata } from '../support/cli.ts';
 
@@ -165,6 +167,37 @@ describe('chains that hold the same layer more than once', () => {
       { Dockerfile: 'FROM dup:base\nRUN true\nRUN cat /a > /b\n' },
       'dup:on-base',
     );
+  });
+
+  it('reads back what `docker save` writes for an image with repeated layers (linked members)', async () => {
+    const f = fx.get('overlay')!;
+    const saved = join(f.work, 'dup-base-docker.tar');
+    const tag = `strata-dup-base:${process.pid}`;
+    const load = await runStrata(
+      ['copy', 'strata:dup:base', `docker-archive:${join(f.work, 'dup-base.tar')}:${tag}`],
+      {
+        root: f.root,
+      },
+    );
+    assert.equal(load.code, 0, load.stderr);
+    execFileSync(DOCKER, ['load', '-i', join(f.work, 'dup-base.tar')], { stdio: 'ignore' });
+    try {
+      execFileSync(DOCKER, ['save', '-o', saved, tag]);
+    } finally {
+      spawnSync(DOCKER, ['rmi', '-f', tag], { stdio: 'ignore' });
+    }
+    // docker stores a layer equal to an earlier one as a link to it.
+    const listing = execFileSync('tar', ['-tvf', saved], { encoding: 'utf8' });
+    assert.match(listing, /layer\.tar -> \.\.\//, 'docker save links the repeated layers');
+    const back = await runStrata(['copy', `docker-archive:${saved}`, 'strata:dup:reloaded'], {
+      root: f.root,
+    });
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(layersOf('overlay', 'dup:reloaded').length, layersOf('overlay', 'dup:base').length);
+    const verify = await runStrata(['store', 'verify'], { root: f.root });
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    const run = await runStrata(['run', 'dup:reloaded', 'cat', '/a'], { root: f.root, env: env('overlay') });
+    assert.equal(run.stdout, 'a\n', run.stderr);
   });
 
   it('random sequences of empty, identical and different layers build the same image on both snapshotters', async () => {
