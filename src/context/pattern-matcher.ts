@@ -29,6 +29,8 @@ export interface CompiledPattern {
   readonly index: number;
   /** True when `path` (slash-separated, relative, cleaned) matches this pattern on its own. */
   match(path: string): boolean;
+  /** True when `path` or one of its parent directories matches (one pass over `path`). */
+  matchSelfOrParent(path: string): boolean;
 }
 
 /**
@@ -44,7 +46,10 @@ const REGEXP_SPECIAL = new Set(['.', '+', '(', ')', '$']);
  * literal pattern an exact match, everything else a regexp (`*` → `[^/]*`, `?` → `[^/]`,
  * `**` → `(.*\/)?` or `.*`, `\x` kept as a regexp escape, brackets passed through).
  */
-function compilePattern(cleaned: string): (path: string) => boolean {
+function compilePattern(cleaned: string): {
+  match: (path: string) => boolean;
+  matchSelfOrParent: (path: string) => boolean;
+} {
   let re = '^';
   let kind: Kind = 'exact';
   const runes = Array.from(cleaned);
@@ -62,7 +67,9 @@ function compilePattern(cleaned: string): (path: string) => boolean {
             kind = 'regexp';
           }
         } else {
-          re += '(.*/)?';
+          // `**/**/` means what one `**/` means; given once, thousands of them in a row (nobody
+          // writes that, but a fuzzer does) cost no more to match than one.
+          if (!re.endsWith('(.*/)?')) re += '(.*/)?';
           kind = 'regexp';
         }
         if (i === 0) kind = 'suffix';
@@ -89,20 +96,32 @@ function compilePattern(cleaned: string): (path: string) => boolean {
       re += ch;
     }
   }
+  const withParents = (match: (path: string) => boolean) => ({
+    match,
+    matchSelfOrParent: (path: string) => match(path) || parentPrefixes(path).some(match),
+  });
   switch (kind) {
     case 'exact':
-      return (path) => path === cleaned;
+      return withParents((path) => path === cleaned);
     case 'prefix': {
       const prefix = cleaned.slice(0, -2);
-      return (path) => path.startsWith(prefix);
+      return withParents((path) => path.startsWith(prefix));
     }
     case 'suffix': {
       const suffix = cleaned.slice(2);
-      return (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1));
+      return withParents(
+        (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1)),
+      );
     }
-    case 'regexp': {
-      return compileGoRegexp(`${re}$`);
-    }
+    case 'regexp':
+      // A parent directory is a prefix of the path that ends before a `/`: the path, or one of
+      // its parents, matches `re` exactly when the path matches `re` followed by an optional
+      // `/anything`. One linear pass instead of one per parent, which made a deep path against
+      // a pattern of many `**` cubic.
+      return {
+        match: compileGoRegexp(`${re}$`),
+        matchSelfOrParent: compileGoRegexp(`${re}(/[\\s\\S]*)?$`),
+      };
   }
 }
 
@@ -152,7 +171,7 @@ export class PatternMatcher {
           throw new InvalidPatternError(index, raw, `syntax error in pattern ${JSON.stringify(p)}`);
         throw error;
       }
-      let match: (path: string) => boolean;
+      let match: ReturnType<typeof compilePattern>;
       try {
         match = compilePattern(p);
       } catch (error) {
@@ -160,7 +179,7 @@ export class PatternMatcher {
           throw new InvalidPatternError(index, raw, `${error.message} in pattern ${JSON.stringify(p)}`);
         throw error;
       }
-      compiled.push({ cleaned: p, exclusion, index, match });
+      compiled.push({ cleaned: p, exclusion, index, ...match });
     });
     return new PatternMatcher(compiled);
   }
@@ -172,20 +191,10 @@ export class PatternMatcher {
    */
   matches(path: string): boolean {
     const file = cleanPath(path);
-    const parents = parentPrefixes(file);
     let matched = false;
     for (const pattern of this.patterns) {
       if (pattern.exclusion !== matched) continue;
-      let match = pattern.match(file);
-      if (!match) {
-        for (const parent of parents) {
-          if (pattern.match(parent)) {
-            match = true;
-            break;
-          }
-        }
-      }
-      if (match) matched = !pattern.exclusion;
+      if (pattern.matchSelfOrParent(file)) matched = !pattern.exclusion;
     }
     return matched;
   }
@@ -200,16 +209,11 @@ export class PatternMatcher {
     const file = cleanPath(path);
     const info = new Array<boolean>(this.patterns.length).fill(false);
     let matched = false;
-    let parents: string[] | undefined;
     this.patterns.forEach((pattern, i) => {
       let match = parent?.[i] ?? false;
       if (!match) {
         if (pattern.exclusion !== matched) return;
-        match = pattern.match(file);
-        if (!match && parent === undefined) {
-          parents ??= parentPrefixes(file);
-          match = parents.some((p) => pattern.match(p));
-        }
+        match = parent === undefined ? pattern.matchSelfOrParent(file) : pattern.match(file);
       }
       info[i] = match;
       if (match) matched = !pattern.exclusion;
