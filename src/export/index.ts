@@ -1,5 +1,6 @@
 /**
- * export — where a built image goes besides the store: its root filesystem as a directory
- * (`type=local`) or a tar (`type=tar`); OCI layouts, docker-archives and registries.
+ * export — a built image's root filesystem written out as a directory (`-o type=local`) or a tar
+ * (`-o type=tar`). The image outputs (the store, an OCI layout, a docker-archive, a registry) are
+ * the image transports in `src/api/`, which `strata copy` shares. Depends on util, oci and archive.
  */
 export * from './rootfs.ts';

@@ -151,123 +151,151 @@ export async function transferImage(
   writer: ImageWriter,
   options: TransferOptions = {},
 ): Promise<TransferResult> {
-  const { events } = options;
+  const transfer = new Transfer(reader, writer, options);
+  try {
+    const source = await reader.resolve(transfer.signal);
+    const top = options.allPlatforms
+      ? source
+      : await platformManifest(reader, source, options.platform, transfer.signal);
+    await transfer.copyManifest(top);
+    await writer.commit(top, transfer.signal);
+    return { source, top, ...transfer.stats };
+  } catch (error) {
+    await transfer.cancel();
+    throw error;
+  }
+}
+
+type TransferEventDetail = { current?: number; total?: number; message?: string };
+
+/** One run of {@link transferImage}: the blobs in flight (each copied once), counts and events. */
+class Transfer {
+  readonly signal: AbortSignal;
+  readonly stats = { copiedBlobs: 0, skippedBlobs: 0, copiedBytes: 0 };
+  readonly #reader: ImageReader;
+  readonly #writer: ImageWriter;
+  readonly #options: TransferOptions;
+  readonly #direction: 'pull' | 'push';
   // The first failure cancels the blobs still in flight, so an error surfaces at once.
-  const cancel = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
-  const direction = options.direction ?? 'pull';
-  const limiter = new Limiter(options.concurrency ?? 4);
-  const stats = { copiedBlobs: 0, skippedBlobs: 0, copiedBytes: 0 };
-  const started = new Map<Digest, Promise<void>>();
+  readonly #cancel = new AbortController();
+  readonly #limiter: Limiter;
+  readonly #started = new Map<Digest, Promise<void>>();
 
-  const emit = (
-    digest: Digest,
-    kind: BlobKind,
-    status: TransferStatus,
-    extra: { current?: number; total?: number; message?: string } = {},
-  ) =>
-    events?.emit({
-      type: 'transfer',
-      at: Date.now(),
-      direction,
-      digest,
-      kind,
-      status,
-      ...extra,
-      ...(options.step !== undefined ? { step: options.step } : {}),
-    });
+  constructor(reader: ImageReader, writer: ImageWriter, options: TransferOptions) {
+    this.#reader = reader;
+    this.#writer = writer;
+    this.#options = options;
+    this.#direction = options.direction ?? 'pull';
+    this.#limiter = new Limiter(options.concurrency ?? 4);
+    this.signal = options.signal
+      ? AbortSignal.any([options.signal, this.#cancel.signal])
+      : this.#cancel.signal;
+  }
 
-  const copyBlob = (descriptor: Descriptor, kind: BlobKind): Promise<void> => {
-    let pending = started.get(descriptor.digest);
-    if (!pending) {
-      pending = limiter.run(async () => {
-        await options.protect?.([descriptor.digest]);
-        if (await writer.hasBlob(descriptor, signal)) {
-          stats.skippedBlobs++;
-          emit(descriptor.digest, kind, 'exists', { total: descriptor.size });
-          return;
-        }
-        if (
-          reader.origin &&
-          writer.mountBlob &&
-          (await writer.mountBlob(descriptor, reader.origin, signal))
-        ) {
-          stats.skippedBlobs++;
-          emit(descriptor.digest, kind, 'mounted', { total: descriptor.size });
-          return;
-        }
-        const moving: TransferStatus = direction === 'pull' ? 'downloading' : 'pushing';
-        let lastEmit = 0;
-        let verifying = false;
-        const onRetry = (reason: string) => {
-          verifying = false;
-          emit(descriptor.digest, kind, 'retrying', { message: reason });
-        };
-        await writer.writeBlob(
-          descriptor,
-          (offset, s) => reader.openBlob(descriptor, { offset, onRetry, ...(s ? { signal: s } : {}) }),
-          {
-            onProgress: (bytes) => {
-              const now = Date.now();
-              if (bytes >= descriptor.size && !verifying) {
-                verifying = true;
-                emit(descriptor.digest, kind, direction === 'pull' ? 'verifying' : moving, {
-                  current: bytes,
-                  total: descriptor.size,
-                });
-              } else if (now - lastEmit >= EMIT_EVERY_MS && bytes < descriptor.size) {
-                lastEmit = now;
-                emit(descriptor.digest, kind, moving, { current: bytes, total: descriptor.size });
-              }
-            },
-            onRetry,
-            ...(signal ? { signal } : {}),
-          },
-        );
-        stats.copiedBlobs++;
-        stats.copiedBytes += descriptor.size;
-        emit(descriptor.digest, kind, 'done', { current: descriptor.size, total: descriptor.size });
-      });
-      started.set(descriptor.digest, pending);
-    }
-    return pending;
-  };
-
-  const copyManifest = async (manifest: ManifestBlob): Promise<void> => {
+  /** Copies a manifest's blobs (an index's children, one after another), then the manifest. */
+  async copyManifest(manifest: ManifestBlob): Promise<void> {
     const kind = sniffManifestKind(manifest.raw);
-    await options.protect?.([manifest.descriptor.digest]);
+    await this.#options.protect?.([manifest.descriptor.digest]);
     if (kind === 'index') {
       const index = parseIndex(manifest.raw);
       // Children one after another keeps the per-manifest ordering simple; blobs inside are concurrent.
       for (const child of index.manifests) {
-        const raw = await reader.readManifest(child, signal);
-        await copyManifest({ raw, descriptor: plainDescriptor(child) });
+        const raw = await this.#reader.readManifest(child, this.signal);
+        await this.copyManifest({ raw, descriptor: plainDescriptor(child) });
       }
     } else {
       const parsed = parseManifest(manifest.raw);
-      for (const layer of parsed.layers) emit(layer.digest, 'layer', 'waiting', { total: layer.size });
+      for (const layer of parsed.layers) this.#emit(layer.digest, 'layer', 'waiting', { total: layer.size });
       await Promise.all([
-        copyBlob(parsed.config, 'config'),
-        ...parsed.layers.map((layer) => copyBlob(layer, 'layer')),
+        this.#copyBlob(parsed.config, 'config'),
+        ...parsed.layers.map((layer) => this.#copyBlob(layer, 'layer')),
       ]);
     }
-    await writer.writeManifest(manifest, signal);
-  };
+    await this.#writer.writeManifest(manifest, this.signal);
+  }
 
-  try {
-    const source = await reader.resolve(signal);
-    const top = options.allPlatforms
-      ? source
-      : await platformManifest(reader, source, options.platform, signal);
-    await copyManifest(top);
-    await writer.commit(top, signal);
-    return { source, top, ...stats };
-  } catch (error) {
-    // Let the cancelled blobs settle before the writer cleans up behind them.
-    cancel.abort();
-    await Promise.allSettled(started.values());
-    await writer.abort?.();
-    throw error;
+  /** After a failure: cancels the blobs in flight, lets them settle, then lets the writer clean up. */
+  async cancel(): Promise<void> {
+    this.#cancel.abort();
+    await Promise.allSettled(this.#started.values());
+    await this.#writer.abort?.();
+  }
+
+  #emit(digest: Digest, kind: BlobKind, status: TransferStatus, extra: TransferEventDetail = {}): void {
+    this.#options.events?.emit({
+      type: 'transfer',
+      at: Date.now(),
+      direction: this.#direction,
+      digest,
+      kind,
+      status,
+      ...extra,
+      ...(this.#options.step !== undefined ? { step: this.#options.step } : {}),
+    });
+  }
+
+  /** Copies a blob once however many manifests name it: skipped, mounted or moved. */
+  #copyBlob(descriptor: Descriptor, kind: BlobKind): Promise<void> {
+    let pending = this.#started.get(descriptor.digest);
+    if (!pending) {
+      pending = this.#limiter.run(async () => {
+        await this.#options.protect?.([descriptor.digest]);
+        if (await this.#writer.hasBlob(descriptor, this.signal)) {
+          this.stats.skippedBlobs++;
+          this.#emit(descriptor.digest, kind, 'exists', { total: descriptor.size });
+          return;
+        }
+        const origin = this.#reader.origin;
+        if (
+          origin &&
+          this.#writer.mountBlob &&
+          (await this.#writer.mountBlob(descriptor, origin, this.signal))
+        ) {
+          this.stats.skippedBlobs++;
+          this.#emit(descriptor.digest, kind, 'mounted', { total: descriptor.size });
+          return;
+        }
+        await this.#moveBlob(descriptor, kind);
+        this.stats.copiedBlobs++;
+        this.stats.copiedBytes += descriptor.size;
+        this.#emit(descriptor.digest, kind, 'done', { current: descriptor.size, total: descriptor.size });
+      });
+      this.#started.set(descriptor.digest, pending);
+    }
+    return pending;
+  }
+
+  /** Moves a blob's bytes from the reader to the writer, reporting progress at most every 100 ms. */
+  async #moveBlob(descriptor: Descriptor, kind: BlobKind): Promise<void> {
+    const { signal } = this;
+    const moving: TransferStatus = this.#direction === 'pull' ? 'downloading' : 'pushing';
+    let lastEmit = 0;
+    let verifying = false;
+    const onRetry = (reason: string) => {
+      verifying = false;
+      this.#emit(descriptor.digest, kind, 'retrying', { message: reason });
+    };
+    await this.#writer.writeBlob(
+      descriptor,
+      (offset, s) => this.#reader.openBlob(descriptor, { offset, onRetry, ...(s ? { signal: s } : {}) }),
+      {
+        onProgress: (bytes) => {
+          const now = Date.now();
+          if (bytes >= descriptor.size && !verifying) {
+            verifying = true;
+            this.#emit(descriptor.digest, kind, this.#direction === 'pull' ? 'verifying' : moving, {
+              current: bytes,
+              total: descriptor.size,
+            });
+          } else if (now - lastEmit >= EMIT_EVERY_MS && bytes < descriptor.size) {
+            lastEmit = now;
+            this.#emit(descriptor.digest, kind, moving, { current: bytes, total: descriptor.size });
+          }
+        },
+        onRetry,
+        signal,
+      },
+    );
   }
 }
 

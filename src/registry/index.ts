@@ -3,8 +3,11 @@
  * from `WWW-Authenticate` challenges, basic; credentials from Docker's config.json, credential
  * helpers and containers' auth.json), retries with back-off, resumable blob downloads, blob
  * uploads (mount, monolithic, chunked), manifests, and the image transfer engine that pull, push
- * and copy share (`ImageReader` → `ImageWriter`). Depends on util, oci and reference; the store
- * plugs in structurally through `BlobSink`.
+ * and copy share (`ImageReader` → `ImageWriter`). `RegistryClient` is composed of small layers as
+ * go-containerregistry's transport is, `retry(auth(http))`: `retry-transport.ts`,
+ * `auth-transport.ts` (with `bearer-token.ts`), `http-transport.ts` (docs/architecture.md, "The
+ * registry client"). Depends on util, oci and reference; the store plugs in structurally through
+ * `BlobSink`.
  */
 export * from './blob-sink.ts';
 export * from './docker-config.ts';

@@ -2,7 +2,9 @@
  * snapshot — filesystems from layers and layers from filesystems. `overlay` uses kernel overlayfs
  * with layers unpacked once and shared by diff_id; `native` copies trees and diffs by walking
  * them. Both report a step's changes as `LayerChange`s that archive/ packs into a layer tar.
- * See README.md beside this file.
+ * The `Snapshotter` interface and its contract are in `snapshotter.ts`; `openSnapshotter` picks
+ * one (overlay where overlay mounts work, `STRATA_SNAPSHOTTER` forces one). Depends on util, oci,
+ * archive and store.
  */
 export * from './bind-view.ts';
 export * from './chain-id.ts';
