@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
+import { runStrata, tempDir } from '../support/cli.ts';
+import { leftovers, NOTHING_LEFT } from '../support/leftovers.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+
+/** What a crash or an internal error looks like on stderr: none of it may appear. */
+const CRASH = /Unhandled 'error' event|internal error|AbortError|node:internal/;
+
+describe('a failed build shows its error and cleans up', () => {
+  let fx: BuildFixture;
+  let registry: TestRegistry;
+  let remoteBase: string;
+  before(async () => {
+    fx = await buildFixture('strata-failure-paths-');
+    registry = await startRegistry();
+    remoteBase = `${registry.host}/base/busybox:1`;
+    const pushed = await runStrata(['push', 'busybox:local', remoteBase], { root: fx.root });
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+  after(async () => {
+    await registry.stop();
+    fx.cleanup();
+  });
+
+  it('prints a missing COPY source with its Dockerfile line after a step made a layer (-q)', async () => {
+    const ctx = fx.context('copy-missing', {
+      Dockerfile: 'FROM busybox:local\nRUN echo a > /a\nCOPY missing /x\n',
+    });
+    const r = await runStrata(['build', '--no-cache', '-q', ctx], { root: fx.root });
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, CRASH);
+    assert.match(
+      r.stderr,
+      /^error: .*Dockerfile:3: .*COPY missing \/x: "\/missing" not found in the build context/m,
+    );
+    assert.equal(r.stdout, '');
+    assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
+  });
+
+  it('names the line of a COPY source that .dockerignore excludes, and says so', async () => {
+    const ctx = fx.context('copy-ignored', {
+      Dockerfile: 'FROM busybox:local\nRUN echo a > /a\nCOPY secret.env /x\n',
+      '.dockerignore': '*.env\n',
+      'secret.env': 'TOKEN=1\n',
+    });
+    const r = await runStrata(['build', '--no-cache', '--progress', 'plain', ctx], { root: fx.root });
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, CRASH);
+    assert.match(
+      r.stderr,
+      /^error: .*Dockerfile:3: .*COPY secret\.env \/x: "\/secret\.env" not found in the build context .*excluded by \.dockerignore/m,
+    );
+    assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
+  });
+
+  it('fails cleanly while the base image is still downloading (-o type=docker, empty store)', async () => {
+    const out = tempDir('strata-failure-out-');
+    try {
+      const root = join(out.path, 'store');
+      const ctx = fx.context('pulling', {
+        Dockerfile: `FROM ${remoteBase}\nRUN echo a > /a\nCOPY missing /x\n`,
+      });
+      const dest = join(out.path, 'image.tar');
+      const r = await runStrata(['build', '--no-cache', '-q', '-o', `type=docker,dest=${dest}`, ctx], {
+        root,
+      });
+      assert.equal(r.code, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, CRASH);
+      assert.match(r.stderr, /Dockerfile:3: .*COPY missing \/x: "\/missing" not found/);
+      assert.equal(existsSync(dest), false, 'no partial archive');
+      assert.deepEqual(
+        readdirSync(out.path).filter((n) => n !== 'store'),
+        [],
+        'nothing beside the destination either',
+      );
+      assert.deepEqual(leftovers(root), NOTHING_LEFT);
+      const verify = await runStrata(['store', 'verify'], { root });
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    } finally {
+      out.cleanup();
+    }
+  });
+});
