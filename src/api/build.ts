@@ -18,7 +18,13 @@ import type { Reference } from '../reference/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
-import { LayerCompressor, type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
+import {
+  BaseImageError,
+  LayerCompressor,
+  type StageImage,
+  solveGraph,
+  toImageConfig,
+} from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
@@ -178,9 +184,21 @@ async function buildWith(
     .map((index) => graph.stages[index]!)
     .filter((stage) => stage.base.kind === 'image');
   const resolved = await Promise.all(
-    bases.map((stage) =>
-      stage.base.kind === 'image' ? resolveOnce(stage.base.ref, stage.platform, options.signal) : undefined,
-    ),
+    bases.map(async (stage) => {
+      if (stage.base.kind !== 'image') return undefined;
+      const ref = stage.base.ref;
+      try {
+        return await resolveOnce(ref, stage.platform, options.signal);
+      } catch (error) {
+        // Located at the FROM line: which of several bases is missing is the first thing to know.
+        throw new BaseImageError({
+          instruction: `FROM ${ref.toString()}`,
+          registry: ref.domain,
+          cause: error,
+          location: { file: dockerfile.file, line: stage.location.line },
+        });
+      }
+    }),
   );
   bases.forEach((stage, i) => {
     if (stage.base.kind !== 'image') return;

@@ -46,3 +46,47 @@ export class CopyError extends StrataError {
     super('COPY_FAILED', message, options);
   }
 }
+
+/** Codes of causes that mean "no such image here, or not for you": worth checking the name or logging in. */
+const IMAGE_ABSENT_CODES = new Set([
+  'NOT_FOUND',
+  'REGISTRY_NOT_FOUND',
+  'REGISTRY_UNAUTHORIZED',
+  'REGISTRY_DENIED',
+]);
+
+/** True when `error` or one of its causes says the image is absent or refused to us. */
+function imageAbsent(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    if (current instanceof StrataError && IMAGE_ABSENT_CODES.has(current.code)) return true;
+  }
+  return false;
+}
+
+/**
+ * A stage's base image (`FROM <image>`) could not be resolved, located at its FROM line:
+ * `Dockerfile:4: FROM registry/app:1: fetching manifest …: 404 …`. When the registry says the
+ * image is absent or refuses us, the hint says to check the name and tag, or to log in.
+ */
+export class BaseImageError extends StrataError {
+  constructor(options: {
+    /** The FROM instruction as written. */
+    instruction: string;
+    /** The registry host the reference names, for the login hint. */
+    registry: string;
+    cause: unknown;
+    location: SourceLocation;
+  }) {
+    super('BASE_IMAGE_UNAVAILABLE', options.instruction, {
+      cause: options.cause,
+      location: options.location,
+      ...(imageAbsent(options.cause)
+        ? {
+            hint: `check the image name and tag, or log in with strata login ${options.registry}`,
+          }
+        : {}),
+    });
+  }
+}

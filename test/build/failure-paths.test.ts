@@ -57,6 +57,24 @@ describe('a failed build shows its error and cleans up', () => {
     assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
   });
 
+  it('names the FROM line of a base image the registry does not have, and what to check', async () => {
+    const absent = `${registry.host}/base/absent:1`;
+    const ctx = fx.context('absent-base', {
+      Dockerfile: `FROM busybox:local AS tools\nRUN echo a > /a\n\nFROM ${absent}\nCOPY --from=tools /a /a\n`,
+    });
+    const r = await runStrata(['build', '-q', ctx], { root: fx.root });
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, CRASH);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('error: '));
+    assert.ok(line, r.stderr);
+    assert.match(line, new RegExp(`Dockerfile:4: .*FROM ${absent}: .*404`));
+    assert.match(
+      line,
+      new RegExp(`check the image name and tag, or log in with strata login ${registry.host}`),
+    );
+    assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
+  });
+
   it('fails cleanly while the base image is still downloading (-o type=docker, empty store)', async () => {
     const out = tempDir('strata-failure-out-');
     try {
