@@ -7,6 +7,7 @@ import { buildImage } from '../api/build.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
+import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import {
   type OutputSpec,
@@ -181,9 +182,24 @@ export function registerBuildCommand(program: Command): void {
         if (options.quiet) process.stdout.write(`${result.descriptor.digest}\n`);
       } catch (error) {
         renderer.close();
+        // Quiet progress showed nothing of the step: the last lines it printed say why it failed
+        // (BuildKit shows them in a box above the error whatever the progress mode).
+        if (progress === 'quiet') printFailedRunOutput(error);
         throw error;
       } finally {
         await store.close();
       }
     });
+}
+
+/** The last output lines of the RUN that failed the build, if one did, between dashed lines. */
+function printFailedRunOutput(error: unknown): void {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    if (!(current instanceof RunFailedError)) continue;
+    if (current.lastOutput.length === 0) return;
+    process.stderr.write(`------\n${current.lastOutput.map((line) => `  ${line}\n`).join('')}------\n`);
+    return;
+  }
 }

@@ -1,10 +1,26 @@
 import { type SourceLocation, StrataError } from '../util/index.ts';
 
+/**
+ * The most characters of a command or an output line a build error quotes: a RUN line can be
+ * megabytes long (a generated script), and an error that repeated it would bury what went wrong.
+ */
+export const ERROR_EXCERPT_CHARS = 200;
+
+/**
+ * `text` cut to {@link ERROR_EXCERPT_CHARS}, saying so and how long it was:
+ * `abc… (9000 characters, cut to the first 200)`. `length` is the whole text's length when only
+ * its start was kept.
+ */
+export function excerpt(text: string, length = text.length): string {
+  if (length <= ERROR_EXCERPT_CHARS) return text;
+  return `${text.slice(0, ERROR_EXCERPT_CHARS - 1)}… (${length} characters, cut to the first ${ERROR_EXCERPT_CHARS})`;
+}
+
 /** A RUN step's process exited non-zero. */
 export class RunFailedError extends StrataError {
   readonly exitCode: number;
   readonly command: string;
-  /** The last lines the process printed, for the error display. */
+  /** The last lines the process printed (each an {@link excerpt}), for the error display. */
   readonly lastOutput: readonly string[];
 
   constructor(options: {
@@ -14,7 +30,7 @@ export class RunFailedError extends StrataError {
     location?: SourceLocation;
   }) {
     // The location is printed in front by formatErrorChain (`Dockerfile:12: … RUN failed …`).
-    super('RUN_FAILED', `RUN failed with exit code ${options.exitCode}: ${options.command}`, {
+    super('RUN_FAILED', `RUN failed with exit code ${options.exitCode}: ${excerpt(options.command)}`, {
       ...(options.location ? { location: options.location } : {}),
     });
     this.exitCode = options.exitCode;
@@ -25,13 +41,13 @@ export class RunFailedError extends StrataError {
 
 /**
  * An error inside one step, with the stage and step it happened in:
- * `building stage "builder": step 4/9 COPY app /app: <cause>`.
+ * `building stage "builder": step 4/9 COPY app /app: <cause>` (the step as an {@link excerpt}).
  */
 export class BuildStepError extends StrataError {
   readonly stage: string;
   readonly step: string;
   constructor(options: { stage: string; step: string; cause: unknown; location?: SourceLocation }) {
-    super('BUILD_STEP_FAILED', `building stage "${options.stage}": step ${options.step}`, {
+    super('BUILD_STEP_FAILED', `building stage "${options.stage}": step ${excerpt(options.step)}`, {
       cause: options.cause,
       ...(options.location ? { location: options.location } : {}),
     });

@@ -75,6 +75,38 @@ describe('a failed build shows its error and cleans up', () => {
     assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
   });
 
+  it("quotes a failed RUN's command and output only up to a stated limit, with the exit code", async () => {
+    const long = `true ${'a'.repeat(10_000_000)}`;
+    const ctx = fx.context('long-run', {
+      Dockerfile: `FROM busybox:local\nRUN ${long}\n`,
+    });
+    const r = await runStrata(['build', '-q', ctx], { root: fx.root });
+    assert.equal(r.code, 1, r.stderr.slice(0, 2000));
+    assert.doesNotMatch(r.stderr, CRASH);
+    assert.ok(r.stderr.length < 8000, `stderr is ${r.stderr.length} characters`);
+    const error = r.stderr.split('\n').find((l) => l.startsWith('error: '));
+    assert.ok(error, r.stderr.slice(0, 2000));
+    assert.match(error, /Dockerfile:2: /);
+    assert.match(
+      error,
+      /RUN failed with exit code 1: true a{194}… \(10000005 characters, cut to the first 200\)/,
+    );
+    // -q shows nothing else, so the error shows why: the runtime's word on the oversized argument.
+    assert.match(r.stderr, /argument list too long/);
+    assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
+  });
+
+  it("bounds the output lines a failed RUN's error quotes", async () => {
+    const ctx = fx.context('long-output', {
+      Dockerfile: 'FROM busybox:local\nRUN head -c 3000000 /dev/zero | tr "\\0" x; echo; exit 4\n',
+    });
+    const r = await runStrata(['build', '-q', ctx], { root: fx.root });
+    assert.equal(r.code, 1, r.stderr.slice(0, 2000));
+    assert.ok(r.stderr.length < 8000, `stderr is ${r.stderr.length} characters`);
+    assert.match(r.stderr, /RUN failed with exit code 4/);
+    assert.match(r.stderr, /x{100}… \(3000000 characters, cut to the first \d+\)/);
+  });
+
   it('fails cleanly while the base image is still downloading (-o type=docker, empty store)', async () => {
     const out = tempDir('strata-failure-out-');
     try {
