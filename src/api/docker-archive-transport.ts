@@ -23,6 +23,7 @@ import {
   sniffManifestKind,
 } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
+import { CorruptBlobError } from '../store/index.ts';
 import {
   type BlobOpener,
   type BlobWriteOptions,
@@ -232,6 +233,13 @@ export class DockerArchiveWriter implements ImageWriter {
     const compression = layerCompression(descriptor.mediaType);
     const decompress: Transform[] =
       compression === 'gzip' ? [createGunzip()] : compression === 'zstd' ? [new DecompressStream()] : [];
+    // A decompressor's own error (zlib's `incorrect data check`, zstd's) means the blob is damaged:
+    // said as such, with the layer's digest, rather than as a bare zlib error.
+    let undecodable: unknown;
+    for (const stream of decompress)
+      stream.once('error', (error) => {
+        undecodable ??= error;
+      });
     try {
       await pipeline(
         [source, compressedHash, ...decompress, plainHash, createWriteStream(target, { mode: 0o644 })],
@@ -251,6 +259,8 @@ export class DockerArchiveWriter implements ImageWriter {
         });
     } catch (error) {
       await rm(target, { force: true });
+      if (error === undecodable)
+        throw new CorruptBlobError({ digest: descriptor.digest, kind: 'layer', cause: error });
       throw error;
     }
     this.#files.set(descriptor.digest, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata, tempDir } from '../support/cli.ts';
@@ -105,6 +105,38 @@ describe('a failed build shows its error and cleans up', () => {
     assert.ok(r.stderr.length < 8000, `stderr is ${r.stderr.length} characters`);
     assert.match(r.stderr, /RUN failed with exit code 4/);
     assert.match(r.stderr, /x{100}… \(3000000 characters, cut to the first \d+\)/);
+  });
+
+  it('says which base layer is corrupt when -o type=docker cannot decompress it, and writes no file', async () => {
+    const damaged = await buildFixture('strata-failure-corrupt-');
+    try {
+      // Damage the middle of the base image's one (gzip) layer, as a disk error would.
+      const layers = readdirSync(join(damaged.root, 'blobs/sha256')).filter(
+        (b) => statSync(join(damaged.root, 'blobs/sha256', b)).size > 500_000,
+      );
+      assert.equal(layers.length, 1);
+      const layer = layers[0]!;
+      const path = join(damaged.root, 'blobs/sha256', layer);
+      const bytes = readFileSync(path);
+      bytes.fill(0xff, 400_000, 400_016);
+      writeFileSync(path, bytes);
+      const ctx = damaged.context('export', { Dockerfile: 'FROM busybox:local\nENV A=b\n' });
+      const dest = join(damaged.work, 'out', 'image.tar');
+      mkdirSync(dirname(dest));
+      const r = await runStrata(['build', '-q', '-o', `type=docker,dest=${dest}`, ctx], {
+        root: damaged.root,
+      });
+      assert.equal(r.code, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, CRASH);
+      const error = r.stderr.split('\n').find((l) => l.startsWith('error: '));
+      assert.ok(error, r.stderr);
+      assert.match(error, new RegExp(`layer sha256:${layer} .*is corrupt`));
+      assert.match(error, /strata store verify/);
+      assert.deepEqual(readdirSync(dirname(dest)), [], 'no archive, whole or partial');
+      assert.deepEqual(leftovers(damaged.root), NOTHING_LEFT);
+    } finally {
+      damaged.cleanup();
+    }
   });
 
   it('fails cleanly while the base image is still downloading (-o type=docker, empty store)', async () => {
