@@ -23,7 +23,6 @@ import {
   sniffManifestKind,
 } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
-import { CorruptBlobError } from '../store/index.ts';
 import {
   type BlobOpener,
   type BlobWriteOptions,
@@ -32,6 +31,7 @@ import {
   type ImageWriter,
   type ManifestBlob,
 } from '../registry/index.ts';
+import { CorruptBlobError } from '../store/index.ts';
 import { HashingStream, InvalidInputError, NotFoundError, tempSiblingPath } from '../util/index.ts';
 import {
   listTarMembers,
