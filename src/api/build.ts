@@ -28,7 +28,7 @@ import {
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
-import { prefetchLayers } from './image-resolver.ts';
+import { layersSettled, prefetchLayers } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -134,12 +134,15 @@ async function readDockerfile(options: BuildOptions): Promise<Dockerfile> {
  */
 export async function buildImage(store: Store, options: BuildOptions): Promise<BuildResult> {
   // Base-image layers may still be downloading in the background when a build fails: stop them
-  // then, or the process would wait for them before exiting.
+  // then, or the process would wait for them before exiting — and wait until they have stopped
+  // (their half-written blobs removed), so the caller releases the lease last.
   const pulls = new AbortController();
+  const images = new Map<string, Promise<Image>>();
   try {
-    return await buildWith(store, options, pulls.signal);
+    return await buildWith(store, options, { pullsSignal: pulls.signal, images });
   } catch (error) {
     pulls.abort();
+    await Promise.allSettled([...images.values()].map(async (image) => layersSettled(await image)));
     throw error;
   }
 }
@@ -147,8 +150,13 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
 async function buildWith(
   store: Store,
   options: BuildOptions,
-  pullsSignal: AbortSignal,
+  background: {
+    readonly pullsSignal: AbortSignal;
+    /** Base images by reference and platform, each resolved once. */
+    readonly images: Map<string, Promise<Image>>;
+  },
 ): Promise<BuildResult> {
+  const { pullsSignal, images } = background;
   const events = options.events ?? nullSink;
   const dockerfile = await readDockerfile(options);
   const contextDir = resolve(options.context);
@@ -164,7 +172,6 @@ async function buildWith(
   let graph = planBuild(dockerfile, planOptions);
 
   // Resolve every base image the needed stages use, once, and plan again with their Env.
-  const images = new Map<string, Promise<Image>>();
   // One resolution per image and platform, shared by every stage and step that names it, so it
   // runs under the build's signal, not the first caller's.
   const resolveSignal = options.signal ? AbortSignal.any([options.signal, pullsSignal]) : pullsSignal;

@@ -59,26 +59,37 @@ export async function exportBuildOutput(
   store: Store,
   result: BuildResult,
   output: OutputSpec,
-  options: { tags: readonly string[]; events?: ProgressSink; insecureRegistries?: readonly string[] },
+  options: {
+    tags: readonly string[];
+    events?: ProgressSink;
+    insecureRegistries?: readonly string[];
+    signal?: AbortSignal;
+  },
 ): Promise<ExportedOutput | undefined> {
   const source = `strata:${result.descriptor.digest}`;
   // Loaded only for outputs that need the transports (and with them the registry client).
   const copyImage = async (...args: Parameters<typeof import('../api/copy.ts').copyImage>) =>
     (await import('../api/copy.ts')).copyImage(...args);
   const names = outputNames(output, options.tags);
-  const common = { store, ...(options.events ? { events: options.events } : {}) };
+  const signal = options.signal;
+  const common = {
+    store,
+    ...(options.events ? { events: options.events } : {}),
+    ...(signal ? { signal } : {}),
+  };
   switch (output.type) {
     case 'image':
     case 'cacheonly':
       return undefined; // already in strata's store under its -t names
     case 'local':
-      await exportRootfsDirectory(result.image, output.dest!);
+      await exportRootfsDirectory(result.image, output.dest!, signal);
       return { key: 'local.dest', value: output.dest };
     case 'tar':
       await exportRootfsTar(
         result.image,
         output.dest === '-' ? process.stdout : output.dest!,
         join(store.root, 'tmp'),
+        signal,
       );
       return { key: 'tar.dest', value: output.dest };
     case 'docker': {
@@ -88,7 +99,8 @@ export async function exportBuildOutput(
       try {
         const ref = names[0] ? `:${imageNameOf(names[0]).short}` : '';
         await copyImage(source, `docker-archive:${file}${ref}`, common);
-        if (output.dest === '-') await pipeline(createReadStream(file), process.stdout);
+        if (output.dest === '-')
+          await pipeline(createReadStream(file), process.stdout, ...(signal ? [{ signal }] : []));
         if (load) await dockerLoad(file);
       } finally {
         await rm(tmp, { recursive: true, force: true });
@@ -106,7 +118,7 @@ export async function exportBuildOutput(
       try {
         await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, common);
         const sink = output.dest === '-' ? process.stdout : createWriteStream(output.dest!);
-        await pipeline(packDirectory(join(tmp, 'layout')), sink);
+        await pipeline(packDirectory(join(tmp, 'layout')), sink, ...(signal ? [{ signal }] : []));
       } finally {
         await rm(tmp, { recursive: true, force: true });
       }

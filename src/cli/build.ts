@@ -21,6 +21,7 @@ import {
 import { exportBuildOutput } from './build-output.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
+import { interruptSignal } from './interrupts.ts';
 import { printWarnings } from './parse.ts';
 import { parseBuildArgs } from './stages.ts';
 
@@ -130,6 +131,9 @@ export function registerBuildCommand(program: Command): void {
           : options.file
             ? resolve(options.file)
             : undefined;
+      // Ctrl-C or SIGTERM stops the build: the running step's container is killed, mounts and the
+      // lease are released, downloads stop, and the CLI exits 130 or 143.
+      const signal = interruptSignal();
       const store = await storeFor(command);
       const renderer = createRenderer(progress, { stream: process.stderr });
       try {
@@ -155,11 +159,12 @@ export function registerBuildCommand(program: Command): void {
           ...(options.cacheTo ? { cacheTo: parseCacheExport(options.cacheTo) } : {}),
           noCacheFilter: Array.isArray(options.cacheFilter) ? options.cacheFilter : [],
           events: renderer,
+          signal,
         });
         const exported = [];
         for (const output of outputs) {
           exported.push(
-            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer }),
+            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer, signal }),
           );
         }
         renderer.close();

@@ -133,6 +133,13 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   try {
     target = await stageResult(graph.target);
   } catch (error) {
+    // A failed (or interrupted) build returns once everything it started has stopped: the other
+    // stages' steps have killed their containers and released their mounts, and background
+    // compressions have removed their temp files. Only then may the caller release the lease
+    // and the process exit with nothing left behind.
+    controller.abort();
+    await Promise.allSettled(results.values());
+    await compressor.settled();
     throw failed ? failed.error : error;
   }
   const stages = new Map<number, StageImage>();

@@ -32,8 +32,19 @@ function containers(root: string): string[] {
   return out;
 }
 
+/** Traces of a strata process in its store, by kind. */
+export interface Leftovers {
+  readonly mounts: string[];
+  readonly leases: string[];
+  readonly bundles: string[];
+  readonly containers: string[];
+  readonly active: string[];
+  readonly snapshotTemp: string[];
+  readonly storeTemp: string[];
+}
+
 /** Every trace of a strata process in `root`, by kind; all empty when it cleaned up after itself. */
-export function leftovers(root: string): Record<string, string[]> {
+export function leftovers(root: string): Leftovers {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')
@@ -57,7 +68,7 @@ export function leftovers(root: string): Record<string, string[]> {
 }
 
 /** The empty {@link leftovers} record, to compare with `deepEqual`. */
-export const NOTHING_LEFT: Record<string, string[]> = {
+export const NOTHING_LEFT: Leftovers = {
   mounts: [],
   leases: [],
   bundles: [],
@@ -66,3 +77,19 @@ export const NOTHING_LEFT: Record<string, string[]> = {
   snapshotTemp: [],
   storeTemp: [],
 };
+
+/**
+ * Removes what {@link leftovers} found, so a failing test does not leave mounts or containers
+ * behind: deletes the containers, unmounts (lazily, deepest first) every mount under `root`.
+ */
+export function sweepLeftovers(root: string): void {
+  const found = leftovers(root);
+  for (const container of found.containers) {
+    const [runtime, id] = container.split(':') as [string, string];
+    execFileSync(runtime, ['--root', join(root, 'runtime', runtime), 'delete', '--force', id], {
+      stdio: 'ignore',
+    });
+  }
+  for (const point of [...found.mounts].sort().reverse())
+    execFileSync('umount', ['-l', point], { stdio: 'ignore' });
+}
