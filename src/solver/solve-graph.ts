@@ -20,6 +20,7 @@ import { applyConfigStep } from './steps/config.ts';
 import { planCopy } from './steps/copy.ts';
 import { planRun } from './steps/run.ts';
 import { planWorkdir } from './steps/workdir.ts';
+import { unpackLeased } from './unpack-leased.ts';
 
 /** What a solved build produced. */
 export interface SolveResult {
@@ -170,7 +171,7 @@ interface StageRun {
 async function ensureSnapshot(image: StageImage, deps: SolverDeps, signal: AbortSignal): Promise<Snapshot> {
   const have = image.snapshot.diffIds;
   const same = have.length === image.layers.length && image.layers.every((l, i) => l.diffId === have[i]);
-  if (!same) image.snapshot = await deps.snapshotter.unpack(image.layers, signal);
+  if (!same) image.snapshot = await unpackLeased(deps, image.layers, signal);
   return image.snapshot;
 }
 

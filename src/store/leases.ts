@@ -6,18 +6,23 @@ import { type Digest, parseDigest } from '../oci/index.ts';
 import { isErrnoException, processStartTime } from '../util/index.ts';
 
 /**
- * A lease protects blobs this process has written or is about to use but has not yet referenced
- * (e.g. layers of an image being built, or the layers of cache hits) from a concurrent
- * `strata prune`. It is a file under `leases/` named after the process (pid + start time), holding
- * one JSON line per `add`: `{"pid":…,"start":…,"digests":[…]}`. Lines are only appended (one
- * write each, no temporary file and rename), so a cached rebuild that adds a digest per step pays
- * one small write per step; a reader that meets a half-written last line skips it — its `add` has
- * not returned yet. A lease whose process is gone is ignored and removed by GC.
+ * A lease protects what this process uses but nothing references yet from a concurrent
+ * `strata prune`: blobs it has written or is about to use (layers of an image being built, the
+ * layers of cache hits), and the unpacked layers of the snapshots a build holds (a finished stage
+ * that a later `COPY --from` reads, the parent of a running step). It is a file under `leases/`
+ * named after the process (pid + start time), holding one JSON line per `add`/`addSnapshot`:
+ * `{"pid":…,"start":…,"digests":[…]}`, with `"snapshots":[{"chainId":…,"diffIds":[…]}]` for
+ * unpacked layers. Lines are only appended (one write each, no temporary file and rename), so a
+ * cached rebuild that adds a digest per step pays one small write per step; a reader that meets a
+ * half-written last line skips it — its `add` has not returned yet. A lease whose process is gone
+ * is ignored and removed by GC.
  */
 export class Lease {
   readonly #path: string;
   readonly #start: string | undefined;
   readonly #digests = new Set<Digest>();
+  /** Chain IDs of the snapshots already leased. */
+  readonly #chains = new Set<string>();
   #fd: number | undefined;
 
   constructor(root: string) {
@@ -34,10 +39,25 @@ export class Lease {
   async add(...digests: Digest[]): Promise<void> {
     const added = digests.filter((d) => !this.#digests.has(d));
     if (added.length === 0) return;
-    const line = `${JSON.stringify({ pid: process.pid, start: this.#start, digests: [...new Set(added)] })}\n`;
+    this.#append({ digests: [...new Set(added)] });
+    for (const d of added) this.#digests.add(d);
+  }
+
+  /**
+   * Protects a snapshot's unpacked layers (overlay: each layer's directory, by diff_id; native:
+   * the tree of the whole chain) until the lease ends. Call it before the snapshot is made or
+   * used: a prune that has read the lease keeps them.
+   */
+  addSnapshot(snapshot: LeasedSnapshot): void {
+    if (this.#chains.has(snapshot.chainId)) return;
+    this.#append({ digests: [], snapshots: [{ chainId: snapshot.chainId, diffIds: [...snapshot.diffIds] }] });
+    this.#chains.add(snapshot.chainId);
+  }
+
+  #append(record: Pick<LeaseRecord, 'digests' | 'snapshots'>): void {
+    const line = `${JSON.stringify({ pid: process.pid, start: this.#start, ...record })}\n`;
     this.#fd ??= openSync(this.#path, 'a', 0o644);
     writeSync(this.#fd, line);
-    for (const d of added) this.#digests.add(d);
   }
 
   /** Ends the lease (the blobs are referenced now, or no longer needed). */
@@ -46,19 +66,48 @@ export class Lease {
     closeSync(this.#fd);
     this.#fd = undefined;
     this.#digests.clear();
+    this.#chains.clear();
     await rm(this.#path, { force: true });
   }
 }
 
+/** A snapshot as a lease names it: the chain of layers (store/ knows nothing of snapshotters). */
+export interface LeasedSnapshot {
+  /** OCI chain ID of the layers; `''` for the empty chain. */
+  readonly chainId: string;
+  readonly diffIds: readonly Digest[];
+}
+
+/** One line of a lease file. */
+interface LeaseRecord {
+  readonly pid: number;
+  readonly start?: string;
+  readonly digests: string[];
+  readonly snapshots?: { chainId: string; diffIds: string[] }[];
+}
+
+/** What the leases of live processes protect. */
+export interface Leased {
+  readonly digests: Set<Digest>;
+  /** Snapshots whose unpacked layers are in use, by chain ID. */
+  readonly snapshots: Map<string, LeasedSnapshot>;
+}
+
 /** Digests protected by leases of live processes; stale lease files are deleted on the way. */
 export async function leasedDigests(root: string): Promise<Set<Digest>> {
+  return (await readLeases(root)).digests;
+}
+
+/** Blobs and snapshots protected by leases of live processes; stale lease files are deleted on the way. */
+export async function readLeases(root: string): Promise<Leased> {
   const dir = join(root, 'leases');
   const out = new Set<Digest>();
+  const snapshots = new Map<string, LeasedSnapshot>();
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (error) {
-    if (isErrnoException(error, 'ENOENT')) return out;
+    if (isErrnoException(error, 'ENOENT')) return { digests: out, snapshots };
     throw error;
   }
   for (const name of names) {
@@ -70,7 +119,7 @@ export async function leasedDigests(root: string): Promise<Set<Digest>> {
     } catch {
       continue; // released right now
     }
-    const records: { pid: number; start?: string; digests: string[] }[] = [];
+    const records: LeaseRecord[] = [];
     for (const line of text.split('\n')) {
       if (line === '') continue;
       try {
@@ -86,7 +135,14 @@ export async function leasedDigests(root: string): Promise<Set<Digest>> {
       await rm(path, { force: true });
       continue;
     }
-    for (const record of records) for (const d of record.digests) out.add(parseDigest(d));
+    for (const record of records) {
+      for (const d of record.digests) out.add(parseDigest(d));
+      for (const snapshot of record.snapshots ?? [])
+        snapshots.set(snapshot.chainId, {
+          chainId: snapshot.chainId,
+          diffIds: snapshot.diffIds.map((d) => parseDigest(d)),
+        });
+    }
   }
-  return out;
+  return { digests: out, snapshots };
 }
