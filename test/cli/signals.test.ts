@@ -168,6 +168,34 @@ describe('Ctrl-C and SIGTERM stop a command and clean up, as docker does', () =>
     }
   });
 
+  it('SIGINT while a build downloads its base image stops the download and exits 130', async () => {
+    let proxy: FaultProxy | undefined;
+    const root = join(fx.work, 'build-pull-store');
+    try {
+      const pushed = await runStrata(['push', 'busybox:local', `${registry.host}/base/busybox:2`], {
+        root: fx.root,
+      });
+      assert.equal(pushed.code, 0, pushed.stderr);
+      proxy = await startFaultProxy(registry.host, {
+        seed: 2,
+        slowBlobs: { minBytes: 100_000, delayMs: 60_000 },
+      });
+      const ctx = fx.context('build-pull', {
+        Dockerfile: `FROM ${proxy.host}/base/busybox:2\nRUN echo a > /a\n`,
+      });
+      const build = startStrata(['build', '--progress', 'plain', ctx], root);
+      await build.waitFor(/Pulling fs layer/);
+      build.child.kill('SIGINT');
+      const r = await build.done;
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, /interrupted by SIGINT/);
+      assert.deepEqual(leftovers(root), NOTHING_LEFT);
+    } finally {
+      await proxy?.stop();
+      sweepLeftovers(root);
+    }
+  });
+
   it('SIGTERM while a push waits on the registry exits 143 and releases the lease', async () => {
     const silent = await startSilentServer();
     try {
