@@ -28,7 +28,7 @@ import {
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
-import { layersSettled, prefetchLayers } from './image-resolver.ts';
+import { layersSettled, prefetchLayers, untilAborted } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -137,12 +137,14 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   // then, or the process would wait for them before exiting — and wait until they have stopped
   // (their half-written blobs removed), so the caller releases the lease last.
   const pulls = new AbortController();
-  const images = new Map<string, Promise<Image>>();
+  const resolvedBases: Image[] = [];
   try {
-    return await buildWith(store, options, { pullsSignal: pulls.signal, images });
+    return await buildWith(store, options, { pullsSignal: pulls.signal, resolvedBases });
   } catch (error) {
     pulls.abort();
-    await Promise.allSettled([...images.values()].map(async (image) => layersSettled(await image)));
+    // Only a resolved image can be pulling layers into the store; a resolution still under way
+    // holds nothing but its connection (which may take its connect timeout to notice the abort).
+    await Promise.allSettled(resolvedBases.map(layersSettled));
     throw error;
   }
 }
@@ -152,11 +154,12 @@ async function buildWith(
   options: BuildOptions,
   background: {
     readonly pullsSignal: AbortSignal;
-    /** Base images by reference and platform, each resolved once. */
-    readonly images: Map<string, Promise<Image>>;
+    /** Every base image resolved so far (its layers may be downloading). */
+    readonly resolvedBases: Image[];
   },
 ): Promise<BuildResult> {
-  const { pullsSignal, images } = background;
+  const { pullsSignal, resolvedBases } = background;
+  const images = new Map<string, Promise<Image>>();
   const events = options.events ?? nullSink;
   const dockerfile = await readDockerfile(options);
   const contextDir = resolve(options.context);
@@ -175,14 +178,20 @@ async function buildWith(
   // One resolution per image and platform, shared by every stage and step that names it, so it
   // runs under the build's signal, not the first caller's.
   const resolveSignal = options.signal ? AbortSignal.any([options.signal, pullsSignal]) : pullsSignal;
-  const resolveOnce: ImageResolver = (ref, platform) => {
+  const resolveOnce: ImageResolver = (ref, platform, signal) => {
     const key = `${ref.toString()}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
     let found = images.get(key);
     if (!found) {
       found = resolveImage(ref, platform, resolveSignal);
       images.set(key, found);
+      found.then(
+        (image) => resolvedBases.push(image),
+        () => undefined, // reported to every caller that waits for it
+      );
     }
-    return found;
+    // A caller that is stopped (a step of a failed build) stops waiting; the resolution goes on
+    // for the others until the build's own signal stops it.
+    return untilAborted(found, signal);
   };
   const baseImageEnv = new Map<string, readonly string[]>();
   const baseImageOnBuild = new Map<string, readonly string[]>();

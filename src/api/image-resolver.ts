@@ -90,9 +90,12 @@ export function layersSettled(image: Image): Promise<void> {
 }
 
 /** `promise`, or its signal's reason as soon as `signal` aborts (the work itself goes on). */
-function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
-  signal.throwIfAborted();
+  if (signal.aborted) {
+    promise.catch(() => undefined); // its failure is the business of whoever still waits for it
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
@@ -136,6 +137,34 @@ describe('a failed build shows its error and cleans up', () => {
       assert.deepEqual(leftovers(damaged.root), NOTHING_LEFT);
     } finally {
       damaged.cleanup();
+    }
+  });
+
+  it('reports a failed step at once while another stage still waits on a registry that never answers', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const ctx = fx.context('hanging-image', {
+        Dockerfile: [
+          'FROM busybox:local AS broken',
+          'RUN exit 3',
+          'FROM busybox:local',
+          `COPY --from=127.0.0.1:${port}/never/answers:1 /x /x`,
+          'COPY --from=broken /etc/passwd /p',
+          '',
+        ].join('\n'),
+      });
+      const r = await runStrata(['build', '-q', ctx], { root: fx.root, timeoutMs: 60_000 });
+      assert.equal(r.signal, null, 'not killed by the test timeout');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /Dockerfile:2: .*RUN failed with exit code 3: exit 3/);
+      assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
 
