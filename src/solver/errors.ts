@@ -88,7 +88,7 @@ function imageAbsent(error: unknown): boolean {
  */
 export class BaseImageError extends StrataError {
   constructor(options: {
-    /** The FROM instruction as written. */
+    /** The FROM instruction, with the reference as resolved (`FROM registry/app:1`). */
     instruction: string;
     /** The registry host the reference names, for the login hint. */
     registry: string;
