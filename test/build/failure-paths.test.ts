@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -195,4 +196,33 @@ describe('a failed build shows its error and cleans up', () => {
       out.cleanup();
     }
   });
+});
+
+describe('an export that cannot be written', () => {
+  let fx: BuildFixture;
+  let full: string;
+  before(async () => {
+    fx = await buildFixture('strata-failure-export-');
+    // A destination with too little room for the image: every write beyond 256 kB fails (ENOSPC).
+    full = join(fx.work, 'full');
+    mkdirSync(full);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]);
+  });
+  after(() => {
+    execFileSync('umount', [full]);
+    fx.cleanup();
+  });
+
+  for (const type of ['tar', 'docker', 'oci'] as const) {
+    it(`says where -o type=${type} failed to write, exits 1 and leaves no partial file`, async () => {
+      const ctx = fx.context(`export-${type}`, { Dockerfile: 'FROM busybox:local\nENV A=b\n' });
+      const dest = join(full, `image-${type}.tar`);
+      const r = await runStrata(['build', '-q', '-o', `type=${type},dest=${dest}`, ctx], { root: fx.root });
+      assert.equal(r.code, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, CRASH);
+      assert.match(r.stderr, new RegExp(`^error: writing ${dest}: .*no space left on device`, 'mi'));
+      assert.deepEqual(readdirSync(full), [], 'nothing written to the destination directory');
+      assert.deepEqual(leftovers(fx.root), NOTHING_LEFT);
+    });
+  }
 });
