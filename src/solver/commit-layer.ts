@@ -68,7 +68,7 @@ export async function commitLayer(
   await store.lease.add(blob.digest);
   // The new snapshot's unpacked layers are protected before they exist (see unpackLeased).
   const diffIds = [...active.parent.diffIds, blob.diffId];
-  store.lease.addSnapshot({ chainId: chainIdOf(diffIds), diffIds });
+  await store.lease.addSnapshot({ chainId: chainIdOf(diffIds), diffIds }, signal);
   const snapshot = await active.commit(blob.diffId);
   const digest = blob.digest;
   return {

@@ -14,6 +14,6 @@ export async function unpackLeased(
   signal?: AbortSignal,
 ): Promise<Snapshot> {
   const diffIds = layers.map((l) => l.diffId);
-  deps.store.lease.addSnapshot({ chainId: chainIdOf(diffIds), diffIds });
+  await deps.store.lease.addSnapshot({ chainId: chainIdOf(diffIds), diffIds }, signal);
   return deps.snapshotter.unpack(layers, signal);
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, parseDigest } from '../oci/index.ts';
-import { isErrnoException, processStartTime } from '../util/index.ts';
+import { acquireLock, isErrnoException, processStartTime, withLock } from '../util/index.ts';
 
 /**
  * A lease protects what this process uses but nothing references yet from a concurrent
@@ -25,7 +25,10 @@ export class Lease {
   readonly #chains = new Set<string>();
   #fd: number | undefined;
 
+  readonly #root: string;
+
   constructor(root: string) {
+    this.#root = root;
     const dir = join(root, 'leases');
     mkdirSync(dir, { recursive: true });
     this.#start = processStartTime(process.pid);
@@ -48,10 +51,16 @@ export class Lease {
    * the tree of the whole chain) until the lease ends. Call it before the snapshot is made or
    * used: a prune that has read the lease keeps them.
    */
-  addSnapshot(snapshot: LeasedSnapshot): void {
+  async addSnapshot(snapshot: LeasedSnapshot, signal?: AbortSignal): Promise<void> {
     if (this.#chains.has(snapshot.chainId)) return;
     this.#append({ digests: [], snapshots: [{ chainId: snapshot.chainId, diffIds: [...snapshot.diffIds] }] });
     this.#chains.add(snapshot.chainId);
+    // A prune of unpacked layers running now may have read the leases before this one was
+    // written: wait until it is done (its lock is gone), so that whatever the caller then finds
+    // unpacked stays. A prune that starts later reads this lease. One stat when none runs.
+    const lock = snapshotPruneLock(this.#root);
+    if (existsSync(lock))
+      await (await acquireLock(lock, { timeoutMs: PRUNE_WAIT_MS, ...(signal ? { signal } : {}) }))();
   }
 
   #append(record: Pick<LeaseRecord, 'digests' | 'snapshots'>): void {
@@ -69,6 +78,24 @@ export class Lease {
     this.#chains.clear();
     await rm(this.#path, { force: true });
   }
+}
+
+/** How long a build waits for a prune of unpacked layers to end before it gives up. */
+const PRUNE_WAIT_MS = 3_600_000;
+
+/** The lock a prune of unpacked layers holds from reading the leases until it has deleted. */
+function snapshotPruneLock(root: string): string {
+  return join(root, 'locks', 'snapshot-prune.lock');
+}
+
+/**
+ * Runs `prune` — which reads the leases ({@link readLeases}) and deletes the unpacked layers no
+ * lease, name or record keeps — under the lock that {@link Lease.addSnapshot} waits for, so no
+ * build starts using a snapshot it was too late to lease.
+ */
+export async function withSnapshotPruneLock<T>(root: string, prune: () => Promise<T>): Promise<T> {
+  mkdirSync(join(root, 'locks'), { recursive: true });
+  return withLock(snapshotPruneLock(root), prune, { timeoutMs: PRUNE_WAIT_MS });
 }
 
 /** A snapshot as a lease names it: the chain of layers (store/ knows nothing of snapshotters). */
