@@ -18,11 +18,17 @@ import type { Reference } from '../reference/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
-import { LayerCompressor, type StageImage, solveGraph, toImageConfig } from '../solver/index.ts';
+import {
+  BaseImageError,
+  LayerCompressor,
+  type StageImage,
+  solveGraph,
+  toImageConfig,
+} from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
 import { InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
-import { prefetchLayers } from './image-resolver.ts';
+import { layersSettled, prefetchLayers, untilAborted } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -128,12 +134,17 @@ async function readDockerfile(options: BuildOptions): Promise<Dockerfile> {
  */
 export async function buildImage(store: Store, options: BuildOptions): Promise<BuildResult> {
   // Base-image layers may still be downloading in the background when a build fails: stop them
-  // then, or the process would wait for them before exiting.
+  // then, or the process would wait for them before exiting — and wait until they have stopped
+  // (their half-written blobs removed), so the caller releases the lease last.
   const pulls = new AbortController();
+  const resolvedBases: Image[] = [];
   try {
-    return await buildWith(store, options, pulls.signal);
+    return await buildWith(store, options, { pullsSignal: pulls.signal, resolvedBases });
   } catch (error) {
     pulls.abort();
+    // Only a resolved image can be pulling layers into the store; a resolution still under way
+    // holds nothing but its connection (which may take its connect timeout to notice the abort).
+    await Promise.allSettled(resolvedBases.map(layersSettled));
     throw error;
   }
 }
@@ -141,8 +152,14 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
 async function buildWith(
   store: Store,
   options: BuildOptions,
-  pullsSignal: AbortSignal,
+  background: {
+    readonly pullsSignal: AbortSignal;
+    /** Every base image resolved so far (its layers may be downloading). */
+    readonly resolvedBases: Image[];
+  },
 ): Promise<BuildResult> {
+  const { pullsSignal, resolvedBases } = background;
+  const images = new Map<string, Promise<Image>>();
   const events = options.events ?? nullSink;
   const dockerfile = await readDockerfile(options);
   const contextDir = resolve(options.context);
@@ -158,18 +175,23 @@ async function buildWith(
   let graph = planBuild(dockerfile, planOptions);
 
   // Resolve every base image the needed stages use, once, and plan again with their Env.
-  const images = new Map<string, Promise<Image>>();
   // One resolution per image and platform, shared by every stage and step that names it, so it
   // runs under the build's signal, not the first caller's.
   const resolveSignal = options.signal ? AbortSignal.any([options.signal, pullsSignal]) : pullsSignal;
-  const resolveOnce: ImageResolver = (ref, platform) => {
+  const resolveOnce: ImageResolver = (ref, platform, signal) => {
     const key = `${ref.toString()}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
     let found = images.get(key);
     if (!found) {
       found = resolveImage(ref, platform, resolveSignal);
       images.set(key, found);
+      found.then(
+        (image) => resolvedBases.push(image),
+        () => undefined, // reported to every caller that waits for it
+      );
     }
-    return found;
+    // A caller that is stopped (a step of a failed build) stops waiting; the resolution goes on
+    // for the others until the build's own signal stops it.
+    return untilAborted(found, signal);
   };
   const baseImageEnv = new Map<string, readonly string[]>();
   const baseImageOnBuild = new Map<string, readonly string[]>();
@@ -178,9 +200,21 @@ async function buildWith(
     .map((index) => graph.stages[index]!)
     .filter((stage) => stage.base.kind === 'image');
   const resolved = await Promise.all(
-    bases.map((stage) =>
-      stage.base.kind === 'image' ? resolveOnce(stage.base.ref, stage.platform, options.signal) : undefined,
-    ),
+    bases.map(async (stage) => {
+      if (stage.base.kind !== 'image') return undefined;
+      const ref = stage.base.ref;
+      try {
+        return await resolveOnce(ref, stage.platform, options.signal);
+      } catch (error) {
+        // Located at the FROM line: which of several bases is missing is the first thing to know.
+        throw new BaseImageError({
+          instruction: `FROM ${ref.toString()}`,
+          registry: ref.domain,
+          cause: error,
+          location: { file: dockerfile.file, line: stage.location.line },
+        });
+      }
+    }),
   );
   bases.forEach((stage, i) => {
     if (stage.base.kind !== 'image') return;

@@ -31,6 +31,7 @@ import {
   type ImageWriter,
   type ManifestBlob,
 } from '../registry/index.ts';
+import { CorruptBlobError } from '../store/index.ts';
 import { HashingStream, InvalidInputError, NotFoundError, tempSiblingPath } from '../util/index.ts';
 import {
   listTarMembers,
@@ -233,11 +234,18 @@ export class DockerArchiveWriter implements ImageWriter {
     const compression = layerCompression(descriptor.mediaType);
     const decompress: Transform[] =
       compression === 'gzip' ? [createGunzip()] : compression === 'zstd' ? [new DecompressStream()] : [];
+    // An error the decompressor raised itself (zlib's `incorrect data check`, zstd's) means the blob
+    // is damaged: said as such, with the layer's digest, rather than as a bare zlib error. The
+    // pipeline hands every error to each stream in it, so the first stream to emit one raised it.
+    const sink = createWriteStream(target, { mode: 0o644 });
+    const stages = [source, compressedHash, ...decompress, plainHash, sink];
+    const raisedBy = new Map<unknown, unknown>();
+    for (const stream of stages)
+      stream.on('error', (error: unknown) => {
+        if (!raisedBy.has(error)) raisedBy.set(error, stream);
+      });
     try {
-      await pipeline(
-        [source, compressedHash, ...decompress, plainHash, createWriteStream(target, { mode: 0o644 })],
-        options.signal ? { signal: options.signal } : {},
-      );
+      await pipeline(stages, options.signal ? { signal: options.signal } : {});
       const compressed = { digest: sha256Digest(compressedHash.hex()), size: compressedHash.size };
       if (compressed.digest !== descriptor.digest)
         throw new DigestMismatchError({
@@ -252,6 +260,8 @@ export class DockerArchiveWriter implements ImageWriter {
         });
     } catch (error) {
       await rm(target, { force: true });
+      if (decompress.includes(raisedBy.get(error) as Transform))
+        throw new CorruptBlobError({ digest: descriptor.digest, kind: 'layer', cause: error });
       throw error;
     }
     this.#files.set(descriptor.digest, {

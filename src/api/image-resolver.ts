@@ -59,17 +59,48 @@ export function registryImageResolver(
       rawManifest: metadata.manifest.raw,
       rawConfig: metadata.rawConfig,
       openBlob: async (descriptor, s) => {
-        await fetchLayers();
+        // A reader that is stopped stops waiting; the pull goes on for the others (the build's
+        // own signal stops it).
+        await untilAborted(fetchLayers(), s);
         return store.blobs.open(descriptor.digest, s ? { signal: s } : {});
       },
     });
-    return Object.assign(image, { fetchLayers }) satisfies LazyImage;
+    const settled = async (): Promise<void> => {
+      await pulled?.catch(() => undefined); // its failure is reported to whoever read the layers
+    };
+    return Object.assign(image, { fetchLayers, settled }) satisfies LazyImage;
   };
 }
 
 /** A base image whose layers are pulled on first read; `fetchLayers` starts (or joins) that pull. */
 export interface LazyImage extends Image {
   fetchLayers(): Promise<void>;
+  /** Resolves once the pull, if one started, has ended (done, failed or aborted and cleaned up). */
+  settled(): Promise<void>;
+}
+
+/**
+ * Resolves once a lazily resolved image's layer pull, if one started, has ended; at once for an
+ * image already stored. A failed build waits for it after stopping it, so the process ends with
+ * no half-written blob and its lease released last.
+ */
+export function layersSettled(image: Image): Promise<void> {
+  const lazy = image as Partial<LazyImage>;
+  return lazy.settled ? lazy.settled() : Promise.resolve();
+}
+
+/** `promise`, or its signal's reason as soon as `signal` aborts (the work itself goes on). */
+export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined); // its failure is the business of whoever still waits for it
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Starts pulling a lazily resolved image's layers now (no-op for an image already stored). */

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { type CacheEntryInfo, StepCache } from '../cache/index.ts';
 import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
 import { openSnapshotter, type Snapshot } from '../snapshot/index.ts';
-import type { Store } from '../store/index.ts';
+import { readLeases, type Store, withSnapshotPruneLock } from '../store/index.ts';
 import { InvalidInputError, isErrnoException } from '../util/index.ts';
 
 const run = promisify(execFile);
@@ -116,10 +116,18 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
   const gc = await store.collectGarbage({ dryRun: options.dryRun ?? false });
   let unpackedLayers = 0;
   if (!options.dryRun) {
+    const snapshotter = openSnapshotter(store.root);
     const keepDiffIds = await namedImageDiffIds(store);
     for (const entry of kept) keepDiffIds.add(entry.record.diffId);
-    const keep: Snapshot[] = [{ kind: 'overlay', chainId: '', diffIds: [...keepDiffIds], dirs: [] }];
-    unpackedLayers = (await openSnapshotter(store.root).prune(keep)).removed;
+    const keep: Snapshot[] = [{ kind: snapshotter.kind, chainId: '', diffIds: [...keepDiffIds], dirs: [] }];
+    // What running builds hold (a finished stage a later COPY --from reads, a running step's
+    // parent), as their leases say: its unpacked layers (overlay) or whole trees (native). Under
+    // the lock a build that leases a snapshot meanwhile waits for.
+    unpackedLayers = await withSnapshotPruneLock(store.root, async () => {
+      for (const held of (await readLeases(store.root)).snapshots.values())
+        keep.push({ kind: snapshotter.kind, chainId: held.chainId, diffIds: held.diffIds, dirs: [] });
+      return (await snapshotter.prune(keep)).removed;
+    });
   }
   return { cacheRecords, cacheBytes, blobs: gc.removedBlobs, blobBytes: gc.freedBytes, unpackedLayers };
 }

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BuildResult } from '../api/build.ts';
 import { imageNameOf } from '../api/images.ts';
@@ -9,7 +10,7 @@ import { packDirectory } from '../archive/index.ts';
 import { exportRootfsDirectory, exportRootfsTar } from '../export/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
 import type { Store } from '../store/index.ts';
-import { InvalidInputError, StrataError } from '../util/index.ts';
+import { InvalidInputError, isErrnoException, StrataError, tempSiblingPath } from '../util/index.ts';
 import type { OutputSpec } from './build-flags.ts';
 
 /** What an exporter reports for `--metadata-file`. */
@@ -26,6 +27,43 @@ export class DockerLoadError extends StrataError {
       hint: '--load needs the docker CLI and a running daemon',
     });
   }
+}
+
+/** Writing a build output (`-o …,dest=`) failed because the file system refused: no space, no permission. */
+export class OutputWriteError extends StrataError {
+  constructor(dest: string, cause: unknown) {
+    super('OUTPUT_WRITE_FAILED', `writing ${dest}`, { cause });
+  }
+}
+
+/**
+ * Runs `write`; a file-system error it throws (ENOSPC, EACCES, EROFS …) becomes an
+ * {@link OutputWriteError} naming `dest` — the user's to fix, not a bug. Other errors pass as they are.
+ */
+async function writingOutput<T>(dest: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isErrnoException(error) && !(error instanceof StrataError)) throw new OutputWriteError(dest, error);
+    throw error;
+  }
+}
+
+/**
+ * Writes the file `dest` through `write` under a temporary name beside it, renamed into place once
+ * whole: a failed or interrupted export leaves no partial file at `dest`, nor anything beside it.
+ */
+async function writeWhole(dest: string, write: (path: string) => Promise<void>): Promise<void> {
+  const temp = tempSiblingPath(dest);
+  await writingOutput(dest, async () => {
+    try {
+      await write(temp);
+      await rename(temp, dest);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  });
 }
 
 /** The names an output pushes or labels: `name=` (comma-separated) or the build's `-t` tags. */
@@ -59,27 +97,38 @@ export async function exportBuildOutput(
   store: Store,
   result: BuildResult,
   output: OutputSpec,
-  options: { tags: readonly string[]; events?: ProgressSink; insecureRegistries?: readonly string[] },
+  options: {
+    tags: readonly string[];
+    events?: ProgressSink;
+    insecureRegistries?: readonly string[];
+    signal?: AbortSignal;
+  },
 ): Promise<ExportedOutput | undefined> {
   const source = `strata:${result.descriptor.digest}`;
   // Loaded only for outputs that need the transports (and with them the registry client).
   const copyImage = async (...args: Parameters<typeof import('../api/copy.ts').copyImage>) =>
     (await import('../api/copy.ts')).copyImage(...args);
   const names = outputNames(output, options.tags);
-  const common = { store, ...(options.events ? { events: options.events } : {}) };
+  const signal = options.signal;
+  const common = {
+    store,
+    ...(options.events ? { events: options.events } : {}),
+    ...(signal ? { signal } : {}),
+  };
   switch (output.type) {
     case 'image':
     case 'cacheonly':
       return undefined; // already in strata's store under its -t names
     case 'local':
-      await exportRootfsDirectory(result.image, output.dest!);
+      await exportRootfsDirectory(result.image, output.dest!, signal);
       return { key: 'local.dest', value: output.dest };
     case 'tar':
-      await exportRootfsTar(
-        result.image,
-        output.dest === '-' ? process.stdout : output.dest!,
-        join(store.root, 'tmp'),
-      );
+      if (output.dest === '-')
+        await exportRootfsTar(result.image, process.stdout, join(store.root, 'tmp'), signal);
+      else
+        await writeWhole(output.dest!, (path) =>
+          exportRootfsTar(result.image, path, join(store.root, 'tmp'), signal),
+        );
       return { key: 'tar.dest', value: output.dest };
     case 'docker': {
       const load = output.attrs.get('load') === 'true' || output.dest === undefined;
@@ -87,8 +136,10 @@ export async function exportBuildOutput(
       const file = output.dest && output.dest !== '-' ? output.dest : join(tmp, 'image.tar');
       try {
         const ref = names[0] ? `:${imageNameOf(names[0]).short}` : '';
-        await copyImage(source, `docker-archive:${file}${ref}`, common);
-        if (output.dest === '-') await pipeline(createReadStream(file), process.stdout);
+        // The docker-archive writer itself writes beside `file` and renames it into place.
+        await writingOutput(file, () => copyImage(source, `docker-archive:${file}${ref}`, common));
+        if (output.dest === '-')
+          await pipeline(createReadStream(file), process.stdout, ...(signal ? [{ signal }] : []));
         if (load) await dockerLoad(file);
       } finally {
         await rm(tmp, { recursive: true, force: true });
@@ -105,8 +156,10 @@ export async function exportBuildOutput(
       const tmp = await mkdtemp(join(store.root, 'tmp', 'oci-'));
       try {
         await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, common);
-        const sink = output.dest === '-' ? process.stdout : createWriteStream(output.dest!);
-        await pipeline(packDirectory(join(tmp, 'layout')), sink);
+        const pack = (sink: Writable) =>
+          pipeline(packDirectory(join(tmp, 'layout')), sink, ...(signal ? [{ signal }] : []));
+        if (output.dest === '-') await pack(process.stdout);
+        else await writeWhole(output.dest!, (path) => pack(createWriteStream(path)));
       } finally {
         await rm(tmp, { recursive: true, force: true });
       }

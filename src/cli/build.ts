@@ -7,6 +7,7 @@ import { buildImage } from '../api/build.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
+import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import {
   type OutputSpec,
@@ -20,6 +21,7 @@ import {
 import { exportBuildOutput } from './build-output.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
+import { interruptSignal } from './interrupts.ts';
 import { printWarnings } from './parse.ts';
 import { parseBuildArgs } from './stages.ts';
 
@@ -129,6 +131,9 @@ export function registerBuildCommand(program: Command): void {
           : options.file
             ? resolve(options.file)
             : undefined;
+      // Ctrl-C or SIGTERM stops the build: the running step's container is killed, mounts and the
+      // lease are released, downloads stop, and the CLI exits 130 or 143.
+      const signal = interruptSignal();
       const store = await storeFor(command);
       const renderer = createRenderer(progress, { stream: process.stderr });
       try {
@@ -154,11 +159,12 @@ export function registerBuildCommand(program: Command): void {
           ...(options.cacheTo ? { cacheTo: parseCacheExport(options.cacheTo) } : {}),
           noCacheFilter: Array.isArray(options.cacheFilter) ? options.cacheFilter : [],
           events: renderer,
+          signal,
         });
         const exported = [];
         for (const output of outputs) {
           exported.push(
-            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer }),
+            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer, signal }),
           );
         }
         renderer.close();
@@ -181,9 +187,24 @@ export function registerBuildCommand(program: Command): void {
         if (options.quiet) process.stdout.write(`${result.descriptor.digest}\n`);
       } catch (error) {
         renderer.close();
+        // Quiet progress showed nothing of the step: the last lines it printed say why it failed
+        // (BuildKit shows them in a box above the error whatever the progress mode).
+        if (progress === 'quiet') printFailedRunOutput(error);
         throw error;
       } finally {
         await store.close();
       }
     });
+}
+
+/** The last output lines of the RUN that failed the build, if one did, between dashed lines. */
+function printFailedRunOutput(error: unknown): void {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    seen.add(current);
+    if (!(current instanceof RunFailedError)) continue;
+    if (current.lastOutput.length === 0) return;
+    process.stderr.write(`------\n${current.lastOutput.map((line) => `  ${line}\n`).join('')}------\n`);
+    return;
+  }
 }

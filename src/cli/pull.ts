@@ -9,6 +9,7 @@ import {
 } from '../progress/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
+import { interruptSignal } from './interrupts.ts';
 
 /** Flags every registry-facing command shares. */
 export interface RegistryCommandOptions {
@@ -53,11 +54,14 @@ export function registerPullCommand(program: Command): void {
       ),
   ).action(
     async (reference: string, options: RegistryCommandOptions & { platform?: string }, command: Command) => {
+      // Ctrl-C or SIGTERM stops the downloads; what was half-written goes, the lease is released.
+      const signal = interruptSignal();
       const store = await storeFor(command);
       const renderer = rendererFor(options);
       try {
         const result = await pull(store, reference, {
           events: renderer,
+          signal,
           insecureRegistries: options.insecureRegistry,
           ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
         });

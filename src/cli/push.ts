@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { push } from '../api/push.ts';
 import { storeFor } from './cli-context.ts';
+import { interruptSignal } from './interrupts.ts';
 import { addRegistryOptions, type RegistryCommandOptions, rendererFor } from './pull.ts';
 
 /** `strata push NAME [DESTINATION]`: like `docker push`; prints `name@digest` when done. */
@@ -22,11 +23,14 @@ export function registerPushCommand(program: Command): void {
       options: RegistryCommandOptions & { chunkSize?: string },
       command: Command,
     ) => {
+      // Ctrl-C or SIGTERM stops the uploads (the registry drops unfinished upload sessions).
+      const signal = interruptSignal();
       const store = await storeFor(command);
       const renderer = rendererFor(options);
       try {
         const result = await push(store, name, {
           events: renderer,
+          signal,
           insecureRegistries: options.insecureRegistry,
           ...(destination ? { destination } : {}),
           ...(options.chunkSize ? { chunkSize: Number(options.chunkSize) } : {}),

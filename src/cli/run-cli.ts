@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { adoptDeferredCaCerts, formatErrorChain, InternalError, StrataError } from '../util/index.ts';
 import { registerCommands } from './commands.ts';
+import { interruption } from './interrupts.ts';
 import { STRATA_VERSION } from './version.ts';
 
 /** Runs the CLI with `argv` (without node and script) and resolves with the exit code. */
@@ -22,12 +23,23 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .showHelpAfterError(false);
   await registerCommands(program, argv);
+  let failure: { error: unknown } | undefined;
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
-    return reportError(error, argv.includes('--debug'));
+    failure = { error };
   }
+  // Stopped by SIGINT or SIGTERM: whatever the command's last error (an abort it caused), it was
+  // the signal, and the exit status says which, as a shell's would (130, 143).
+  const interrupted = interruption();
+  if (interrupted) {
+    process.stderr.write(`error: ${interrupted.message}\n`);
+    if (argv.includes('--debug') && failure?.error instanceof Error && failure.error.stack)
+      process.stderr.write(`${failure.error.stack}\n`);
+    return interrupted.exitCode;
+  }
+  if (failure) return reportError(failure.error, argv.includes('--debug'));
+  return process.exitCode === undefined ? 0 : Number(process.exitCode);
 }
 
 function reportError(error: unknown, debug: boolean): number {

@@ -51,8 +51,15 @@ interface ProbeCacheEntry {
     | { readonly ok: false; readonly error: string };
 }
 
+/**
+ * The probe cache's format. Version 2: before it, a store named by a relative path could have
+ * every runtime recorded as unusable (the probe ran the runtime in another directory), and RUN
+ * steps kept failing once that was fixed; version 1 files are ignored, so runtimes are probed again.
+ */
+const CACHE_VERSION = 2;
+
 interface ProbeCacheFile {
-  readonly version: 1;
+  readonly version: typeof CACHE_VERSION;
   readonly entries: Record<string, ProbeCacheEntry>;
 }
 
@@ -142,7 +149,7 @@ async function probeRuntime(path: string, stateDir: string): Promise<ProbeResult
       };
       await writeFileAtomic(
         join(stateDir, CACHE_FILE),
-        `${JSON.stringify({ version: 1, entries }, null, 2)}\n`,
+        `${JSON.stringify({ version: CACHE_VERSION, entries }, null, 2)}\n`,
       );
       return result;
     })();
@@ -269,7 +276,7 @@ async function readCache(stateDir: string): Promise<ProbeCacheFile> {
     if (
       typeof parsed === 'object' &&
       parsed !== null &&
-      (parsed as { version?: unknown }).version === 1 &&
+      (parsed as { version?: unknown }).version === CACHE_VERSION &&
       typeof (parsed as { entries?: unknown }).entries === 'object'
     ) {
       return parsed as ProbeCacheFile;
@@ -278,7 +285,7 @@ async function readCache(stateDir: string): Promise<ProbeCacheFile> {
     // A missing or corrupt cache only means probing again.
     if (!isErrnoException(error, 'ENOENT') && !(error instanceof SyntaxError)) throw error;
   }
-  return { version: 1, entries: {} };
+  return { version: CACHE_VERSION, entries: {} };
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal (\040…). */

@@ -1,6 +1,6 @@
 import { packChanges, writeLayerBlob } from '../archive/index.ts';
 import type { Compression, Layer } from '../oci/index.ts';
-import type { ActiveSnapshot, Snapshot } from '../snapshot/index.ts';
+import { type ActiveSnapshot, chainIdOf, type Snapshot } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 
 /** How layers are written. */
@@ -66,6 +66,9 @@ export async function commitLayer(
     throw error;
   }
   await store.lease.add(blob.digest);
+  // The new snapshot's unpacked layers are protected before they exist (see unpackLeased).
+  const diffIds = [...active.parent.diffIds, blob.diffId];
+  await store.lease.addSnapshot({ chainId: chainIdOf(diffIds), diffIds }, signal);
   const snapshot = await active.commit(blob.diffId);
   const digest = blob.digest;
   return {

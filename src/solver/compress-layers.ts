@@ -74,6 +74,11 @@ export class LayerCompressor {
     );
   }
 
+  /** Resolves when every conversion started so far has ended, however it ended. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#done.values());
+  }
+
   /** True when a layer with this descriptor is one this compressor would convert. */
   wants(descriptor: Descriptor): boolean {
     return layerCompression(descriptor.mediaType) !== this.#compression;

@@ -20,6 +20,7 @@ import { applyConfigStep } from './steps/config.ts';
 import { planCopy } from './steps/copy.ts';
 import { planRun } from './steps/run.ts';
 import { planWorkdir } from './steps/workdir.ts';
+import { unpackLeased } from './unpack-leased.ts';
 
 /** What a solved build produced. */
 export interface SolveResult {
@@ -133,6 +134,13 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   try {
     target = await stageResult(graph.target);
   } catch (error) {
+    // A failed (or interrupted) build returns once everything it started has stopped: the other
+    // stages' steps have killed their containers and released their mounts, and background
+    // compressions have removed their temp files. Only then may the caller release the lease
+    // and the process exit with nothing left behind.
+    controller.abort();
+    await Promise.allSettled(results.values());
+    await compressor.settled();
     throw failed ? failed.error : error;
   }
   const stages = new Map<number, StageImage>();
@@ -163,7 +171,7 @@ interface StageRun {
 async function ensureSnapshot(image: StageImage, deps: SolverDeps, signal: AbortSignal): Promise<Snapshot> {
   const have = image.snapshot.diffIds;
   const same = have.length === image.layers.length && image.layers.every((l, i) => l.diffId === have[i]);
-  if (!same) image.snapshot = await deps.snapshotter.unpack(image.layers, signal);
+  if (!same) image.snapshot = await unpackLeased(deps, image.layers, signal);
   return image.snapshot;
 }
 

@@ -1,6 +1,7 @@
 import type { FileSource } from '../plan/index.ts';
 import type { SnapshotView } from '../snapshot/index.ts';
 import type { StepContext } from './step-context.ts';
+import { unpackLeased } from './unpack-leased.ts';
 
 /**
  * The directory a step reads from for a `--from` / `from=` source: the context directory, a
@@ -23,7 +24,7 @@ export async function openSourceRoot(
     }
     case 'image': {
       const image = await deps.resolveImage(from.ref, ctx.stage.platform, signal);
-      const view = await deps.snapshotter.view(await deps.snapshotter.unpack(image.layers, signal), signal);
+      const view = await deps.snapshotter.view(await unpackLeased(deps, image.layers, signal), signal);
       views.push(view);
       return view.path;
     }

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, pipeline as streamPipeline, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type Digest,
@@ -142,7 +142,15 @@ export class BlobStore {
       throw error;
     }
     if (options.verify === false) return stream;
-    return stream.pipe(verifyingTransform(digest)).once('close', () => stream.destroy());
+    // pipeline, not pipe: an error of the file stream (an abort, EIO) fails the stream the caller
+    // reads, and the caller destroying that stream closes the file. With a bare pipe the file
+    // stream's error had no listener and crashed the process.
+    const verified = verifyingTransform(digest);
+    streamPipeline(stream, verified, () => {
+      // Nothing to do: every error, the file's or the digest check's, reaches the caller on
+      // `verified`, which the pipeline destroys with it.
+    });
+    return verified;
   }
 
   /** Reads a whole (small) blob, verified: manifests and configs. */

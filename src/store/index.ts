@@ -4,6 +4,7 @@
  * protect in-flight blobs; garbage collection and verification.
  */
 export * from './blob-store.ts';
+export * from './corrupt-blob-error.ts';
 export * from './leases.ts';
 export * from './ref-index.ts';
 export * from './store.ts';

@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type Descriptor,
   type Digest,
@@ -71,9 +71,13 @@ export class Store {
     this.refs = new RefIndex(root);
   }
 
-  /** Opens (creating if needed) the store at `root` and sweeps temp files left by crashed processes. */
+  /**
+   * Opens (creating if needed) the store at `root` and sweeps temp files left by crashed processes.
+   * A relative `root` is taken from the working directory, once: the runtime and mount helpers
+   * run in other directories.
+   */
   static async open(root: string): Promise<Store> {
-    const store = new Store(root);
+    const store = new Store(resolve(root));
     for (const dir of ['blobs/sha256', 'tmp', 'locks', 'leases', 'roots'])
       await mkdir(join(root, dir), { recursive: true });
     const layoutPath = join(root, 'oci-layout');

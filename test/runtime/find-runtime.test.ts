@@ -52,7 +52,7 @@ describe('findRuntime', () => {
     const runc = (await findExecutable('runc', `${process.env.PATH}:/usr/sbin:/sbin`))!;
     const { layout } = await cgroupLayout();
     const planted = (mtimeMs: number) => ({
-      version: 1,
+      version: 2,
       entries: {
         [runc]: {
           mtimeMs,

@@ -9,7 +9,7 @@ import type { ExecMount } from '../../runtime/index.ts';
 import { copyForBind, releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
-import { RunFailedError } from '../errors.ts';
+import { ERROR_EXCERPT_CHARS, excerpt, RunFailedError } from '../errors.ts';
 import { runCommandString } from '../history.ts';
 import { getEnv } from '../image-state.ts';
 import { openSourceRoot } from '../source-root.ts';
@@ -19,10 +19,17 @@ import { DEFAULT_SHELL } from './config.ts';
 /** How many lines of a failed RUN's output the error shows. */
 const TAIL_LINES = 10;
 
-/** A Writable that forwards output as step-log events and keeps the last lines for errors. */
+/**
+ * A Writable that forwards output as step-log events and keeps the last lines for errors, each cut
+ * to {@link ERROR_EXCERPT_CHARS} (a line without end — megabytes of progress dots — is counted,
+ * not kept).
+ */
 class StepOutput extends Writable {
   readonly tail: string[] = [];
+  /** The start of the line being written, at most one character over the limit. */
   #partial = '';
+  /** The length of that line so far. */
+  #partialLength = 0;
   readonly #forward: (text: string) => void;
   constructor(forward: (text: string) => void) {
     super();
@@ -31,17 +38,30 @@ class StepOutput extends Writable {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
     const text = chunk.toString('utf8');
     this.#forward(text);
-    const lines = (this.#partial + text).split('\n');
-    this.#partial = lines.pop() ?? '';
-    for (const line of lines) this.#push(line);
+    const lines = text.split('\n');
+    const last = lines.pop() ?? '';
+    for (const line of lines) {
+      this.#extend(line);
+      this.#push(excerpt(this.#partial, this.#partialLength));
+      this.#partial = '';
+      this.#partialLength = 0;
+    }
+    this.#extend(last);
     cb();
+  }
+  #extend(text: string): void {
+    if (this.#partial.length <= ERROR_EXCERPT_CHARS)
+      this.#partial += text.slice(0, ERROR_EXCERPT_CHARS + 1 - this.#partial.length);
+    this.#partialLength += text.length;
   }
   #push(line: string): void {
     this.tail.push(line);
     if (this.tail.length > TAIL_LINES) this.tail.shift();
   }
   lastLines(): string[] {
-    return this.#partial ? [...this.tail, this.#partial].slice(-TAIL_LINES) : [...this.tail];
+    return this.#partialLength > 0
+      ? [...this.tail, excerpt(this.#partial, this.#partialLength)].slice(-TAIL_LINES)
+      : [...this.tail];
   }
 }
 
