@@ -2,6 +2,7 @@ import { PassThrough, pipeline, Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { Compression } from '../oci/index.ts';
 import { InvalidInputError } from '../util/index.ts';
+import { DecompressionError } from './errors.ts';
 import { ParallelGzip } from './parallel-gzip.ts';
 import { loadZstd } from './zstd.ts';
 
@@ -100,10 +101,21 @@ export function openDecompressed(source: Readable | AsyncIterable<Uint8Array>): 
     }
     const compression = detectCompression(head);
     const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [Readable.from(rest())];
-    if (compression === 'gzip') stages.push(createGunzip({ chunkSize: 256 * 1024 }));
-    else if (compression === 'zstd') stages.push(new (loadZstd().DecompressStream)());
+    const decompressor =
+      compression === 'gzip'
+        ? createGunzip({ chunkSize: 256 * 1024 })
+        : compression === 'zstd'
+          ? (new (loadZstd().DecompressStream)() as NodeJS.ReadWriteStream)
+          : undefined;
+    // Which error the decompressor raised (not the source's: an abort, a digest mismatch).
+    let raised: unknown;
+    decompressor?.once('error', (error: unknown) => {
+      raised = error;
+    });
+    if (decompressor) stages.push(decompressor);
     pipeline([...stages, out], (error) => {
-      if (error) out.destroy(error);
+      if (!error) return;
+      out.destroy(error === raised ? new DecompressionError(compression, { cause: error }) : error);
     });
   })().catch((error: unknown) => out.destroy(error as Error));
   return out;

@@ -58,3 +58,14 @@ export class ReservedLayerNameError extends StrataError {
     );
   }
 }
+
+/**
+ * Compressed data that does not decompress (zlib's `incorrect data check`, a truncated stream, a
+ * zstd frame error): the bytes are damaged. A user's problem, not a bug; callers that know which
+ * blob it was name it (the store's `CorruptBlobError`).
+ */
+export class DecompressionError extends StrataError {
+  constructor(compression: string, options: StrataErrorOptions = {}) {
+    super('DECOMPRESS', `${compression} data does not decompress`, options);
+  }
+}

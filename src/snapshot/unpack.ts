@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { applyLayer, openDecompressed } from '../archive/index.ts';
+import { applyLayer, DecompressionError, openDecompressed } from '../archive/index.ts';
 import { DigestMismatchError, type Layer, sha256Digest } from '../oci/index.ts';
+import { CorruptBlobError } from '../store/index.ts';
 
 /**
  * Unpacks one layer blob into `dir`, checking on the way that the uncompressed stream hashes to
@@ -28,14 +29,28 @@ export async function unpackLayerInto(
     ...(options.parentsFrom ? { parentsFrom: options.parentsFrom } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  await Promise.all([
+  const [reading, applied] = await Promise.allSettled([
     pipeline(tar, tap).catch((error: unknown) => {
       tap.destroy(error as Error);
       throw error;
     }),
     applying,
   ]);
+  // Damaged bytes (they do not decompress, or do not hash to the digest) explain whatever the
+  // tar reader then made of the stream: name the layer, as a user's problem.
+  if (reading.status === 'rejected') throw corruptOr(layer, reading.reason);
+  if (applied.status === 'rejected') throw applied.reason;
   const actual = sha256Digest(hash.digest('hex'));
   if (actual !== layer.diffId)
-    throw new DigestMismatchError({ expected: layer.diffId, actual, what: 'layer diff_id' });
+    throw corruptOr(
+      layer,
+      new DigestMismatchError({ expected: layer.diffId, actual, what: 'layer diff_id' }),
+    );
+}
+
+/** `error` as the store's corrupt-layer error when it says the layer's bytes are damaged. */
+function corruptOr(layer: Layer, error: unknown): unknown {
+  return error instanceof DecompressionError || error instanceof DigestMismatchError
+    ? new CorruptBlobError({ digest: layer.descriptor.digest, kind: 'layer', cause: error })
+    : error;
 }

@@ -141,6 +141,37 @@ describe('a failed build shows its error and cleans up', () => {
     }
   });
 
+  for (const snapshotter of ['overlay', 'native']) {
+    it(`says which base layer is corrupt when a step needs it unpacked (${snapshotter})`, async () => {
+      const damaged = await buildFixture('strata-failure-unpack-');
+      try {
+        const layer = readdirSync(join(damaged.root, 'blobs/sha256')).find(
+          (b) => statSync(join(damaged.root, 'blobs/sha256', b)).size > 500_000,
+        )!;
+        const path = join(damaged.root, 'blobs/sha256', layer);
+        const bytes = readFileSync(path);
+        // Damage a compressible stretch (the zero blocks at the busybox binary's end decompress
+        // before the store's digest check is reached): zlib fails first.
+        bytes.fill(0x00, 200_000, 200_064);
+        writeFileSync(path, bytes);
+        const ctx = damaged.context('unpack', { Dockerfile: 'FROM busybox:local\nRUN true\n' });
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const r = await runStrata(['build', '-q', '--no-cache', ctx], {
+            root: damaged.root,
+            env: { STRATA_SNAPSHOTTER: snapshotter },
+          });
+          assert.equal(r.code, 1, r.stderr);
+          assert.doesNotMatch(r.stderr, CRASH);
+          assert.match(r.stderr, new RegExp(`layer sha256:${layer} .*is corrupt`));
+          assert.match(r.stderr, /strata store verify/);
+        }
+        assert.deepEqual(leftovers(damaged.root), NOTHING_LEFT);
+      } finally {
+        damaged.cleanup();
+      }
+    });
+  }
+
   it('reports a failed step at once while another stage still waits on a registry that never answers', async () => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => sockets.push(socket));
