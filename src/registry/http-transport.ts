@@ -105,16 +105,19 @@ export class HttpTransport implements RegistryTransport {
   async roundTrip(req: RegistryRequest): Promise<RegistryResponse> {
     const { signal } = req;
     try {
-      const res = await request(req.url, {
-        dispatcher: req.followRedirects ? this.#redirecting : this.#agent,
-        method: req.method,
-        headers: { 'user-agent': this.#userAgent, ...req.headers },
-        ...(req.body ? { body: await req.body() } : {}),
-        ...(signal ? { signal } : {}),
-        // An upload's answer comes after its whole body: allow slow links time to send it.
-        headersTimeout: req.body ? 600_000 : 60_000,
-        bodyTimeout: 120_000,
-      });
+      const res = await untilAborted(
+        request(req.url, {
+          dispatcher: req.followRedirects ? this.#redirecting : this.#agent,
+          method: req.method,
+          headers: { 'user-agent': this.#userAgent, ...req.headers },
+          ...(req.body ? { body: await req.body() } : {}),
+          ...(signal ? { signal } : {}),
+          // An upload's answer comes after its whole body: allow slow links time to send it.
+          headersTimeout: req.body ? 600_000 : 60_000,
+          bodyTimeout: 120_000,
+        }),
+        signal,
+      );
       return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
     } catch (error) {
       if (signal?.aborted) throw new AbortedError();
@@ -136,10 +139,43 @@ export class HttpTransport implements RegistryTransport {
     });
   }
 
-  /** Closes the connections. */
+  /**
+   * Closes the connections. A request still under way is one its caller gave up on (an abort
+   * that undici had not noticed yet: a TLS handshake with a host that never answers waits for
+   * the connect timeout); it is destroyed, not waited for, so the process can exit.
+   */
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#agent.destroy();
   }
+}
+
+/**
+ * `promise`, or AbortedError as soon as `signal` fires: undici takes an abort only at its next
+ * step, and a connection stuck in a TLS handshake has none until the connect timeout (10 s).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(new AbortedError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => undefined); // settles later, with nobody waiting
+      reject(new AbortedError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**
