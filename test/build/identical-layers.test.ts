@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DOCKER } from '../../tools/compare-buildkit.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata } from '../support/cli.ts';
+import { listTree } from '../support/tree-listing.ts';
 
 /**
  * A chain may hold the same layer more than once (`RUN true` twice makes the same empty layer;
@@ -16,29 +17,6 @@ import { runStrata } from '../support/cli.ts';
  */
 const SNAPSHOTTERS = ['overlay', 'native'] as const;
 type SnapshotterName = (typeof SNAPSHOTTERS)[number];
-
-/** A listing of a tree: path, type, mode, content or link target (no times, no owners). */
-function listTree(root: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(rel === '' ? root : join(root, rel)).sort()) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const abs = join(root, r);
-      const st = lstatSync(abs);
-      const what = st.isSymbolicLink()
-        ? `-> ${readlinkSync(abs)}`
-        : st.isFile()
-          ? JSON.stringify(readFileSync(abs, 'utf8'))
-          : st.isDirectory()
-            ? 'dir'
-            : 'other';
-      out.push(`${r} ${(st.mode & 0o7777).toString(8)} ${what}`);
-      if (st.isDirectory()) walk(r);
-    }
-  };
-  walk('');
-  return out;
-}
 
 describe('chains that hold the same layer more than once', () => {
   const fx = new Map<SnapshotterName, BuildFixture>();

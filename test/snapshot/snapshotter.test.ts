@@ -7,7 +7,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -26,6 +25,7 @@ import {
   type Snapshotter,
 } from '../../src/snapshot/index.ts';
 import { tempDir } from '../support/cli.ts';
+import { listTree } from '../support/tree-listing.ts';
 
 let counter = 0;
 async function layerFromDir(dir: string, work: string): Promise<Layer> {
@@ -36,29 +36,6 @@ async function layerFromDir(dir: string, work: string): Promise<Layer> {
     diffId: blob.diffId,
     open: async () => createReadStream(file),
   };
-}
-
-/** A listing of a tree: path, type, mode, owner, content or link target (no times). */
-function listTree(root: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(rel === '' ? root : join(root, rel)).sort()) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const abs = join(root, r);
-      const st = lstatSync(abs);
-      const what = st.isSymbolicLink()
-        ? `-> ${readlinkSync(abs)}`
-        : st.isFile()
-          ? readFileSync(abs, 'utf8')
-          : st.isDirectory()
-            ? 'dir'
-            : 'other';
-      out.push(`${r} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
-      if (st.isDirectory()) walk(r);
-    }
-  };
-  walk('');
-  return out;
 }
 
 /** The same changes applied to a rootfs, as a RUN step might make them. */
