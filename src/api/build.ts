@@ -32,6 +32,7 @@ import { layersSettled, prefetchLayers, untilAborted } from './image-resolver.ts
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
+import { processSettings, type StrataSettings } from './settings.ts';
 
 /** A cache location: `type=registry,ref=…` or `type=local,src=…|dest=…` (an OCI layout directory). */
 export type CacheLocation =
@@ -58,6 +59,8 @@ export interface BuildOptions {
   readonly buildArgs?: ReadonlyMap<string, string>;
   readonly platform?: Platform;
   readonly labels?: Readonly<Record<string, string>>;
+  /** The environment's settings (snapshotter, runtime, cache debugging); default: this process's. */
+  readonly settings?: StrataSettings;
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
   /** The compression of the image's layers (`--output …,compression=`): default gzip. */
@@ -282,7 +285,8 @@ async function buildWith(
 
   async function solveWith(fetcher: UrlFetcher): Promise<BuildResult> {
     let executor: Promise<Executor> | undefined;
-    const snapshotter = openSnapshotter(store.root);
+    const settings = options.settings ?? processSettings();
+    const snapshotter = openSnapshotter(store.root, settings.snapshotter);
     // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
     await snapshotter.sweepStale();
     const created = createdTime();
@@ -311,6 +315,7 @@ async function buildWith(
           disabled: options.noCache === true,
           disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
           remote,
+          ...(settings.debugCache ? { debugKeys: true } : {}),
         },
         ...(options.network ? { network: options.network } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
@@ -320,7 +325,10 @@ async function buildWith(
         store,
         snapshotter,
         executor: () => {
-          executor ??= openExecutor({ stateDir: join(store.root, 'runtime') });
+          executor ??= openExecutor({
+            stateDir: join(store.root, 'runtime'),
+            ...(settings.runtime ? { runtime: settings.runtime } : {}),
+          });
           return executor;
         },
         resolveImage: resolveOnce,

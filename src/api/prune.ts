@@ -6,11 +6,14 @@ import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifest
 import { openSnapshotter, type Snapshot } from '../snapshot/index.ts';
 import { readLeases, type Store, withSnapshotPruneLock } from '../store/index.ts';
 import { InvalidInputError, isErrnoException } from '../util/index.ts';
+import { processSettings, type StrataSettings } from './settings.ts';
 
 const run = promisify(execFile);
 
 /** What `strata prune` removes. */
 export interface PruneOptions {
+  /** The environment's settings (which snapshotter); default: this process's. */
+  readonly settings?: StrataSettings;
   /** Keep at most this many bytes of build cache (least recently used records go first). */
   readonly keepStorage?: number;
   /** Only cache records unused for longer than this many milliseconds (`--filter until=24h`). */
@@ -116,7 +119,7 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
   const gc = await store.collectGarbage({ dryRun: options.dryRun ?? false });
   let unpackedLayers = 0;
   if (!options.dryRun) {
-    const snapshotter = openSnapshotter(store.root);
+    const snapshotter = openSnapshotter(store.root, (options.settings ?? processSettings()).snapshotter);
     const keepDiffIds = await namedImageDiffIds(store);
     for (const entry of kept) keepDiffIds.add(entry.record.diffId);
     const keep: Snapshot[] = [{ kind: snapshotter.kind, chainId: '', diffIds: [...keepDiffIds], dirs: [] }];

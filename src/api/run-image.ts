@@ -6,9 +6,12 @@ import { openSnapshotter } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { resolveStoredImage } from './images.ts';
+import { processSettings, type StrataSettings } from './settings.ts';
 
 /** Inputs of {@link runImage}: `strata run`'s flags as data. */
 export interface RunImageOptions {
+  /** The environment's settings (snapshotter, runtime); default: this process's. */
+  readonly settings?: StrataSettings;
   /** The image: a name in the store (`hello-go:multi`) or a manifest digest. */
   readonly image: string;
   /** Replaces the image's Cmd (`docker run IMAGE cmd…`); the Entrypoint stays. */
@@ -103,10 +106,15 @@ export async function runImage(store: Store, options: RunImageOptions): Promise<
   }
   const c = image.config.config ?? {};
   const env = containerEnv(c.Env ?? [], options.env);
-  const snapshotter = openSnapshotter(store.root);
+  const settings = options.settings ?? processSettings();
+  const snapshotter = openSnapshotter(store.root, settings.snapshotter);
   const snapshot = await snapshotter.unpack(image.layers, options.signal);
   const executor =
-    options.executor ?? (await openExecutor({ stateDir: join(store.root, 'runtime') }, options.signal));
+    options.executor ??
+    (await openExecutor(
+      { stateDir: join(store.root, 'runtime'), ...(settings.runtime ? { runtime: settings.runtime } : {}) },
+      options.signal,
+    ));
   const active = await snapshotter.prepare(snapshot, options.signal);
   try {
     const result = await executor.run(

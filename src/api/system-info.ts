@@ -4,6 +4,7 @@ import { cgroupLayout, findRuntime } from '../runtime/index.ts';
 import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import { formatErrorChain, nativeCallsStatus } from '../util/index.ts';
+import { processSettings, type StrataSettings } from './settings.ts';
 
 /** What `strata info` reports. */
 export interface SystemInfo {
@@ -25,9 +26,13 @@ export interface SystemInfo {
  * native otherwise, or what STRATA_SNAPSHOTTER forces), the OCI runtime the builds use and its
  * mode, the cgroup layout and the host platform.
  */
-export async function systemInfo(store: Store, version: string): Promise<SystemInfo> {
-  const forced = process.env.STRATA_SNAPSHOTTER;
-  const snapshotter = openSnapshotter(store.root);
+export async function systemInfo(
+  store: Store,
+  version: string,
+  settings: StrataSettings = processSettings(),
+): Promise<SystemInfo> {
+  const forced = settings.snapshotter;
+  const snapshotter = openSnapshotter(store.root, forced);
   const reason =
     forced && forced !== 'auto'
       ? `forced by STRATA_SNAPSHOTTER=${forced}`
@@ -36,7 +41,10 @@ export async function systemInfo(store: Store, version: string): Promise<SystemI
         : 'overlay mounts are not possible here (no privileges or no overlayfs): copying instead';
   let runtime: SystemInfo['runtime'];
   try {
-    const info = await findRuntime({ stateDir: join(store.root, 'runtime') });
+    const info = await findRuntime({
+      stateDir: join(store.root, 'runtime'),
+      ...(settings.runtime ? { runtime: settings.runtime } : {}),
+    });
     runtime = { name: info.flavour, path: info.path, version: info.version, mode: info.mode };
   } catch (error) {
     runtime = { error: formatErrorChain(error) };

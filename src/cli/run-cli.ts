@@ -50,18 +50,11 @@ function reportError(error: unknown, debug: boolean): number {
   if (error instanceof StrataError && !(error instanceof InternalError)) {
     process.stderr.write(`error: ${formatErrorChain(error)}\n`);
     if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
-    return exitCodeFor(error);
+    return 1;
   }
   process.stderr.write(`internal error: ${formatErrorChain(error)}\n`);
   if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   else
     process.stderr.write('this is a bug in strata; run again with --debug for a stack trace and report it\n');
   return 70; // EX_SOFTWARE
-}
-
-/** A few codes get their own exit status so scripts can tell them apart. */
-function exitCodeFor(error: StrataError): number {
-  if (error.code === 'STORE_CORRUPT') return 1;
-  if (error.code === 'ANALYZE_THRESHOLD') return 1;
-  return 1;
 }

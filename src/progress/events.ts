@@ -100,6 +100,20 @@ export interface MessageEvent extends EventBase {
 }
 
 /**
+ * What went into a step's cache key (asked for with `STRATA_DEBUG_CACHE=1`): the key, its
+ * parent's, and every input, as JSON — to see why a step missed. `kind` says which of the step's
+ * two keys: its definition's, or (for `COPY --from`) the content it reads.
+ */
+export interface CacheKeyEvent extends EventBase {
+  readonly type: 'cache-key';
+  readonly step: StepId;
+  readonly kind: 'definition' | 'content';
+  readonly key: string;
+  readonly parent?: string;
+  readonly inputs: unknown;
+}
+
+/**
  * Everything a build, pull, push or copy reports while it runs. Progress is data: producers emit
  * these, and only the CLI picks a renderer (`tty`, `plain`, `json`) to turn them into text.
  */
@@ -110,7 +124,8 @@ export type BuildEvent =
   | StepFinishedEvent
   | StepFailedEvent
   | TransferEvent
-  | MessageEvent;
+  | MessageEvent
+  | CacheKeyEvent;
 
 /** A receiver of events. `emit` must not throw and must return quickly (renderers buffer). */
 export interface ProgressSink {

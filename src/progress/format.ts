@@ -1,3 +1,4 @@
+import type { CacheKeyEvent } from './events.ts';
 /**
  * Bytes the way `docker pull` prints them: decimal units, three significant digits (`1.05MB`).
  */
@@ -30,4 +31,11 @@ export function stepLabel(step: { name: string; stage?: string; index?: number; 
   const position = step.index !== undefined && step.total !== undefined ? `${step.index}/${step.total}` : '';
   const prefix = [step.stage, position].filter(Boolean).join(' ');
   return prefix ? `[${prefix}] ${step.name}` : step.name;
+}
+
+/** The text of a `cache-key` event: `cache key <key> parent=<key> <inputs as JSON>`. */
+export function cacheKeyLine(event: CacheKeyEvent): string {
+  const parent = event.parent === undefined ? '' : ` parent=${event.parent}`;
+  const label = event.kind === 'content' ? 'cache content key' : 'cache key';
+  return `${label} ${event.key}${parent} ${JSON.stringify(event.inputs)}`;
 }

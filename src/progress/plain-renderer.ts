@@ -1,6 +1,6 @@
 import { InternalError } from '../util/index.ts';
 import type { BuildEvent, StepId, TransferEvent } from './events.ts';
-import { formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
+import { cacheKeyLine, formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
 import type { ProgressRenderer, RendererOptions } from './renderer.ts';
 
 interface PlainStep {
@@ -84,6 +84,9 @@ export class PlainRenderer implements ProgressRenderer {
       }
       case 'transfer':
         this.#transfer(event);
+        return;
+      case 'cache-key':
+        this.#write(`#${this.#step(event.step, event.at).number} ${cacheKeyLine(event)}`);
         return;
       case 'message': {
         const text = event.level === 'warning' ? `WARNING: ${event.text}` : event.text;

@@ -1,6 +1,6 @@
 import { InternalError } from '../util/index.ts';
 import type { BuildEvent, StepId, TransferEvent } from './events.ts';
-import { formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
+import { cacheKeyLine, formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
 import type { ProgressRenderer, RendererOptions } from './renderer.ts';
 
 interface TtyStep {
@@ -109,6 +109,9 @@ export class TtyRenderer implements ProgressRenderer {
         else this.#transfers.set(key, { key, event });
         break;
       }
+      case 'cache-key':
+        this.#permanent([cacheKeyLine(event)]);
+        break;
       case 'message':
         this.#permanent([
           event.level === 'warning' ? this.#paint('33', `WARNING: ${event.text}`) : event.text,

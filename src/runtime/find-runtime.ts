@@ -33,8 +33,8 @@ export interface FindRuntimeOptions {
   /** strata's runtime state directory: the probe cache file and the probe's scratch space live here. */
   readonly stateDir: string;
   /**
-   * `runc`, `crun` or a path to force one; defaults to `$STRATA_RUNTIME`, and without it runc is tried
-   * before crun (runc is what BuildKit and Docker run, so its results are the reference).
+   * `runc`, `crun` or a path to force one (the CLI takes it from `STRATA_RUNTIME`); without it runc
+   * is tried before crun (runc is what BuildKit and Docker run, so its results are the reference).
    */
   readonly runtime?: string;
 }
@@ -85,7 +85,7 @@ const probes = new Map<string, Promise<ProbeResult>>();
  * @throws RuntimeUnusableError when candidates exist but none can run a container here.
  */
 export async function findRuntime(options: FindRuntimeOptions): Promise<RuntimeInfo> {
-  const requested = options.runtime ?? (process.env.STRATA_RUNTIME || undefined);
+  const requested = options.runtime || undefined;
   const searchPath = [process.env.PATH ?? '', ...EXTRA_PATH].join(':');
   const names = requested === undefined ? ['runc', 'crun'] : [requested];
   const found: string[] = [];

@@ -22,7 +22,7 @@ export interface OpenExecutorOptions {
    * bundles and the probe cache live here. Created when missing.
    */
   readonly stateDir: string;
-  /** `runc`, `crun` or a path; defaults to `$STRATA_RUNTIME`, then runc, then crun. */
+  /** `runc`, `crun` or a path (the CLI takes it from `STRATA_RUNTIME`); without it runc, then crun. */
   readonly runtime?: string;
 }
 

@@ -70,9 +70,9 @@ function probeOverlay(dir: string): boolean {
 
 /**
  * The snapshotter for a strata root: `overlay` where overlay mounts work, else `native`.
- * `STRATA_SNAPSHOTTER=overlay|native` (or `kind`) forces one.
+ * `kind` (`overlay`, `native`; the CLI takes it from `STRATA_SNAPSHOTTER`) forces one.
  */
-export function openSnapshotter(root: string, kind = process.env.STRATA_SNAPSHOTTER): Snapshotter {
+export function openSnapshotter(root: string, kind?: string): Snapshotter {
   const dir = join(root, 'snapshots');
   mkdirSync(dir, { recursive: true });
   if (kind !== undefined && kind !== '' && kind !== 'overlay' && kind !== 'native' && kind !== 'auto') {

@@ -359,12 +359,18 @@ async function runLayerStep(
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
   const key: CacheKey = cacheKey(parentKey, { step: definition, inputs: plan.inputs });
-  if (process.env.STRATA_DEBUG_CACHE) {
-    // Why a step missed: the parent key and every input, one line per step (STRATA_DEBUG_CACHE=1).
-    process.stderr.write(
-      `cache ${ctx.stepId} ${key} parent=${parentKey} ${JSON.stringify({ step: definition, inputs: plan.inputs })}\n`,
-    );
-  }
+  const debugKeys = ctx.options.cache?.debugKeys === true;
+  // Why a step missed: the parent key and every input (STRATA_DEBUG_CACHE=1).
+  if (debugKeys)
+    ctx.deps.events.emit({
+      type: 'cache-key',
+      step: ctx.stepId,
+      kind: 'definition',
+      key,
+      ...(parentKey === undefined ? {} : { parent: parentKey }),
+      inputs: { step: definition, inputs: plan.inputs },
+      at: Date.now(),
+    });
   const useCache = ctx.options.cache !== undefined && !cacheOff;
   let found = useCache ? await findRecord(ctx, key) : undefined;
   // BuildKit's second chance: when the definition key misses, a key from the content the step
@@ -375,8 +381,15 @@ async function runLayerStep(
   if (!found && plan.contentInputs) {
     const content = await plan.contentInputs();
     contentKey = cacheKey(parentKey, { step: definition, content });
-    if (process.env.STRATA_DEBUG_CACHE)
-      process.stderr.write(`cache ${ctx.stepId} content ${contentKey} ${JSON.stringify(content)}\n`);
+    if (debugKeys)
+      ctx.deps.events.emit({
+        type: 'cache-key',
+        step: ctx.stepId,
+        kind: 'content',
+        key: contentKey,
+        inputs: content,
+        at: Date.now(),
+      });
     if (useCache) found = await findRecord(ctx, contentKey);
   }
   if (found) {

@@ -66,6 +66,8 @@ export interface SolveCacheOptions {
   readonly disabledStages?: ReadonlySet<string>;
   /** Caches imported with `--cache-from`, asked after the local cache misses. */
   readonly remote?: readonly RemoteCache[];
+  /** Emit a `cache-key` event with every step's key inputs (`STRATA_DEBUG_CACHE=1`). */
+  readonly debugKeys?: boolean;
 }
 
 /**

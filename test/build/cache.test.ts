@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
-import { buildRun } from '../support/build-run.ts';
+import { buildRun, progressEvents } from '../support/build-run.ts';
 import { runStrata } from '../support/cli.ts';
 
 describe('build cache', () => {
@@ -85,6 +85,24 @@ describe('build cache', () => {
     assert.equal(a.digest, b.digest);
     const verify = await runStrata(['store', 'verify'], { root: fx.root });
     assert.equal(verify.code, 0, verify.stdout);
+  });
+
+  it("reports each step's cache key inputs as progress with STRATA_DEBUG_CACHE=1 (plain lines, json events)", async () => {
+    const plain = await runStrata(['build', '--progress', 'plain', ctx], {
+      root: fx.root,
+      env: { STRATA_DEBUG_CACHE: '1' },
+    });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /^#\d+ cache key [0-9a-f]{64} parent=\S+ \{"step":/m);
+    const json = await runStrata(['build', '--progress', 'json', ctx], {
+      root: fx.root,
+      env: { STRATA_DEBUG_CACHE: '1' },
+    });
+    assert.equal(json.code, 0, json.stderr);
+    const keys = progressEvents(json.stderr).filter((e) => e.type === 'cache-key');
+    assert.ok(keys.length > 0, 'cache-key events');
+    const quiet = await runStrata(['build', '--progress', 'plain', ctx], { root: fx.root });
+    assert.doesNotMatch(quiet.stderr, /cache key/, 'nothing without the variable');
   });
 });
 

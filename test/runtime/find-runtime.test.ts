@@ -93,11 +93,12 @@ describe('findRuntime', () => {
     }
   });
 
-  it('honours STRATA_RUNTIME', async () => {
+  it('uses the runtime it is given (the CLI gives STRATA_RUNTIME), and reads no environment itself', async () => {
+    assert.equal((await findRuntime({ stateDir: stateDir(), runtime: 'crun' })).flavour, 'crun');
     const saved = process.env.STRATA_RUNTIME;
     process.env.STRATA_RUNTIME = 'crun';
     try {
-      assert.equal((await findRuntime({ stateDir: stateDir() })).flavour, 'crun');
+      assert.equal((await findRuntime({ stateDir: stateDir() })).flavour, 'runc');
     } finally {
       if (saved === undefined) delete process.env.STRATA_RUNTIME;
       else process.env.STRATA_RUNTIME = saved;
