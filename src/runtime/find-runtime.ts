@@ -270,7 +270,7 @@ async function removeProbeDir(dir: string, rootfs: string, bound: readonly strin
 }
 
 async function readCache(stateDir: string): Promise<ProbeCacheFile> {
-  await mkdir(stateDir, { recursive: true });
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
   try {
     const parsed = JSON.parse(await readFile(join(stateDir, CACHE_FILE), 'utf8')) as unknown;
     if (

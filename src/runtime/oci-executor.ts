@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { AbortedError, InvalidInputError, isErrnoException, resolveInRoot } from '../util/index.ts';
 import { containerNofile } from './container-nofile.ts';
@@ -33,6 +33,7 @@ export interface OpenExecutorOptions {
 export async function openExecutor(options: OpenExecutorOptions, signal?: AbortSignal): Promise<OciExecutor> {
   signal?.throwIfAborted();
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  await chmod(options.stateDir, 0o700); // `strata info` may have made it with the umask's mode
   const info = await findRuntime(options);
   const executor = new OciExecutor(info, options.stateDir);
   await executor.sweep();
@@ -80,7 +81,8 @@ export class OciExecutor implements Executor {
 
     const id = `strata-${randomBytes(12).toString('hex')}`;
     const bundle = join(this.#bundles, id);
-    await mkdir(bundle, { recursive: true, mode: 0o711 });
+    // The owner's alone: config.json holds the step's environment, `env=` secrets included.
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
     await writeFile(join(bundle, OWNER_FILE), ownerStamp(process.pid) ?? `${process.pid}`);
     const resources: { mounts?: PreparedMounts; stubs?: MountStubs } = {};
     let outcome: { ok: true; value: RunResult } | { ok: false; error: unknown };
@@ -148,7 +150,7 @@ export class OciExecutor implements Executor {
       mounts: mounts.mounts,
       nofile: await this.#maxNofile(),
     });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     throwIfAborted(signal);
     const outcome = await runBundle(
       this.#oci,

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type Descriptor,
@@ -78,6 +78,8 @@ export class Store {
    */
   static async open(root: string): Promise<Store> {
     const store = new Store(resolve(root));
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    await makePrivate(root);
     for (const dir of ['blobs/sha256', 'tmp', 'locks', 'leases', 'roots'])
       await mkdir(join(root, dir), { recursive: true });
     const layoutPath = join(root, 'oci-layout');
@@ -315,3 +317,15 @@ export function isIndexDescriptor(descriptor: Descriptor): boolean {
 }
 
 export type { Index };
+
+/**
+ * Makes the state root reachable by its owner only (0700; docker keeps /var/lib/docker 0710):
+ * below it are unpacked layers, whose setuid binaries another local user could otherwise run
+ * (CVE-2021-41091), and the bundles of running steps. A store an older strata made 0755 is fixed
+ * when it opens; one that belongs to another user is left as it is (its owner decides).
+ */
+async function makePrivate(root: string): Promise<void> {
+  const info = await stat(root);
+  if ((info.mode & 0o077) === 0 || info.uid !== process.getuid?.()) return;
+  await chmod(root, info.mode & 0o700);
+}
