@@ -29,6 +29,8 @@ interface CreatedStub {
 }
 
 interface ParentTimes {
+  /** The directory's path inside the container, to check it is still where it was. */
+  readonly path: string;
   /** mtime before the first stub was created in it, in nanoseconds. */
   readonly before: bigint;
   /** mtime right after the stubs were created. */
@@ -58,7 +60,7 @@ export async function createMountStubs(rootfs: string, points: readonly MountPoi
     const parent = dirname(real);
     if (!parents.has(parent)) {
       const before = (await stat(parent, { bigint: true })).mtimeNs;
-      parents.set(parent, { before, after: before });
+      parents.set(parent, { path: posix.dirname(resolved), before, after: before });
     }
     try {
       if (kind === 'file') await (await open(real, 'wx', 0o755)).close();
@@ -84,7 +86,7 @@ async function removeStubs(root: string, created: readonly CreatedStub[], parent
   // The parents' mtimes as the run left them, before our removals bump them again.
   const atEnd = new Map<string, bigint>();
   for (const parent of parents.keys()) {
-    const now = await statOptional(parent);
+    const now = await lstatOptionalNs(parent);
     if (now !== undefined) atEnd.set(parent, now.mtimeNs);
   }
   for (const stub of [...created].reverse()) {
@@ -105,7 +107,11 @@ async function removeStubs(root: string, created: readonly CreatedStub[], parent
   }
   for (const [parent, times] of parents) {
     const end = atEnd.get(parent);
-    if (end === undefined || (await lstatOptional(parent)) === undefined) continue;
+    if (end === undefined) continue;
+    // Only a directory still at the place it was made: a step that replaced it with a symlink
+    // (to a host directory, say) must not have the host's directory touched through it.
+    if (resolveInRoot(root, times.path, { followFinal: false }) !== parent) continue;
+    if ((await lstatOptional(parent))?.isDirectory() !== true) continue;
     // Untouched by the step since we made the stubs: back to the original time. Otherwise keep the
     // step's own change and only undo the bump from removing the stub (what BuildKit does).
     await setMtime(parent, end === times.after ? times.before : end);
@@ -119,7 +125,8 @@ async function removeStubs(root: string, created: readonly CreatedStub[], parent
 async function setMtime(path: string, mtimeNs: bigint): Promise<void> {
   const seconds = mtimeNs / 1_000_000_000n;
   const nanos = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
-  await execFileAsync('touch', ['-m', '-c', '-d', `@${seconds}.${nanos}`, '--', path]);
+  // -h: the path's own times, never a link's target (the caller checked it is a directory).
+  await execFileAsync('touch', ['-h', '-m', '-c', '-d', `@${seconds}.${nanos}`, '--', path]);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -135,9 +142,9 @@ async function lstatOptional(path: string) {
   }
 }
 
-async function statOptional(path: string) {
+async function lstatOptionalNs(path: string) {
   try {
-    return await stat(path, { bigint: true });
+    return await lstat(path, { bigint: true });
   } catch (error) {
     if (isErrnoException(error, 'ENOENT') || isErrnoException(error, 'ENOTDIR')) return undefined;
     throw error;

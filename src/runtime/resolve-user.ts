@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { isErrnoException, resolveInRoot } from '../util/index.ts';
 import { UserNotFoundError } from './runtime-errors.ts';
 
@@ -112,13 +112,26 @@ function parseId(text: string): number | undefined {
   return value;
 }
 
-/** Reads a small regular file inside the rootfs, or undefined when it is absent or not a regular file. */
+/**
+ * Reads a small regular file inside the rootfs, or undefined when it is absent or not a regular
+ * file. A step made the file: a FIFO or device planted there is never opened (opening a device
+ * can act on the host's hardware, opening a FIFO wakes its writer), so it is lstat'ed first and
+ * opened only as a regular file, then checked to be that same file.
+ */
 async function readUserFile(rootfs: string, path: string): Promise<string | undefined> {
   const resolved = resolveInRoot(rootfs, path);
+  let before: Awaited<ReturnType<typeof lstat>>;
+  try {
+    before = await lstat(resolved);
+  } catch (error) {
+    if (isErrnoException(error) && ['ENOENT', 'ENOTDIR'].includes(error.code ?? '')) return undefined;
+    throw error;
+  }
+  if (!before.isFile() || before.size > MAX_USER_FILE_BYTES) return undefined;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     // O_NOFOLLOW: resolveInRoot already followed every link; a link swapped in since is refused.
-    // O_NONBLOCK: opening a FIFO planted at /etc/passwd must not hang; it is then rejected by fstat.
+    // O_NONBLOCK: should a FIFO be swapped in after the lstat, opening it does not hang.
     handle = await open(resolved, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (isErrnoException(error) && ['ENOENT', 'ENOTDIR', 'ELOOP'].includes(error.code ?? ''))
@@ -127,7 +140,8 @@ async function readUserFile(rootfs: string, path: string): Promise<string | unde
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile() || stat.size > MAX_USER_FILE_BYTES) return undefined;
+    if (!stat.isFile() || stat.ino !== before.ino || stat.dev !== before.dev) return undefined;
+    if (stat.size > MAX_USER_FILE_BYTES) return undefined;
     return await handle.readFile('utf8');
   } finally {
     await handle.close();

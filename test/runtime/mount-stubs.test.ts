@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -99,5 +100,21 @@ describe('createMountStubs', () => {
     symlinkSync(outside, join(root, 'run')); // on the host this leads to <dir>/outside/secrets
     await stubs.remove();
     assert.ok(existsSync(join(outside, 'secrets')), 'the host directory must survive');
+  });
+  it("never touches the times of a host directory the step put a symlink to where a stub's parent was", async () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'file'), 'host\n');
+    mkdirSync(join(root, 'a'));
+    const stubs = await createMountStubs(root, [{ path: '/a/mnt', kind: 'directory' }]);
+    rmSync(join(root, 'a'), { recursive: true });
+    symlinkSync(outside, join(root, 'a')); // on the host this leads to <dir>/outside
+    const before = statSync(outside, { bigint: true });
+    await sleep(20);
+    await stubs.remove();
+    const after = statSync(outside, { bigint: true });
+    assert.equal(after.mtimeNs, before.mtimeNs, 'mtime of the host directory');
+    assert.equal(after.ctimeNs, before.ctimeNs, 'ctime of the host directory');
+    assert.equal(lstatSync(join(root, 'a')).isSymbolicLink(), true, "the step's symlink stays");
   });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ResolvedUser, resolveUser } from '../../src/runtime/index.ts';
 
 const PASSWD = [
@@ -94,5 +96,30 @@ describe('resolveUser', () => {
     const odd = join(dir, 'odd');
     mkdirSync(join(odd, 'etc/passwd'), { recursive: true });
     await assert.rejects(resolveUser(odd, 'root'), { code: 'USER_NOT_FOUND' });
+  });
+  it('never opens an /etc/group or /etc/passwd that is a FIFO or a device: it reads regular files only', async () => {
+    const planted = join(dir, 'planted');
+    mkdirSync(join(planted, 'etc'), { recursive: true });
+    writeFileSync(join(planted, 'etc/passwd'), 'dave:x:4000:4000::/:/bin/sh\n');
+    execFileSync('mkfifo', [join(planted, 'etc/group')]);
+    // A writer blocks in open() until someone opens the FIFO for reading: had strata opened it,
+    // the writer would get through and exit.
+    const writer = spawn('sh', ['-c', `echo x > ${join(planted, 'etc/group')}`], { stdio: 'ignore' });
+    await sleep(300); // the writer is waiting in open() by now
+    try {
+      assert.equal((await resolveUser(planted, 'dave:dave')).uid, 4000);
+    } catch (error) {
+      assert.match(String(error), /unable to find group dave/);
+    }
+    const exited = await Promise.race([
+      new Promise((resolve) => writer.once('exit', () => resolve(true))),
+      sleep(1000).then(() => false),
+    ]);
+    writer.kill('SIGKILL');
+    assert.equal(exited, false, 'the FIFO was opened');
+    // A device node (/dev/null's numbers): not opened, not read.
+    rmSync(join(planted, 'etc/group'));
+    execFileSync('mknod', [join(planted, 'etc/group'), 'c', '1', '3']);
+    await assert.rejects(resolveUser(planted, 'dave:dave'), { code: 'USER_NOT_FOUND' });
   });
 });
