@@ -6,7 +6,7 @@
  */
 export * from './build-args.ts';
 export type * from './build-graph.ts';
-export * from './created-by.ts';
 export * from './expose-ports.ts';
 export * from './plan-build.ts';
+export * from './run-invocation.ts';
 export * from './stop-signal.ts';

@@ -18,10 +18,10 @@ import {
   ShellLexer,
   type SourceRange,
 } from '../dockerfile/index.ts';
-import { hostPlatform, normalizePlatform, type Platform, parsePlatform } from '../oci/index.ts';
+import { DEFAULT_PATH, hostPlatform, normalizePlatform, type Platform, parsePlatform } from '../oci/index.ts';
 import { parseReference, type Reference } from '../reference/index.ts';
 import { StrataError } from '../util/index.ts';
-import { DEFAULT_PATH, isPredefinedArg, predefinedArgs, proxyEnvFrom } from './build-args.ts';
+import { isPredefinedArg, predefinedArgs, proxyEnvFrom } from './build-args.ts';
 import type {
   BuildGraph,
   FileSource,
