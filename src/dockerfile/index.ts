@@ -6,6 +6,7 @@
  */
 export * from './builder-flags.ts';
 export * from './check-directive.ts';
+export * from './chmod-mode.ts';
 export * from './dockerfile-error.ts';
 export * from './go-duration.ts';
 export * from './instructions.ts';

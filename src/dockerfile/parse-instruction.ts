@@ -5,6 +5,7 @@ import {
   type FlagWord,
   parseFlags,
 } from './builder-flags.ts';
+import { invalidChmodMessage, isValidChmod } from './chmod-mode.ts';
 import { DockerfileError } from './dockerfile-error.ts';
 import { parseGoDuration } from './go-duration.ts';
 import {
@@ -80,8 +81,6 @@ const NO_FLAG_VALUES: ReadonlyMap<string, FlagValue> = new Map();
 /** `[\t\v\f\r ]+`, the separator BuildKit splits arguments on. */
 const WHITESPACE = /[\t\v\f\r ]+/;
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
-const OCTAL_MODE = /^[0-7]+$/;
-const SYMBOLIC_MODE = /^[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+)*$/;
 
 /** The keyword and argument text of a logical line (BuildKit's `splitCommand`). */
 export function splitKeyword(text: string): {
@@ -601,14 +600,7 @@ export function chompHeredoc(content: string): string {
 }
 
 function checkChmod(value: string, fail: (message: string) => DockerfileError): void {
-  if (OCTAL_MODE.test(value)) {
-    if (Number.parseInt(value, 8) > 0o7777)
-      throw fail(`invalid chmod parameter: '${value}'. it should be octal string and between 0 and 07777`);
-    return;
-  }
-  if (/^\d/.test(value) || !SYMBOLIC_MODE.test(value)) {
-    throw fail(`invalid chmod parameter: '${value}'. it should be octal string and between 0 and 07777`);
-  }
+  if (!isValidChmod(value)) throw fail(invalidChmodMessage(value));
 }
 
 const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
