@@ -10,7 +10,8 @@ import type {
   StageNode,
 } from './instructions.ts';
 import { readLogicalLines } from './logical-lines.ts';
-import { parseInstruction, splitKeyword } from './parse-instruction.ts';
+import { parseInstruction } from './parse-instruction.ts';
+import { splitKeyword } from './split-keyword.ts';
 
 /** Options of {@link parseDockerfile}. */
 export interface ParseDockerfileOptions {
