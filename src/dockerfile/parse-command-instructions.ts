@@ -4,6 +4,7 @@ import { parseMaybeJson } from './instruction-arguments.ts';
 import { type InstructionContext, NO_FLAGS } from './instruction-context.ts';
 import type {
   CmdInstruction,
+  CommandLine,
   EntrypointInstruction,
   HealthcheckInstruction,
   NetworkMode,
@@ -73,24 +74,18 @@ export function parseRun(c: InstructionContext): RunInstruction {
 
 /** `CMD <command>`. */
 export function parseCmd(c: InstructionContext): CmdInstruction {
-  c.flags(NO_FLAGS);
-  const command = c.wrap(c.argsOffset, () => parseMaybeJson(c.args));
-  return {
-    ...c.base,
-    kind: 'cmd',
-    command,
-  };
+  return { ...c.base, kind: 'cmd', command: commandArgument(c) };
 }
 
 /** `ENTRYPOINT <command>`. */
 export function parseEntrypoint(c: InstructionContext): EntrypointInstruction {
+  return { ...c.base, kind: 'entrypoint', command: commandArgument(c) };
+}
+
+/** The command of an instruction without flags: exec form (JSON) or shell form. */
+function commandArgument(c: InstructionContext): CommandLine {
   c.flags(NO_FLAGS);
-  const command = c.wrap(c.argsOffset, () => parseMaybeJson(c.args));
-  return {
-    ...c.base,
-    kind: 'entrypoint',
-    command,
-  };
+  return c.wrap(c.argsOffset, () => parseMaybeJson(c.args));
 }
 
 /** `SHELL ["executable", "parameters"]`: JSON form only. */
