@@ -3,6 +3,10 @@
  * continuations, JSON/shell forms, heredocs, every instruction and flag as a typed node with its
  * source range), BuildKit's shell-lexer word expansion, and `DockerfileError`, which carries
  * file:line:column. Pure: no I/O. The planner (`src/plan`) applies ARG/ENV scoping on top.
+ *
+ * parseInstruction types a logical line through a keyword → parser table, one parser per
+ * instruction (parse-stage-, parse-command-, parse-copy- and parse-metadata-instructions.ts),
+ * each given an InstructionContext.
  */
 export * from './builder-flags.ts';
 export * from './check-directive.ts';
