@@ -73,143 +73,189 @@ export function readLogicalLines(
     readonly canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean;
   },
 ): ReadLinesResult {
-  const { file, canContainHeredoc } = options;
   const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  const physical = new PhysicalLines(text);
-  const directives: Directive[] = [];
-  const seen = new Set<string>();
-  let directivesDone = false;
-  let escapeToken: '\\' | '`' = '\\';
-  const lines: LogicalLine[] = [];
-  let comments: string[] = NO_COMMENTS;
-  let index = 0; // next physical line to read (0-based)
+  const reader = new LineReader(new PhysicalLines(text), options);
+  const lines = reader.readAll();
+  if (lines.length === 0) {
+    const last = Math.max(1, reader.physical.count);
+    throw new DockerfileError('file with no instructions', {
+      file: options.file,
+      range: { line: last, column: 1, endLine: last, endColumn: 1 },
+      hint: 'a Dockerfile needs at least a FROM instruction',
+    });
+  }
+  return { directives: reader.directives, escapeToken: reader.escapeToken, lines };
+}
 
-  const error = (message: string, line: number, endLine = line): DockerfileError =>
-    new DockerfileError(message, { file, range: { line, column: 1, endLine, endColumn: 1 } });
+/**
+ * BuildKit's parser.Parse loop over the physical lines: directives at the top, then one logical
+ * line at a time — its continuations, then its heredoc bodies.
+ */
+class LineReader {
+  readonly physical: PhysicalLines;
+  readonly directives: Directive[] = [];
+  escapeToken: '\\' | '`' = '\\';
+  readonly #file: string;
+  readonly #canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean;
+  readonly #seen = new Set<string>();
+  #directivesDone = false;
+  /** The comments above the next instruction. */
+  #comments: string[] = NO_COMMENTS;
+  /** The next physical line to read (0-based). */
+  #index = 0;
+
+  constructor(
+    physical: PhysicalLines,
+    options: {
+      readonly file: string;
+      readonly canContainHeredoc: (text: string, escapeToken: '\\' | '`') => boolean;
+    },
+  ) {
+    this.physical = physical;
+    this.#file = options.file;
+    this.#canContainHeredoc = options.canContainHeredoc;
+  }
+
+  readAll(): LogicalLine[] {
+    const lines: LogicalLine[] = [];
+    const physical = this.physical;
+    while (this.#index < physical.count) {
+      const lineNumber = this.#index + 1;
+      this.#index++;
+      const trimmedRaw = physical.trimmed(this.#index - 1);
+      const leading = leadingSpace(trimmedRaw);
+      const commentLine = trimmedRaw.charCodeAt(leading) === 0x23;
+      if (commentLine) this.#addComment(trimmedRaw.slice(leading + 1).trim());
+      const token = leading === 0 ? trimmedRaw : trimmedRaw.slice(leading);
+      if (!this.#directivesDone && this.#tryDirective(token, lineNumber)) {
+        this.#comments = this.#comments.length <= 1 ? NO_COMMENTS : this.#comments.slice(0, -1);
+        continue;
+      }
+      const trimmed = trimContinuation(commentLine ? '' : token, this.escapeToken);
+      if (trimmed.complete && trimmed.text.length === 0) continue;
+      const joined = this.#continuation(trimmed, { line: lineNumber, column: leading + 1 });
+      this.#directivesDone = true;
+      let currentLine = joined.endLine;
+      let heredocs: Heredoc[] = NO_HEREDOCS;
+      if (joined.text.includes('<<') && this.#canContainHeredoc(joined.text, this.escapeToken)) {
+        ({ heredocs, endLine: currentLine } = this.#heredocBodies(joined.text, lineNumber, currentLine));
+      }
+      const lastLength =
+        currentLine >= 1 && currentLine <= physical.count ? physical.trimmedLength(currentLine - 1) : 0;
+      lines.push({
+        text: joined.text,
+        range: { line: lineNumber, column: leading + 1, endLine: currentLine, endColumn: lastLength + 1 },
+        comments: this.#comments,
+        heredocs,
+        hadEmptyContinuation: joined.hadEmptyContinuation,
+        positions: new SegmentMap(joined.segments),
+      });
+      this.#comments = NO_COMMENTS;
+    }
+    return lines;
+  }
+
+  #error(message: string, line: number, endLine = line): DockerfileError {
+    return new DockerfileError(message, {
+      file: this.#file,
+      range: { line, column: 1, endLine, endColumn: 1 },
+    });
+  }
+
+  #addComment(comment: string): void {
+    if (comment === '') this.#comments = NO_COMMENTS;
+    else if (this.#comments === NO_COMMENTS) this.#comments = [comment];
+    else this.#comments.push(comment);
+  }
 
   /** BuildKit's directive parser: only `#` lines at the very top, each name once. */
-  const tryDirective = (token: string, lineNumber: number): boolean => {
-    if (directivesDone) return false;
+  #tryDirective(token: string, lineNumber: number): boolean {
+    if (this.#directivesDone) return false;
     if (!token.startsWith('#')) {
-      directivesDone = true;
+      this.#directivesDone = true;
       return false;
     }
     const match = DIRECTIVE.exec(trimLeftSpace(token.slice(1)));
     if (match === null) {
-      directivesDone = true;
+      this.#directivesDone = true;
       return false;
     }
     const name = match[1]!.toLowerCase();
     if (name !== 'syntax' && name !== 'escape' && name !== 'check') {
-      directivesDone = true;
+      this.#directivesDone = true;
       return false;
     }
-    if (seen.has(name)) throw error(`only one ${name} parser directive can be used`, lineNumber);
-    seen.add(name);
+    if (this.#seen.has(name)) throw this.#error(`only one ${name} parser directive can be used`, lineNumber);
+    this.#seen.add(name);
     const value = match[2]!;
     if (name === 'escape') {
       if (value !== '`' && value !== '\\') {
-        throw error(`invalid escape token '${value}' does not match \` or \\`, lineNumber);
+        throw this.#error(`invalid escape token '${value}' does not match \` or \\`, lineNumber);
       }
-      escapeToken = value;
+      this.escapeToken = value;
     }
-    directives.push({ name, value, line: lineNumber });
+    this.directives.push({ name, value, line: lineNumber });
     return true;
-  };
+  }
 
-  while (index < physical.count) {
-    const lineNumber = index + 1;
-    index++;
-    const trimmedRaw = physical.trimmed(index - 1);
-    const leading = leadingSpace(trimmedRaw);
-    const commentLine = trimmedRaw.charCodeAt(leading) === 0x23;
-    if (commentLine) {
-      const comment = trimmedRaw.slice(leading + 1).trim();
-      if (comment === '') comments = NO_COMMENTS;
-      else if (comments === NO_COMMENTS) comments = [comment];
-      else comments.push(comment);
-    }
-    const token = leading === 0 ? trimmedRaw : trimmedRaw.slice(leading);
-    if (!directivesDone && tryDirective(token, lineNumber)) {
-      comments = comments.length <= 1 ? NO_COMMENTS : comments.slice(0, -1);
-      continue;
-    }
-    const firstChunk = commentLine ? '' : token;
-    const startLine = lineNumber;
-    const trimmed = trimContinuation(firstChunk, escapeToken);
-    if (trimmed.complete && trimmed.text.length === 0) continue;
-
-    let buffer = trimmed.text;
-    const segments: Segment[] = [{ offset: 0, line: lineNumber, column: leading + 1 }];
-    let complete = trimmed.complete;
-    let currentLine = lineNumber;
+  /**
+   * The rest of a logical line whose first part is `first`: continuation lines joined (comment
+   * lines inside skipped, empty ones noted), with where each part came from.
+   */
+  #continuation(
+    first: { text: string; complete: boolean },
+    at: { line: number; column: number },
+  ): { text: string; segments: Segment[]; endLine: number; hadEmptyContinuation: boolean } {
+    const physical = this.physical;
+    let buffer = first.text;
+    const segments: Segment[] = [{ offset: 0, line: at.line, column: at.column }];
+    let complete = first.complete;
+    let endLine = at.line;
     let hadEmptyContinuation = false;
-    while (!complete && index < physical.count) {
-      const next = physical.trimmed(index);
-      index++;
-      currentLine = index;
-      directivesDone = true;
+    while (!complete && this.#index < physical.count) {
+      const next = physical.trimmed(this.#index);
+      this.#index++;
+      endLine = this.#index;
+      this.#directivesDone = true;
       const nextLeading = leadingSpace(next);
       if (next.charCodeAt(nextLeading) === 0x23) continue; // a comment line
       if (nextLeading === next.length) {
         hadEmptyContinuation = true;
         continue;
       }
-      const part = trimContinuation(next, escapeToken);
-      segments.push({ offset: buffer.length, line: currentLine, column: 1 });
+      const part = trimContinuation(next, this.escapeToken);
+      segments.push({ offset: buffer.length, line: endLine, column: 1 });
       buffer += part.text;
       complete = part.complete;
     }
-    directivesDone = true;
+    return { text: buffer, segments, endLine, hadEmptyContinuation };
+  }
 
-    let heredocs: Heredoc[] = NO_HEREDOCS;
-    if (buffer.includes('<<') && canContainHeredoc(buffer, escapeToken)) {
-      heredocs = [];
-      for (const found of heredocsFromLine(buffer, file, startLine, currentLine)) {
-        let content = '';
-        let terminated = false;
-        while (index < physical.count) {
-          const bodyIndex = index;
-          index++;
-          currentLine = index;
-          let candidate = physical.trimmed(bodyIndex);
-          if (found.chomp) candidate = candidate.replace(/^\t+/, '');
-          if (candidate === found.name) {
-            terminated = true;
-            break;
-          }
-          content += physical.raw(bodyIndex);
+  /** The bodies of the heredocs a logical line opens, read from the lines after it. */
+  #heredocBodies(text: string, startLine: number, endLine: number): { heredocs: Heredoc[]; endLine: number } {
+    const physical = this.physical;
+    const heredocs: Heredoc[] = [];
+    let currentLine = endLine;
+    for (const found of heredocsFromLine(text, this.#file, startLine, currentLine)) {
+      let content = '';
+      let terminated = false;
+      while (this.#index < physical.count) {
+        const bodyIndex = this.#index;
+        this.#index++;
+        currentLine = this.#index;
+        let candidate = physical.trimmed(bodyIndex);
+        if (found.chomp) candidate = candidate.replace(/^\t+/, '');
+        if (candidate === found.name) {
+          terminated = true;
+          break;
         }
-        if (!terminated) throw error('unterminated heredoc', startLine, currentLine);
-        heredocs.push({ ...found, content });
+        content += physical.raw(bodyIndex);
       }
+      if (!terminated) throw this.#error('unterminated heredoc', startLine, currentLine);
+      heredocs.push({ ...found, content });
     }
-
-    const lastLength =
-      currentLine >= 1 && currentLine <= physical.count ? physical.trimmedLength(currentLine - 1) : 0;
-    lines.push({
-      text: buffer,
-      range: { line: startLine, column: leading + 1, endLine: currentLine, endColumn: lastLength + 1 },
-      comments,
-      heredocs,
-      hadEmptyContinuation,
-      positions: new SegmentMap(segments),
-    });
-    comments = NO_COMMENTS;
+    return { heredocs, endLine: currentLine };
   }
-  if (lines.length === 0) {
-    throw new DockerfileError('file with no instructions', {
-      file,
-      range: {
-        line: Math.max(1, physical.count),
-        column: 1,
-        endLine: Math.max(1, physical.count),
-        endColumn: 1,
-      },
-      hint: 'a Dockerfile needs at least a FROM instruction',
-    });
-  }
-  return { directives, escapeToken: escapeToken, lines };
 }
 
 /**

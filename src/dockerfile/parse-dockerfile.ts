@@ -1,8 +1,9 @@
 import { extractBuilderFlags } from './builder-flags.ts';
-import { applyCheckSkip, DEFAULT_CHECKS, parseCheckDirective } from './check-directive.ts';
+import { applyCheckSkip, type CheckOptions, DEFAULT_CHECKS, parseCheckDirective } from './check-directive.ts';
 import { DockerfileError } from './dockerfile-error.ts';
 import type {
   ArgInstruction,
+  Directive,
   Dockerfile,
   DockerfileWarning,
   FromInstruction,
@@ -10,7 +11,8 @@ import type {
   StageNode,
 } from './instructions.ts';
 import { readLogicalLines } from './logical-lines.ts';
-import { parseInstruction, splitKeyword } from './parse-instruction.ts';
+import { parseInstruction } from './parse-instruction.ts';
+import { splitKeyword } from './split-keyword.ts';
 
 /** Options of {@link parseDockerfile}. */
 export interface ParseDockerfileOptions {
@@ -83,11 +85,7 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
       stageHasShell = true;
       if (current.from.name !== undefined) shellSet.set(current.from.name, true);
     }
-    if (
-      (instruction.kind === 'cmd' || instruction.kind === 'entrypoint') &&
-      instruction.command.form === 'shell' &&
-      !stageHasShell
-    ) {
+    if (!stageHasShell && isShellFormCommand(instruction)) {
       warnings.push({
         rule: 'JSONArgsRecommended',
         message: `JSON arguments recommended for ${instruction.keyword.toUpperCase()} to prevent unintended behavior related to OS signals`,
@@ -105,19 +103,7 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
     });
   }
   const stageNodes: StageNode[] = stages;
-  const checkDirective = read.directives.find((d) => d.name === 'check');
-  let checks = DEFAULT_CHECKS;
-  if (checkDirective !== undefined) {
-    try {
-      checks = parseCheckDirective(checkDirective.value);
-    } catch (error) {
-      if (!(error instanceof DockerfileError)) throw error;
-      throw error.placed({
-        file,
-        range: { line: checkDirective.line, column: 1, endLine: checkDirective.line, endColumn: 1 },
-      });
-    }
-  }
+  const checks = readChecks(file, read.directives);
   return {
     file,
     directives: read.directives,
@@ -128,6 +114,28 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
     checks,
     warnings: applyCheckSkip(warnings, checks),
   };
+}
+
+/** CMD or ENTRYPOINT in shell form (JSONArgsRecommended, unless the stage set a SHELL). */
+function isShellFormCommand(instruction: Instruction): boolean {
+  return (
+    (instruction.kind === 'cmd' || instruction.kind === 'entrypoint') && instruction.command.form === 'shell'
+  );
+}
+
+/** The `# check=` directive's settings (the defaults without one), errors placed at its line. */
+function readChecks(file: string, directives: readonly Directive[]): CheckOptions {
+  const directive = directives.find((d) => d.name === 'check');
+  if (directive === undefined) return DEFAULT_CHECKS;
+  try {
+    return parseCheckDirective(directive.value);
+  } catch (error) {
+    if (!(error instanceof DockerfileError)) throw error;
+    throw error.placed({
+      file,
+      range: { line: directive.line, column: 1, endLine: directive.line, endColumn: 1 },
+    });
+  }
 }
 
 /** Heredocs are read for RUN, COPY and ADD (directly or under ONBUILD) unless in JSON form. */

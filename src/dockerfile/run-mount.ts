@@ -34,24 +34,18 @@ const KEYS = [
  */
 export function parseRunMount(text: string, expand?: (value: string) => string): RunMount {
   const fields = splitCsv(text);
-  const deferred = expand === undefined && fields.some((f) => f.includes('$'));
-  let type: MountType = 'bind';
-  let readOnly: boolean | undefined;
-  const m: { -readonly [K in keyof RunMount]?: RunMount[K] } = {};
+  const mount: MountFields = {
+    type: 'bind',
+    deferred: expand === undefined && fields.some((f) => f.includes('$')),
+  };
   for (const field of fields) {
     const eq = field.indexOf('=');
     const key = (eq === -1 ? field : field.slice(0, eq)).toLowerCase();
-    let value = eq === -1 ? '' : field.slice(eq + 1);
     if (eq === -1) {
-      if (key === 'readonly' || key === 'ro') readOnly = true;
-      else if (key === 'readwrite' || key === 'rw') readOnly = false;
-      else if (key === 'required') {
-        if (type !== 'secret' && type !== 'ssh' && !deferred)
-          throw new DockerfileError(`unexpected key '${key}' for mount type '${type}'`);
-        m.required = true;
-      } else throw new DockerfileError(`invalid field '${field}' must be a key=value pair`);
+      applyBareKey(mount, key, field);
       continue;
     }
+    let value = field.slice(eq + 1);
     if (key === 'from' && expand === undefined) {
       const dollar = value.indexOf('$');
       if (dollar !== -1 && dollar !== value.length - 1) {
@@ -60,118 +54,152 @@ export function parseRunMount(text: string, expand?: (value: string) => string):
     }
     if (expand !== undefined) value = expand(value);
     const literal = !value.includes('$') || expand !== undefined;
-    switch (key) {
-      case 'type': {
-        const lowered = value.toLowerCase();
-        if (!literal) break;
-        if (!(MOUNT_TYPES as readonly string[]).includes(lowered)) {
-          throw new DockerfileError(`unsupported mount type ${JSON.stringify(value)}`, {
-            hint:
-              didYouMean(value, MOUNT_TYPES, { caseSensitive: true }) ?? `one of ${MOUNT_TYPES.join(', ')}`,
-          });
-        }
-        type = lowered as MountType;
-        break;
-      }
-      case 'from':
-        m.from = value;
-        break;
-      case 'source':
-      case 'src':
-        m.source = value;
-        break;
-      case 'target':
-      case 'dst':
-      case 'destination':
-        m.target = value;
-        break;
-      case 'readonly':
-      case 'ro':
-        if (literal) readOnly = parseGoBool(key, value);
-        break;
-      case 'readwrite':
-      case 'rw':
-        if (literal) readOnly = !parseGoBool(key, value);
-        break;
-      case 'required':
-        if (!literal) break;
-        if (type !== 'secret' && type !== 'ssh' && !deferred)
-          throw new DockerfileError(`unexpected key '${key}' for mount type '${type}'`);
-        m.required = parseGoBool(key, value);
-        break;
-      case 'size':
-        if (!literal) break;
-        if (type !== 'tmpfs' && !deferred)
-          throw new DockerfileError(`unexpected key '${key}' for mount type '${type}'`);
-        m.size = parseRamBytes(key, value);
-        break;
-      case 'id':
-        m.id = value;
-        break;
-      case 'sharing': {
-        if (!literal) break;
-        const lowered = value.toLowerCase();
-        if (!(SHARING as readonly string[]).includes(lowered)) {
-          throw new DockerfileError(`unsupported sharing value ${JSON.stringify(value)}`, {
-            hint: didYouMean(value, SHARING, { caseSensitive: true }) ?? `one of ${SHARING.join(', ')}`,
-          });
-        }
-        m.sharing = lowered as CacheSharing;
-        break;
-      }
-      case 'mode':
-        if (literal) m.mode = parseUint(value, 8, 'mode');
-        break;
-      case 'uid':
-        if (literal) m.uid = parseUint(value, 10, 'uid');
-        break;
-      case 'gid':
-        if (literal) m.gid = parseUint(value, 10, 'gid');
-        break;
-      case 'env':
-        m.env = value;
-        break;
-      default:
-        throw new DockerfileError(`unexpected key '${key}' in '${field}'`, {
-          hint: didYouMean(key, KEYS, { caseSensitive: true }),
-        });
-    }
+    applyField(mount, { key, value, literal, field });
   }
-  if (!deferred) {
-    const fileInfo = type === 'secret' || type === 'ssh' || type === 'cache';
-    if (!fileInfo) {
-      for (const key of ['mode', 'uid', 'gid'] as const) {
-        if (m[key] !== undefined)
-          throw new DockerfileError(`${key} not allowed for ${JSON.stringify(type)} type mounts`);
-      }
-    }
-    if (type === 'secret') {
-      if (m.from !== undefined && m.from !== '')
-        throw new DockerfileError('secret mount should not have a from');
-      if (m.sharing !== undefined) throw new DockerfileError('secret mount should not define sharing');
-      if (!m.source && !m.target && !m.id)
-        throw new DockerfileError('invalid secret mount. one of source, target required');
-      if (m.source && m.id) throw new DockerfileError("both source and id can't be set");
-    }
-    if (m.sharing !== undefined && type !== 'cache')
-      throw new DockerfileError(`invalid cache sharing set for ${type} mount`);
-  }
+  if (!mount.deferred) checkMount(mount);
   return {
-    type,
-    from: m.from,
-    source: m.source,
-    target: m.target,
-    readOnly,
-    size: m.size,
-    id: m.id,
-    sharing: m.sharing,
-    required: m.required,
-    env: m.env,
-    mode: m.mode,
-    uid: m.uid,
-    gid: m.gid,
+    type: mount.type,
+    from: mount.from,
+    source: mount.source,
+    target: mount.target,
+    readOnly: mount.readOnly,
+    size: mount.size,
+    id: mount.id,
+    sharing: mount.sharing,
+    required: mount.required,
+    env: mount.env,
+    mode: mount.mode,
+    uid: mount.uid,
+    gid: mount.gid,
     text,
   };
+}
+
+/** A mount while its fields are read; `deferred` when values with `$` wait for the planner. */
+type MountFields = { -readonly [K in keyof Omit<RunMount, 'text'>]?: RunMount[K] } & {
+  type: MountType;
+  readonly deferred: boolean;
+};
+
+/** A field without `=`: `ro`, `rw` and `required` alone mean true. */
+function applyBareKey(m: MountFields, key: string, field: string): void {
+  if (key === 'readonly' || key === 'ro') m.readOnly = true;
+  else if (key === 'readwrite' || key === 'rw') m.readOnly = false;
+  else if (key === 'required') {
+    if (m.type !== 'secret' && m.type !== 'ssh' && !m.deferred)
+      throw new DockerfileError(`unexpected key '${key}' for mount type '${m.type}'`);
+    m.required = true;
+  } else throw new DockerfileError(`invalid field '${field}' must be a key=value pair`);
+}
+
+/**
+ * One `key=value` field. A value still holding `$` (not `literal`) is kept unchecked where the
+ * key takes text, and skipped where it must be parsed: the planner parses the mount again.
+ */
+function applyField(
+  m: MountFields,
+  f: { readonly key: string; readonly value: string; readonly literal: boolean; readonly field: string },
+): void {
+  const { key, value, literal } = f;
+  switch (key) {
+    case 'type': {
+      const lowered = value.toLowerCase();
+      if (!literal) return;
+      if (!(MOUNT_TYPES as readonly string[]).includes(lowered)) {
+        throw new DockerfileError(`unsupported mount type ${JSON.stringify(value)}`, {
+          hint: didYouMean(value, MOUNT_TYPES, { caseSensitive: true }) ?? `one of ${MOUNT_TYPES.join(', ')}`,
+        });
+      }
+      m.type = lowered as MountType;
+      return;
+    }
+    case 'from':
+      m.from = value;
+      return;
+    case 'source':
+    case 'src':
+      m.source = value;
+      return;
+    case 'target':
+    case 'dst':
+    case 'destination':
+      m.target = value;
+      return;
+    case 'readonly':
+    case 'ro':
+      if (literal) m.readOnly = parseGoBool(key, value);
+      return;
+    case 'readwrite':
+    case 'rw':
+      if (literal) m.readOnly = !parseGoBool(key, value);
+      return;
+    case 'required':
+      if (!literal) return;
+      if (m.type !== 'secret' && m.type !== 'ssh' && !m.deferred)
+        throw new DockerfileError(`unexpected key '${key}' for mount type '${m.type}'`);
+      m.required = parseGoBool(key, value);
+      return;
+    case 'size':
+      if (!literal) return;
+      if (m.type !== 'tmpfs' && !m.deferred)
+        throw new DockerfileError(`unexpected key '${key}' for mount type '${m.type}'`);
+      m.size = parseRamBytes(key, value);
+      return;
+    case 'id':
+      m.id = value;
+      return;
+    case 'sharing':
+      if (literal) m.sharing = parseSharing(value);
+      return;
+    case 'mode':
+      if (literal) m.mode = parseUint(value, 8, 'mode');
+      return;
+    case 'uid':
+      if (literal) m.uid = parseUint(value, 10, 'uid');
+      return;
+    case 'gid':
+      if (literal) m.gid = parseUint(value, 10, 'gid');
+      return;
+    case 'env':
+      m.env = value;
+      return;
+    default:
+      throw new DockerfileError(`unexpected key '${key}' in '${f.field}'`, {
+        hint: didYouMean(key, KEYS, { caseSensitive: true }),
+      });
+  }
+}
+
+function parseSharing(value: string): CacheSharing {
+  const lowered = value.toLowerCase();
+  if (!(SHARING as readonly string[]).includes(lowered)) {
+    throw new DockerfileError(`unsupported sharing value ${JSON.stringify(value)}`, {
+      hint: didYouMean(value, SHARING, { caseSensitive: true }) ?? `one of ${SHARING.join(', ')}`,
+    });
+  }
+  return lowered as CacheSharing;
+}
+
+/** What BuildKit checks once every field is read: options the mount's type does not take. */
+function checkMount(m: MountFields): void {
+  const { type } = m;
+  const fileInfo = type === 'secret' || type === 'ssh' || type === 'cache';
+  if (!fileInfo) {
+    for (const key of ['mode', 'uid', 'gid'] as const) {
+      if (m[key] !== undefined)
+        throw new DockerfileError(`${key} not allowed for ${JSON.stringify(type)} type mounts`);
+    }
+  }
+  if (type === 'secret') {
+    if (m.from !== undefined && m.from !== '')
+      throw new DockerfileError('secret mount should not have a from');
+    if (m.sharing !== undefined) throw new DockerfileError('secret mount should not define sharing');
+    if (!m.source && !m.target && !m.id)
+      throw new DockerfileError('invalid secret mount. one of source, target required');
+    if (m.source && m.id) throw new DockerfileError("both source and id can't be set");
+  }
+  if (m.sharing !== undefined && type !== 'cache')
+    throw new DockerfileError(`invalid cache sharing set for ${type} mount`);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { goQuote } from '../util/index.ts';
 import { DockerfileError } from './dockerfile-error.ts';
 import {
   codePoints,
@@ -636,9 +637,9 @@ function isDigit(ch: string): boolean {
 }
 
 /**
- * Go's `%q` for the words quoted in messages (JSON's escapes are close enough here); a word of
+ * Go's `%q` for the words quoted in messages, as BuildKit's `failed to process %q`; a word of
  * more than 80 characters is cut to its first 80.
  */
 function quoteWord(text: string): string {
-  return text.length > 80 ? `${JSON.stringify(text.slice(0, 80))}…` : JSON.stringify(text);
+  return text.length > 80 ? `${goQuote(text.slice(0, 80))}…` : goQuote(text);
 }

@@ -76,6 +76,3 @@ export function proxyEnvFrom(buildArgs: ReadonlyMap<string, string>): Variable[]
     .filter((name) => PROXY_ARGS.some((proxy) => proxy.toLowerCase() === name.toLowerCase()))
     .map((name) => ({ name, value: buildArgs.get(name)! }));
 }
-
-/** The default PATH BuildKit sets when the base image has none (system.DefaultPathEnv, Linux). */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,17 +1,15 @@
 import type { CacheKey } from '../cache/index.ts';
-import type {
-  ContainerConfig,
-  HealthConfig,
-  HistoryEntry,
-  Image,
-  ImageConfig,
-  Layer,
-  Platform,
+import {
+  type ContainerConfig,
+  DEFAULT_PATH,
+  type HealthConfig,
+  type HistoryEntry,
+  type Image,
+  type ImageConfig,
+  type Layer,
+  type Platform,
 } from '../oci/index.ts';
 import type { Snapshot } from '../snapshot/index.ts';
-
-/** BuildKit's default PATH for Linux (util/system.DefaultPathEnv). */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The container config while a stage is being built: every field writable. */
 export interface MutableContainerConfig {

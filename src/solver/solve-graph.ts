@@ -1,20 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { type CacheKey, type CacheRecord, cacheKey } from '../cache/index.ts';
-import type { Layer } from '../oci/index.ts';
+import { DEFAULT_PATH, type Layer } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
 import type { Snapshot } from '../snapshot/index.ts';
 import { formatErrorChain, Limiter, type SourceLocation } from '../util/index.ts';
 import { LayerCompressor } from './compress-layers.ts';
 import { BuildStepError } from './errors.ts';
 import { commitToHistory } from './history.ts';
-import {
-  cloneStageImage,
-  DEFAULT_PATH,
-  getEnv,
-  imageStageFrom,
-  type StageImage,
-  scratchImage,
-} from './image-state.ts';
+import { cloneStageImage, getEnv, imageStageFrom, type StageImage, scratchImage } from './image-state.ts';
 import type { LayerStepPlan, SolveOptions, SolverDeps, StepContext } from './step-context.ts';
 import { applyConfigStep } from './steps/config.ts';
 import { planCopy } from './steps/copy.ts';
@@ -50,7 +43,7 @@ export function stepName(step: Step): string {
  * without the variable scope (a RUN's plan puts the environment it actually runs with in its
  * inputs; COPY and WORKDIR do not read variables at run time, their words are already expanded).
  */
-function stepDefinition(step: Step): unknown {
+export function stepDefinition(step: Step): unknown {
   const {
     index: _index,
     location: _location,

@@ -7,6 +7,7 @@
 export * from './atomic-write.ts';
 export * from './deferred-ca-certs.ts';
 export * from './errors.ts';
+export * from './go-quote.ts';
 export * from './hashing.ts';
 export * from './limiter.ts';
 export * from './lockfile.ts';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { lintPlanned } from '../../src/analyze/lint/lint-dockerfile.ts';
 import { envFrom, parseDockerfile, ShellLexer } from '../../src/dockerfile/index.ts';
-import { historyCreatedBy, planBuild, runInvocation } from '../../src/plan/index.ts';
+import { planBuild, runInvocation } from '../../src/plan/index.ts';
 import { formatErrorChain } from '../../src/util/index.ts';
 import { FUZZ_SEED, fuzz, type Random } from '../support/fuzz.ts';
 
@@ -327,7 +327,6 @@ function frontEnd(text: string, random: Random): void {
   lintPlanned(dockerfile, graph);
   for (const stage of graph.stages) {
     for (const step of stage.steps) {
-      historyCreatedBy(step);
       if (step.kind === 'run') runInvocation(step);
     }
   }

@@ -218,6 +218,13 @@ describe('shell lexer: options', () => {
         error instanceof DockerfileError &&
         error.message === 'failed to process "${UNSET:?must be set}": UNSET: must be set',
     );
+    // Quoted as Go's %q quotes it (BuildKit: `failed to process %q`): \x01 and \v, not JSON's \u0001.
+    assert.throws(
+      () => lexer.processWord('\u0001\v${NAME', env),
+      (error: unknown) =>
+        error instanceof DockerfileError &&
+        error.message === `failed to process "\\x01\\v\${NAME": syntax error: missing '}'`,
+    );
     assert.throws(
       () => lexer.processWord('${EMPTY:?}', env),
       (error: unknown) =>

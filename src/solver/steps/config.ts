@@ -1,11 +1,12 @@
 import type { CommandLine } from '../../dockerfile/index.ts';
+import { DEFAULT_SHELL } from '../../oci/index.ts';
 import type { ConfigStep } from '../../plan/index.ts';
 import { goDuration, goList, goQuoteList } from '../go-format.ts';
 import { commitToHistory } from '../history.ts';
 import { type StageImage, setEnv } from '../image-state.ts';
 
-/** BuildKit's default shell for Linux images. */
-export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
+/** Re-exported for the RUN handler, which imports it from here. */
+export { DEFAULT_SHELL };
 
 /** A command line as the image stores it: exec form as is, shell form wrapped in SHELL (withShell). */
 export function commandArgs(image: StageImage, command: CommandLine): string[] {
