@@ -20,9 +20,7 @@ export {
   imageReaderFor,
   imageWriterFor,
 } from './api/copy.ts';
-export { DockerArchiveReader, DockerArchiveWriter } from './api/docker-archive-transport.ts';
 export { registryImageResolver } from './api/image-resolver.ts';
-export { formatImageLocation, type ImageLocation, parseImageLocation } from './api/image-transport.ts';
 export { type ImageSummary, imageNameOf, listImages, removeImage, tagImage } from './api/images.ts';
 export { createdTime, type ImportOptions, type ImportResult, importImage } from './api/import-image.ts';
 export {
@@ -34,7 +32,6 @@ export {
 } from './api/init-project.ts';
 export { type InspectImageOptions, type InspectResult, inspectImage } from './api/inspect.ts';
 export { login, loginHost, logout } from './api/login.ts';
-export { OciLayoutReader, OciLayoutWriter } from './api/oci-layout-transport.ts';
 export { openStore } from './api/open-store.ts';
 export {
   type DiskUsage,
@@ -55,4 +52,14 @@ export {
   type RunImageResult,
   runImage,
 } from './api/run-image.ts';
-export { StoreImageReader, StoreImageWriter } from './api/store-transport.ts';
+export {
+  DockerArchiveReader,
+  DockerArchiveWriter,
+  formatImageLocation,
+  type ImageLocation,
+  OciLayoutReader,
+  OciLayoutWriter,
+  parseImageLocation,
+  StoreImageReader,
+  StoreImageWriter,
+} from './transport/index.ts';

@@ -9,13 +9,20 @@ import {
   transferImage,
 } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
+import {
+  DockerArchiveReader,
+  DockerArchiveWriter,
+  formatImageLocation,
+  type ImageLocation,
+  OciLayoutReader,
+  OciLayoutWriter,
+  parseImageLocation,
+  StoreImageReader,
+  StoreImageWriter,
+} from '../transport/index.ts';
 import { InvalidInputError } from '../util/index.ts';
-import { DockerArchiveReader, DockerArchiveWriter } from './docker-archive-transport.ts';
-import { formatImageLocation, type ImageLocation, parseImageLocation } from './image-transport.ts';
 import { imageNameOf } from './images.ts';
-import { OciLayoutReader, OciLayoutWriter } from './oci-layout-transport.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
-import { StoreImageReader, StoreImageWriter } from './store-transport.ts';
 
 /** Options of {@link copyImage}. */
 export interface CopyImageOptions extends RegistryAccess {

@@ -1,22 +1,11 @@
-import {
-  type Descriptor,
-  type Digest,
-  MANIFEST_LIMIT,
-  MediaTypes,
-  parseImageConfig,
-  parseIndex,
-  parseManifest,
-  sniffManifestKind,
-} from '../oci/index.ts';
+import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
 import { isReference, parseReference } from '../reference/index.ts';
-import type { ImageName, Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { findStoredImage, imageNameOf, resolveStoredImage } from '../transport/index.ts';
 import { InvalidInputError, NotFoundError } from '../util/index.ts';
 
-/** The store name of a user-typed reference: `alpine` → full `docker.io/library/alpine:latest`, short `alpine:latest`. */
-export function imageNameOf(text: string): ImageName {
-  const ref = parseReference(text);
-  return { full: ref.toString(), short: ref.familiar() };
-}
+// Resolving the image a user names moved to transport/ (the store transport reads with it).
+export { findStoredImage, imageNameOf, resolveStoredImage };
 
 /** One row of `strata images`. */
 export interface ImageSummary {
@@ -59,71 +48,6 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
     });
   }
   return out;
-}
-
-/**
- * The stored image a user names, resolved as docker resolves one: a digest (`sha256:<hex>`), then
- * a name (`app`, `app:1`, `registry/app@sha256:…`), then an image ID — the hex of the manifest
- * digest that `strata images` and `build -q` print, whole or a prefix of it that only one image
- * has. Undefined when nothing matches; an ambiguous prefix is an error, as in docker.
- */
-export async function findStoredImage(store: Store, text: string): Promise<Descriptor | undefined> {
-  const full = /^(?:sha256:)?([a-f0-9]{64})$/.exec(text);
-  if (full && text.startsWith('sha256:')) return manifestDescriptor(store, `sha256:${full[1]}` as Digest);
-  if (isReference(text)) {
-    const named = await store.refs.get(imageNameOf(text).full);
-    if (named) return named;
-  }
-  if (!/^[a-f0-9]{4,64}$/.test(text)) return undefined;
-  const prefix = `sha256:${text}`;
-  // Named images first (what `strata images` lists), then any image in the store (an untagged build).
-  const named = new Map<Digest, Descriptor>();
-  for (const entry of await store.refs.list())
-    if (entry.descriptor.digest.startsWith(prefix)) named.set(entry.descriptor.digest, entry.descriptor);
-  if (named.size > 1) throw ambiguousId(text, [...named.keys()]);
-  const [only] = named.values();
-  if (only) return only;
-  const found: Descriptor[] = [];
-  for (const digest of await store.blobs.list()) {
-    if (!digest.startsWith(prefix)) continue;
-    const descriptor = await manifestDescriptor(store, digest);
-    if (descriptor) found.push(descriptor);
-  }
-  if (found.length > 1)
-    throw ambiguousId(
-      text,
-      found.map((d) => d.digest),
-    );
-  return found[0];
-}
-
-/** {@link findStoredImage}, or NotFoundError. */
-export async function resolveStoredImage(store: Store, text: string): Promise<Descriptor> {
-  const descriptor = await findStoredImage(store, text);
-  if (!descriptor) throw new NotFoundError(`image ${text} not found in the store`);
-  return descriptor;
-}
-
-function ambiguousId(text: string, digests: readonly Digest[]): InvalidInputError {
-  return new InvalidInputError(`image ID ${text} is ambiguous: ${digests.length} images start with it`, {
-    hint: `use more of the ID: ${digests.map((d) => d.slice(7, 7 + Math.max(12, text.length + 4))).join(', ')}`,
-  });
-}
-
-/** The descriptor of the manifest or index stored as `digest`; undefined for any other blob. */
-async function manifestDescriptor(store: Store, digest: Digest): Promise<Descriptor | undefined> {
-  const size = await store.blobs.size(digest);
-  if (size === undefined || size > MANIFEST_LIMIT) return undefined;
-  const raw = await store.blobs.read(digest);
-  try {
-    const mediaType =
-      sniffManifestKind(raw) === 'index'
-        ? (parseIndex(raw).mediaType ?? MediaTypes.ociIndex)
-        : (parseManifest(raw).mediaType ?? MediaTypes.ociManifest);
-    return { mediaType, digest, size: raw.length };
-  } catch {
-    return undefined; // a config or a small layer
-  }
 }
 
 /** `strata tag SOURCE TARGET`: names the image SOURCE names (a name, digest or ID) as TARGET too. */

@@ -9,10 +9,10 @@ import {
   transferImage,
 } from '../registry/index.ts';
 import type { ImageName, Store } from '../store/index.ts';
+import { StoreImageWriter } from '../transport/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { imageNameOf } from './images.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
-import { StoreImageWriter } from './store-transport.ts';
 
 /** Options of {@link pull}. */
 export interface PullImageOptions extends RegistryAccess {

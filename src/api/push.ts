@@ -3,8 +3,8 @@ import type { ProgressSink, StepId } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
 import { pushImage } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
+import { StoreImageReader } from '../transport/index.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
-import { StoreImageReader } from './store-transport.ts';
 
 /** Options of {@link push}. */
 export interface PushImageOptions extends RegistryAccess {

@@ -18,12 +18,12 @@ import {
   type ThresholdResult,
 } from '../analyze/index.ts';
 import { imageReaderFor } from '../api/copy.ts';
-import { parseImageLocation } from '../api/image-transport.ts';
 import { withRegistryPool } from '../api/registry-access.ts';
 import { parseDockerfile } from '../dockerfile/index.ts';
 import { type Image, parsePlatform } from '../oci/index.ts';
 import { type BuildGraph, planBuild } from '../plan/index.ts';
 import type { Store } from '../store/index.ts';
+import { parseImageLocation } from '../transport/index.ts';
 import { NotFoundError, writeFileAtomic } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatBytes, formatTable } from './format.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { copyImage } from '../../src/api/copy.ts';
-import { listTarMembers } from '../../src/api/tar-file.ts';
+import { listTarMembers } from '../../src/transport/index.ts';
 import { digestOf, parseImageConfig, parseManifest } from '../../src/oci/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { InvalidInputError } from '../../src/util/index.ts';

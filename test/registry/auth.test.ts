@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { login, logout } from '../../src/api/login.ts';
-import { StoreImageReader } from '../../src/api/store-transport.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import {
   DockerConfigCredentials,

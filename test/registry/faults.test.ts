@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StoreImageReader } from '../../src/api/store-transport.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { DigestMismatchError } from '../../src/oci/index.ts';
 import { CollectingSink } from '../../src/progress/index.ts';
 import { parseReference } from '../../src/reference/index.ts';

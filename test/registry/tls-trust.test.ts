@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StoreImageReader } from '../../src/api/store-transport.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import { pushImage, RegistryPool } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';

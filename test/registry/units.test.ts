@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseImageLocation } from '../../src/api/image-transport.ts';
+import { parseImageLocation } from '../../src/transport/index.ts';
 import {
   configHostname,
   describeDiagnostics,

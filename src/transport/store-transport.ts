@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '../oci/index.ts';
-import { isDigest, parseDigest } from '../oci/index.ts';
+import { isDigest } from '../oci/index.ts';
 import { isReference, parseReference } from '../reference/index.ts';
 import {
   type BlobOpener,
@@ -15,7 +15,7 @@ import {
 } from '../registry/index.ts';
 import type { ImageName, Store } from '../store/index.ts';
 import { isErrnoException, NotFoundError } from '../util/index.ts';
-import { imageNameOf, resolveStoredImage } from './images.ts';
+import { resolveStoredImage } from './stored-image.ts';
 
 /**
  * Reads a named image (or a manifest digest) from strata's store. When the name is a registry

@@ -260,7 +260,10 @@ export class DockerArchiveWriter implements ImageWriter {
         });
     } catch (error) {
       await rm(target, { force: true });
-      if (decompress.includes(raisedBy.get(error) as Transform))
+      // An abort is never the decompressor's own error, though it may be the first stream to
+      // re-emit it: a stream whose source has ended is destroyed with the pipeline's AbortError
+      // too, and an aborted write would otherwise be reported as a corrupt layer.
+      if (!isAbortError(error) && decompress.includes(raisedBy.get(error) as Transform))
         throw new CorruptBlobError({ digest: descriptor.digest, kind: 'layer', cause: error });
       throw error;
     }
@@ -328,4 +331,9 @@ export class DockerArchiveWriter implements ImageWriter {
     const path = await dir?.catch(() => undefined);
     if (path) await rm(path, { recursive: true, force: true });
   }
+}
+
+/** Node's AbortError (a stream or pipeline stopped by an AbortSignal). */
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -118,6 +118,8 @@ export class OciLayoutWriter implements ImageWriter {
   readonly name: string;
   readonly #root: string;
   readonly #tag: string | undefined;
+  /** The layout made ready once (blobs are written concurrently); true when this writer created its directory. */
+  #ready: Promise<boolean> | undefined;
 
   constructor(root: string, tag?: string) {
     this.#root = root;
@@ -125,13 +127,37 @@ export class OciLayoutWriter implements ImageWriter {
     this.name = `oci:${root}${tag ? `:${tag}` : ''}`;
   }
 
-  async #init(): Promise<void> {
+  #init(): Promise<boolean> {
+    this.#ready ??= this.#create();
+    return this.#ready;
+  }
+
+  async #create(): Promise<boolean> {
+    const created = await stat(this.#root).then(
+      () => false,
+      (error: unknown) => {
+        if (isErrnoException(error, 'ENOENT')) return true;
+        throw error;
+      },
+    );
     await mkdir(join(this.#root, 'blobs', 'sha256'), { recursive: true });
     const layout = join(this.#root, 'oci-layout');
     await stat(layout).catch(async (error: unknown) => {
       if (!isErrnoException(error, 'ENOENT')) throw error;
       await writeFile(layout, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     });
+    return created;
+  }
+
+  /**
+   * After a failed transfer: removes the layout directory when this writer created it (it holds
+   * no image yet, index.json is written last). In a layout that was there, the blobs written stay:
+   * each is complete and verified, and other images may share them.
+   */
+  async abort(): Promise<void> {
+    const ready = this.#ready;
+    this.#ready = undefined;
+    if (await ready?.catch(() => false)) await rm(this.#root, { recursive: true, force: true });
   }
 
   async hasBlob(descriptor: Descriptor): Promise<boolean> {
