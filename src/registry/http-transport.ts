@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, interceptors, request } from 'undici';
 import { AbortedError } from '../util/index.ts';
 import { redactUrl } from './redact.ts';
@@ -159,6 +160,9 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
     promise.catch(() => undefined);
     return Promise.reject(new AbortedError());
   }
+  // One build's signal is shared by every request it makes, dozens at once on a big pull: each
+  // adds a listener here and one in undici until it ends. Not a leak, so no warning for it.
+  setMaxListeners(0, signal);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       promise.catch(() => undefined); // settles later, with nobody waiting

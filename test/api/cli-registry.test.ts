@@ -57,6 +57,22 @@ describe('strata pull / push / inspect / copy / login / logout (CLI against a re
     assert.match(again.stderr, /Status: Image is up to date for/);
   });
 
+  it('pushes and pulls an image of many layers without a listener warning (one signal, many requests)', async () => {
+    const store = await Store.open(join(dir, 'many'));
+    const image = await writeTestImage(store, {
+      layerSizes: Array.from({ length: 24 }, () => 2_000),
+      seed: 52,
+    });
+    const name = `${registry.host}/cli/many:1`;
+    await store.tag({ full: name, short: name }, image.manifest);
+    const pushed = await runStrata(['push', '--progress', 'plain', name], { root: join(dir, 'many') });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.doesNotMatch(pushed.stderr, /Warning/);
+    const pulled = await runStrata(['pull', '--progress', 'plain', name], { root: join(dir, 'many-dst') });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.doesNotMatch(pulled.stderr, /Warning/);
+  });
+
   it('inspect prints manifest, config and layers, local or remote, and --json', async () => {
     const remote = await runStrata(['inspect', `docker://${registry.host}/cli/app:1`], {
       root: join(dir, 'empty'),
