@@ -16,4 +16,5 @@ export * from './resolve-user.ts';
 export * from './run-bundle.ts';
 export * from './runtime-errors.ts';
 export * from './runtime-spec.ts';
+export * from './seccomp-profile.ts';
 export * from './step-mounts.ts';

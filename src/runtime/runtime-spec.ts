@@ -1,4 +1,5 @@
 import type { ResolvedUser } from './resolve-user.ts';
+import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
 
 /**
  * The subset of an OCI runtime spec 1.0.2 `config.json` strata writes
@@ -33,6 +34,7 @@ export interface RuntimeSpec {
     readonly resources: { readonly devices: readonly OciDeviceRule[] };
     readonly maskedPaths: readonly string[];
     readonly readonlyPaths: readonly string[];
+    readonly seccomp?: OciSeccomp;
   };
 }
 
@@ -164,7 +166,8 @@ const DEVICE_RULES: readonly OciDeviceRule[] = [
 
 /**
  * Builds a step's runtime spec: the container BuildKit's runc executor makes (executor/oci/spec.go
- * over containerd's default spec), without seccomp or AppArmor profiles.
+ * over containerd's default spec) with Docker's default seccomp profile ({@link defaultSeccomp}) and
+ * no AppArmor profile.
  *
  * - Namespaces: mount, pid, ipc, uts; network only for `none` (host networking is BuildKit's default
  *   for RUN). No user namespace: strata runs as root.
@@ -214,6 +217,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       resources: { devices: DEVICE_RULES },
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
+      seccomp: defaultSeccomp({ capabilities: DEFAULT_CAPABILITIES }),
     },
   };
 }

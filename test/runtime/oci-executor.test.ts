@@ -136,6 +136,27 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       });
     });
 
+    it("applies Docker's default seccomp profile: Seccomp 2 in /proc/self/status", async () => {
+      const result = await run({ args: ['sh', '-c', 'grep ^Seccomp: /proc/self/status'] });
+      assert.match(result.stdout, /^Seccomp:\s+2$/m);
+    });
+
+    it('refuses a user namespace to mount a tmpfs in (unshare -U -r -m, then mount)', async () => {
+      const result = await run({
+        args: ['sh', '-c', "unshare -U -r -m sh -c 'mount -t tmpfs t /mnt' && echo mounted"],
+      });
+      assert.notEqual(result.exitCode, 0);
+      assert.doesNotMatch(result.stdout, /mounted/);
+      assert.match(result.stderr, /Operation not permitted/);
+    });
+
+    it('still forks, threads and runs pipelines under the profile', async () => {
+      const result = await run({
+        args: ['sh', '-c', 'echo a b c | tr " " "\\n" | sort -r | head -1; (exit 4); echo $?'],
+      });
+      assert.equal(result.stdout, 'c\n4\n');
+    });
+
     it('has only lo with network none, and the host interfaces with network host', async () => {
       const interfaces = (text: string) =>
         text
