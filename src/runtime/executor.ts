@@ -65,6 +65,11 @@ export interface ProcessSpec {
   readonly user: string;
   /** `host` shares the host's network namespace (BuildKit's default for RUN); `none` has only `lo`. */
   readonly network: 'host' | 'none';
+  /**
+   * `sandbox` (default): Docker's capabilities and seccomp profile. `insecure`: a privileged step
+   * (`RUN --security=insecure`; the caller checks the build was granted `security.insecure`).
+   */
+  readonly security?: 'sandbox' | 'insecure';
   /** Defaults to BuildKit's `buildkitsandbox`. */
   readonly hostname?: string;
   readonly mounts?: readonly ExecMount[];

@@ -9,6 +9,7 @@ export * from './container-nofile.ts';
 export * from './etc-files.ts';
 export * from './executor.ts';
 export * from './find-runtime.ts';
+export * from './host-capabilities.ts';
 export * from './mount-stubs.ts';
 export * from './oci-executor.ts';
 export * from './oci-runtime.ts';

@@ -7,6 +7,7 @@ import { containerNofile } from './container-nofile.ts';
 import { DEFAULT_HOSTNAME, hostsFileContent, resolvConfContent } from './etc-files.ts';
 import type { Container, Executor, RunResult } from './executor.ts';
 import { findRuntime } from './find-runtime.ts';
+import { hostCapabilities } from './host-capabilities.ts';
 import { createMountStubs, type MountStubs } from './mount-stubs.ts';
 import { execCollect, OciRuntime, type RuntimeInfo } from './oci-runtime.ts';
 import { resolveUser } from './resolve-user.ts';
@@ -149,6 +150,9 @@ export class OciExecutor implements Executor {
       resolvConfPath,
       mounts: mounts.mounts,
       nofile: await this.#maxNofile(),
+      ...(spec.security === 'insecure'
+        ? { security: 'insecure' as const, privilegedCapabilities: await hostCapabilities() }
+        : {}),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     throwIfAborted(signal);

@@ -82,6 +82,14 @@ export interface SpecOptions {
   readonly mounts?: readonly OciMount[];
   /** RLIMIT_NOFILE soft and hard value; defaults to {@link DEFAULT_NOFILE}. */
   readonly nofile?: number;
+  /**
+   * `sandbox` (the default): Docker's capabilities, seccomp profile, masked paths, read-only /sys.
+   * `insecure` (`RUN --security=insecure`): BuildKit's privileged step — `privilegedCapabilities`, no
+   * seccomp profile, nothing masked, /sys and the cgroup filesystem writable, every device allowed.
+   */
+  readonly security?: 'sandbox' | 'insecure';
+  /** The capabilities of an `insecure` step: the host's bounding set (`hostCapabilities`). */
+  readonly privilegedCapabilities?: readonly string[];
 }
 
 /** BuildKit's PATH for a step whose environment has none (util/system `DefaultPathEnvUnix`). */
@@ -183,6 +191,10 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   if (options.network === 'none') namespaces.push({ type: 'network' });
   const nofile = options.nofile ?? DEFAULT_NOFILE;
   const user = options.user;
+  const insecure = options.security === 'insecure';
+  const capabilities = insecure
+    ? (options.privilegedCapabilities ?? DEFAULT_CAPABILITIES)
+    : DEFAULT_CAPABILITIES;
   return {
     ociVersion: '1.0.2',
     process: {
@@ -196,9 +208,9 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       env: withDefaultEnv(options.env, user.home),
       cwd: options.cwd,
       capabilities: {
-        bounding: DEFAULT_CAPABILITIES,
-        effective: DEFAULT_CAPABILITIES,
-        permitted: DEFAULT_CAPABILITIES,
+        bounding: capabilities,
+        effective: capabilities,
+        permitted: capabilities,
       },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
       noNewPrivileges: false,
@@ -206,7 +218,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     root: { path: options.rootfs, readonly: false },
     hostname: options.hostname,
     mounts: dedupMounts([
-      ...standardMounts(),
+      ...standardMounts(insecure ? 'rw' : 'ro'),
       bindReadonly(options.resolvConfPath, '/etc/resolv.conf'),
       bindReadonly(options.hostsPath, '/etc/hosts'),
       ...sortByDepth(options.mounts ?? []),
@@ -214,10 +226,11 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     linux: {
       namespaces,
       devices: DEVICES,
-      resources: { devices: DEVICE_RULES },
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
-      seccomp: defaultSeccomp({ capabilities: DEFAULT_CAPABILITIES }),
+      resources: { devices: insecure ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES },
+      maskedPaths: insecure ? [] : MASKED_PATHS,
+      readonlyPaths: insecure ? [] : READONLY_PATHS,
+      // BuildKit's insecure mode: oci.WithPrivileged and seccomp/AppArmor unconfined.
+      ...(insecure ? {} : { seccomp: defaultSeccomp({ capabilities }) }),
     },
   };
 }
@@ -235,7 +248,7 @@ export function withDefaultEnv(env: readonly string[], home: string): string[] {
 }
 
 /** The kernel filesystems every container gets (containerd's `populateDefaultUnixSpec`, minus /run). */
-function standardMounts(): OciMount[] {
+function standardMounts(sys: 'ro' | 'rw'): OciMount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     {
@@ -257,12 +270,12 @@ function standardMounts(): OciMount[] {
       options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
     },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sys] },
     {
       destination: '/sys/fs/cgroup',
       type: 'cgroup',
       source: 'cgroup',
-      options: ['ro', 'nosuid', 'noexec', 'nodev'],
+      options: [sys, 'nosuid', 'noexec', 'nodev'],
     },
   ];
 }

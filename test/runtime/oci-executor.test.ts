@@ -143,7 +143,7 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
 
     it('refuses a user namespace to mount a tmpfs in (unshare -U -r -m, then mount)', async () => {
       const result = await run({
-        args: ['sh', '-c', "unshare -U -r -m sh -c 'mount -t tmpfs t /mnt' && echo mounted"],
+        args: ['sh', '-c', "unshare -U -r -m sh -c 'mount -t tmpfs t /dev/shm' && echo mounted"],
       });
       assert.notEqual(result.exitCode, 0);
       assert.doesNotMatch(result.stdout, /mounted/);
@@ -155,6 +155,21 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
         args: ['sh', '-c', 'echo a b c | tr " " "\\n" | sort -r | head -1; (exit 4); echo $?'],
       });
       assert.equal(result.stdout, 'c\n4\n');
+    });
+
+    it('lifts the profile, masks and capability limits for an insecure (privileged) step', async () => {
+      const result = await run({
+        args: [
+          'sh',
+          '-c',
+          "grep ^Seccomp: /proc/self/status; unshare -U -r -m sh -c 'mount -t tmpfs t /dev/shm' && echo mounted; " +
+            'mount -o remount,rw /sys && echo sys-rw',
+        ],
+        security: 'insecure',
+      });
+      assert.match(result.stdout, /^Seccomp:\s+0$/m);
+      assert.match(result.stdout, /^mounted$/m);
+      assert.match(result.stdout, /^sys-rw$/m);
     });
 
     it('has only lo with network none, and the host interfaces with network host', async () => {

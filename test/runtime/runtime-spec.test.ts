@@ -168,3 +168,14 @@ describe('defaultSeccomp', () => {
     );
   });
 });
+
+describe('generateSpec for an insecure step', () => {
+  it('gives the privileged capabilities, no seccomp, nothing masked, writable /sys and every device', () => {
+    const spec = generateSpec({ ...base, security: 'insecure', privilegedCapabilities: ['CAP_SYS_ADMIN'] });
+    assert.deepEqual(spec.process.capabilities.bounding, ['CAP_SYS_ADMIN']);
+    assert.equal(spec.linux.seccomp, undefined);
+    assert.deepEqual([spec.linux.maskedPaths, spec.linux.readonlyPaths], [[], []]);
+    assert.ok(spec.mounts.find((m) => m.destination === '/sys')?.options.includes('rw'));
+    assert.deepEqual(spec.linux.resources.devices, [{ allow: true, access: 'rwm' }]);
+  });
+});

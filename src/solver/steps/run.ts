@@ -125,6 +125,8 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       user,
       cwd,
       network,
+      // An insecure step may make what a sandboxed one cannot: BuildKit keys on its security mode too.
+      ...(step.security === 'insecure' ? { security: step.security } : {}),
       scripts: scriptFiles,
       mounts: await Promise.all(step.mounts.map((m) => mountKeyInputs(ctx, m))),
     },
@@ -165,6 +167,8 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
               cwd,
               user,
               network: network === 'none' ? 'none' : 'host',
+              // Granted by --allow security.insecure: checkEntitlements refused the build otherwise.
+              ...(step.security === 'insecure' ? { security: 'insecure' as const } : {}),
               mounts,
             },
             stdout,
