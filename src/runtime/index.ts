@@ -19,3 +19,4 @@ export * from './runtime-errors.ts';
 export * from './runtime-spec.ts';
 export * from './seccomp-profile.ts';
 export * from './step-mounts.ts';
+export * from './step-network.ts';

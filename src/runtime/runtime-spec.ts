@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../util/index.ts';
 import type { ResolvedUser } from './resolve-user.ts';
 import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
 
@@ -29,7 +30,7 @@ export interface RuntimeSpec {
   readonly hostname: string;
   readonly mounts: readonly OciMount[];
   readonly linux: {
-    readonly namespaces: readonly { readonly type: string }[];
+    readonly namespaces: readonly { readonly type: string; readonly path?: string }[];
     readonly devices: readonly OciDevice[];
     readonly resources: { readonly devices: readonly OciDeviceRule[] };
     readonly maskedPaths: readonly string[];
@@ -74,7 +75,9 @@ export interface SpecOptions {
   readonly cwd: string;
   readonly user: ResolvedUser;
   readonly hostname: string;
-  readonly network: 'host' | 'none';
+  readonly network: 'sandbox' | 'host' | 'none';
+  /** For `sandbox`: the network namespace (a file under /run/netns) the step joins. */
+  readonly networkNamespace?: string;
   /** Host files bind-mounted read-only at /etc/hosts and /etc/resolv.conf. */
   readonly hostsPath: string;
   readonly resolvConfPath: string;
@@ -177,8 +180,8 @@ const DEVICE_RULES: readonly OciDeviceRule[] = [
  * over containerd's default spec) with Docker's default seccomp profile ({@link defaultSeccomp}) and
  * no AppArmor profile.
  *
- * - Namespaces: mount, pid, ipc, uts; network only for `none` (host networking is BuildKit's default
- *   for RUN). No user namespace: strata runs as root.
+ * - Namespaces: mount, pid, ipc, uts; network: a fresh one for `none`, the given path for `sandbox`
+ *   (made by `openStepNetwork`), the host's for `host`. No user namespace: strata runs as root.
  * - Mounts: /proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue, /sys read-only, /sys/fs/cgroup
  *   read-only; no /run tmpfs, because a RUN step's writes to /run belong in the layer (moby/buildkit#429);
  *   /etc/hosts and /etc/resolv.conf bind-mounted read-only from per-run host files; then the step's mounts,
@@ -187,8 +190,18 @@ const DEVICE_RULES: readonly OciDeviceRule[] = [
  *   1048576, PATH defaulted to BuildKit's and HOME to the user's passwd home when the env lacks them.
  */
 export function generateSpec(options: SpecOptions): RuntimeSpec {
-  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
   if (options.network === 'none') namespaces.push({ type: 'network' });
+  if (options.network === 'sandbox') {
+    if (options.networkNamespace === undefined)
+      throw new InvalidInputError('a sandbox network needs the network namespace to join');
+    namespaces.push({ type: 'network', path: options.networkNamespace });
+  }
   const nofile = options.nofile ?? DEFAULT_NOFILE;
   const user = options.user;
   const insecure = options.security === 'insecure';

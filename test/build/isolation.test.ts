@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readlinkSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseAllow } from '../../src/cli/build-flags.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
@@ -36,6 +39,26 @@ describe('RUN isolation', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Seccomp:\s+2/);
     assert.match(r.stderr, /Operation not permitted/);
+  });
+
+  it("keeps a step off the host's loopback and network namespace by default; --network host --allow network.host shares them", async () => {
+    const server = createServer((socket) => socket.end('host-secret\n'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const dockerfile = `FROM busybox:local\nRUN readlink /proc/self/ns/net; nc 127.0.0.1 ${port} </dev/null; nc 10.0.2.2 ${port} </dev/null; true\n`;
+      const sandboxed = await build(dockerfile);
+      assert.equal(sandboxed.code, 0, sandboxed.stderr);
+      assert.doesNotMatch(sandboxed.stderr, /host-secret/);
+      assert.ok(!sandboxed.stderr.includes(readlinkSync('/proc/self/ns/net')), sandboxed.stderr);
+      const host = await build(dockerfile, ['--network', 'host', '--allow', 'network.host']);
+      assert.equal(host.code, 0, host.stderr);
+      assert.match(host.stderr, /host-secret/);
+      assert.ok(host.stderr.includes(readlinkSync('/proc/self/ns/net')), host.stderr);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses RUN --network=host without --allow network.host, at its line, before any step runs', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -170,6 +172,29 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       assert.match(result.stdout, /^Seccomp:\s+0$/m);
       assert.match(result.stdout, /^mounted$/m);
       assert.match(result.stdout, /^sys-rw$/m);
+    });
+
+    it("gives a sandbox step its own namespace with lo and tap0, and no way to the host's loopback", async () => {
+      const server = createServer((socket) => socket.end('host-secret\n'));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const probe = `cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '; echo; readlink /proc/self/ns/net; (nc 127.0.0.1 ${port} </dev/null; nc 10.0.2.2 ${port} </dev/null) 2>&1; true`;
+        const sandbox = await run({ args: ['sh', '-c', probe], network: 'sandbox' });
+        const [interfaces, ns] = sandbox.stdout.split('\n');
+        assert.equal(interfaces, 'lo tap0 ');
+        assert.notEqual(ns, readlinkSync('/proc/self/ns/net'));
+        assert.doesNotMatch(sandbox.stdout, /host-secret/);
+        const host = await run({ args: ['sh', '-c', probe], network: 'host' });
+        assert.match(host.stdout, /host-secret/);
+      } finally {
+        server.close();
+      }
+      assert.deepEqual(
+        execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).match(/strata-\S+/g) ?? [],
+        [],
+      );
     });
 
     it('has only lo with network none, and the host interfaces with network host', async () => {

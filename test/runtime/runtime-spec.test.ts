@@ -25,6 +25,14 @@ describe('generateSpec', () => {
     const types = (options: SpecOptions) => generateSpec(options).linux.namespaces.map((n) => n.type);
     assert.deepEqual(types(base), ['pid', 'ipc', 'uts', 'mount']);
     assert.deepEqual(types({ ...base, network: 'none' }), ['pid', 'ipc', 'uts', 'mount', 'network']);
+    assert.deepEqual(
+      generateSpec({ ...base, network: 'sandbox', networkNamespace: '/run/netns/s' }).linux.namespaces.at(-1),
+      {
+        type: 'network',
+        path: '/run/netns/s',
+      },
+    );
+    assert.throws(() => generateSpec({ ...base, network: 'sandbox' }), { code: 'INVALID_INPUT' });
   });
 
   it('mounts the kernel filesystems, no /run tmpfs, and the generated etc files read-only', () => {

@@ -166,7 +166,8 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
               env: processEnv,
               cwd,
               user,
-              network: network === 'none' ? 'none' : 'host',
+              // host only when granted: checkEntitlements refused the build otherwise.
+              network: network === 'default' ? 'sandbox' : network,
               // Granted by --allow security.insecure: checkEntitlements refused the build otherwise.
               ...(step.security === 'insecure' ? { security: 'insecure' as const } : {}),
               mounts,
