@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { StrataError } from '../util/index.ts';
+import { isErrnoException, MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 import { execCollect, findExecutable } from './oci-runtime.ts';
 
 /**
@@ -98,7 +99,24 @@ export async function sweepStepNetworks(isLive: (name: string) => boolean): Prom
   return names;
 }
 
+/**
+ * `ip netns delete`: a lazy unmount of the namespace's bind mount, then the file's removal. Done
+ * with strata's addon where it is built (one process start less per step), else with `ip`.
+ */
 async function deleteNamespace(name: string): Promise<void> {
+  const native = nativeCalls();
+  if (native) {
+    const path = `/run/netns/${name}`;
+    try {
+      native.umount2(path, MNT_DETACH);
+    } catch (error) {
+      // EINVAL: not a mount point (a half-made namespace); ENOENT: already gone. Both end in rm.
+      if (!isErrnoException(error, 'EINVAL') && !isErrnoException(error, 'ENOENT'))
+        throw new NetworkSetupError(`cannot remove network namespace ${name}`, { cause: error });
+    }
+    await rm(path, { force: true });
+    return;
+  }
   const deleted = await execCollect(await tool('ip'), ['netns', 'delete', name]);
   if (deleted.exitCode !== 0 && !/No such file/.test(deleted.stderr))
     throw new NetworkSetupError(`cannot remove network namespace ${name}: ${deleted.stderr.trim()}`);
