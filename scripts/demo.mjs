@@ -66,6 +66,9 @@ export function installPrerequisites(log = console.log) {
   const missing = [];
   // runc, not crun: Debian's crun 1.8 fails on cgroup v1 "hybrid" hosts, runc works everywhere.
   if (!has('runc')) missing.push('runc');
+  // slirp4netns and ip (iproute2): each RUN's own network namespace with outbound access.
+  if (!has('slirp4netns')) missing.push('slirp4netns');
+  if (!has('ip')) missing.push('iproute2');
   if (!has('mmdebstrap')) missing.push('mmdebstrap');
   if (!existsSync('/bin/busybox') && !existsSync('/usr/bin/busybox')) missing.push('busybox-static');
   if (missing.length === 0) return;

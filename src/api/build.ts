@@ -20,6 +20,8 @@ import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import {
   BaseImageError,
+  checkEntitlements,
+  type Entitlement,
   LayerCompressor,
   type StageImage,
   solveGraph,
@@ -63,6 +65,8 @@ export interface BuildOptions {
   readonly settings?: StrataSettings;
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
+  /** `--allow`: what the build is granted (buildx's entitlements); nothing by default. */
+  readonly allow?: readonly Entitlement[];
   /** The compression of the image's layers (`--output …,compression=`): default gzip. */
   readonly compression?: Compression;
   /** `compression-level=`: gzip 1–9 (default 6), zstd 1–19 (default 3). */
@@ -176,6 +180,12 @@ async function buildWith(
     ...(options.platform ? { platform: options.platform } : {}),
   };
   let graph = planBuild(dockerfile, planOptions);
+  const entitlements = {
+    file: dockerfile.file,
+    allow: options.allow ?? [],
+    ...(options.network ? { network: options.network } : {}),
+  };
+  checkEntitlements(graph, entitlements);
 
   // Resolve every base image the needed stages use, once, and plan again with their Env.
   // One resolution per image and platform, shared by every stage and step that names it, so it
@@ -228,6 +238,7 @@ async function buildWith(
   });
   if (baseImageEnv.size > 0)
     graph = planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild });
+  checkEntitlements(graph, entitlements); // again: ONBUILD triggers of the bases are in this plan
   // The bases the final image is made of (the target's, through FROM <stage>) are exported whatever
   // the cache holds: a base that is not in the store yet starts downloading now, beside everything
   // else. Other bases download when a step first reads their files — never, when their stage is

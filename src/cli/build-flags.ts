@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CacheExport, CacheLocation } from '../api/build.ts';
 import type { Compression } from '../oci/index.ts';
+import { ENTITLEMENTS, type Entitlement } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 
 /** One `--output` as docker buildx parses it: `type=local,dest=out` or a bare path (= local). */
@@ -212,4 +213,24 @@ export function parseCacheExport(text: string): CacheExport {
   if (mode !== 'min' && mode !== 'max')
     throw new InvalidInputError(`--cache-to mode must be min or max, got ${JSON.stringify(mode)}`);
   return { ...location, mode };
+}
+
+/**
+ * `--allow network.host,security.insecure` (repeatable, comma lists, as buildx): the entitlements
+ * the build is granted. An unknown one is refused, so a typo does not silently grant nothing.
+ */
+export function parseAllow(values: readonly string[]): Entitlement[] {
+  const granted = new Set<Entitlement>();
+  for (const value of values) {
+    for (const field of splitCsv(value)) {
+      const name = field.trim();
+      if (!(ENTITLEMENTS as readonly string[]).includes(name)) {
+        throw new InvalidInputError(`invalid --allow ${JSON.stringify(name)}`, {
+          hint: ENTITLEMENTS.join(', '),
+        });
+      }
+      granted.add(name as Entitlement);
+    }
+  }
+  return [...granted];
 }

@@ -12,6 +12,7 @@ import { InvalidInputError } from '../util/index.ts';
 import {
   type OutputSpec,
   outputCompression,
+  parseAllow,
   parseCacheExport,
   parseCacheLocation,
   parseLabels,
@@ -41,6 +42,7 @@ export interface BuildCommandOptions {
   label: string[];
   secret: string[];
   network?: string;
+  allow: string[];
   output: string[];
   push?: boolean;
   load?: boolean;
@@ -90,7 +92,16 @@ export function registerBuildCommand(program: Command): void {
     )
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect, [])
-    .option('--network <mode>', 'network for RUN steps: default, none or host')
+    .option(
+      '--network <mode>',
+      'network for RUN steps: default, none or host (host needs --allow network.host)',
+    )
+    .option(
+      '--allow <entitlement>',
+      'grant network.host or security.insecure (repeatable, comma-separated, as buildx)',
+      collect,
+      [],
+    )
     .option(
       '-o, --output <spec>',
       'where to write the result: type=oci|docker|local|tar|image|registry,dest=…[,compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true]',
@@ -147,6 +158,7 @@ export function registerBuildCommand(program: Command): void {
           labels: parseLabels(options.label),
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
+          allow: parseAllow(options.allow),
           resolveImage: registryImageResolver(store, {
             policy: options.pull ? 'always' : 'missing',
             events: renderer,

@@ -29,7 +29,7 @@ const FALLBACK_NAMESERVERS_V6 = ['2001:4860:4860::8888', '2001:4860:4860::8844']
  * A missing host file reads as empty. `hostResolvConf` is for tests.
  */
 export async function resolvConfContent(
-  network: 'host' | 'none',
+  network: 'sandbox' | 'host' | 'none',
   hostResolvConf = '/etc/resolv.conf',
 ): Promise<string> {
   let text = await readOptional(hostResolvConf);

@@ -63,8 +63,17 @@ export interface ProcessSpec {
   readonly cwd: string;
   /** `""` (root), `name`, `uid`, `uid:gid`, `name:group`…, resolved inside the rootfs. */
   readonly user: string;
-  /** `host` shares the host's network namespace (BuildKit's default for RUN); `none` has only `lo`. */
-  readonly network: 'host' | 'none';
+  /**
+   * `sandbox`: a network namespace of the step's own with outbound access through slirp4netns and
+   * no view of the host's interfaces or loopback (BuildKit's default); `host` shares the host's
+   * network namespace (the caller checks `network.host` was granted); `none` has only `lo`.
+   */
+  readonly network: 'sandbox' | 'host' | 'none';
+  /**
+   * `sandbox` (default): Docker's capabilities and seccomp profile. `insecure`: a privileged step
+   * (`RUN --security=insecure`; the caller checks the build was granted `security.insecure`).
+   */
+  readonly security?: 'sandbox' | 'insecure';
   /** Defaults to BuildKit's `buildkitsandbox`. */
   readonly hostname?: string;
   readonly mounts?: readonly ExecMount[];

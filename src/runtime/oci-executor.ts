@@ -7,6 +7,7 @@ import { containerNofile } from './container-nofile.ts';
 import { DEFAULT_HOSTNAME, hostsFileContent, resolvConfContent } from './etc-files.ts';
 import type { Container, Executor, RunResult } from './executor.ts';
 import { findRuntime } from './find-runtime.ts';
+import { hostCapabilities } from './host-capabilities.ts';
 import { createMountStubs, type MountStubs } from './mount-stubs.ts';
 import { execCollect, OciRuntime, type RuntimeInfo } from './oci-runtime.ts';
 import { resolveUser } from './resolve-user.ts';
@@ -14,6 +15,7 @@ import { runBundle } from './run-bundle.ts';
 import { ContainerStartError } from './runtime-errors.ts';
 import { generateSpec } from './runtime-spec.ts';
 import { type PreparedMounts, prepareStepMounts } from './step-mounts.ts';
+import { openStepNetwork, type StepNetwork, sweepStepNetworks } from './step-network.ts';
 
 /** Where an executor keeps its state, and which runtime to use. */
 export interface OpenExecutorOptions {
@@ -84,7 +86,7 @@ export class OciExecutor implements Executor {
     // The owner's alone: config.json holds the step's environment, `env=` secrets included.
     await mkdir(bundle, { recursive: true, mode: 0o700 });
     await writeFile(join(bundle, OWNER_FILE), ownerStamp(process.pid) ?? `${process.pid}`);
-    const resources: { mounts?: PreparedMounts; stubs?: MountStubs } = {};
+    const resources: RunResources = {};
     let outcome: { ok: true; value: RunResult } | { ok: false; error: unknown };
     try {
       outcome = {
@@ -97,6 +99,12 @@ export class OciExecutor implements Executor {
     // Cleanup must all happen, even when one part fails. The run's own error wins over a cleanup
     // error; a cleanup error after a good run is still an error (something may be left behind).
     const cleanupErrors: unknown[] = [];
+    // The network goes down beside the other cleanups (slirp4netns's exit and `ip netns delete`
+    // take as long as the rest together).
+    const networkDown = resources.network?.then(
+      (network) => network.release(),
+      () => undefined, // it failed to come up and removed what it had made; the run reported it
+    );
     const cleanups = [
       () => resources.stubs?.remove(),
       () => resources.mounts?.release(),
@@ -109,6 +117,11 @@ export class OciExecutor implements Executor {
         cleanupErrors.push(error);
       }
     }
+    try {
+      await networkDown;
+    } catch (error) {
+      cleanupErrors.push(error);
+    }
     if (!outcome.ok) throw outcome.error;
     if (cleanupErrors.length > 0) throw cleanupErrors[0];
     return outcome.value;
@@ -117,11 +130,17 @@ export class OciExecutor implements Executor {
   async #runInBundle(
     container: Container,
     where: { rootfs: string; cwd: string; id: string; bundle: string },
-    resources: { mounts?: PreparedMounts; stubs?: MountStubs },
+    resources: RunResources,
     signal: AbortSignal | undefined,
   ): Promise<RunResult> {
     const { rootfs, cwd, id, bundle } = where;
     const spec = container.process;
+    // The step's network comes up while the bundle is prepared.
+    if (spec.network === 'sandbox') {
+      const network = openStepNetwork(id);
+      network.catch(() => undefined); // awaited below, where its failure is the run's error
+      resources.network = network;
+    }
     const user = await resolveUser(rootfs, spec.user);
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const hostsPath = join(bundle, 'hosts');
@@ -137,6 +156,7 @@ export class OciExecutor implements Executor {
     ]);
     resources.stubs = stubs;
     await ensureWorkingDirectory(rootfs, cwd, user.uid, user.gid);
+    const network = await resources.network;
     const config = generateSpec({
       rootfs,
       args: spec.args,
@@ -145,10 +165,14 @@ export class OciExecutor implements Executor {
       user,
       hostname,
       network: spec.network,
+      ...(network ? { networkNamespace: network.path } : {}),
       hostsPath,
       resolvConfPath,
       mounts: mounts.mounts,
       nofile: await this.#maxNofile(),
+      ...(spec.security === 'insecure'
+        ? { security: 'insecure' as const, privilegedCapabilities: await hostCapabilities() }
+        : {}),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     throwIfAborted(signal);
@@ -207,6 +231,9 @@ export class OciExecutor implements Executor {
       await rm(bundle, { recursive: true, force: true });
       swept.push(id);
     }
+    // A dead run's network namespace is named after its bundle: remove those whose bundle is gone.
+    const live = new Set(ids.filter((id) => !swept.includes(id)));
+    await sweepStepNetworks((name) => live.has(name));
     return swept;
   }
 
@@ -236,6 +263,13 @@ async function ensureWorkingDirectory(rootfs: string, cwd: string, uid: number, 
     }
     await chown(real, uid, gid);
   }
+}
+
+/** What a run holds that its cleanup releases. */
+interface RunResources {
+  mounts?: PreparedMounts;
+  stubs?: MountStubs;
+  network?: Promise<StepNetwork>;
 }
 
 /** The file in a bundle naming the strata process that runs it: "<pid> <start time>". */

@@ -1,4 +1,6 @@
+import { InvalidInputError } from '../util/index.ts';
 import type { ResolvedUser } from './resolve-user.ts';
+import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
 
 /**
  * The subset of an OCI runtime spec 1.0.2 `config.json` strata writes
@@ -28,11 +30,12 @@ export interface RuntimeSpec {
   readonly hostname: string;
   readonly mounts: readonly OciMount[];
   readonly linux: {
-    readonly namespaces: readonly { readonly type: string }[];
+    readonly namespaces: readonly { readonly type: string; readonly path?: string }[];
     readonly devices: readonly OciDevice[];
     readonly resources: { readonly devices: readonly OciDeviceRule[] };
     readonly maskedPaths: readonly string[];
     readonly readonlyPaths: readonly string[];
+    readonly seccomp?: OciSeccomp;
   };
 }
 
@@ -72,7 +75,9 @@ export interface SpecOptions {
   readonly cwd: string;
   readonly user: ResolvedUser;
   readonly hostname: string;
-  readonly network: 'host' | 'none';
+  readonly network: 'sandbox' | 'host' | 'none';
+  /** For `sandbox`: the network namespace (a file under /run/netns) the step joins. */
+  readonly networkNamespace?: string;
   /** Host files bind-mounted read-only at /etc/hosts and /etc/resolv.conf. */
   readonly hostsPath: string;
   readonly resolvConfPath: string;
@@ -80,6 +85,14 @@ export interface SpecOptions {
   readonly mounts?: readonly OciMount[];
   /** RLIMIT_NOFILE soft and hard value; defaults to {@link DEFAULT_NOFILE}. */
   readonly nofile?: number;
+  /**
+   * `sandbox` (the default): Docker's capabilities, seccomp profile, masked paths, read-only /sys.
+   * `insecure` (`RUN --security=insecure`): BuildKit's privileged step — `privilegedCapabilities`, no
+   * seccomp profile, nothing masked, /sys and the cgroup filesystem writable, every device allowed.
+   */
+  readonly security?: 'sandbox' | 'insecure';
+  /** The capabilities of an `insecure` step: the host's bounding set (`hostCapabilities`). */
+  readonly privilegedCapabilities?: readonly string[];
 }
 
 /** BuildKit's PATH for a step whose environment has none (util/system `DefaultPathEnvUnix`). */
@@ -164,10 +177,11 @@ const DEVICE_RULES: readonly OciDeviceRule[] = [
 
 /**
  * Builds a step's runtime spec: the container BuildKit's runc executor makes (executor/oci/spec.go
- * over containerd's default spec), without seccomp or AppArmor profiles.
+ * over containerd's default spec) with Docker's default seccomp profile ({@link defaultSeccomp}) and
+ * no AppArmor profile.
  *
- * - Namespaces: mount, pid, ipc, uts; network only for `none` (host networking is BuildKit's default
- *   for RUN). No user namespace: strata runs as root.
+ * - Namespaces: mount, pid, ipc, uts; network: a fresh one for `none`, the given path for `sandbox`
+ *   (made by `openStepNetwork`), the host's for `host`. No user namespace: strata runs as root.
  * - Mounts: /proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue, /sys read-only, /sys/fs/cgroup
  *   read-only; no /run tmpfs, because a RUN step's writes to /run belong in the layer (moby/buildkit#429);
  *   /etc/hosts and /etc/resolv.conf bind-mounted read-only from per-run host files; then the step's mounts,
@@ -176,10 +190,24 @@ const DEVICE_RULES: readonly OciDeviceRule[] = [
  *   1048576, PATH defaulted to BuildKit's and HOME to the user's passwd home when the env lacks them.
  */
 export function generateSpec(options: SpecOptions): RuntimeSpec {
-  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
   if (options.network === 'none') namespaces.push({ type: 'network' });
+  if (options.network === 'sandbox') {
+    if (options.networkNamespace === undefined)
+      throw new InvalidInputError('a sandbox network needs the network namespace to join');
+    namespaces.push({ type: 'network', path: options.networkNamespace });
+  }
   const nofile = options.nofile ?? DEFAULT_NOFILE;
   const user = options.user;
+  const insecure = options.security === 'insecure';
+  const capabilities = insecure
+    ? (options.privilegedCapabilities ?? DEFAULT_CAPABILITIES)
+    : DEFAULT_CAPABILITIES;
   return {
     ociVersion: '1.0.2',
     process: {
@@ -193,9 +221,9 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
       env: withDefaultEnv(options.env, user.home),
       cwd: options.cwd,
       capabilities: {
-        bounding: DEFAULT_CAPABILITIES,
-        effective: DEFAULT_CAPABILITIES,
-        permitted: DEFAULT_CAPABILITIES,
+        bounding: capabilities,
+        effective: capabilities,
+        permitted: capabilities,
       },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
       noNewPrivileges: false,
@@ -203,7 +231,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     root: { path: options.rootfs, readonly: false },
     hostname: options.hostname,
     mounts: dedupMounts([
-      ...standardMounts(),
+      ...standardMounts(insecure ? 'rw' : 'ro'),
       bindReadonly(options.resolvConfPath, '/etc/resolv.conf'),
       bindReadonly(options.hostsPath, '/etc/hosts'),
       ...sortByDepth(options.mounts ?? []),
@@ -211,9 +239,11 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     linux: {
       namespaces,
       devices: DEVICES,
-      resources: { devices: DEVICE_RULES },
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      resources: { devices: insecure ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES },
+      maskedPaths: insecure ? [] : MASKED_PATHS,
+      readonlyPaths: insecure ? [] : READONLY_PATHS,
+      // BuildKit's insecure mode: oci.WithPrivileged and seccomp/AppArmor unconfined.
+      ...(insecure ? {} : { seccomp: defaultSeccomp({ capabilities }) }),
     },
   };
 }
@@ -231,7 +261,7 @@ export function withDefaultEnv(env: readonly string[], home: string): string[] {
 }
 
 /** The kernel filesystems every container gets (containerd's `populateDefaultUnixSpec`, minus /run). */
-function standardMounts(): OciMount[] {
+function standardMounts(sys: 'ro' | 'rw'): OciMount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     {
@@ -253,12 +283,12 @@ function standardMounts(): OciMount[] {
       options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
     },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sys] },
     {
       destination: '/sys/fs/cgroup',
       type: 'cgroup',
       source: 'cgroup',
-      options: ['ro', 'nosuid', 'noexec', 'nodev'],
+      options: [sys, 'nosuid', 'noexec', 'nodev'],
     },
   ];
 }

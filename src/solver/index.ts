@@ -7,6 +7,7 @@
  */
 export * from './commit-layer.ts';
 export * from './compress-layers.ts';
+export * from './entitlements.ts';
 export * from './errors.ts';
 export * from './go-format.ts';
 export * from './history.ts';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -134,6 +136,65 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
         code: 'USER_NOT_FOUND',
         message: 'unable to find user mallory: no matching entries in passwd file',
       });
+    });
+
+    it("applies Docker's default seccomp profile: Seccomp 2 in /proc/self/status", async () => {
+      const result = await run({ args: ['sh', '-c', 'grep ^Seccomp: /proc/self/status'] });
+      assert.match(result.stdout, /^Seccomp:\s+2$/m);
+    });
+
+    it('refuses a user namespace to mount a tmpfs in (unshare -U -r -m, then mount)', async () => {
+      const result = await run({
+        args: ['sh', '-c', "unshare -U -r -m sh -c 'mount -t tmpfs t /dev/shm' && echo mounted"],
+      });
+      assert.notEqual(result.exitCode, 0);
+      assert.doesNotMatch(result.stdout, /mounted/);
+      assert.match(result.stderr, /Operation not permitted/);
+    });
+
+    it('still forks, threads and runs pipelines under the profile', async () => {
+      const result = await run({
+        args: ['sh', '-c', 'echo a b c | tr " " "\\n" | sort -r | head -1; (exit 4); echo $?'],
+      });
+      assert.equal(result.stdout, 'c\n4\n');
+    });
+
+    it('lifts the profile, masks and capability limits for an insecure (privileged) step', async () => {
+      const result = await run({
+        args: [
+          'sh',
+          '-c',
+          "grep ^Seccomp: /proc/self/status; unshare -U -r -m sh -c 'mount -t tmpfs t /dev/shm' && echo mounted; " +
+            'mount -o remount,rw /sys && echo sys-rw',
+        ],
+        security: 'insecure',
+      });
+      assert.match(result.stdout, /^Seccomp:\s+0$/m);
+      assert.match(result.stdout, /^mounted$/m);
+      assert.match(result.stdout, /^sys-rw$/m);
+    });
+
+    it("gives a sandbox step its own namespace with lo and tap0, and no way to the host's loopback", async () => {
+      const server = createServer((socket) => socket.end('host-secret\n'));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const probe = `cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '; echo; readlink /proc/self/ns/net; (nc 127.0.0.1 ${port} </dev/null; nc 10.0.2.2 ${port} </dev/null) 2>&1; true`;
+        const sandbox = await run({ args: ['sh', '-c', probe], network: 'sandbox' });
+        const [interfaces, ns] = sandbox.stdout.split('\n');
+        assert.equal(interfaces, 'lo tap0 ');
+        assert.notEqual(ns, readlinkSync('/proc/self/ns/net'));
+        assert.doesNotMatch(sandbox.stdout, /host-secret/);
+        const host = await run({ args: ['sh', '-c', probe], network: 'host' });
+        assert.match(host.stdout, /host-secret/);
+      } finally {
+        server.close();
+      }
+      assert.deepEqual(
+        execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).match(/strata-\S+/g) ?? [],
+        [],
+      );
     });
 
     it('has only lo with network none, and the host interfaces with network host', async () => {

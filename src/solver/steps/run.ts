@@ -125,6 +125,8 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       user,
       cwd,
       network,
+      // An insecure step may make what a sandboxed one cannot: BuildKit keys on its security mode too.
+      ...(step.security === 'insecure' ? { security: step.security } : {}),
       scripts: scriptFiles,
       mounts: await Promise.all(step.mounts.map((m) => mountKeyInputs(ctx, m))),
     },
@@ -164,7 +166,10 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
               env: processEnv,
               cwd,
               user,
-              network: network === 'none' ? 'none' : 'host',
+              // host only when granted: checkEntitlements refused the build otherwise.
+              network: network === 'default' ? 'sandbox' : network,
+              // Granted by --allow security.insecure: checkEntitlements refused the build otherwise.
+              ...(step.security === 'insecure' ? { security: 'insecure' as const } : {}),
               mounts,
             },
             stdout,

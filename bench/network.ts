@@ -1,0 +1,66 @@
+/**
+ * bench/network: what a RUN step's own network namespace costs (issue 16 §1; goal: < 20 ms per
+ * RUN). Runs `true` in a busybox rootfs with each network mode — `host` (the host's namespace),
+ * `sandbox` (a namespace of its own with slirp4netns, the default) and `none` — alternating mode by
+ * mode, BENCH_RUNS times each (default 30), and prints the median and quartiles per step, the
+ * sandbox's cost over host, and the setup and teardown of the namespace alone (`ip netns add` +
+ * slirp4netns up, then down + `ip netns delete`).
+ *
+ * Usage: node --import tsx bench/network.ts [runc|crun]
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type OciExecutor, openExecutor, openStepNetwork } from '../src/runtime/index.ts';
+import { Collector, makeBusyboxRootfs, removeTempDir } from '../test/runtime/busybox-rootfs.ts';
+
+const runs = Number(process.env.BENCH_RUNS ?? 30);
+const runtime = process.argv[2] ?? 'runc';
+const modes = ['host', 'sandbox', 'none'] as const;
+
+function quartiles(values: readonly number[]): { q1: number; median: number; q3: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+  return { q1: at(0.25), median: at(0.5), q3: at(0.75) };
+}
+
+async function step(executor: OciExecutor, rootfs: string, network: (typeof modes)[number]): Promise<number> {
+  const start = performance.now();
+  const result = await executor.run({
+    rootfs,
+    process: { args: ['true'], env: [], cwd: '/', user: '', network },
+    stdout: new Collector(),
+    stderr: new Collector(),
+  });
+  if (result.exitCode !== 0) throw new Error(`true exited ${result.exitCode} with network ${network}`);
+  return performance.now() - start;
+}
+
+const { dir, rootfs } = makeBusyboxRootfs('strata-bench-network-');
+try {
+  const executor = await openExecutor({ stateDir: join(dir, 'state'), runtime });
+  const times = new Map<string, number[]>(modes.map((m) => [m, []]));
+  for (const mode of modes) await step(executor, rootfs, mode); // warm-up
+  for (let i = 0; i < runs; i++)
+    for (const mode of modes) times.get(mode)?.push(await step(executor, rootfs, mode));
+  const setup: number[] = [];
+  const teardown: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const network = await openStepNetwork(`strata-bench-${process.pid}-${i}`);
+    const up = performance.now();
+    await network.release();
+    setup.push(up - start);
+    teardown.push(performance.now() - up);
+  }
+  const fmt = (q: { q1: number; median: number; q3: number }) =>
+    `${q.median.toFixed(1)} ms (q1 ${q.q1.toFixed(1)}, q3 ${q.q3.toFixed(1)})`;
+  console.log(`${executor.runtime.flavour} (${executor.runtime.mode}), ${runs} runs each, RUN true:`);
+  for (const mode of modes) console.log(`  ${mode.padEnd(8)} ${fmt(quartiles(times.get(mode) ?? []))}`);
+  const host = quartiles(times.get('host') ?? []).median;
+  const sandbox = quartiles(times.get('sandbox') ?? []).median;
+  console.log(`  sandbox − host: ${(sandbox - host).toFixed(1)} ms per RUN`);
+  console.log(`  namespace + slirp4netns up:   ${fmt(quartiles(setup))}`);
+  console.log(`  slirp4netns down + netns del: ${fmt(quartiles(teardown))}`);
+} finally {
+  removeTempDir(dir);
+}
