@@ -1,3 +1,4 @@
+import { DEFAULT_PATH } from '../oci/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import type { ResolvedUser } from './resolve-user.ts';
 import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
@@ -94,9 +95,6 @@ export interface SpecOptions {
   /** The capabilities of an `insecure` step: the host's bounding set (`hostCapabilities`). */
   readonly privilegedCapabilities?: readonly string[];
 }
-
-/** BuildKit's PATH for a step whose environment has none (util/system `DefaultPathEnvUnix`). */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * The open-files limit: what a Docker or BuildKit daemon started by systemd (LimitNOFILE=infinity,
