@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { login, logout } from '../../src/api/login.ts';
-import { StoreImageReader } from '../../src/transport/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import {
   DockerConfigCredentials,
@@ -15,6 +14,7 @@ import {
   staticCredentials,
 } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { formatErrorChain } from '../../src/util/index.ts';
 import { writeTestImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';

@@ -5,10 +5,10 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StoreImageReader } from '../../src/transport/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import { pullImage, pushImage, RegistryPool } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { writeTestImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 

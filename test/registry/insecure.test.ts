@@ -4,7 +4,6 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StoreImageReader } from '../../src/transport/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
 import {
   openRemoteImage,
@@ -14,6 +13,7 @@ import {
   RegistryPool,
 } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { writeTestImage } from '../support/images.ts';
 import { externalAddress, startRegistry, type TestRegistry } from '../support/registry.ts';
 

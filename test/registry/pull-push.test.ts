@@ -3,7 +3,6 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StoreImageReader } from '../../src/transport/index.ts';
 import { parseManifest, validateImage } from '../../src/oci/index.ts';
 import { CollectingSink, type TransferEvent } from '../../src/progress/index.ts';
 import { parseReference } from '../../src/reference/index.ts';
@@ -15,6 +14,7 @@ import {
   RegistryReader,
 } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { StoreImageReader } from '../../src/transport/index.ts';
 import { writeTestImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 

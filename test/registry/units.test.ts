@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseImageLocation } from '../../src/transport/index.ts';
 import {
   configHostname,
   describeDiagnostics,
@@ -14,6 +13,7 @@ import {
   retryAfterMs,
   serverKey,
 } from '../../src/registry/index.ts';
+import { parseImageLocation } from '../../src/transport/index.ts';
 
 describe('WWW-Authenticate parsing', () => {
   const cases: Array<[string, ReturnType<typeof parseWwwAuthenticate>]> = [
