@@ -23,13 +23,6 @@ export {
 export { registryImageResolver } from './api/image-resolver.ts';
 export { type ImageSummary, imageNameOf, listImages, removeImage, tagImage } from './api/images.ts';
 export { createdTime, type ImportOptions, type ImportResult, importImage } from './api/import-image.ts';
-export {
-  type InitOptions,
-  type InitResult,
-  initProject,
-  PROJECT_KINDS,
-  type ProjectKind,
-} from './api/init-project.ts';
 export { type InspectImageOptions, type InspectResult, inspectImage } from './api/inspect.ts';
 export { login, loginHost, logout } from './api/login.ts';
 export { openStore } from './api/open-store.ts';
@@ -52,6 +45,13 @@ export {
   type RunImageResult,
   runImage,
 } from './api/run-image.ts';
+export {
+  type InitOptions,
+  type InitResult,
+  initProject,
+  PROJECT_KINDS,
+  type ProjectKind,
+} from './init/index.ts';
 export {
   DockerArchiveReader,
   DockerArchiveWriter,

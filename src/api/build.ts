@@ -407,7 +407,7 @@ async function openRemoteCache(
 ): Promise<RemoteCache> {
   const [{ imageReaderFor }, { parseImageLocation }] = await Promise.all([
     import('./copy.ts'),
-    import('./image-transport.ts'),
+    import('../transport/index.ts'),
   ]);
   const location = parseImageLocation(
     from.type === 'registry' ? `docker://${from.ref}` : `oci:${from.path}:cache`,

@@ -13,14 +13,14 @@ import {
 } from '../oci/index.ts';
 import { choosePlatform, type ImageReader, plainDescriptor, readLimited } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
-import { NotFoundError } from '../util/index.ts';
-import { imageReaderFor } from './copy.ts';
 import {
   formatImageLocation,
   type ImageLocation,
   parseImageLocation,
   TRANSPORTS,
-} from './image-transport.ts';
+} from '../transport/index.ts';
+import { NotFoundError } from '../util/index.ts';
+import { imageReaderFor } from './copy.ts';
 import { findStoredImage } from './images.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
 

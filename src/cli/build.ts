@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 // The one file, not the analyze module: the analyzer's other parts need not load for a build.
 import { attributeBytes } from '../analyze/attribute-bytes.ts';
 import { buildImage } from '../api/build.ts';
+import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
@@ -19,7 +20,6 @@ import {
   parseOutput,
   parseSecret,
 } from './build-flags.ts';
-import { exportBuildOutput } from './build-output.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
 import { interruptSignal } from './interrupts.ts';

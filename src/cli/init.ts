@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initProject, PROJECT_KINDS, type ProjectKind } from '../api/init-project.ts';
+import { initProject, PROJECT_KINDS, type ProjectKind } from '../init/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 
 /**

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { initProject } from '../../src/api/init-project.ts';
 import { parseDockerfile } from '../../src/dockerfile/index.ts';
+import { initProject } from '../../src/init/index.ts';
 import { planBuild } from '../../src/plan/index.ts';
 import { runStrata, tempDir } from '../support/cli.ts';
 
