@@ -1,8 +1,5 @@
 import { goQuote } from '../util/index.ts';
 
-/** Re-exported: history text quotes with it (one implementation, in util). */
-export { goQuote };
-
 /** Go's `%q` of a `[]string`: `["a" "b"]`. */
 export function goQuoteList(list: readonly string[]): string {
   return `[${list.map(goQuote).join(' ')}]`;

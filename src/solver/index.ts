@@ -14,4 +14,4 @@ export * from './history.ts';
 export * from './image-state.ts';
 export * from './solve-graph.ts';
 export type * from './step-context.ts';
-export { commandArgs, DEFAULT_SHELL } from './steps/config.ts';
+export { commandArgs } from './steps/config.ts';

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { goDuration, goQuote } from '../../src/solver/index.ts';
+import { goDuration } from '../../src/solver/index.ts';
+import { goQuote } from '../../src/util/index.ts';
 import { planSolverSteps } from '../support/solver-step-plans.ts';
 
 /** [instruction(s) after FROM scratch, the created_by the solver writes for the last step] */

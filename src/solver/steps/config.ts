@@ -6,7 +6,6 @@ import { commitToHistory } from '../history.ts';
 import { type StageImage, setEnv } from '../image-state.ts';
 
 /** Re-exported for the RUN handler, which imports it from here. */
-export { DEFAULT_SHELL };
 
 /** A command line as the image stores it: exec form as is, shell form wrapped in SHELL (withShell). */
 export function commandArgs(image: StageImage, command: CommandLine): string[] {

@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { checksumSources } from '../../context/index.ts';
+import { DEFAULT_SHELL } from '../../oci/index.ts';
 import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
 import { copyForBind, releaseViews, type SnapshotView } from '../../snapshot/index.ts';
@@ -14,7 +15,6 @@ import { runCommandString } from '../history.ts';
 import { getEnv } from '../image-state.ts';
 import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
-import { DEFAULT_SHELL } from './config.ts';
 
 /** How many lines of a failed RUN's output the error shows. */
 const TAIL_LINES = 10;
