@@ -9,11 +9,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -440,6 +445,66 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// The work of net_namespace(), done on a thread of its own: a network namespace is a property of
+// the thread (task), so unshare(CLONE_NEWNET) there leaves Node's threads where they are. The
+// thread brings the new namespace's `lo` up (as runc does for a namespace it makes itself) and
+// opens it; the open fd is what keeps the namespace alive once the thread is gone.
+struct net_namespace_job {
+  int fd;
+  int err;
+  const char *syscall;
+};
+
+static void *net_namespace_thread(void *arg) {
+  struct net_namespace_job *job = arg;
+  if (unshare(CLONE_NEWNET) != 0) {
+    job->err = errno;
+    job->syscall = "unshare";
+    return NULL;
+  }
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    job->err = errno;
+    job->syscall = "socket";
+    return NULL;
+  }
+  struct ifreq lo;
+  memset(&lo, 0, sizeof lo);
+  strncpy(lo.ifr_name, "lo", sizeof lo.ifr_name - 1);
+  lo.ifr_flags = IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &lo) != 0) {
+    job->err = errno;
+    job->syscall = "ioctl(SIOCSIFFLAGS)";
+    close(sock);
+    return NULL;
+  }
+  close(sock);
+  job->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (job->fd < 0) {
+    job->err = errno;
+    job->syscall = "open";
+  }
+  return NULL;
+}
+
+// netNamespace(): a new network namespace with `lo` up, as an open (close-on-exec) file
+// descriptor; it lives until that fd and every other reference (a process inside, a bind mount)
+// are gone — so a crashed strata leaves no namespace behind. In place of `ip netns add` (a process
+// start, and a bind mount under /run/netns to remove again).
+static napi_value js_net_namespace(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct net_namespace_job job = {.fd = -1, .err = 0, .syscall = NULL};
+  pthread_t thread;
+  int err = pthread_create(&thread, NULL, net_namespace_thread, &job);
+  if (err != 0) return throw_errno(env, err, "pthread_create", "network namespace");
+  err = pthread_join(thread, NULL);
+  if (err != 0) return throw_errno(env, err, "pthread_join", "network namespace");
+  if (job.err != 0) return throw_errno(env, job.err, job.syscall, "network namespace");
+  napi_value result;
+  CHECK(napi_create_int32(env, job.fd, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(napi_create_function(env, "mount", NAPI_AUTO_LENGTH, js_mount, NULL, &fn));
@@ -456,6 +521,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "mknod", fn));
   CHECK(napi_create_function(env, "copyFile", NAPI_AUTO_LENGTH, js_copyfile, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "copyFile", fn));
+  CHECK(napi_create_function(env, "netNamespace", NAPI_AUTO_LENGTH, js_net_namespace, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "netNamespace", fn));
   return exports;
 }
 

@@ -346,6 +346,16 @@ async function buildWith(
         events,
         stateDir: store.root,
       },
+    ).then(
+      async (result) => {
+        await closeExecutor(executor);
+        return result;
+      },
+      async (error: unknown) => {
+        // The build's own error wins; a failure to close after it is secondary.
+        await closeExecutor(executor).catch(() => undefined);
+        throw error;
+      },
     );
     await checksums.save();
     const config = toImageConfig(solved.target, {
@@ -396,6 +406,16 @@ async function buildWith(
       ...(cacheExported ? { cacheExported } : {}),
     };
   }
+}
+
+/**
+ * Closes the executor, if a step opened one: the network it made ahead for a next RUN goes, and
+ * the networks of finished RUNs are gone when this resolves.
+ */
+async function closeExecutor(executor: Promise<Executor> | undefined): Promise<void> {
+  // An executor that failed to open was the error of the step that asked for it; nothing to close.
+  const opened = await executor?.catch(() => undefined);
+  await opened?.close?.();
 }
 
 /** Opens a `--cache-from` location: reads its key table; layers are fetched on hits only. */

@@ -114,4 +114,9 @@ export interface RunResult {
  */
 export interface Executor {
   run(container: Container, signal?: AbortSignal): Promise<RunResult>;
+  /**
+   * Releases what the executor keeps between runs (processes, namespaces) and waits until it is
+   * gone; for an executor that keeps nothing, absent.
+   */
+  close?(): Promise<void>;
 }

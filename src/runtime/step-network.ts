@@ -1,23 +1,31 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { isErrnoException, MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 import { execCollect, findExecutable } from './oci-runtime.ts';
 
 /**
  * A step's own network namespace with outbound access through slirp4netns (BuildKit's default
- * "sandbox" network, which BuildKit makes with a CNI bridge or, rootless, with slirp4netns too):
- * the namespace is made with `ip netns add` (a bind mount under /run/netns that runc joins by
- * path), and slirp4netns gives it `tap0` (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) and `lo`,
- * NATing its connections to sockets of the host's own. `--disable-host-loopback` keeps 10.0.2.2
- * from reaching the host's 127.0.0.1, so loopback services of the host are out of reach; the
+ * "sandbox" network, which BuildKit makes with a CNI bridge or, rootless, with slirp4netns too).
+ * slirp4netns gives the namespace `tap0` (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) and
+ * NATs its connections to sockets of the host's own; `--disable-host-loopback` keeps 10.0.2.2
+ * from reaching the host's 127.0.0.1, so loopback services of the host are out of reach, and the
  * step's packets never appear on any interface of the host.
+ *
+ * The namespace itself is made in-process by strata's addon (`unshare(CLONE_NEWNET)` on a thread
+ * of its own, `lo` brought up) and held by an open file descriptor that runc joins through
+ * `/proc/<strata's pid>/fd/<n>`: no process start, no mount, and nothing left when strata dies.
+ * Without the addon it is made with `ip netns add` (a bind mount under /run/netns).
  */
 export interface StepNetwork {
   /** The namespace file to put in the spec's `linux.namespaces` (`{ type: 'network', path }`). */
   readonly path: string;
-  /** Stops slirp4netns and removes the namespace. */
+  /**
+   * Stops slirp4netns (by closing its exit fd) and lets go of the namespace; resolves once
+   * slirp4netns has exited and the namespace is gone. Idempotent.
+   */
   release(): Promise<void>;
 }
 
@@ -34,18 +42,29 @@ export const NETNS_PREFIX = 'strata-';
 /** How long slirp4netns may take to say the interface is up. */
 const READY_TIMEOUT_MS = 10_000;
 
+/** How long slirp4netns may take to exit once its exit fd is closed, before it is killed. */
+const EXIT_TIMEOUT_MS = 5_000;
+
+/** slirp4netns's fds: 3 is the ready fd, 4 the exit fd, 5 the namespace (when strata holds it open). */
+const SLIRP_STDIO_NETNS_FD = 5;
+
+/** A namespace for a step's network: where runc and slirp4netns find it, and how it is let go. */
+interface Namespace {
+  /** For runc (and everything else outside slirp4netns). */
+  readonly path: string;
+  /** For slirp4netns, whose fd 5 is `fd` when there is one. */
+  readonly slirpPath: string;
+  readonly fd?: number;
+  remove(): Promise<void>;
+}
+
 /**
- * Makes the network namespace `name` (the run's id, so a crashed run's namespace is found by its
- * bundle) and starts slirp4netns on it; resolves once `tap0` is configured.
+ * Makes a network namespace for one step and starts slirp4netns on it; resolves once `tap0` is
+ * configured. `name` (the run's id, under {@link NETNS_PREFIX}) names the namespace only where
+ * `ip netns add` makes it, so a crashed run's namespace is found by its bundle.
  */
 export async function openStepNetwork(name: string): Promise<StepNetwork> {
-  const path = `/run/netns/${name}`;
-  const added = await execCollect(await tool('ip'), ['netns', 'add', name]);
-  if (added.exitCode !== 0) {
-    throw new NetworkSetupError(`cannot create network namespace ${name}: ${added.stderr.trim()}`, {
-      hint: 'apt-get install iproute2',
-    });
-  }
+  const namespace = await createNamespace(name);
   let slirp: ChildProcess | undefined;
   try {
     slirp = spawn(
@@ -55,52 +74,125 @@ export async function openStepNetwork(name: string): Promise<StepNetwork> {
         '--mtu=65520',
         '--disable-host-loopback',
         '--ready-fd=3',
-        // fd 4 is a pipe whose other end only strata holds: if strata dies, slirp4netns exits too.
+        // fd 4 is a pipe whose other end only strata holds: closing it stops slirp4netns, and if
+        // strata dies, slirp4netns exits too.
         '--exit-fd=4',
         '--netns-type=path',
-        path,
+        namespace.slirpPath,
         'tap0',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+      {
+        stdio: [
+          'ignore',
+          'ignore',
+          'pipe',
+          'pipe',
+          'pipe',
+          ...(namespace.fd !== undefined ? [namespace.fd] : []),
+        ],
+      },
     );
     await ready(slirp);
   } catch (error) {
     slirp?.kill('SIGKILL');
-    await deleteNamespace(name);
+    await namespace.remove();
     if (error instanceof NetworkSetupError) throw error;
     throw new NetworkSetupError('cannot start slirp4netns for the step', {
       cause: error,
       hint: 'apt-get install slirp4netns, or build with --network host --allow network.host',
     });
   }
-  const process = slirp;
+  const child = slirp;
+  // Neither slirp4netns nor its pipes keep Node running: a network made ahead of need may sit
+  // unused when the program is done, and its exit fd takes slirp4netns down when strata exits.
+  child.unref();
+  for (const stream of child.stdio) (stream as { unref?: () => void } | null)?.unref?.();
+  let released: Promise<void> | undefined;
   return {
-    path,
-    async release() {
-      if (process.exitCode === null && process.signalCode === null) {
-        const exited = once(process, 'exit');
-        process.kill('SIGTERM');
-        await exited;
-      }
-      await deleteNamespace(name);
+    path: namespace.path,
+    release() {
+      released ??= stop(child).then(() => namespace.remove());
+      return released;
     },
   };
 }
 
-/** Removes the namespaces `ip netns` lists under strata's prefix that `keep` does not name. */
+/** Closes slirp4netns's exit fd and waits for it to exit (killing it if it does not). */
+async function stop(slirp: ChildProcess): Promise<void> {
+  if (slirp.exitCode !== null || slirp.signalCode !== null) return;
+  const exited = once(slirp, 'exit');
+  (slirp.stdio[4] as Writable).destroy();
+  const timer = setTimeout(() => slirp.kill('SIGKILL'), EXIT_TIMEOUT_MS);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A new network namespace: by the addon where it is built, else by `ip netns add`. */
+async function createNamespace(name: string): Promise<Namespace> {
+  const native = nativeCalls();
+  if (native?.netNamespace) {
+    let fd: number;
+    try {
+      fd = native.netNamespace();
+    } catch (error) {
+      throw new NetworkSetupError('cannot create a network namespace for the step', { cause: error });
+    }
+    let closed = false;
+    return {
+      path: `/proc/${process.pid}/fd/${fd}`,
+      slirpPath: `/proc/self/fd/${SLIRP_STDIO_NETNS_FD}`,
+      fd,
+      async remove() {
+        // The namespace goes when its last reference does; slirp4netns has exited, the step's
+        // processes are gone, and this fd is the last.
+        if (!closed) closeSync(fd);
+        closed = true;
+      },
+    };
+  }
+  const path = `/run/netns/${name}`;
+  const added = await execCollect(await tool('ip'), ['netns', 'add', name]);
+  if (added.exitCode !== 0) {
+    throw new NetworkSetupError(`cannot create network namespace ${name}: ${added.stderr.trim()}`, {
+      hint: 'apt-get install iproute2',
+    });
+  }
+  return { path, slirpPath: path, remove: () => deleteNamespace(name) };
+}
+
+/**
+ * Removes the namespaces `ip netns` lists under strata's prefix whose owner is gone: those named
+ * after a run's bundle (strata before the pool) that `isLive` does not name, and those named
+ * `strata-net-<pid>-…` whose process has exited.
+ */
 export async function sweepStepNetworks(isLive: (name: string) => boolean): Promise<string[]> {
   const listed = await execCollect(await tool('ip'), ['netns', 'list']);
   if (listed.exitCode !== 0) return []; // no iproute2: no namespace of strata's can exist
   const names = listed.stdout
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(NETNS_PREFIX) && !isLive(n));
+    .filter((n) => n.startsWith(NETNS_PREFIX) && !isLive(n) && !isOwnerRunning(n));
   for (const name of names) await deleteNamespace(name);
   return names;
 }
 
+/** Whether a `strata-net-<pid>-…` namespace's process is still running. */
+function isOwnerRunning(name: string): boolean {
+  const pid = /^strata-net-(\d+)-/.exec(name)?.[1];
+  if (pid === undefined) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (error) {
+    return isErrnoException(error, 'EPERM'); // ESRCH: gone
+  }
+}
+
 /**
- * `ip netns delete`: a lazy unmount of the namespace's bind mount, then the file's removal. Done
+ * `ip netns delete` (of a namespace `ip netns add` made): a lazy unmount of the namespace's bind mount, then the file's removal. Done
  * with strata's addon where it is built (one process start less per step), else with `ip`.
  */
 async function deleteNamespace(name: string): Promise<void> {

@@ -31,6 +31,11 @@ export interface NativeCalls {
     atimeMs: number,
     mtimeMs: number,
   ): void;
+  /**
+   * A new network namespace with `lo` up, as an open close-on-exec fd (unshare(CLONE_NEWNET) on a
+   * thread of its own); the namespace lives until the fd is closed and nothing else holds it.
+   */
+  netNamespace?(): number;
 }
 
 /** umount2's lazy-unmount flag. */

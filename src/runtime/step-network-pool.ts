@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { StrataError } from '../util/index.ts';
+import { NETNS_PREFIX, openStepNetwork, type StepNetwork } from './step-network.ts';
+
+/** The pool was closed: no more networks are handed out. */
+export class NetworkPoolClosedError extends StrataError {
+  constructor() {
+    super('NETWORK_POOL_CLOSED', 'cannot give a step a network: the executor is closed');
+  }
+}
+
+/**
+ * Step networks ({@link StepNetwork}) made one ahead of need. Bringing a network up (a namespace
+ * and slirp4netns's start) takes tens of milliseconds; a build's steps come one after another, so
+ * when a step takes its network the pool starts the next one, which comes up while that step
+ * runs. Each network serves exactly one step and is never reused: a spare is as fresh as one
+ * made on demand. Taken networks are released by their step (which waits only for what must be
+ * gone before the step's result is final); their teardown finishes in the background and
+ * {@link close} waits for it, after releasing the spare. Nothing the pool starts outlives strata:
+ * slirp4netns exits when its exit fd closes, and a namespace held by an fd goes with the process.
+ */
+export class StepNetworkPool {
+  #spare: Promise<StepNetwork> | undefined;
+  readonly #teardowns = new Set<Promise<void>>();
+  #closed = false;
+
+  /**
+   * A fresh network for one step, and the start of the next one's. A spare that failed to come
+   * up is this call's error, as a network made now would fail the same way.
+   */
+  take(): Promise<StepNetwork> {
+    if (this.#closed) return Promise.reject(new NetworkPoolClosedError());
+    const network = this.#spare ?? open();
+    this.#spare = undefined;
+    // The next comes up once this one has (never two starts at once): while the step runs.
+    network.then(
+      () => {
+        if (!this.#closed && this.#spare === undefined) {
+          const spare = open();
+          spare.catch(() => undefined); // its failure is the error of the step that takes it
+          this.#spare = spare;
+        }
+      },
+      () => undefined, // the taker reports it
+    );
+    return network;
+  }
+
+  /**
+   * Lets go of a taken network: its teardown runs in the background and {@link close} waits for it.
+   */
+  release(network: StepNetwork): void {
+    this.#track(network.release());
+  }
+
+  /**
+   * Releases the spare and waits until every network the pool made is gone; the first teardown
+   * error, if any, is thrown. Later {@link take}s fail.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare)
+      this.#track(
+        spare.then(
+          (network) => network.release(),
+          () => undefined, // it never came up, and removed what it had made
+        ),
+      );
+    const results = await Promise.allSettled([...this.#teardowns]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  #track(teardown: Promise<void>): void {
+    // Rejections are kept for close(); until then the promise is observed, never unhandled.
+    teardown.catch(() => undefined);
+    this.#teardowns.add(teardown);
+    teardown.then(
+      () => this.#teardowns.delete(teardown),
+      () => undefined, // kept in the set: close() throws it
+    );
+  }
+}
+
+/**
+ * A network under a fresh name. The name only matters where `ip netns add` makes the namespace:
+ * it carries strata's pid, so a sweep leaves the namespaces of live strata processes alone.
+ */
+function open(): Promise<StepNetwork> {
+  return openStepNetwork(`${NETNS_PREFIX}net-${process.pid}-${randomBytes(8).toString('hex')}`);
+}
