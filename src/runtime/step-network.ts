@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { closeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
 import { isErrnoException, MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 import { execCollect, findExecutable } from './oci-runtime.ts';
+import { type SlirpProcess, startSlirp } from './slirp-process.ts';
 
 /**
  * A step's own network namespace with outbound access through slirp4netns (BuildKit's default
@@ -39,12 +37,6 @@ export class NetworkSetupError extends StrataError {
 /** The prefix of every namespace name strata makes, so a sweep finds only its own. */
 export const NETNS_PREFIX = 'strata-';
 
-/** How long slirp4netns may take to say the interface is up. */
-const READY_TIMEOUT_MS = 10_000;
-
-/** How long slirp4netns may take to exit once its exit fd is closed, before it is killed. */
-const EXIT_TIMEOUT_MS = 5_000;
-
 /** slirp4netns's fds: 3 is the ready fd, 4 the exit fd, 5 the namespace (when strata holds it open). */
 const SLIRP_STDIO_NETNS_FD = 5;
 
@@ -60,74 +52,45 @@ interface Namespace {
 
 /**
  * Makes a network namespace for one step and starts slirp4netns on it; resolves once `tap0` is
- * configured. `name` (the run's id, under {@link NETNS_PREFIX}) names the namespace only where
- * `ip netns add` makes it, so a crashed run's namespace is found by its bundle.
+ * configured. `name` (under {@link NETNS_PREFIX}, see {@link sweepStepNetworks}) names the
+ * namespace only where `ip netns add` makes it.
  */
 export async function openStepNetwork(name: string): Promise<StepNetwork> {
   const namespace = await createNamespace(name);
-  let slirp: ChildProcess | undefined;
+  let slirp: SlirpProcess | undefined;
   try {
-    slirp = spawn(
+    slirp = await startSlirp(
       await tool('slirp4netns'),
       [
         '--configure',
         '--mtu=65520',
         '--disable-host-loopback',
         '--ready-fd=3',
-        // fd 4 is a pipe whose other end only strata holds: closing it stops slirp4netns, and if
-        // strata dies, slirp4netns exits too.
         '--exit-fd=4',
         '--netns-type=path',
         namespace.slirpPath,
         'tap0',
       ],
-      {
-        stdio: [
-          'ignore',
-          'ignore',
-          'pipe',
-          'pipe',
-          'pipe',
-          ...(namespace.fd !== undefined ? [namespace.fd] : []),
-        ],
-      },
+      namespace.fd,
     );
-    await ready(slirp);
+    await slirp.ready;
   } catch (error) {
-    slirp?.kill('SIGKILL');
+    await slirp?.stop();
     await namespace.remove();
-    if (error instanceof NetworkSetupError) throw error;
     throw new NetworkSetupError('cannot start slirp4netns for the step', {
       cause: error,
       hint: 'apt-get install slirp4netns, or build with --network host --allow network.host',
     });
   }
-  const child = slirp;
-  // Neither slirp4netns nor its pipes keep Node running: a network made ahead of need may sit
-  // unused when the program is done, and its exit fd takes slirp4netns down when strata exits.
-  child.unref();
-  for (const stream of child.stdio) (stream as { unref?: () => void } | null)?.unref?.();
+  const running = slirp;
   let released: Promise<void> | undefined;
   return {
     path: namespace.path,
     release() {
-      released ??= stop(child).then(() => namespace.remove());
+      released ??= running.stop().then(() => namespace.remove());
       return released;
     },
   };
-}
-
-/** Closes slirp4netns's exit fd and waits for it to exit (killing it if it does not). */
-async function stop(slirp: ChildProcess): Promise<void> {
-  if (slirp.exitCode !== null || slirp.signalCode !== null) return;
-  const exited = once(slirp, 'exit');
-  (slirp.stdio[4] as Writable).destroy();
-  const timer = setTimeout(() => slirp.kill('SIGKILL'), EXIT_TIMEOUT_MS);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A new network namespace: by the addon where it is built, else by `ip netns add`. */
@@ -212,44 +175,6 @@ async function deleteNamespace(name: string): Promise<void> {
   const deleted = await execCollect(await tool('ip'), ['netns', 'delete', name]);
   if (deleted.exitCode !== 0 && !/No such file/.test(deleted.stderr))
     throw new NetworkSetupError(`cannot remove network namespace ${name}: ${deleted.stderr.trim()}`);
-}
-
-/** Waits for slirp4netns to write to its ready fd, or fails with what it printed. */
-async function ready(slirp: ChildProcess): Promise<void> {
-  const readyPipe = slirp.stdio[3] as Readable;
-  let stderr = '';
-  slirp.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-2000);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => fail(new NetworkSetupError('slirp4netns did not come up in time')),
-      READY_TIMEOUT_MS,
-    );
-    const done = () => {
-      clearTimeout(timer);
-      readyPipe.removeAllListeners('data');
-      slirp.removeListener('exit', onExit);
-      slirp.removeListener('error', fail);
-    };
-    const fail = (error: Error) => {
-      done();
-      reject(error);
-    };
-    const onExit = (code: number | null) =>
-      fail(
-        new NetworkSetupError(
-          `slirp4netns exited (${code ?? 'signal'}) before the network was up: ${stderr.trim()}`,
-        ),
-      );
-    readyPipe.once('data', () => {
-      done();
-      resolve();
-    });
-    slirp.once('exit', onExit);
-    slirp.once('error', fail);
-  });
-  readyPipe.resume();
 }
 
 const tools = new Map<string, Promise<string>>();
