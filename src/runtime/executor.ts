@@ -116,7 +116,7 @@ export interface Executor {
   run(container: Container, signal?: AbortSignal): Promise<RunResult>;
   /**
    * Releases what the executor keeps between runs (processes, namespaces) and waits until it is
-   * gone; for an executor that keeps nothing, absent.
+   * gone; for an executor that keeps nothing, absent. The executor stays usable.
    */
   close?(): Promise<void>;
 }

@@ -237,7 +237,7 @@ export class OciExecutor implements Executor {
   /**
    * Releases what the executor keeps between runs (the network made ahead for the next sandbox
    * step) and waits until the networks of finished runs are gone. Call it when the build is done,
-   * failed or was interrupted; runs after it fail.
+   * failed or was interrupted; a run after it starts afresh.
    */
   close(): Promise<void> {
     return this.#networks.close();

@@ -1,13 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { StrataError } from '../util/index.ts';
 import { NETNS_PREFIX, openStepNetwork, type StepNetwork } from './step-network.ts';
-
-/** The pool was closed: no more networks are handed out. */
-export class NetworkPoolClosedError extends StrataError {
-  constructor() {
-    super('NETWORK_POOL_CLOSED', 'cannot give a step a network: the executor is closed');
-  }
-}
 
 /**
  * Step networks ({@link StepNetwork}) made one ahead of need. Bringing a network up (a namespace
@@ -22,20 +14,21 @@ export class NetworkPoolClosedError extends StrataError {
 export class StepNetworkPool {
   #spare: Promise<StepNetwork> | undefined;
   readonly #teardowns = new Set<Promise<void>>();
-  #closed = false;
+  /** Counts {@link close} calls: a network taken before one starts no spare after it. */
+  #generation = 0;
 
   /**
    * A fresh network for one step, and the start of the next one's. A spare that failed to come
    * up is this call's error, as a network made now would fail the same way.
    */
   take(): Promise<StepNetwork> {
-    if (this.#closed) return Promise.reject(new NetworkPoolClosedError());
     const network = this.#spare ?? open();
     this.#spare = undefined;
+    const generation = this.#generation;
     // The next comes up once this one has (never two starts at once): while the step runs.
     network.then(
       () => {
-        if (!this.#closed && this.#spare === undefined) {
+        if (generation === this.#generation && this.#spare === undefined) {
           const spare = open();
           spare.catch(() => undefined); // its failure is the error of the step that takes it
           this.#spare = spare;
@@ -54,11 +47,11 @@ export class StepNetworkPool {
   }
 
   /**
-   * Releases the spare and waits until every network the pool made is gone; the first teardown
-   * error, if any, is thrown. Later {@link take}s fail.
+   * Releases the spare and waits until every network the pool made and was given back is gone;
+   * the first teardown error, if any, is thrown. A later {@link take} starts afresh.
    */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#generation++;
     const spare = this.#spare;
     this.#spare = undefined;
     if (spare)

@@ -191,6 +191,7 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       } finally {
         server.close();
       }
+      await executor.close(); // the network made ahead for a next sandbox step goes too
       assert.deepEqual(
         execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).match(/strata-\S+/g) ?? [],
         [],
