@@ -40,6 +40,22 @@ export const NETNS_PREFIX = 'strata-';
 /** slirp4netns's fds: 3 is the ready fd, 4 the exit fd, 5 the namespace (when strata holds it open). */
 const SLIRP_STDIO_NETNS_FD = 5;
 
+/** How {@link openStepNetwork} makes the network. */
+export interface StepNetworkOptions {
+  /** The slirp4netns program (default: the one on PATH or in the sbin directories). */
+  readonly slirp4netns?: string;
+}
+
+/** The slirp4netns that steps' networks use: its path, else its bare name (for the error). */
+export function slirp4netnsPath(): Promise<string> {
+  return tool('slirp4netns');
+}
+
+/** How a step's namespace is made here: by strata's addon, or by `ip netns add` without it. */
+export function namespaceMaker(): 'addon' | 'ip netns' {
+  return nativeCalls()?.netNamespace ? 'addon' : 'ip netns';
+}
+
 /** A namespace for a step's network: where runc and slirp4netns find it, and how it is let go. */
 interface Namespace {
   /** For runc (and everything else outside slirp4netns). */
@@ -55,12 +71,12 @@ interface Namespace {
  * configured. `name` (under {@link NETNS_PREFIX}, see {@link sweepStepNetworks}) names the
  * namespace only where `ip netns add` makes it.
  */
-export async function openStepNetwork(name: string): Promise<StepNetwork> {
+export async function openStepNetwork(name: string, options: StepNetworkOptions = {}): Promise<StepNetwork> {
   const namespace = await createNamespace(name);
   let slirp: SlirpProcess | undefined;
   try {
     slirp = await startSlirp(
-      await tool('slirp4netns'),
+      options.slirp4netns ?? (await slirp4netnsPath()),
       [
         '--configure',
         '--mtu=65520',
