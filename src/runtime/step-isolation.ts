@@ -61,7 +61,11 @@ export async function stepIsolation(options: StepNetworkOptions = {}): Promise<S
   return {
     network: await stepNetworkStatus(options),
     seccomp: (await kernelHasSeccomp())
-      ? { enabled: true, profile: "Docker's default profile, built into strata", allowedSyscalls: allowed.size }
+      ? {
+          enabled: true,
+          profile: "Docker's default profile, built into strata",
+          allowedSyscalls: allowed.size,
+        }
       : { enabled: false, reason: 'the kernel has no seccomp (no Seccomp line in /proc/self/status)' },
     namespaces: ['mount', 'pid', 'ipc', 'uts', 'network'],
     userNamespace: false,
