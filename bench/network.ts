@@ -9,6 +9,7 @@
  *
  * Usage: node --import tsx bench/network.ts [runc|crun]
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type OciExecutor, openExecutor, openStepNetwork } from '../src/runtime/index.ts';
@@ -23,6 +24,15 @@ function quartiles(values: readonly number[]): { q1: number; median: number; q3:
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
   return { q1: at(0.25), median: at(0.5), q3: at(0.75) };
+}
+
+/** CPU time of this process and its reaped children, user + system, in ms (/proc/self/stat). */
+function cpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime: fields 14–17 of proc(5), 11–14 after the command.
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return (ticks * 1000) / 100; // USER_HZ
 }
 
 async function step(executor: OciExecutor, rootfs: string, mode: Mode): Promise<number> {
@@ -47,6 +57,7 @@ try {
     for (const mode of modes) times.get(mode)?.push(await step(executor, rootfs, mode));
   const setup: number[] = [];
   const teardown: number[] = [];
+  const cpuBefore = cpuMs();
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
     const network = await openStepNetwork(`strata-net-${process.pid}-bench${i}`);
@@ -66,6 +77,9 @@ try {
   }
   console.log(`  namespace + slirp4netns up:    ${fmt(quartiles(setup))}`);
   console.log(`  slirp4netns down + netns gone: ${fmt(quartiles(teardown))}`);
+  console.log(
+    `  CPU per network (strata + slirp4netns, user + system): ${((cpuMs() - cpuBefore) / runs).toFixed(1)} ms`,
+  );
   await executor.close();
 } finally {
   removeTempDir(dir);
