@@ -1,5 +1,5 @@
 import { closeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { isErrnoException, MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 import { execCollect, findExecutable } from './oci-runtime.ts';
 import { type SlirpProcess, startSlirp } from './slirp-process.ts';
@@ -143,31 +143,50 @@ async function createNamespace(name: string): Promise<Namespace> {
 }
 
 /**
- * Removes the namespaces `ip netns` lists under strata's prefix whose owner is gone: those named
- * after a run's bundle (strata before the pool) that `isLive` does not name, and those named
- * `strata-net-<pid>-…` whose process has exited.
+ * Removes the namespaces `ip netns` lists under strata's prefix whose owner is gone. `ip netns`
+ * lists the namespaces of every strata process on the machine, whatever its store, so each is
+ * judged by its own owner: a `strata-net-<pid>-…` one (this version's, made without the addon)
+ * by whether that process runs; one named after a run's bundle (older versions) by `isLive` (the
+ * bundles of this store) and, as it may be another store's, by whether a slirp4netns still serves it.
  */
 export async function sweepStepNetworks(isLive: (name: string) => boolean): Promise<string[]> {
   const listed = await execCollect(await tool('ip'), ['netns', 'list']);
   if (listed.exitCode !== 0) return []; // no iproute2: no namespace of strata's can exist
-  const names = listed.stdout
+  const candidates = listed.stdout
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(NETNS_PREFIX) && !isLive(n) && !isOwnerRunning(n));
+    .filter((n) => n.startsWith(NETNS_PREFIX) && !isLive(n));
+  const served = candidates.some((n) => !OWNED_NAME.test(n)) ? await servedNamespaces() : new Set<string>();
+  const names = candidates.filter((n) => {
+    const pid = OWNED_NAME.exec(n)?.[1];
+    return pid === undefined ? !served.has(n) : !isRunning(Number(pid));
+  });
   for (const name of names) await deleteNamespace(name);
   return names;
 }
 
-/** Whether a `strata-net-<pid>-…` namespace's process is still running. */
-function isOwnerRunning(name: string): boolean {
-  const pid = /^strata-net-(\d+)-/.exec(name)?.[1];
-  if (pid === undefined) return false;
+/** A namespace name that carries its strata process's pid. */
+const OWNED_NAME = /^strata-net-(\d+)-/;
+
+function isRunning(pid: number): boolean {
   try {
-    process.kill(Number(pid), 0);
+    process.kill(pid, 0);
     return true;
   } catch (error) {
     return isErrnoException(error, 'EPERM'); // ESRCH: gone
   }
+}
+
+/** The /run/netns names that a running process (slirp4netns) has on its command line. */
+async function servedNamespaces(): Promise<Set<string>> {
+  const served = new Set<string>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''); // exited meanwhile
+    for (const arg of cmdline.split('\0'))
+      if (arg.startsWith('/run/netns/')) served.add(arg.slice('/run/netns/'.length));
+  }
+  return served;
 }
 
 /**

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,6 +9,7 @@ import {
   openStepNetwork,
   StepNetworkPool,
   stepIsolation,
+  sweepStepNetworks,
 } from '../../src/runtime/index.ts';
 import { formatErrorChain } from '../../src/util/index.ts';
 import { tempDir } from '../support/cli.ts';
@@ -113,5 +116,25 @@ describe('step networks', () => {
     assert.equal(isolation.network.available, false);
     assert.ok(!isolation.network.available && /apt-get install slirp4netns/.test(isolation.network.error));
     assert.equal(isolation.seccomp.enabled, true);
+  });
+
+  it('sweeps the namespaces of dead strata processes only, whatever store made the live ones', async () => {
+    const dead = spawnSync('true').pid ?? 0;
+    const names = {
+      deadOwner: `strata-net-${dead}-sweep`,
+      liveOwner: `strata-net-${process.pid}-sweep`,
+      oldUnserved: `strata-${randomBytes(12).toString('hex')}`,
+      oldOfThisStore: `strata-${randomBytes(12).toString('hex')}`,
+    };
+    for (const name of Object.values(names)) execFileSync('ip', ['netns', 'add', name]);
+    try {
+      const swept = await sweepStepNetworks((name) => name === names.oldOfThisStore);
+      assert.deepEqual(swept.sort(), [names.deadOwner, names.oldUnserved].sort());
+      const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      assert.ok(left.includes(names.liveOwner) && left.includes(names.oldOfThisStore), left);
+      assert.ok(!left.includes(names.deadOwner) && !left.includes(names.oldUnserved), left);
+    } finally {
+      for (const name of Object.values(names)) spawnSync('ip', ['netns', 'delete', name]);
+    }
   });
 });
