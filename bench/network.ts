@@ -4,7 +4,8 @@
  * `sandbox` (a namespace of its own with slirp4netns, the default), `sandbox` again right after a
  * sandbox step (its network made while the previous step ran, as in a build's run of RUNs) and
  * `none` — alternating in that order, BENCH_RUNS rounds (default 30), and prints the median and
- * quartiles per step, the sandbox's cost over host, and the setup and teardown of one network
+ * quartiles per step, the sandbox's cost over host (from the medians, and per round paired), how
+ * long a step waits for its network from the pool, and the setup and teardown of one network
  * alone, without the executor's spare (namespace + slirp4netns up; slirp4netns down + namespace gone).
  *
  * Usage: node --import tsx bench/network.ts [runc|crun]
@@ -12,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type OciExecutor, openExecutor, openStepNetwork } from '../src/runtime/index.ts';
+import { type OciExecutor, openExecutor, openStepNetwork, StepNetworkPool } from '../src/runtime/index.ts';
 import { Collector, makeBusyboxRootfs, removeTempDir } from '../test/runtime/busybox-rootfs.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 30);
@@ -49,12 +50,26 @@ async function step(executor: OciExecutor, rootfs: string, mode: Mode): Promise<
 }
 
 const { dir, rootfs } = makeBusyboxRootfs('strata-bench-network-');
+const fmt = (q: { q1: number; median: number; q3: number }) =>
+  `${q.median.toFixed(1)} ms (q1 ${q.q1.toFixed(1)}, q3 ${q.q3.toFixed(1)})`;
 try {
   const executor = await openExecutor({ stateDir: join(dir, 'state'), runtime });
   const times = new Map<string, number[]>(modes.map((m) => [m, []]));
   for (const mode of modes) await step(executor, rootfs, mode); // warm-up
   for (let i = 0; i < runs; i++)
     for (const mode of modes) times.get(mode)?.push(await step(executor, rootfs, mode));
+  // What a sandboxed step waits for its network: take one, run a (host) step as long as a RUN,
+  // give it back, as the executor does.
+  const pool = new StepNetworkPool();
+  const waits: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const network = await pool.take();
+    waits.push(performance.now() - start);
+    await step(executor, rootfs, 'host');
+    pool.release(network);
+  }
+  await pool.close();
   const setup: number[] = [];
   const teardown: number[] = [];
   const cpuBefore = cpuMs();
@@ -66,15 +81,22 @@ try {
     setup.push(up - start);
     teardown.push(performance.now() - up);
   }
-  const fmt = (q: { q1: number; median: number; q3: number }) =>
-    `${q.median.toFixed(1)} ms (q1 ${q.q1.toFixed(1)}, q3 ${q.q3.toFixed(1)})`;
   console.log(`${executor.runtime.flavour} (${executor.runtime.mode}), ${runs} runs each, RUN true:`);
   for (const mode of modes) console.log(`  ${mode.padEnd(22)} ${fmt(quartiles(times.get(mode) ?? []))}`);
   const host = quartiles(times.get('host') ?? []).median;
   for (const mode of ['sandbox', 'sandbox, after sandbox'] as const) {
     const sandbox = quartiles(times.get(mode) ?? []).median;
-    console.log(`  ${mode} − host: ${(sandbox - host).toFixed(1)} ms per RUN`);
+    // Paired: each round's sandbox step against the host step of the same round (load drifts
+    // over seconds, so neighbours share more of it than the two columns' medians do).
+    const hosts = times.get('host') ?? [];
+    const paired = quartiles((times.get(mode) ?? []).map((t, i) => t - (hosts[i] ?? Number.NaN)));
+    console.log(
+      `  ${mode} − host: ${(sandbox - host).toFixed(1)} ms per RUN (medians); per round, paired: ${fmt(paired)}`,
+    );
   }
+  console.log(
+    `  a step's wait for its network (pool.take(), the next made while a step runs): ${fmt(quartiles(waits))}`,
+  );
   console.log(`  namespace + slirp4netns up:    ${fmt(quartiles(setup))}`);
   console.log(`  slirp4netns down + netns gone: ${fmt(quartiles(teardown))}`);
   console.log(
