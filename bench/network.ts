@@ -66,7 +66,9 @@ try {
     const start = performance.now();
     const network = await pool.take();
     waits.push(performance.now() - start);
-    await step(executor, rootfs, 'host');
+    const running = step(executor, rootfs, 'host');
+    pool.prepareNext();
+    await running;
     pool.release(network);
   }
   await pool.close();

@@ -132,7 +132,8 @@ export class OciExecutor implements Executor {
   ): Promise<RunResult> {
     const { rootfs, cwd, id, bundle } = where;
     const spec = container.process;
-    // The step's network (made ahead by the pool, or coming up while the bundle is prepared).
+    // The step's network (made ahead while the previous step ran, or coming up while the bundle is
+    // prepared).
     if (spec.network === 'sandbox') {
       const network = this.#networks.take();
       network.catch(() => undefined); // awaited below, where its failure is the run's error
@@ -173,7 +174,7 @@ export class OciExecutor implements Executor {
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     throwIfAborted(signal);
-    const outcome = await runBundle(
+    const running = runBundle(
       this.#oci,
       {
         bundle,
@@ -184,6 +185,9 @@ export class OciExecutor implements Executor {
       },
       signal,
     );
+    // The runtime has been started: the next sandboxed step's network comes up while this runs.
+    if (network) this.#networks.prepareNext();
+    const outcome = await running;
     if (outcome.aborted) throw new AbortedError('step aborted', { cause: signal?.reason });
     if (outcome.runtimeError !== undefined) {
       throw new ContainerStartError(

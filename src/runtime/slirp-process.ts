@@ -73,7 +73,7 @@ async function startWithAddon(
       [file, ...args],
       [-1, -1, errorWrite, readyWrite, exitRead, ...(extraFd !== undefined ? [extraFd] : [])],
     );
-    // The child's ends are the child's alone: EOF on the ready pipe then means it has exited.
+    // The child's ends are the child's alone: EOF on its stderr then means it has exited.
     for (const fd of [readyWrite, exitRead, errorWrite]) closeFd(pipes, fd);
   } catch (error) {
     for (const fd of [...pipes]) closeFd(pipes, fd);

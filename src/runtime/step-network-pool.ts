@@ -4,8 +4,8 @@ import { NETNS_PREFIX, openStepNetwork, type StepNetwork } from './step-network.
 /**
  * Step networks ({@link StepNetwork}) made one ahead of need. Bringing a network up (a namespace
  * and slirp4netns's start) takes tens of milliseconds; a build's steps come one after another, so
- * when a step takes its network the pool starts the next one, which comes up while that step
- * runs. Each network serves exactly one step and is never reused: a spare is as fresh as one
+ * once a step's container runs, the pool starts the next step's network ({@link prepareNext}),
+ * which comes up while that step runs. Each network serves exactly one step and is never reused: a spare is as fresh as one
  * made on demand. Taken networks are released by their step (which waits only for what must be
  * gone before the step's result is final); their teardown finishes in the background and
  * {@link close} waits for it, after releasing the spare. Nothing the pool starts outlives strata:
@@ -14,29 +14,27 @@ import { NETNS_PREFIX, openStepNetwork, type StepNetwork } from './step-network.
 export class StepNetworkPool {
   #spare: Promise<StepNetwork> | undefined;
   readonly #teardowns = new Set<Promise<void>>();
-  /** Counts {@link close} calls: a network taken before one starts no spare after it. */
-  #generation = 0;
 
   /**
-   * A fresh network for one step, and the start of the next one's. A spare that failed to come
-   * up is this call's error, as a network made now would fail the same way.
+   * A fresh network for one step: the one made ahead, else one made now. A spare that failed to
+   * come up is this call's error, as a network made now would fail the same way.
    */
   take(): Promise<StepNetwork> {
     const network = this.#spare ?? open();
     this.#spare = undefined;
-    const generation = this.#generation;
-    // The next comes up once this one has (never two starts at once): while the step runs.
-    network.then(
-      () => {
-        if (generation === this.#generation && this.#spare === undefined) {
-          const spare = open();
-          spare.catch(() => undefined); // its failure is the error of the step that takes it
-          this.#spare = spare;
-        }
-      },
-      () => undefined, // the taker reports it
-    );
     return network;
+  }
+
+  /**
+   * Starts making the next step's network, unless one is on its way. The executor calls it once
+   * the step's container has been started: the work (a namespace, a process start) then runs while
+   * the step does, not while its bundle is prepared.
+   */
+  prepareNext(): void {
+    if (this.#spare !== undefined) return;
+    const spare = open();
+    spare.catch(() => undefined); // its failure is the error of the step that takes it
+    this.#spare = spare;
   }
 
   /**
@@ -51,7 +49,6 @@ export class StepNetworkPool {
    * the first teardown error, if any, is thrown. A later {@link take} starts afresh.
    */
   async close(): Promise<void> {
-    this.#generation++;
     const spare = this.#spare;
     this.#spare = undefined;
     if (spare)

@@ -97,6 +97,8 @@ describe('step networks', () => {
     const before = heldNamespaces();
     const pool = new StepNetworkPool();
     const first = await pool.take();
+    pool.prepareNext();
+    pool.prepareNext(); // one spare at most
     const second = await pool.take();
     assert.notEqual(statSync(first.path).ino, statSync(second.path).ino);
     pool.release(first);
@@ -129,9 +131,10 @@ describe('step networks', () => {
     for (const name of Object.values(names)) execFileSync('ip', ['netns', 'add', name]);
     try {
       const swept = await sweepStepNetworks((name) => name === names.oldOfThisStore);
-      assert.deepEqual(swept.sort(), [names.deadOwner, names.oldUnserved].sort());
+      // Other strata processes on the machine sweep too (and older ones everything not theirs), so
+      // only this sweep's own decisions are asserted: what it kept, and that the dead are gone.
+      assert.ok(!swept.includes(names.liveOwner) && !swept.includes(names.oldOfThisStore), swept.join(' '));
       const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-      assert.ok(left.includes(names.liveOwner) && left.includes(names.oldOfThisStore), left);
       assert.ok(!left.includes(names.deadOwner) && !left.includes(names.oldUnserved), left);
     } finally {
       for (const name of Object.values(names)) spawnSync('ip', ['netns', 'delete', name]);
