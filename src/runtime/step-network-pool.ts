@@ -5,9 +5,9 @@ import { NETNS_PREFIX, openStepNetwork, type StepNetwork } from './step-network.
  * Step networks ({@link StepNetwork}) made one ahead of need. Bringing a network up (a namespace
  * and slirp4netns's start) takes tens of milliseconds; a build's steps come one after another, so
  * once a step's container runs, the pool starts the next step's network ({@link prepareNext}),
- * which comes up while that step runs. Each network serves exactly one step and is never reused: a spare is as fresh as one
- * made on demand. Taken networks are released by their step (which waits only for what must be
- * gone before the step's result is final); their teardown finishes in the background and
+ * which comes up while that step runs. Each network serves exactly one step and is never reused:
+ * a spare is as fresh as one made on demand. A step gives its network back without waiting for
+ * it to go (nothing of the step's result depends on it); the teardown runs in the background and
  * {@link close} waits for it, after releasing the spare. Nothing the pool starts outlives strata:
  * slirp4netns exits when its exit fd closes, and a namespace held by an fd goes with the process.
  */
