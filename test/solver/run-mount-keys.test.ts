@@ -29,7 +29,11 @@ describe('RUN --mount: what goes into the cache key (BuildKit ExecOp.CacheMap)',
 
   const same: ReadonlyArray<readonly [string, string, string]> = [
     ['a cache mount renamed', 'type=cache,target=/c,id=one', 'type=cache,target=/c,id=two'],
-    ['a cache mount with another sharing mode', 'type=cache,target=/c', 'type=cache,target=/c,sharing=locked'],
+    [
+      'a cache mount with another sharing mode',
+      'type=cache,target=/c',
+      'type=cache,target=/c,sharing=locked',
+    ],
   ];
   for (const [name, a, b] of same) {
     it(`keeps the key: ${name}`, async () => assert.equal(await keyOf(a), await keyOf(b)));
