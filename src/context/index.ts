@@ -8,6 +8,7 @@
 export * from './checksum-cache.ts';
 export * from './content-checksum.ts';
 export * from './context-view.ts';
+export * from './copy-ignored.ts';
 export * from './dockerignore.ts';
 export * from './errors.ts';
 export { BadPatternError, goMatch, hasWildcards } from './go-match.ts';

@@ -15,6 +15,7 @@ export * from './dockerfile-error.ts';
 export * from './go-duration.ts';
 export { chompHeredoc, parseWords } from './instruction-arguments.ts';
 export * from './instructions.ts';
+export * from './lint-rules.ts';
 export { parseHeredocWord } from './logical-lines.ts';
 export * from './parse-dockerfile.ts';
 export * from './run-mount.ts';

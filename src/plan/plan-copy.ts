@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import {
   type AddInstruction,
   type CopyInstruction,
@@ -29,6 +30,18 @@ export function planCopy(
     name: s.name,
     content: s.expand ? expand(s.content, rawLexer) : s.content,
   }));
+  const fromContext = instruction.kind === 'add' || instruction.from === undefined;
+  if (fromContext && c.isIgnored !== undefined) {
+    for (const source of sources) {
+      if (instruction.kind === 'add' && isRemoteSource(source)) continue;
+      if (!c.isIgnored(source)) continue;
+      c.plan.warn(
+        'CopyIgnoredFile',
+        `Attempting to ${instruction.kind === 'add' ? 'Add' : 'Copy'} file ${JSON.stringify(cleanSource(source))} that is excluded by .dockerignore`,
+        instruction.range,
+      );
+    }
+  }
   const common = {
     sources,
     inline,
@@ -72,4 +85,14 @@ function addChecksum(c: StepPlanContext, instruction: AddInstruction, sources: r
     throw c.plan.fail('checksum requires HTTP(S) or Git sources', instruction.range, { instruction: 'ADD' });
   }
   return checksum;
+}
+
+/** An ADD source that is not read from the context: a URL or a Git repository. */
+function isRemoteSource(source: string): boolean {
+  return /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/.test(source) || /\.git(#|$)/.test(source);
+}
+
+/** The source as BuildKit names it in CopyIgnoredFile: filepath.Clean'ed. */
+function cleanSource(source: string): string {
+  return posix.normalize(source).replace(/(.)\/$/, '$1');
 }
