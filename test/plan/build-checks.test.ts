@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile text is full of ${VAR} written in plain strings on purpose.
 // BuildKit's 22 build checks: for each, a Dockerfile that triggers it (with the exact message and
 // line BuildKit reports) and one that does not. Messages follow
 // frontend/dockerfile/linter/ruleset.go and the cases of dockerfile_check_test.go.
