@@ -31,6 +31,7 @@ import {
   isTarHeader,
 } from '../../archive/index.ts';
 import { type ContextNode, type ContextView, selectSources } from '../../context/index.ts';
+import { applyChmod, type ChmodMode } from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep } from '../../plan/index.ts';
 import {
   getAttributeSync,
@@ -46,8 +47,8 @@ import { CopyError } from '../errors.ts';
 export interface CopyOwnership {
   /** undefined: keep the source's owner (stage/image sources) or root (context sources). */
   readonly owner?: { uid: number; gid: number };
-  /** `--chmod`: replaces the permission bits of every copied file and directory. */
-  readonly mode?: number;
+  /** `--chmod`: octal bits replace every copied file's and directory's; a symbolic mode applies to them. */
+  readonly mode?: ChmodMode;
 }
 
 /**
@@ -295,8 +296,8 @@ class CopyWriter {
   }
 
   #mode(source: Stats): number {
-    const perm = this.#ownership.mode ?? source.mode & 0o7777;
-    return perm;
+    const mode = this.#ownership.mode;
+    return mode === undefined ? source.mode & 0o7777 : applyChmod(mode, source.mode, source.isDirectory());
   }
 
   /** Writes one source node at rootfs path `dest` (the parent must exist). */
@@ -364,7 +365,8 @@ class CopyWriter {
     writeFileSync(target, content);
     const owner = this.#ownership.owner ?? { uid: 0, gid: 0 };
     chownSync(target, owner.uid, owner.gid);
-    chmodSync(target, this.#ownership.mode ?? mode);
+    const chmod = this.#ownership.mode;
+    chmodSync(target, chmod === undefined ? mode : applyChmod(chmod, mode, false));
     utimesSync(target, this.#now, this.#now);
   }
 }

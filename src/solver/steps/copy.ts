@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { ContextView, checksumSources } from '../../context/index.ts';
+import { type ChmodMode, DockerfileError, parseChmodMode } from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
@@ -27,14 +28,23 @@ export async function resolveChown(rootfs: string, chown: string): Promise<{ uid
   return { uid: user.uid, gid: group.gid };
 }
 
-/** `--chmod=0755`: octal permission bits (BuildKit refuses other forms with this message). */
-export function parseChmod(text: string): number {
-  if (!/^[0-7]{1,4}$/.test(text)) {
-    throw new CopyError(
-      `invalid chmod parameter: '${text}'. it should be octal string and between 0 and 07777`,
-    );
+/**
+ * `--chmod`: octal bits (`0755`) or a symbolic mode (`u=rwX,go=rX`), parsed as BuildKit does; the
+ * planner has checked it already, so an error here means a value that reached the solver unchecked.
+ */
+export function parseChmod(text: string): ChmodMode {
+  try {
+    return parseChmodMode(text);
+  } catch (error) {
+    if (!(error instanceof DockerfileError)) throw error;
+    throw new CopyError(error.message, { cause: error });
   }
-  return Number.parseInt(text, 8);
+}
+
+/** The octal bits of an octal `--chmod`, for the context checksum (a symbolic one is keyed by its text). */
+function octalChmod(text: string): number | undefined {
+  const mode = parseChmod(text);
+  return mode.kind === 'octal' ? mode.bits : undefined;
 }
 
 /**
@@ -130,7 +140,9 @@ async function copyKeyInputs(
     sources: paths,
     excludes: step.exclude,
     parents: step.kind === 'copy' && step.parents,
-    ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+    // A symbolic mode is a function of each file's own mode, which the checksum covers; the
+    // mode's text is in the step's option inputs.
+    ...(step.chmod && octalChmod(step.chmod) !== undefined ? { chmod: octalChmod(step.chmod)! } : {}),
     ...(ctx.options.cache?.checksums ? { cache: ctx.options.cache.checksums } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
@@ -185,7 +197,7 @@ async function stageContentInputs(
     excludes: step.exclude,
     parents: step.parents,
     keepOwnership: true,
-    ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+    ...(step.chmod && octalChmod(step.chmod) !== undefined ? { chmod: octalChmod(step.chmod)! } : {}),
     ...(signal ? { signal } : {}),
   });
   return { ...copyOptionInputs(step, dest), content: sum.digest };
