@@ -12,6 +12,7 @@ import {
   lstatSync,
   lutimesSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readlinkSync,
   readSync,
@@ -21,7 +22,8 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { posix } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
@@ -474,6 +476,14 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
         if (actual !== step.checksum)
           throw new CopyError(`ADD ${source}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
       }
+      // ADD --unpack=true extracts a downloaded archive as it would a local one (BuildKit's
+      // AttemptUnpack on the HTTP source's file); by default a download is copied as it is.
+      if (
+        step.kind === 'add' &&
+        step.unpack === true &&
+        (await extractDownload(data, rootfs, writer, dest, options.signal))
+      )
+        continue;
       const name = posix.basename(new URL(source).pathname) || '__unnamed__';
       actions.file(name, (target) => writer.writeFile(target, data, 0o600));
       continue;
@@ -495,7 +505,8 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
       const below = entries.slice(i + 1, end);
       i = end;
       const node: ContextNode = root.node;
-      if (isAdd && node.type === 'file') {
+      // ADD extracts local archives unless --unpack=false (Dockerfile 1.17) says to copy them as is.
+      if (isAdd && node.type === 'file' && step.unpack !== false) {
         const kind = await archiveKind(node.absPath, node.stats.size);
         if (kind !== undefined) {
           // ADD extracts a local archive into the destination directory, its entries
@@ -522,6 +533,35 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
   }
   for (const inline of step.inline) {
     actions.file(inline.name, (target) => writer.writeFile(target, inline.content, 0o644));
+  }
+}
+
+/**
+ * Extracts a downloaded file into the destination directory when it is an archive ADD extracts
+ * (the same test as for a local file); false, having written nothing, when it is not.
+ */
+async function extractDownload(
+  data: Buffer,
+  rootfs: string,
+  writer: CopyWriter,
+  dest: { readonly path: string },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-add-'));
+  try {
+    const file = join(dir, 'download');
+    writeFileSync(file, data, { mode: 0o600 });
+    const kind = await archiveKind(file, data.length);
+    if (kind === undefined) return false;
+    const into = writer.mkdirAll(dest.path);
+    await applyLayer(openArchive(file, kind), resolveInRoot(rootfs, into), {
+      whiteouts: 'literal',
+      ...(signal ? { signal } : {}),
+    });
+    writer.forget();
+    return true;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

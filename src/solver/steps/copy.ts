@@ -176,7 +176,14 @@ function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir:
     exclude: step.exclude,
     sources: step.sources,
     inline: step.inline,
-    ...(step.kind === 'copy' ? { parents: step.parents } : { checksum: step.checksum ?? null }),
+    ...(step.kind === 'copy'
+      ? { parents: step.parents }
+      : {
+          checksum: step.checksum ?? null,
+          // Only when given, so the keys of ADDs without the flags stay as they were.
+          ...(step.unpack === undefined ? {} : { unpack: step.unpack }),
+          ...(step.keepGitDir === undefined ? {} : { keepGitDir: step.keepGitDir }),
+        }),
   };
 }
 
