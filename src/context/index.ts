@@ -11,6 +11,7 @@ export * from './context-view.ts';
 export * from './copy-ignored.ts';
 export * from './dockerignore.ts';
 export * from './errors.ts';
+export * from './git-source.ts';
 export { BadPatternError, goMatch, hasWildcards } from './go-match.ts';
 export * from './open-build-context.ts';
 export * from './pattern-matcher.ts';

@@ -12,6 +12,7 @@ export * from './builder-flags.ts';
 export * from './check-directive.ts';
 export * from './chmod-mode.ts';
 export * from './dockerfile-error.ts';
+export * from './git-ref.ts';
 export * from './go-duration.ts';
 export { chompHeredoc, parseWords } from './instruction-arguments.ts';
 export * from './instructions.ts';

@@ -32,8 +32,21 @@ import {
   detectArchiveCompression,
   isTarHeader,
 } from '../../archive/index.ts';
-import { type ContextNode, type ContextView, selectSources } from '../../context/index.ts';
-import { applyChmod, type ChmodMode } from '../../dockerfile/index.ts';
+import {
+  type ContextNode,
+  ContextView,
+  checkoutGitRef,
+  type ResolvedGitRef,
+  resolveGitRef,
+  selectSources,
+} from '../../context/index.ts';
+import {
+  applyChmod,
+  type ChmodMode,
+  type GitRef,
+  isHttpSource,
+  parseGitRef,
+} from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep } from '../../plan/index.ts';
 import {
   getAttributeSync,
@@ -441,6 +454,11 @@ export interface WriteCopyOptions {
   readonly keepOwner: boolean;
   /** SOURCE_DATE_EPOCH: the time of the directories and files the copy creates itself. */
   readonly epochSeconds?: number;
+  /**
+   * The commits ADD's Git sources resolved to when the step's key was computed, by source; a
+   * source missing here is resolved again.
+   */
+  readonly gitRefs?: ReadonlyMap<string, ResolvedGitRef>;
   /** Fetches an ADD URL. */
   readonly fetchUrl?: (url: string, signal?: AbortSignal) => Promise<Readable>;
   readonly signal?: AbortSignal;
@@ -464,6 +482,54 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
   // (so a destination that is a symlink is written through), and decides alone whether
   // it names a directory — `COPY a b /d` leaves /d a file holding b, as docker 20.10 does.
   const actions = new CopyActions(writer, dest);
+  /**
+   * Copies one source from `from` as BuildKit's copy action does; `unpack`: extract a local
+   * archive (ADD, unless --unpack=false in Dockerfile 1.17) instead of copying it.
+   */
+  async function copySource(from: ContextView, source: string, unpack: boolean): Promise<void> {
+    const entries = [
+      ...selectSources({
+        view: from,
+        sources: [source],
+        excludes: step.exclude,
+        parents: step.kind === 'copy' && step.parents,
+      }),
+    ];
+    // A wildcard that matches nothing copies nothing and creates no destination
+    // (AllowEmptyWildcard returns before CreateDestPath).
+    for (let i = 0; i < entries.length; ) {
+      const root = entries[i]!;
+      let end = i + 1;
+      while (end < entries.length && !entries[end]!.matchRoot) end++;
+      const below = entries.slice(i + 1, end);
+      i = end;
+      const node: ContextNode = root.node;
+      if (unpack && node.type === 'file') {
+        const kind = await archiveKind(node.absPath, node.stats.size);
+        if (kind !== undefined) {
+          // ADD extracts a local archive into the destination directory, its entries
+          // written as they are: `.wh.*` names are files here, not whiteouts (archive.Untar).
+          const into = writer.mkdirAll(dest.path);
+          await applyLayer(openArchive(node.absPath, kind), resolveInRoot(rootfs, into), {
+            whiteouts: 'literal',
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+          // The archive may have put anything anywhere below, symlinks included: what the
+          // writer knew about directories no longer holds.
+          writer.forget();
+          continue;
+        }
+      }
+      if (node.type !== 'directory') {
+        const name = root.destPath === '' ? posix.basename(node.path) : posix.basename(root.destPath);
+        actions.file(name, (target) => writer.write(node, target));
+        continue;
+      }
+      const target = actions.directory(node);
+      for (const entry of below) writer.write(entry.node, posix.join(target, entry.destPath));
+    }
+  }
+
   for (const source of step.sources) {
     if (isAdd && isUrl(source)) {
       if (!options.fetchUrl) throw new CopyError(`ADD ${source}: downloading is not available in this build`);
@@ -488,48 +554,25 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
       actions.file(name, (target) => writer.writeFile(target, data, 0o600));
       continue;
     }
-    const entries = [
-      ...selectSources({
-        view,
-        sources: [source],
-        excludes: step.exclude,
-        parents: step.kind === 'copy' && step.parents,
-      }),
-    ];
-    // A wildcard that matches nothing copies nothing and creates no destination
-    // (AllowEmptyWildcard returns before CreateDestPath).
-    for (let i = 0; i < entries.length; ) {
-      const root = entries[i]!;
-      let end = i + 1;
-      while (end < entries.length && !entries[end]!.matchRoot) end++;
-      const below = entries.slice(i + 1, end);
-      i = end;
-      const node: ContextNode = root.node;
-      // ADD extracts local archives unless --unpack=false (Dockerfile 1.17) says to copy them as is.
-      if (isAdd && node.type === 'file' && step.unpack !== false) {
-        const kind = await archiveKind(node.absPath, node.stats.size);
-        if (kind !== undefined) {
-          // ADD extracts a local archive into the destination directory, its entries
-          // written as they are: `.wh.*` names are files here, not whiteouts (archive.Untar).
-          const into = writer.mkdirAll(dest.path);
-          await applyLayer(openArchive(node.absPath, kind), resolveInRoot(rootfs, into), {
-            whiteouts: 'literal',
-            ...(options.signal ? { signal: options.signal } : {}),
-          });
-          // The archive may have put anything anywhere below, symlinks included: what the
-          // writer knew about directories no longer holds.
-          writer.forget();
-          continue;
-        }
+    const gitRef = step.kind === 'add' ? addGitRef(step, source) : undefined;
+    if (gitRef !== undefined) {
+      // BuildKit copies the checkout's root (or subdirectory) into the destination, like a
+      // directory from the context: its contents, never unpacked, --exclude, --chown and --chmod
+      // applying; the files belong to root unless --chown says otherwise.
+      const resolved = options.gitRefs?.get(source) ?? (await resolveGitRef(gitRef, options.signal));
+      const checkout = await checkoutGitRef(gitRef, {
+        resolved,
+        keepGitDir: gitRef.keepGitDir ?? false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      try {
+        await copySource(new ContextView(checkout.dir), '.', false);
+      } finally {
+        checkout.dispose();
       }
-      if (node.type !== 'directory') {
-        const name = root.destPath === '' ? posix.basename(node.path) : posix.basename(root.destPath);
-        actions.file(name, (target) => writer.write(node, target));
-        continue;
-      }
-      const target = actions.directory(node);
-      for (const entry of below) writer.write(entry.node, posix.join(target, entry.destPath));
+      continue;
     }
+    await copySource(view, source, isAdd && (step.kind !== 'add' || step.unpack !== false));
   }
   for (const inline of step.inline) {
     actions.file(inline.name, (target) => writer.writeFile(target, inline.content, 0o644));
@@ -565,7 +608,23 @@ async function extractDownload(
   }
 }
 
-/** Whether an ADD source is a URL to download. */
+/**
+ * An ADD source as a Git reference, with the instruction's `--checksum` and `--keep-git-dir`
+ * (which the planner has checked agree with the URL's own) taking the place of the URL's.
+ */
+export function addGitRef(step: AddStep, source: string): GitRef | undefined {
+  const ref = parseGitRef(source);
+  if (ref === undefined) return undefined;
+  const checksum = step.checksum ?? ref.checksum;
+  const keepGitDir = step.keepGitDir ?? ref.keepGitDir;
+  return {
+    ...ref,
+    ...(checksum === undefined ? {} : { checksum }),
+    ...(keepGitDir === undefined ? {} : { keepGitDir }),
+  };
+}
+
+/** Whether an ADD source is a URL to download (http(s), and no Git repository). */
 export function isUrl(source: string): boolean {
-  return /^https?:\/\//.test(source);
+  return isHttpSource(source);
 }

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { ContextView, checksumSources } from '../../context/index.ts';
-import { type ChmodMode, DockerfileError, parseChmodMode } from '../../dockerfile/index.ts';
+import { ContextView, checksumSources, type ResolvedGitRef, resolveGitRef } from '../../context/index.ts';
+import {
+  type ChmodMode,
+  DockerfileError,
+  isGitSource,
+  parseChmodMode,
+  parseGitRef,
+} from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
@@ -9,7 +15,7 @@ import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
 import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
-import { type CopyOwnership, isUrl, writeCopy } from './copy-writer.ts';
+import { addGitRef, type CopyOwnership, isUrl, writeCopy } from './copy-writer.ts';
 
 /** The destination as BuildKit's pathRelativeToWorkingDir makes it (a trailing slash is kept). */
 export function copyDestination(workdir: string | undefined, dest: string): { path: string; isDir: boolean } {
@@ -60,6 +66,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
   // A stage's or image's files are opened once (a read-only view: an overlay mount) for both the
   // content key and the copy, and released when the step is done (dispose).
   const sourceViews: SnapshotView[] = [];
+  const gitRefs = new Map<string, ResolvedGitRef>();
   let sourceRoot: Promise<string | undefined> | undefined;
   const openSource = (from: FileSource) => {
     sourceRoot ??= openSourceRoot(ctx, from, sourceViews);
@@ -67,7 +74,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
   };
   return {
     createdBy: copyHistory(step),
-    inputs: await copyKeyInputs(ctx, step, dest),
+    inputs: await copyKeyInputs(ctx, step, { dest, gitRefs }),
     ...(step.kind === 'copy' && step.from.kind === 'stage'
       ? {
           contentInputs: async () =>
@@ -103,6 +110,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
             ? { epochSeconds: options.layers.sourceDateEpoch }
             : {}),
           ...(options.fetchUrl ? { fetchUrl: options.fetchUrl } : {}),
+          gitRefs,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
         return await commitLayer(active, deps.store, options.layers, ctx.signal);
@@ -122,8 +130,13 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
 async function copyKeyInputs(
   ctx: StepContext,
   step: CopyStep | AddStep,
-  dest: { path: string; isDir: boolean },
+  target: {
+    readonly dest: { path: string; isDir: boolean };
+    /** Filled with the commit each Git source resolves to, for the copy to check out. */
+    readonly gitRefs: Map<string, ResolvedGitRef>;
+  },
 ): Promise<unknown> {
+  const { dest, gitRefs } = target;
   const base = copyOptionInputs(step, dest);
   if (step.kind === 'copy' && step.from.kind === 'stage')
     return { ...base, stage: (await ctx.stageResult(step.from.stage)).cacheKey };
@@ -134,7 +147,29 @@ async function copyKeyInputs(
     };
   }
   const urls = step.kind === 'add' ? step.sources.filter(isUrl) : [];
-  const paths = step.sources.filter((s) => !urls.includes(s));
+  const gitSources =
+    step.kind === 'add'
+      ? step.sources.flatMap((source) => {
+          const ref = addGitRef(step, source);
+          return ref === undefined ? [] : [{ source, ref }];
+        })
+      : [];
+  const paths = step.sources.filter((s) => !urls.includes(s) && !gitSources.some((g) => g.source === s));
+  // A Git source is keyed by the commit its ref resolves to now (one `git ls-remote`), so a
+  // rebuild at the same commit is a cache hit without a clone; the copy checks out that commit.
+  const git: unknown[] = [];
+  for (const { source, ref } of gitSources) {
+    const resolved = await resolveGitRef(ref, ctx.signal);
+    gitRefs.set(source, resolved);
+    git.push({
+      remote: ref.remote,
+      commit: resolved.commit,
+      subdir: ref.subdir,
+      keepGitDir: ref.keepGitDir ?? false,
+      submodules: ref.submodules ?? true,
+      mtime: ref.mtime ?? 'checkout',
+    });
+  }
   const sum = await checksumSources({
     view: ctx.options.context.view,
     sources: paths,
@@ -158,7 +193,7 @@ async function copyKeyInputs(
     for await (const chunk of await ctx.options.fetchUrl(url, ctx.signal)) hash.update(chunk as Buffer);
     urlSums.push(`sha256:${hash.digest('hex')}`);
   }
-  return { ...base, context: sum.digest, urls: urlSums };
+  return { ...base, context: sum.digest, urls: urlSums, ...(git.length > 0 ? { git } : {}) };
 }
 
 /** The key inputs every COPY/ADD has: destination and options, not yet what it copies. */
