@@ -1,13 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { ContextView, checksumSources, type ResolvedGitRef, resolveGitRef } from '../../context/index.ts';
-import {
-  type ChmodMode,
-  DockerfileError,
-  isGitSource,
-  parseChmodMode,
-  parseGitRef,
-} from '../../dockerfile/index.ts';
+import { type ChmodMode, DockerfileError, parseChmodMode } from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
