@@ -189,7 +189,21 @@ describe('ADD <git URL>', () => {
     const st = lstatSync(join(r.out, 't/inner/deep.txt'));
     assert.equal(readFileSync(join(r.out, 't/inner/deep.txt'), 'utf8'), 'deep\n');
     assert.equal(st.mtimeMs, Date.parse('2020-01-02T03:04:05Z'));
-    // type=local writes files as the user running the export; the layer holds the owners.
+    // The owners, as the image has them: a tar of the root filesystem.
+    const tar = join(work, 'chown.tar');
+    const result = await runStrata(
+      [
+        'build',
+        '-o',
+        `type=tar,dest=${tar}`,
+        context(`FROM scratch\nADD --chown=1000:1000 ${gitUrl}?tag=v1&subdir=sub /t/\n`),
+      ],
+      { root },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const listing = execFileSync('tar', ['--numeric-owner', '-tvf', tar], { encoding: 'utf8' });
+    assert.match(listing, /-rw-r--r-- 1000\/1000 .* t\/inner\/deep\.txt/);
+    assert.match(listing, /drwxr-xr-x 1000\/1000 .* t\/inner\/?\n/);
   });
 
   it('keeps .git with --keep-git-dir=true, at the commit asked for', async () => {
