@@ -131,7 +131,9 @@ export async function checkoutGitRef(
       await run(['reflog', 'expire', '--all', '--expire=now']);
       rmSync(join(repo, '.git', 'FETCH_HEAD'), { force: true });
     } else {
-      rmSync(join(repo, '.git'), { recursive: true, force: true });
+      // Git never tracks a `.git` path, so every one is git's own: the repository's and each
+      // submodule's pointer to it (BuildKit leaves those pointers, dangling, in the layer).
+      removeGitEntries(repo);
     }
     const dir = ref.subdir === '' ? repo : subdirectory(repo, ref.subdir, ref.remote);
     normalizeTree(repo, { mtime: ref.mtime === 'commit' ? commitTime : undefined, skip: '.git' });
@@ -172,6 +174,15 @@ async function tryFetch(
 
 async function revParse(run: (args: readonly string[]) => Promise<string>, name: string): Promise<string> {
   return (await run(['rev-parse', `${name}^{commit}`])).trim();
+}
+
+/** Removes every `.git` file or directory under `dir`, without following symlinks. */
+function removeGitEntries(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.name === '.git') rmSync(path, { recursive: true, force: true });
+    else if (entry.isDirectory()) removeGitEntries(path);
+  }
 }
 
 /** `root/subdir`, each component a directory and none a symlink. */

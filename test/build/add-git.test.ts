@@ -83,6 +83,7 @@ describe('ADD <git URL>', () => {
   let httpUrl = '';
   let first = '';
   let tagObject = '';
+  let pendingSubmodule: () => void = () => undefined;
 
   before(async () => {
     mkdirSync(join(work, 'src'), { recursive: true });
@@ -112,6 +113,18 @@ describe('ADD <git URL>', () => {
     git(src, 'checkout', '-q', 'main');
     git(repos, 'clone', '-q', '--bare', src, 'repo.git');
     const port = await freePort();
+    // A second repository with the first as a submodule, by its git:// URL.
+    const outer = join(work, 'outer');
+    mkdirSync(outer);
+    git(outer, '-c', 'init.defaultBranch=main', 'init', '-q');
+    writeFileSync(join(outer, 'outer.txt'), 'outer\n');
+    git(outer, 'add', '.');
+    git(outer, 'commit', '-q', '-m', 'outer');
+    pendingSubmodule = () => {
+      git(outer, 'submodule', 'add', '-q', `git://127.0.0.1:${port}/repo.git`, 'lib');
+      git(outer, 'commit', '-q', '-m', 'submodule');
+      git(repos, 'clone', '-q', '--bare', outer, 'outer.git');
+    };
     daemon = spawn(
       'git',
       [
@@ -138,6 +151,7 @@ describe('ADD <git URL>', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    pendingSubmodule();
   });
 
   after(() => {
@@ -204,6 +218,16 @@ describe('ADD <git URL>', () => {
     const listing = execFileSync('tar', ['--numeric-owner', '-tvf', tar], { encoding: 'utf8' });
     assert.match(listing, /-rw-r--r-- 1000\/1000 .* t\/inner\/deep\.txt/);
     assert.match(listing, /drwxr-xr-x 1000\/1000 .* t\/inner\/?\n/);
+  });
+
+  it('checks out submodules, unless ?submodules=false', async () => {
+    const outerUrl = gitUrl.replace('/repo.git', '/outer.git');
+    const r = await buildLocal(`FROM scratch\nADD ${outerUrl} /o\nADD ${outerUrl}?submodules=false /n\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(r.out, 'o/lib/hello.txt'), 'utf8'), 'hello\n');
+    assert.equal(existsSync(join(r.out, 'o/lib/.git')), false);
+    assert.equal(readFileSync(join(r.out, 'n/outer.txt'), 'utf8'), 'outer\n');
+    assert.equal(existsSync(join(r.out, 'n/lib/hello.txt')), false);
   });
 
   it('keeps .git with --keep-git-dir=true, at the commit asked for', async () => {
