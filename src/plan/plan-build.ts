@@ -66,7 +66,7 @@ export interface PlanOptions {
  * (stage-names.ts), global ARGs (global-args.ts), stage bases and ONBUILD triggers
  * (stage-bases.ts), the stage graph (stage-graph.ts), then each stage's steps (plan-steps.ts).
  *
- * @throws DockerfileError for unknown targets, bad references, duplicate stage names, cycles,
+ * @throws DockerfileError for unknown targets, bad references, cycles,
  *   forward references and expansion errors, each located in the Dockerfile.
  */
 export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): BuildGraph {
