@@ -2,7 +2,7 @@
 // chmod run under `umask 0` implements the same POSIX symbolic modes and is the oracle here.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -37,34 +37,47 @@ const PERMS = [0o000, 0o600, 0o644, 0o700, 0o755, 0o4755, 0o777, 0o070];
 const work = mkdtempSync(join(tmpdir(), 'strata-chmod-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** What GNU chmod makes of `perm` under `mode`, umask 0. */
-function gnuChmod(mode: string, perm: number, directory: boolean): number {
-  const path = join(work, directory ? 'dir' : 'file');
-  rmSync(path, { recursive: true, force: true });
-  if (directory) mkdirSync(path);
-  else writeFileSync(path, '');
-  chmodSync(path, perm);
-  // `--` so modes starting with `-` are not read as options.
-  execFileSync('sh', ['-c', 'umask 0 && chmod -- "$0" "$1"', mode, path]);
-  return statSync(path).mode & 0o7777;
+/**
+ * What GNU chmod makes of each of PERMS under `mode`, umask 0, for files and directories: one
+ * shell per mode, `[file modes…, directory modes…]`.
+ */
+function gnuChmod(mode: string): number[] {
+  const base = join(work, String(Math.random()).slice(2));
+  const script = [
+    'umask 0',
+    'cd "$0"',
+    'for perm in "$@"; do : > "f$perm"; mkdir "d$perm"; chmod "$perm" "f$perm" "d$perm"; done',
+    'set -- $(for perm in "$@"; do echo "f$perm"; done) $(for perm in "$@"; do echo "d$perm"; done)',
+    `chmod -- '${mode}' "$@"`,
+    'stat -c %a "$@"',
+  ].join('\n');
+  mkdirSync(base);
+  const out = execFileSync('sh', ['-c', script, base, ...PERMS.map((p) => p.toString(8).padStart(4, '0'))], {
+    encoding: 'utf8',
+  });
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => Number.parseInt(line, 8));
 }
 
 describe('--chmod: symbolic modes', () => {
   for (const mode of MODES) {
     it(`${mode} matches chmod(1) under umask 0 on files and directories`, () => {
       const parsed = parseChmodMode(mode);
-      for (const perm of PERMS) {
-        for (const directory of [false, true]) {
+      const gnu = gnuChmod(mode);
+      [false, true].forEach((directory, d) => {
+        PERMS.forEach((perm, i) => {
           // GNU chmod keeps a directory's set-gid bit unless told otherwise; setmode has no such
           // rule, so the comparison leaves directories with set-id bits out.
-          if (directory && (perm & 0o6000) !== 0) continue;
+          if (directory && (perm & 0o6000) !== 0) return;
           assert.equal(
             applyChmod(parsed, perm, directory).toString(8),
-            gnuChmod(mode, perm, directory).toString(8),
+            gnu[d * PERMS.length + i]!.toString(8),
             `${mode} on ${directory ? 'directory' : 'file'} ${perm.toString(8)}`,
           );
-        }
-      }
+        });
+      });
     });
   }
 
