@@ -1,5 +1,5 @@
 import type { Dockerfile } from '../dockerfile/index.ts';
-import type { Image } from '../oci/index.ts';
+import type { Image, Platform } from '../oci/index.ts';
 import { type BuildGraph, type PlanOptions, planBuild, type Stage } from '../plan/index.ts';
 import { BaseImageError } from '../solver/index.ts';
 import type { ImageResolver } from './build.ts';
@@ -67,15 +67,22 @@ export async function planWithBases(
   );
   const baseImageEnv = new Map<string, readonly string[]>();
   const baseImageOnBuild = new Map<string, readonly string[]>();
+  // InvalidBaseImagePlatform: the platform each base was resolved to.
+  const baseImagePlatforms = new Map<string, Platform>();
   bases.forEach((stage, i) => {
     if (stage.base.kind !== 'image') return;
     const image = resolved[i]!;
     baseImageEnv.set(stage.base.ref.toString(), image.config.config?.Env ?? []);
+    baseImagePlatforms.set(stage.base.ref.toString(), {
+      os: image.config.os,
+      architecture: image.config.architecture,
+      ...(image.config.variant === undefined ? {} : { variant: image.config.variant }),
+    });
     const triggers = image.config.config?.OnBuild ?? [];
     if (triggers.length > 0) baseImageOnBuild.set(stage.base.ref.toString(), triggers);
   });
   if (baseImageEnv.size === 0) return graph;
-  return planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild });
+  return planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild, baseImagePlatforms });
 }
 
 /**

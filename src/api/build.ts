@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StepCache } from '../cache/index.ts';
-import { ContextView, loadIgnoreFile } from '../context/index.ts';
+import { ContextView, copyIgnoredTest, loadIgnoreFile } from '../context/index.ts';
 import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
 import {
   type Compression,
@@ -235,7 +235,10 @@ async function planFirst(options: BuildOptions) {
   const dockerfilePath =
     typeof options.dockerfile === 'string' ? options.dockerfile : join(contextDir, 'Dockerfile');
   const ignore = await loadIgnoreFile({ contextDir, dockerfile: dockerfilePath });
+  // CopyIgnoredFile: COPY/ADD of a path the ignore file excludes.
+  const isIgnored = copyIgnoredTest(ignore.matcher);
   const planOptions: PlanOptions = {
+    ...(isIgnored ? { isIgnored } : {}),
     ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
     ...(options.target ? { target: options.target } : {}),
     ...(options.platform ? { platform: options.platform } : {}),
