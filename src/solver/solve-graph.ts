@@ -54,7 +54,18 @@ export function stepDefinition(step: Step): unknown {
     buildArgs: _buildArgs,
     ...rest
   } = step;
-  return rest;
+  if (rest.kind !== 'run') return rest;
+  // A cache mount's id and sharing mode name where the cache lives, not what the step makes:
+  // BuildKit's ExecOp.CacheMap clears them (unless they are the defaults, which say no more than
+  // the target), so renaming a cache never invalidates a step.
+  return {
+    ...rest,
+    mounts: rest.mounts.map((m) => {
+      if (m.type !== 'cache') return m;
+      const { id: _id, sharing: _sharing, ...kept } = m;
+      return kept;
+    }),
+  };
 }
 
 /**

@@ -203,9 +203,10 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
 }
 
 /**
- * What of a `RUN --mount` decides the step's output: the type, target, options, and where bind
- * sources come from (a stage by its cache key). Cache mount ids and secret contents are left out,
- * as in BuildKit: they do not invalidate the step.
+ * What of a `RUN --mount` is known only when the step runs: where bind sources come from (a stage
+ * by its cache key, an image by its digest, context files by their checksum). The mount's options
+ * are in the step's definition (stepDefinition, which leaves out a cache mount's id and sharing as
+ * BuildKit does); secret contents are never in a key (test/solver/run-mount-keys.test.ts).
  */
 async function mountKeyInputs(ctx: StepContext, m: PlannedMount): Promise<unknown> {
   const base = { type: m.type, target: m.target, readOnly: m.readOnly, source: m.source };
