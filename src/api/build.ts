@@ -19,6 +19,7 @@ import { openSnapshotter } from '../snapshot/index.ts';
 import {
   checkEntitlements,
   type Entitlement,
+  type RunSettings,
   type StageImage,
   solveGraph,
   toImageConfig,
@@ -63,6 +64,8 @@ export interface BuildOptions {
   readonly settings?: StrataSettings;
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
+  /** `--add-host`, `--ulimit`, `--shm-size`: for every RUN. */
+  readonly run?: RunSettings;
   /** `--allow`: what the build is granted (buildx's entitlements); nothing by default. */
   readonly allow?: readonly Entitlement[];
   /** The compression of the image's layers (`--output …,compression=`): default gzip. */
@@ -291,6 +294,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
           ...(settings.debugCache ? { debugKeys: true } : {}),
         },
         ...(options.network ? { network: options.network } : {}),
+        ...(options.run ? { run: options.run } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },

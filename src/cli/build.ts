@@ -6,23 +6,29 @@ import { attributeBytes } from '../analyze/attribute-bytes.ts';
 import { buildImage } from '../api/build.ts';
 import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
-import { parsePlatform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
 import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import {
+  checkAttestations,
   type OutputSpec,
   outputCompression,
+  parseAddHosts,
   parseAllow,
   parseCacheExport,
   parseCacheLocation,
   parseLabels,
   parseOutput,
   parseSecret,
+  parseShmSize,
+  parseUlimits,
+  singlePlatform,
 } from './build-flags.ts';
+import { buildMetadata } from './build-metadata.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
 import { interruptSignal } from './interrupts.ts';
+import { buildOutputs, parseAnnotationFlag } from './output-attributes.ts';
 import { printWarnings } from './parse.ts';
 import { parseBuildArgs } from './stages.ts';
 
@@ -32,7 +38,7 @@ export interface BuildCommandOptions {
   tag: string[];
   target?: string;
   buildArg: string[];
-  platform?: string;
+  platform: string[];
   cache: boolean;
   /** `--no-cache-filter` values (commander's name for a `--no-` option), or `true` when absent. */
   cacheFilter: string[] | boolean;
@@ -46,6 +52,13 @@ export interface BuildCommandOptions {
   output: string[];
   push?: boolean;
   load?: boolean;
+  annotation: string[];
+  addHost: string[];
+  ulimit: string[];
+  shmSize?: string;
+  provenance?: string;
+  sbom?: string;
+  attest: string[];
   iidfile?: string;
   metadataFile?: string;
   progress: string;
@@ -71,7 +84,7 @@ export function registerBuildCommand(program: Command): void {
       collect,
       [],
     )
-    .option('--platform <os/arch[/variant]>', 'the platform to build for')
+    .option('--platform <os/arch[/variant]>', 'the platform to build for (one)', collect, [])
     .option('--no-cache', 'do not use the build cache')
     // commander treats `--no-…` as a negation and stores it as `cacheFilter` (default true).
     .option(
@@ -110,8 +123,23 @@ export function registerBuildCommand(program: Command): void {
     )
     .option('--push', 'push the image to its registry (same as --output type=registry)')
     .option('--load', 'load the image into docker (same as --output type=docker, piped to docker load)')
-    .option('--iidfile <file>', 'write the image ID (manifest digest) to a file')
-    .option('--metadata-file <file>', 'write build metadata (digest, names, sizes) as JSON')
+    .option('--add-host <host:ip>', 'add a line to /etc/hosts of every RUN (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit for every RUN (repeatable)', collect, [])
+    .option('--shm-size <bytes>', 'size of /dev/shm for every RUN (e.g. 128m; default 64m)')
+    .option(
+      '--annotation <[type:]key=value>',
+      'add an annotation to the image manifest (repeatable; types manifest, index, …, as buildx)',
+      collect,
+      [],
+    )
+    .option('--provenance <value>', 'provenance attestation: only false (strata makes no attestations)')
+    .option('--sbom <value>', 'SBOM attestation: only false (strata makes no attestations)')
+    .option('--attest <type=…>', 'attestation parameters: only disabled=true (repeatable)', collect, [])
+    .option('--iidfile <file>', 'write the image ID (config digest, as buildx) to a file')
+    .option(
+      '--metadata-file <file>',
+      "write build metadata as JSON (buildx's containerimage.* keys, image.name, buildx.build.ref)",
+    )
     .option('--progress <mode>', `progress output: ${PROGRESS_MODES.join(', ')}`, 'auto')
     .option('-q, --quiet', 'print only the image ID')
     .action(async (contextArg: string, options: BuildCommandOptions, command: Command) => {
@@ -125,10 +153,31 @@ export function registerBuildCommand(program: Command): void {
           hint: 'default, none or host',
         });
       }
-      const outputs: OutputSpec[] = options.output.map(parseOutput);
-      if (options.push) outputs.push({ type: 'registry', attrs: new Map() });
-      if (options.load) outputs.push({ type: 'docker', attrs: new Map([['load', 'true']]) });
-      const compression = outputCompression(outputs);
+      const platform = singlePlatform(options.platform);
+      checkAttestations({
+        ...(options.provenance !== undefined ? { provenance: options.provenance } : {}),
+        ...(options.sbom !== undefined ? { sbom: options.sbom } : {}),
+        attest: options.attest,
+      });
+      const specs: OutputSpec[] = options.output.map(parseOutput);
+      if (options.push) specs.push({ type: 'registry', attrs: new Map() });
+      if (options.load) specs.push({ type: 'docker', attrs: new Map([['load', 'true']]) });
+      const compression = outputCompression(specs);
+      const outputs = buildOutputs(specs, {
+        tags: options.tag,
+        annotations: options.annotation.flatMap(parseAnnotationFlag),
+      });
+      if (options.iidfile && outputs.some((o) => o.type === 'local' || o.type === 'tar'))
+        throw new InvalidInputError(
+          'local and tar exporters are incompatible with image ID file (--iidfile)',
+        );
+      const extraHosts = parseAddHosts(options.addHost);
+      const ulimits = parseUlimits(options.ulimit);
+      const run = {
+        ...(extraHosts.length > 0 ? { extraHosts } : {}),
+        ...(ulimits.length > 0 ? { ulimits } : {}),
+        ...(options.shmSize !== undefined ? { shmSizeBytes: parseShmSize(options.shmSize) } : {}),
+      };
       const secrets = new Map(
         options.secret.map((s) => {
           const parsed = parseSecret(s);
@@ -151,14 +200,16 @@ export function registerBuildCommand(program: Command): void {
         const result = await buildImage(store, {
           context,
           ...(dockerfile ? { dockerfile } : {}),
-          tags: options.tag,
+          // The outputs name the image (below); the build only stores it.
+          tags: [],
           ...(options.target ? { target: options.target } : {}),
           buildArgs: parseBuildArgs(options.buildArg),
-          ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
+          ...(platform ? { platform } : {}),
           labels: parseLabels(options.label),
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
           allow: parseAllow(options.allow),
+          ...(Object.keys(run).length > 0 ? { run } : {}),
           resolveImage: registryImageResolver(store, {
             policy: options.pull ? 'always' : 'missing',
             events: renderer,
@@ -174,28 +225,25 @@ export function registerBuildCommand(program: Command): void {
           signal,
         });
         const exported = [];
-        for (const output of outputs) {
-          exported.push(
-            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer, signal }),
-          );
-        }
+        for (const output of outputs)
+          exported.push(await exportBuildOutput(store, result, output, { events: renderer, signal }));
         renderer.close();
         printWarnings(result.warnings);
         // Where the bytes of the final image came from: by step, and by the stage each was copied from.
         const attribution = attributeBytes(result);
         if (progress !== 'quiet' && progress !== 'json') process.stderr.write(formatAttribution(attribution));
-        if (options.iidfile) writeFileSync(options.iidfile, result.descriptor.digest);
+        // buildx writes the image ID, the config digest, not the manifest's.
+        const imageId = result.image.manifest.config.digest;
+        if (options.iidfile) writeFileSync(options.iidfile, imageId);
         if (options.metadataFile) {
           const metadata = {
-            'containerimage.digest': result.descriptor.digest,
-            'containerimage.descriptor': result.descriptor,
-            'image.name': options.tag.join(','),
+            ...buildMetadata(exported),
             'strata.attribution': attribution,
             'strata.cache': { cachedSteps: result.cachedSteps, executedSteps: result.executedSteps },
-            ...Object.fromEntries(exported.filter((e) => e !== undefined).map((e) => [e.key, e.value])),
           };
           writeFileSync(options.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
         }
+        // strata's image ID is the manifest digest (what `strata images` lists and `strata run` takes).
         if (options.quiet) process.stdout.write(`${result.descriptor.digest}\n`);
       } catch (error) {
         renderer.close();
