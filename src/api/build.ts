@@ -25,7 +25,7 @@ import {
   toImageConfig,
 } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
-import { InternalError, NotFoundError } from '../util/index.ts';
+import { InternalError, InvalidInputError, NotFoundError } from '../util/index.ts';
 import { planWithBases, prefetchTargetBases, resolveOncePerBuild } from './build-bases.ts';
 import { type BuildCaches, exportBuildCache, openBuildCaches } from './build-cache.ts';
 import { urlFetcher } from './fetch-url.ts';
@@ -190,7 +190,8 @@ async function buildWith(
   try {
     const settings = options.settings ?? processSettings();
     const steps = new StepCache(store);
-    const created = createdTime();
+    const epoch = sourceDateEpoch(options);
+    const created = epoch === undefined ? createdTime() : epochTime(epoch);
     const solved = await solve(store, options, {
       graph,
       dockerfile,
@@ -200,9 +201,10 @@ async function buildWith(
       caches,
       created,
       resolveOnce,
+      ...(epoch !== undefined ? { epoch } : {}),
     });
     await caches.checksums.save();
-    const { image, descriptor } = await storeAndTag(store, solved.target, created, options);
+    const { image, descriptor } = await storeAndTag(store, solved.target, { created, epoch }, options);
     const cacheExported = options.cacheTo
       ? await exportBuildCache(store, image, solved.records, options.cacheTo, {
           steps,
@@ -256,6 +258,8 @@ interface SolveInputs {
   readonly caches: BuildCaches;
   readonly created: string;
   readonly resolveOnce: ImageResolver;
+  /** SOURCE_DATE_EPOCH in seconds, when set. */
+  readonly epoch?: number;
 }
 
 /** Runs the graph: opens the snapshotter (sweeping what a dead build left), the URL fetcher, and the executor on first RUN. */
@@ -264,7 +268,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
   const snapshotter = openSnapshotter(store.root, settings.snapshotter);
   // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
   await snapshotter.sweepStale();
-  const epoch = sourceDateEpoch();
+  const epoch = inputs.epoch;
   const fetcher = urlFetcher(join(store.root, 'tmp'));
   let executor: Promise<Executor> | undefined;
   try {
@@ -318,17 +322,37 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
   }
 }
 
-/** `SOURCE_DATE_EPOCH` from the environment, when it is a number of seconds. */
-function sourceDateEpoch(): number | undefined {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  return epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
+/**
+ * `SOURCE_DATE_EPOCH` in seconds: the build-arg (Dockerfile 1.5+; buildx passes the environment
+ * variable as this build-arg), else the environment variable. An empty value means none; anything
+ * but a number of seconds is refused, as BuildKit refuses it.
+ */
+export function sourceDateEpoch(options: Pick<BuildOptions, 'buildArgs'>): number | undefined {
+  const fromArg = options.buildArgs?.get('SOURCE_DATE_EPOCH');
+  const text = fromArg ?? process.env.SOURCE_DATE_EPOCH;
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text))
+    throw new InvalidInputError(`invalid SOURCE_DATE_EPOCH ${JSON.stringify(text)}`, {
+      hint: 'a number of seconds since 1970-01-01T00:00:00Z',
+    });
+  return Number(text);
+}
+
+/** An epoch in seconds as the RFC 3339 time written into the config. */
+function epochTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /** The target stage's image: config and manifest, validated, written to the store and tagged. */
-async function storeAndTag(store: Store, target: StageImage, created: string, options: BuildOptions) {
+async function storeAndTag(
+  store: Store,
+  target: StageImage,
+  time: { readonly created: string; readonly epoch: number | undefined },
+  options: BuildOptions,
+) {
   const config = toImageConfig(target, {
-    fallback: created,
-    ...(sourceDateEpoch() !== undefined ? { epoch: createdTime() } : {}),
+    fallback: time.created,
+    ...(time.epoch !== undefined ? { epoch: epochTime(time.epoch) } : {}),
   });
   const image = imageFromParts({ config, layers: target.layers });
   const problems = validateImage(image);

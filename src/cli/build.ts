@@ -28,7 +28,7 @@ import { buildMetadata } from './build-metadata.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
 import { interruptSignal } from './interrupts.ts';
-import { buildOutputs, parseAnnotationFlag } from './output-attributes.ts';
+import { buildOutputs, checkRewriteTimestamp, parseAnnotationFlag } from './output-attributes.ts';
 import { printWarnings } from './parse.ts';
 import { parseBuildArgs } from './stages.ts';
 
@@ -171,6 +171,11 @@ export function registerBuildCommand(program: Command): void {
         throw new InvalidInputError(
           'local and tar exporters are incompatible with image ID file (--iidfile)',
         );
+      const buildArgs = parseBuildArgs(options.buildArg);
+      // buildx passes SOURCE_DATE_EPOCH from the environment as the build-arg, unless one is given.
+      const envEpoch = process.env.SOURCE_DATE_EPOCH;
+      if (envEpoch && !buildArgs.has('SOURCE_DATE_EPOCH')) buildArgs.set('SOURCE_DATE_EPOCH', envEpoch);
+      checkRewriteTimestamp(specs, buildArgs.get('SOURCE_DATE_EPOCH'));
       const extraHosts = parseAddHosts(options.addHost);
       const ulimits = parseUlimits(options.ulimit);
       const run = {
@@ -203,7 +208,7 @@ export function registerBuildCommand(program: Command): void {
           // The outputs name the image (below); the build only stores it.
           tags: [],
           ...(options.target ? { target: options.target } : {}),
-          buildArgs: parseBuildArgs(options.buildArg),
+          buildArgs,
           ...(platform ? { platform } : {}),
           labels: parseLabels(options.label),
           secrets,

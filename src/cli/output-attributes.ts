@@ -266,12 +266,23 @@ export function toBuildOutput(spec: OutputSpec, context: OutputContext): BuildOu
   }
 }
 
-/** True when some output asks for `rewrite-timestamp=true`. */
-export function rewriteTimestampRequested(specs: readonly OutputSpec[]): boolean {
-  return specs.some((s) => {
+/**
+ * `rewrite-timestamp=`: with SOURCE_DATE_EPOCH strata clamps every layer's file times to it when
+ * it commits the layer (and keys the step's cache on the epoch), which is what BuildKit's
+ * `rewrite-timestamp=true` does at export; `true` is therefore accepted, and `false` with an epoch
+ * refused — strata cannot leave the times unclamped. Without an epoch neither changes anything, as
+ * in BuildKit.
+ */
+export function checkRewriteTimestamp(specs: readonly OutputSpec[], epoch: string | undefined): void {
+  if (epoch === undefined || epoch === '') return;
+  for (const s of specs) {
     const v = s.attrs.get('rewrite-timestamp');
-    return v !== undefined && parseBool(v, 'rewrite-timestamp', s.type);
-  });
+    if (v !== undefined && !parseBool(v, 'rewrite-timestamp', s.type))
+      throw new InvalidInputError(
+        `--output type=${s.type}: rewrite-timestamp=false is not supported with SOURCE_DATE_EPOCH`,
+        { hint: 'strata always clamps layer file times to SOURCE_DATE_EPOCH (rewrite-timestamp=true)' },
+      );
+  }
 }
 
 /**

@@ -388,3 +388,56 @@ describe('--add-host, --ulimit and --shm-size reach every RUN', () => {
     }
   });
 });
+
+describe('SOURCE_DATE_EPOCH', () => {
+  let fx: BuildFixture;
+  let ctx: string;
+  before(async () => {
+    fx = await buildFixture('strata-bxepoch-');
+    ctx = fx.context('epoch', {
+      Dockerfile: 'FROM busybox:local\nCOPY a.txt /a.txt\nRUN echo made > /made.txt\n',
+      'a.txt': 'a\n',
+    });
+  });
+  after(() => fx.cleanup());
+
+  /** Builds ctx and returns the manifest digest (from --metadata-file). */
+  async function digestOf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+    const meta = join(fx.work, `meta-${Math.random().toString(16).slice(2)}.json`);
+    const result = await runStrata(['build', '--progress=plain', '--metadata-file', meta, ...args, ctx], {
+      root: fx.root,
+      env: { SOURCE_DATE_EPOCH: '', ...env },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(readFileSync(meta, 'utf8'))['containerimage.digest'];
+  }
+
+  it('gives the same digest from a cache warmed without it as with --no-cache, as a build-arg or in the environment', async () => {
+    await digestOf([]); // warms the cache with layers whose files have today's mtimes
+    const warm = await digestOf(['--build-arg', 'SOURCE_DATE_EPOCH=1600000000']);
+    const cold = await digestOf(['--no-cache', '--build-arg', 'SOURCE_DATE_EPOCH=1600000000']);
+    assert.equal(warm, cold, 'the digest does not depend on what the cache held');
+    const fromEnv = await digestOf(['-o', 'type=image,rewrite-timestamp=true'], {
+      SOURCE_DATE_EPOCH: '1600000000',
+    });
+    assert.equal(fromEnv, cold, 'the environment variable and the build-arg are one setting');
+    const later = await digestOf(['--build-arg', 'SOURCE_DATE_EPOCH=1600000001']);
+    assert.notEqual(later, cold, 'another epoch, another image');
+  });
+
+  it('refuses rewrite-timestamp=false with an epoch, since strata always clamps layer times to it', async () => {
+    const result = await runStrata(
+      [
+        'build',
+        '--build-arg',
+        'SOURCE_DATE_EPOCH=1600000000',
+        '-o',
+        'type=image,rewrite-timestamp=false',
+        ctx,
+      ],
+      { root: fx.root },
+    );
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /rewrite-timestamp=false is not supported with SOURCE_DATE_EPOCH/);
+  });
+});
