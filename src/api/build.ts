@@ -41,7 +41,11 @@ export type CacheLocation =
   | { readonly type: 'local'; readonly path: string };
 
 /** `--cache-to`: a location and how much to export (`min`: the final image's layers; `max`: every step of every stage). */
-export type CacheExport = CacheLocation & { readonly mode: 'min' | 'max' };
+export type CacheExport = CacheLocation & {
+  readonly mode: 'min' | 'max';
+  /** `ignore-error=true`: a failed export is a warning, not a failed build. */
+  readonly ignoreError?: boolean;
+};
 
 /** How base images are found. */
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -211,6 +215,7 @@ async function buildWith(
           compression: options.compression ?? 'gzip',
           level: options.compressionLevel,
           access: { ...options.registry, pool: caches.pool },
+          events: options.events,
           signal: options.signal,
         })
       : undefined;
@@ -234,7 +239,9 @@ async function buildWith(
 }
 
 /** Reads the Dockerfile and the context's ignore file, and plans without the bases' config. */
-async function planFirst(options: BuildOptions) {
+export async function planFirst(
+  options: Pick<BuildOptions, 'context' | 'dockerfile' | 'buildArgs' | 'target' | 'platform'>,
+) {
   const dockerfile = await readDockerfile(options);
   const contextDir = resolve(options.context);
   const dockerfilePath =

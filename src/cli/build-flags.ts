@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { CacheExport, CacheLocation } from '../api/build.ts';
 import { type Compression, formatPlatform, type Platform, parsePlatform } from '../oci/index.ts';
+import { parseReference } from '../reference/index.ts';
 import type { ExtraHost, Ulimit } from '../runtime/index.ts';
 import { ENTITLEMENTS, type Entitlement } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
@@ -185,36 +186,139 @@ export function parseLabels(values: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** The cache backends BuildKit has that strata does not, and why. */
+const REFUSED_CACHE_TYPES: Readonly<Record<string, string>> = {
+  inline: 'strata does not embed cache metadata in the image; use type=registry with its own ref',
+  gha: 'the GitHub Actions cache service is not supported; use type=registry or type=local',
+  s3: 'S3 is not supported; use type=registry or type=local',
+  azblob: 'Azure Blob Storage is not supported; use type=registry or type=local',
+};
+
+/**
+ * The attributes of `--cache-from` / `--cache-to` per type (BuildKit's remotecache), and what strata
+ * does with each: `true` = implemented; a string = refused, and why; `default:V` = only the value
+ * that asks for what strata does is accepted.
+ */
+const CACHE_ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, true | string>>>> = {
+  'from:registry': { ref: true, 'registry.insecure': true },
+  'from:local': {
+    src: true,
+    digest: 'strata reads the layout\'s "cache" manifest, not one by digest',
+    tag: 'strata names the cache "cache" in the layout',
+  },
+  'to:registry': {
+    ref: true,
+    mode: true,
+    'ignore-error': true,
+    'registry.insecure': true,
+    'oci-mediatypes': 'default:true',
+    'image-manifest': 'default:true',
+    compression: "the cache's layers are the image's: set compression= on the image --output",
+    'compression-level': "the cache's layers are the image's: set compression-level= on the image --output",
+    'force-compression': "the cache's layers are the image's: set force-compression= on the image --output",
+  },
+  'to:local': {
+    dest: true,
+    mode: true,
+    'ignore-error': true,
+    'oci-mediatypes': 'default:true',
+    'image-manifest': 'default:true',
+    tag: 'strata names the cache "cache" in the layout',
+    compression: "the cache's layers are the image's: set compression= on the image --output",
+    'compression-level': "the cache's layers are the image's: set compression-level= on the image --output",
+    'force-compression': "the cache's layers are the image's: set force-compression= on the image --output",
+  },
+};
+
+const TRUE = /^(1|t|T|TRUE|true|True)$/;
+const BOOLEAN = /^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/;
+
+/** Checks a cache spec's attributes against its type's (see {@link CACHE_ATTRIBUTES}). */
+function checkCacheAttributes(attrs: ReadonlyMap<string, string>, type: string, flag: string): void {
+  const table = CACHE_ATTRIBUTES[`${flag === '--cache-to' ? 'to' : 'from'}:${type}`]!;
+  for (const [key, value] of attrs) {
+    if (key === 'type') continue;
+    const support = table[key];
+    if (support === undefined)
+      throw new InvalidInputError(`${flag} type=${type}: unknown attribute ${JSON.stringify(key)}`, {
+        hint: `type=${type} takes: ${Object.keys(table).join(', ')}`,
+      });
+    if (support === true) continue;
+    if (support.startsWith('default:')) {
+      if (!BOOLEAN.test(value))
+        throw new InvalidInputError(`${flag}: non-bool value ${JSON.stringify(value)} for ${key}`);
+      if (TRUE.test(value) === (support === 'default:true')) continue;
+      throw new InvalidInputError(`${flag} type=${type}: ${key}=${value} is not supported`, {
+        hint: `strata writes the cache as an OCI image manifest (${key}=${support.slice(8)})`,
+      });
+    }
+    throw new InvalidInputError(`${flag} type=${type}: ${key} is not supported`, { hint: support });
+  }
+}
+
 /** `--cache-from type=registry,ref=…` / `type=local,src=DIR` (a bare value is a registry ref, as buildx takes it). */
 export function parseCacheLocation(text: string, flag: string): CacheLocation {
   if (!text.includes('=')) return { type: 'registry', ref: text };
   const attrs = parseKeyValueList(text, flag);
   const type = attrs.get('type') ?? 'registry';
+  const refused = REFUSED_CACHE_TYPES[type];
+  if (refused) throw new InvalidInputError(`${flag} type=${type} is not supported`, { hint: refused });
+  if (type !== 'registry' && type !== 'local')
+    throw new InvalidInputError(`unknown ${flag} type ${JSON.stringify(type)}`, {
+      hint: 'registry or local',
+    });
+  checkCacheAttributes(attrs, type, flag);
   if (type === 'registry') {
     const ref = attrs.get('ref');
     if (!ref) throw new InvalidInputError(`${flag} type=registry needs ref=<image reference>`);
     return { type, ref };
   }
-  if (type === 'local') {
-    const path = attrs.get(flag === '--cache-to' ? 'dest' : 'src');
-    if (!path)
-      throw new InvalidInputError(
-        `${flag} type=local needs ${flag === '--cache-to' ? 'dest' : 'src'}=<directory>`,
-      );
-    return { type, path };
-  }
-  throw new InvalidInputError(`unsupported ${flag} type ${JSON.stringify(type)}`, {
-    hint: 'registry or local',
-  });
+  const path = attrs.get(flag === '--cache-to' ? 'dest' : 'src');
+  if (!path)
+    throw new InvalidInputError(
+      `${flag} type=local needs ${flag === '--cache-to' ? 'dest' : 'src'}=<directory>`,
+    );
+  return { type, path };
 }
 
-/** `--cache-to …[,mode=min|max]` (default min, as buildx). */
-export function parseCacheExport(text: string): CacheExport {
+/** Registry hosts a cache spec marks `registry.insecure=true` (plain HTTP allowed). */
+export function insecureCacheHosts(texts: readonly string[], flag: string): string[] {
+  const hosts: string[] = [];
+  for (const text of texts) {
+    if (!text.includes('=')) continue;
+    const attrs = parseKeyValueList(text, flag);
+    const ref = attrs.get('ref');
+    const insecure = attrs.get('registry.insecure');
+    if (ref && insecure !== undefined && (insecure === '' || TRUE.test(insecure)))
+      hosts.push(parseReference(ref).domain);
+  }
+  return hosts;
+}
+
+/** `--cache-to …[,mode=min|max][,ignore-error=true]` (default min, as buildx); one only. */
+export function parseCacheExport(values: readonly string[]): CacheExport | undefined {
+  if (values.length > 1)
+    throw new InvalidInputError(
+      `--cache-to given ${values.length} times: strata exports one cache per build`,
+      {
+        hint: 'keep one --cache-to',
+      },
+    );
+  const text = values[0];
+  if (text === undefined) return undefined;
   const location = parseCacheLocation(text, '--cache-to');
-  const mode = text.includes('=') ? (parseKeyValueList(text, '--cache-to').get('mode') ?? 'min') : 'min';
+  const attrs = text.includes('=') ? parseKeyValueList(text, '--cache-to') : new Map<string, string>();
+  const mode = attrs.get('mode') ?? 'min';
   if (mode !== 'min' && mode !== 'max')
     throw new InvalidInputError(`--cache-to mode must be min or max, got ${JSON.stringify(mode)}`);
-  return { ...location, mode };
+  const ignoreError = attrs.get('ignore-error');
+  if (ignoreError !== undefined && !BOOLEAN.test(ignoreError))
+    throw new InvalidInputError(`--cache-to: non-bool value ${JSON.stringify(ignoreError)} for ignore-error`);
+  return {
+    ...location,
+    mode,
+    ...(ignoreError !== undefined && TRUE.test(ignoreError) ? { ignoreError: true } : {}),
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 // The one file, not the analyze module: the analyzer's other parts need not load for a build.
 import { attributeBytes } from '../analyze/attribute-bytes.ts';
 import { buildImage } from '../api/build.ts';
+import { type BuildCheckWarning, checkBuild } from '../api/build-check.ts';
 import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
@@ -11,6 +12,7 @@ import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import {
   checkAttestations,
+  insecureCacheHosts,
   type OutputSpec,
   outputCompression,
   parseAddHosts,
@@ -44,7 +46,7 @@ export interface BuildCommandOptions {
   cacheFilter: string[] | boolean;
   pull?: boolean;
   cacheFrom: string[];
-  cacheTo?: string;
+  cacheTo: string[];
   label: string[];
   secret: string[];
   network?: string;
@@ -53,6 +55,13 @@ export interface BuildCommandOptions {
   push?: boolean;
   load?: boolean;
   annotation: string[];
+  call?: string;
+  check?: boolean;
+  ssh: string[];
+  builder?: string;
+  cgroupParent?: string;
+  resource: string[];
+  policy: string[];
   addHost: string[];
   ulimit: string[];
   shmSize?: string;
@@ -102,6 +111,8 @@ export function registerBuildCommand(program: Command): void {
     .option(
       '--cache-to <spec>',
       'export build cache: type=registry,ref=…[,mode=min|max] or type=local,dest=DIR',
+      collect,
+      [],
     )
     .option('--label <key=value>', 'add a label to the image (repeatable)', collect, [])
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect, [])
@@ -135,6 +146,14 @@ export function registerBuildCommand(program: Command): void {
     .option('--provenance <value>', 'provenance attestation: only false (strata makes no attestations)')
     .option('--sbom <value>', 'SBOM attestation: only false (strata makes no attestations)')
     .option('--attest <type=…>', 'attestation parameters: only disabled=true (repeatable)', collect, [])
+    .option('--call <method>', 'build (default), or check: run the build checks only, exit 1 on a violation')
+    .option('--check', 'shorthand for --call=check')
+    // buildx flags strata does not implement: parsed only to refuse them by name.
+    .option('--ssh <spec>', 'not supported', collect, [])
+    .option('--builder <name>', 'not supported')
+    .option('--cgroup-parent <cgroup>', 'not supported')
+    .option('--resource <limit>', 'not supported', collect, [])
+    .option('--policy <spec>', 'not supported', collect, [])
     .option('--iidfile <file>', 'write the image ID (config digest, as buildx) to a file')
     .option(
       '--metadata-file <file>',
@@ -153,6 +172,8 @@ export function registerBuildCommand(program: Command): void {
           hint: 'default, none or host',
         });
       }
+      refuseUnsupportedFlags(options);
+      const call = callMethod(options);
       const platform = singlePlatform(options.platform);
       checkAttestations({
         ...(options.provenance !== undefined ? { provenance: options.provenance } : {}),
@@ -176,6 +197,11 @@ export function registerBuildCommand(program: Command): void {
       const envEpoch = process.env.SOURCE_DATE_EPOCH;
       if (envEpoch && !buildArgs.has('SOURCE_DATE_EPOCH')) buildArgs.set('SOURCE_DATE_EPOCH', envEpoch);
       checkRewriteTimestamp(specs, buildArgs.get('SOURCE_DATE_EPOCH'));
+      const cacheTo = parseCacheExport(options.cacheTo);
+      const insecureRegistries = [
+        ...insecureCacheHosts(options.cacheFrom, '--cache-from'),
+        ...insecureCacheHosts(options.cacheTo, '--cache-to'),
+      ];
       const extraHosts = parseAddHosts(options.addHost);
       const ulimits = parseUlimits(options.ulimit);
       const run = {
@@ -196,6 +222,19 @@ export function registerBuildCommand(program: Command): void {
           : options.file
             ? resolve(options.file)
             : undefined;
+      if (call === 'check') {
+        const warnings = await checkBuild({
+          context,
+          ...(dockerfile ? { dockerfile } : {}),
+          buildArgs,
+          ...(options.target ? { target: options.target } : {}),
+          ...(platform ? { platform } : {}),
+        });
+        process.stdout.write(formatCheckWarnings(warnings));
+        // buildx exits 1 when a check found something.
+        if (warnings.length > 0) process.exitCode = 1;
+        return;
+      }
       // Ctrl-C or SIGTERM stops the build: the running step's container is killed, mounts and the
       // lease are released, downloads stop, and the CLI exits 130 or 143.
       const signal = interruptSignal();
@@ -224,7 +263,8 @@ export function registerBuildCommand(program: Command): void {
           ...(compression.force ? { forceCompression: true } : {}),
           noCache: options.cache === false,
           cacheFrom: options.cacheFrom.map((c) => parseCacheLocation(c, '--cache-from')),
-          ...(options.cacheTo ? { cacheTo: parseCacheExport(options.cacheTo) } : {}),
+          ...(cacheTo ? { cacheTo } : {}),
+          ...(insecureRegistries.length > 0 ? { registry: { insecureRegistries } } : {}),
           noCacheFilter: Array.isArray(options.cacheFilter) ? options.cacheFilter : [],
           events: renderer,
           signal,
@@ -272,4 +312,60 @@ function printFailedRunOutput(error: unknown): void {
     process.stderr.write(`------\n${current.lastOutput.map((line) => `  ${line}\n`).join('')}------\n`);
     return;
   }
+}
+
+/** The flags of `docker buildx build` strata does not implement, and why: each refused by name. */
+const UNSUPPORTED_FLAGS: readonly [keyof BuildCommandOptions, string, string][] = [
+  ['ssh', '--ssh', 'RUN --mount=type=ssh is not supported: no SSH agent is forwarded'],
+  ['builder', '--builder', 'strata builds in-process and has no builder instances'],
+  ['cgroupParent', '--cgroup-parent', "RUN steps run in the runtime's default cgroup"],
+  ['resource', '--resource', 'resource limits for build containers are not supported'],
+  ['policy', '--policy', 'build policies are not supported'],
+];
+
+function refuseUnsupportedFlags(options: BuildCommandOptions): void {
+  for (const [key, flag, why] of UNSUPPORTED_FLAGS) {
+    const value = options[key];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    throw new InvalidInputError(`${flag} is not supported`, { hint: why });
+  }
+}
+
+/**
+ * `--call build|check` and `--check` (buildx's shorthand for `--call=check`). `outline` and
+ * `targets` (which print the build's args and stages from the frontend) are refused by name;
+ * `strata stages` prints the stages.
+ */
+function callMethod(options: BuildCommandOptions): 'build' | 'check' {
+  const [name = 'build', ...attrs] = (options.check ? 'check' : (options.call ?? 'build')).split(',');
+  if (options.check && options.call !== undefined && options.call.split(',')[0] !== 'check')
+    throw new InvalidInputError(`--check and --call=${options.call} ask for different things`);
+  for (const attr of attrs)
+    if (attr !== 'format=text')
+      throw new InvalidInputError(`--call ${name}: ${attr} is not supported`, {
+        hint: 'only the text format',
+      });
+  if (name === 'build' || name === 'check') return name;
+  if (name === 'outline' || name === 'targets')
+    throw new InvalidInputError(`--call=${name} is not supported`, {
+      hint: 'strata stages prints the stages, their bases and steps',
+    });
+  throw new InvalidInputError(`invalid --call ${JSON.stringify(name)}`, { hint: 'build or check' });
+}
+
+/** `--call check`'s report, in buildx's words. */
+function formatCheckWarnings(warnings: readonly BuildCheckWarning[]): string {
+  if (warnings.length === 0) return 'Check complete, no warnings found.\n';
+  const lines = [
+    `Check complete, ${warnings.length} warning${warnings.length === 1 ? ' has' : 's have'} been found!`,
+  ];
+  for (const w of warnings) {
+    lines.push(
+      '',
+      `WARNING: ${w.rule} - ${w.url}`,
+      w.message,
+      `${w.file}${w.line === undefined ? '' : `:${w.line}`}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -3,7 +3,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkAttestations, parseOutput, singlePlatform } from '../../src/cli/build-flags.ts';
+import {
+  checkAttestations,
+  parseCacheExport,
+  parseCacheLocation,
+  parseOutput,
+  singlePlatform,
+} from '../../src/cli/build-flags.ts';
 import { buildOutputs, parseAnnotationFlag, toBuildOutput } from '../../src/cli/output-attributes.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata } from '../support/cli.ts';
@@ -164,6 +170,49 @@ describe('--output attributes as buildx and BuildKit take them', () => {
       errorOf(() => checkAttestations({ attest: ['type=foo'] })),
       /"foo" is not provenance or sbom/,
     );
+  });
+});
+
+describe('--cache-from and --cache-to attributes', () => {
+  it('takes the ones strata implements, and names the others with why', () => {
+    assert.deepEqual(
+      parseCacheExport(['type=registry,ref=r/c:1,mode=max,ignore-error=true,image-manifest=true']),
+      {
+        type: 'registry',
+        ref: 'r/c:1',
+        mode: 'max',
+        ignoreError: true,
+      },
+    );
+    assert.deepEqual(parseCacheLocation('type=registry,ref=r/c:1,registry.insecure=true', '--cache-from'), {
+      type: 'registry',
+      ref: 'r/c:1',
+    });
+    const table: [() => unknown, RegExp][] = [
+      [
+        () => parseCacheExport(['type=gha']),
+        /--cache-to type=gha is not supported \(the GitHub Actions cache/,
+      ],
+      [() => parseCacheLocation('type=inline', '--cache-from'), /type=inline is not supported/],
+      [
+        () => parseCacheExport(['type=registry,ref=r/c,bogus=1']),
+        /unknown attribute "bogus" \(type=registry takes: ref, mode, ignore-error/,
+      ],
+      [
+        () => parseCacheExport(['type=registry,ref=r/c,image-manifest=false']),
+        /image-manifest=false is not supported/,
+      ],
+      [
+        () => parseCacheExport(['type=local,dest=d,compression=zstd']),
+        /compression is not supported \(the cache's layers are the image's/,
+      ],
+      [
+        () => parseCacheLocation('type=local,src=d,digest=sha256:00', '--cache-from'),
+        /digest is not supported/,
+      ],
+      [() => parseCacheExport(['type=local,dest=a', 'type=local,dest=b']), /--cache-to given 2 times/],
+    ];
+    for (const [fn, expected] of table) assert.match(errorOf(fn), expected);
   });
 });
 
@@ -439,5 +488,55 @@ describe('SOURCE_DATE_EPOCH', () => {
     );
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /rewrite-timestamp=false is not supported with SOURCE_DATE_EPOCH/);
+  });
+});
+
+describe('--call check, and the buildx flags strata refuses', () => {
+  let fx: BuildFixture;
+  before(async () => {
+    fx = await buildFixture('strata-bxcheck-');
+  });
+  after(() => fx.cleanup());
+
+  it('runs only the build checks and exits 1 on a violation, as buildx', async () => {
+    const bad = fx.context('bad', { Dockerfile: 'FROM busybox:local as base\nRUN exit 3\n' });
+    for (const flags of [['--check'], ['--call=check'], ['--call', 'check,format=text']]) {
+      const result = await runStrata(['build', ...flags, bad], { root: fx.root });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stdout,
+        /^Check complete, 1 warning has been found!\n\nWARNING: FromAsCasing - https:\/\/docs\.docker\.com\/go\/dockerfile\/rule\/from-as-casing\/\n.*\n.*Dockerfile:1\n$/,
+      );
+    }
+    // RUN exit 3 never ran: a check builds nothing.
+    const good = fx.context('good', { Dockerfile: 'FROM busybox:local AS base\nRUN exit 3\n' });
+    const clean = await runStrata(['build', '--check', good], { root: fx.root });
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(clean.stdout, 'Check complete, no warnings found.\n');
+  });
+
+  it('refuses --call outline|targets and the flags it does not implement, by name', async () => {
+    const ctx = fx.context('any', { Dockerfile: 'FROM busybox:local\n' });
+    for (const [args, expected] of [
+      [['--call=outline'], /--call=outline is not supported/],
+      [['--call=targets'], /--call=targets is not supported/],
+      [['--call=bogus'], /invalid --call "bogus"/],
+      [['--ssh', 'default'], /--ssh is not supported/],
+      [['--builder', 'b'], /--builder is not supported/],
+      [['--cgroup-parent', 'x'], /--cgroup-parent is not supported/],
+      [['--resource', 'memory=2g'], /--resource is not supported/],
+      [['--policy', 'filename=p'], /--policy is not supported/],
+      [['--cache-to', 'type=gha'], /--cache-to type=gha is not supported/],
+      [['-o', 'type=image,bogus=1'], /unknown attribute "bogus"/],
+      [
+        ['--platform', 'linux/amd64', '--platform', 'linux/arm64'],
+        /multi-platform builds are not supported yet/,
+      ],
+      [['--provenance', 'mode=max'], /strata does not produce provenance attestations/],
+    ] as const) {
+      const result = await runStrata(['build', ...args, ctx], { root: fx.root });
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, expected);
+    }
   });
 });
