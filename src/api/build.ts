@@ -28,6 +28,7 @@ import type { Store } from '../store/index.ts';
 import { InternalError, InvalidInputError, NotFoundError } from '../util/index.ts';
 import { planWithBases, prefetchTargetBases, resolveOncePerBuild } from './build-bases.ts';
 import { type BuildCaches, exportBuildCache, openBuildCaches } from './build-cache.ts';
+import { checkNamedContexts, type NamedContext, namedContextResolver } from './build-contexts.ts';
 import { urlFetcher } from './fetch-url.ts';
 import { layersSettled } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
@@ -93,6 +94,8 @@ export interface BuildOptions {
   readonly registry?: RegistryAccess;
   /** Resolves base images; default: the local store only. */
   readonly resolveImage?: ImageResolver;
+  /** `--build-context`: named contexts, by {@link namedContextKey}, answering for `FROM name` and `COPY --from=name`. */
+  readonly buildContexts?: ReadonlyMap<string, NamedContext>;
   readonly events?: ProgressSink;
   readonly signal?: AbortSignal;
 }
@@ -178,11 +181,16 @@ async function buildWith(
     ...(options.network ? { network: options.network } : {}),
   };
   checkEntitlements(firstPlan, entitlements);
+  if (options.buildContexts) checkNamedContexts(firstPlan, options.buildContexts);
   const buildSignal = options.signal
     ? AbortSignal.any([options.signal, background.pullsSignal])
     : background.pullsSignal;
   const resolveOnce = resolveOncePerBuild(
-    options.resolveImage ?? storeImageResolver(store),
+    namedContextResolver(
+      options.resolveImage ?? storeImageResolver(store),
+      options.buildContexts ?? new Map(),
+      store,
+    ),
     buildSignal,
     background.resolvedBases,
   );

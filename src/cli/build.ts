@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { attributeBytes } from '../analyze/attribute-bytes.ts';
 import { buildImage } from '../api/build.ts';
 import { type BuildCheckWarning, checkBuild } from '../api/build-check.ts';
+import { parseNamedContext } from '../api/build-contexts.ts';
 import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
@@ -55,6 +56,7 @@ export interface BuildCommandOptions {
   push?: boolean;
   load?: boolean;
   annotation: string[];
+  buildContext: string[];
   call?: string;
   check?: boolean;
   ssh: string[];
@@ -146,6 +148,12 @@ export function registerBuildCommand(program: Command): void {
     .option('--provenance <value>', 'provenance attestation: only false (strata makes no attestations)')
     .option('--sbom <value>', 'SBOM attestation: only false (strata makes no attestations)')
     .option('--attest <type=…>', 'attestation parameters: only disabled=true (repeatable)', collect, [])
+    .option(
+      '--build-context <name=dir|docker-image://ref|oci-layout://path>',
+      'a named context for FROM name and COPY --from=name (repeatable)',
+      collect,
+      [],
+    )
     .option('--call <method>', 'build (default), or check: run the build checks only, exit 1 on a violation')
     .option('--check', 'shorthand for --call=check')
     // buildx flags strata does not implement: parsed only to refuse them by name.
@@ -202,6 +210,12 @@ export function registerBuildCommand(program: Command): void {
         ...insecureCacheHosts(options.cacheFrom, '--cache-from'),
         ...insecureCacheHosts(options.cacheTo, '--cache-to'),
       ];
+      const buildContexts = new Map(
+        options.buildContext.map((c) => {
+          const { key, context } = parseNamedContext(c);
+          return [key, context] as const;
+        }),
+      );
       const extraHosts = parseAddHosts(options.addHost);
       const ulimits = parseUlimits(options.ulimit);
       const run = {
@@ -253,6 +267,7 @@ export function registerBuildCommand(program: Command): void {
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
           allow: parseAllow(options.allow),
+          ...(buildContexts.size > 0 ? { buildContexts } : {}),
           ...(Object.keys(run).length > 0 ? { run } : {}),
           resolveImage: registryImageResolver(store, {
             policy: options.pull ? 'always' : 'missing',

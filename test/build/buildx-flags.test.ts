@@ -540,3 +540,74 @@ describe('--call check, and the buildx flags strata refuses', () => {
     }
   });
 });
+
+describe('--build-context', () => {
+  let fx: BuildFixture;
+  before(async () => {
+    fx = await buildFixture('strata-bxctx-');
+  });
+  after(() => fx.cleanup());
+
+  it('answers FROM name and COPY --from=name with an image, an OCI layout or a directory', async () => {
+    const extra = fx.context('extra', { 'hello.txt': 'from the named context\n' });
+    const layout = join(fx.work, 'layout');
+    const copied = await runStrata(['copy', 'strata:busybox:local', `oci:${layout}:bb`], { root: fx.root });
+    assert.equal(copied.code, 0, copied.stderr);
+    const ctx = fx.context('main', {
+      Dockerfile: [
+        'FROM base',
+        'COPY --from=extra hello.txt /hello.txt',
+        'COPY --from=tools /bin/busybox /tools-busybox',
+        'RUN cat /hello.txt > /out && test -x /tools-busybox',
+        '',
+      ].join('\n'),
+    });
+    const out = join(fx.work, 'out');
+    const result = await runStrata(
+      [
+        'build',
+        '--progress=plain',
+        '--build-context',
+        'base=docker-image://busybox:local',
+        '--build-context',
+        `extra=${extra}`,
+        '--build-context',
+        `tools=oci-layout://${layout}:bb`,
+        '-o',
+        `type=local,dest=${out}`,
+        ctx,
+      ],
+      { root: fx.root },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(readFileSync(join(out, 'out'), 'utf8'), 'from the named context\n');
+    // FROM base is busybox:local, which has no image named "base" anywhere.
+    assert.ok(existsSync(join(out, 'bin/busybox')));
+  });
+
+  it('starts a stage FROM a directory context, and refuses what it does not support by name', async () => {
+    const rootfs = fx.context('rootfs', { 'etc/marker': 'rootfs dir\n' });
+    const ctx = fx.context('fromdir', { Dockerfile: 'FROM tree\nCOPY Dockerfile /Dockerfile\n' });
+    const out = join(fx.work, 'out-dir');
+    const result = await runStrata(
+      ['build', '--progress=plain', '--build-context', `tree=${rootfs}`, '-o', `type=local,dest=${out}`, ctx],
+      { root: fx.root },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(readFileSync(join(out, 'etc/marker'), 'utf8'), 'rootfs dir\n');
+    const staged = fx.context('staged', { Dockerfile: 'FROM busybox:local AS base\nFROM base\n' });
+    for (const [value, expected] of [
+      [
+        'base=docker-image://busybox:local',
+        /--build-context base: replacing the build stage of that name is not supported/,
+      ],
+      ['x=https://example.com/repo.git#main', /git and HTTP named contexts are not supported/],
+      ['x=target:other', /target: contexts are a buildx bake feature/],
+      [`x=${join(fx.work, 'missing')}`, /no such directory/],
+    ] as const) {
+      const r = await runStrata(['build', '--build-context', value, staged], { root: fx.root });
+      assert.equal(r.code, 1, `${value}: ${r.stderr}`);
+      assert.match(r.stderr, expected);
+    }
+  });
+});
