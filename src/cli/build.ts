@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 // The one file, not the analyze module: the analyzer's other parts need not load for a build.
@@ -6,11 +7,12 @@ import { attributeBytes } from '../analyze/attribute-bytes.ts';
 import { buildImage } from '../api/build.ts';
 import { type BuildCheckWarning, checkBuild } from '../api/build-check.ts';
 import { parseNamedContext } from '../api/build-contexts.ts';
+import { openContextArgument } from '../api/build-remote-context.ts';
 import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
 import { RunFailedError } from '../solver/index.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { InvalidInputError, resolveInRoot } from '../util/index.ts';
 import {
   checkAttestations,
   insecureCacheHosts,
@@ -85,7 +87,10 @@ export function registerBuildCommand(program: Command): void {
   program
     .command('build')
     .description('build an image from a Dockerfile, as docker buildx build does')
-    .argument('<context>', 'the build context directory')
+    .argument(
+      '<context>',
+      'the build context: a directory, - (a tar or a Dockerfile on stdin), a git URL or an http(s) URL',
+    )
     .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile; - reads standard input)')
     .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage (default: the last)')
@@ -229,13 +234,24 @@ export function registerBuildCommand(program: Command): void {
           return [parsed.id, parsed.content] as const;
         }),
       );
-      const context = resolve(contextArg);
+      if (contextArg === '-' && options.file === '-')
+        throw new InvalidInputError('standard input cannot be both the build context and the Dockerfile');
+      // `-`, a git URL or an http(s) URL: fetched or unpacked into a temporary directory, removed
+      // when the command exits (whatever way it does).
+      const source = await openContextArgument(contextArg, { tmpRoot: tmpdir() });
+      if (source.remote) process.once('exit', () => rmSync(source.dir, { recursive: true, force: true }));
+      const context = resolve(source.dir);
       const dockerfile =
         options.file === '-'
           ? { text: readFileSync(0, 'utf8'), name: 'Dockerfile' }
           : options.file
-            ? resolve(options.file)
-            : undefined;
+            ? // In a fetched context, -f names a file in it, as docker has it.
+              source.remote
+              ? resolveInRoot(context, options.file)
+              : resolve(options.file)
+            : source.dockerfileText !== undefined
+              ? { text: source.dockerfileText, name: 'Dockerfile' }
+              : undefined;
       if (call === 'check') {
         const warnings = await checkBuild({
           context,

@@ -13,4 +13,5 @@ export * from './errors.ts';
 export { BadPatternError, goMatch, hasWildcards } from './go-match.ts';
 export * from './open-build-context.ts';
 export * from './pattern-matcher.ts';
+export * from './remote-context.ts';
 export * from './select-sources.ts';
