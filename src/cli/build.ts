@@ -11,6 +11,7 @@ import { openContextArgument } from '../api/build-remote-context.ts';
 import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
+import { parseReference } from '../reference/index.ts';
 import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError, resolveInRoot } from '../util/index.ts';
 import {
@@ -205,6 +206,16 @@ export function registerBuildCommand(program: Command): void {
         throw new InvalidInputError(
           'local and tar exporters are incompatible with image ID file (--iidfile)',
         );
+      // buildx checks the tags before it builds, and removes an old image ID file, so a failed
+      // build leaves none behind for a script to read.
+      for (const tag of options.tag) {
+        try {
+          parseReference(tag);
+        } catch (error) {
+          throw new InvalidInputError(`invalid tag ${JSON.stringify(tag)}`, { cause: error });
+        }
+      }
+      if (options.iidfile) rmSync(options.iidfile, { force: true });
       const buildArgs = parseBuildArgs(options.buildArg);
       // buildx passes SOURCE_DATE_EPOCH from the environment as the build-arg, unless one is given.
       const envEpoch = process.env.SOURCE_DATE_EPOCH;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -285,6 +285,10 @@ describe('strata build image outputs (-o type=image,name=…,push=true)', () => 
     assert.deepEqual(manifest.annotations, { 'org.example.k': 'v' });
     // The iidfile holds the config digest (buildx's image ID), the metadata buildx's keys.
     assert.equal(readFileSync(iid, 'utf8'), manifest.config.digest);
+    // …which strata takes wherever it takes an image, as docker does.
+    const inspected = await runStrata(['inspect', readFileSync(iid, 'utf8')], { root: fx.root });
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.ok(inspected.stdout.includes(manifest.config.digest), inspected.stdout);
     const metadata = JSON.parse(readFileSync(meta, 'utf8'));
     assert.equal(metadata['containerimage.config.digest'], manifest.config.digest);
     assert.equal(metadata['containerimage.digest'], pushedA.digest);
@@ -498,6 +502,15 @@ describe('--call check, and the buildx flags strata refuses', () => {
   });
   after(() => fx.cleanup());
 
+  it('removes an old --iidfile before it builds, so a failed build leaves none', async () => {
+    const ctx = fx.context('fails', { Dockerfile: 'FROM busybox:local\nRUN exit 3\n' });
+    const iid = join(fx.work, 'stale-iid');
+    writeFileSync(iid, 'sha256:stale');
+    const result = await runStrata(['build', '--iidfile', iid, ctx], { root: fx.root });
+    assert.equal(result.code, 1, result.stderr);
+    assert.ok(!existsSync(iid));
+  });
+
   it('runs only the build checks and exits 1 on a violation, as buildx', async () => {
     const bad = fx.context('bad', { Dockerfile: 'FROM busybox:local as base\nRUN exit 3\n' });
     for (const flags of [['--check'], ['--call=check'], ['--call', 'check,format=text']]) {
@@ -533,6 +546,7 @@ describe('--call check, and the buildx flags strata refuses', () => {
         /multi-platform builds are not supported yet/,
       ],
       [['--provenance', 'mode=max'], /strata does not produce provenance attestations/],
+      [['-t', 'Upper/Case:1'], /invalid tag "Upper\/Case:1"/],
     ] as const) {
       const result = await runStrata(['build', ...args, ctx], { root: fx.root });
       assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
