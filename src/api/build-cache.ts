@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type CacheRecord, RemoteCache, type StepCache, writeCacheManifest } from '../cache/index.ts';
 import { ChecksumCache } from '../context/index.ts';
 import type { Compression, Descriptor, Image } from '../oci/index.ts';
+import type { ProgressSink } from '../progress/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { LayerCompressor } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
@@ -31,6 +32,7 @@ export async function openBuildCaches(
     readonly cacheFrom?: readonly CacheLocation[] | undefined;
     readonly cacheTo?: CacheExport | undefined;
     readonly registry?: RegistryAccess | undefined;
+    readonly events?: ProgressSink | undefined;
     readonly signal?: AbortSignal | undefined;
   },
 ): Promise<BuildCaches> {
@@ -53,13 +55,34 @@ export async function openBuildCaches(
   };
   const remote: RemoteCache[] = [];
   try {
-    for (const from of options.cacheFrom ?? [])
-      remote.push(await openRemoteCache(store, from, pool!, options.signal));
+    for (const from of options.cacheFrom ?? []) {
+      try {
+        remote.push(await openRemoteCache(store, from, pool!, options.signal));
+      } catch (error) {
+        // BuildKit goes on without a cache it cannot import (a CI's first run has none yet): the
+        // build is only slower. It says so; an interrupt still stops the build.
+        options.signal?.throwIfAborted();
+        const where = from.type === 'registry' ? from.ref : from.path;
+        options.events?.emit({
+          type: 'message',
+          at: Date.now(),
+          level: 'warning',
+          text: `importing cache manifest from ${where}: ${errorText(error)} (building without it)`,
+        });
+      }
+    }
   } catch (error) {
     await close();
     throw error;
   }
   return { checksums, remote, pool, close };
+}
+
+/** An error and its causes, joined as the CLI joins them. */
+function errorText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
+  return parts.length > 0 ? parts.join(': ') : String(error);
 }
 
 /** Opens a `--cache-from` location: reads its key table; layers are fetched on hits only. */
@@ -94,8 +117,32 @@ export async function exportBuildCache(
     readonly compression: Compression;
     readonly level?: number | undefined;
     readonly access: RegistryAccess;
+    readonly events?: ProgressSink | undefined;
     readonly signal?: AbortSignal | undefined;
   },
+): Promise<Descriptor | undefined> {
+  try {
+    return await writeBuildCache(store, image, records, to, how);
+  } catch (error) {
+    if (!to.ignoreError) throw error;
+    how.signal?.throwIfAborted();
+    // ignore-error=true: BuildKit reports the failed export and keeps the build's result.
+    how.events?.emit({
+      type: 'message',
+      at: Date.now(),
+      level: 'warning',
+      text: `exporting cache to ${to.type === 'registry' ? to.ref : to.path}: ${errorText(error)} (ignore-error=true)`,
+    });
+    return undefined;
+  }
+}
+
+async function writeBuildCache(
+  store: Store,
+  image: Image,
+  records: readonly CacheRecord[],
+  to: CacheExport,
+  how: Parameters<typeof exportBuildCache>[4],
 ): Promise<Descriptor> {
   const finalLayers = new Set(image.layers.map((l) => l.descriptor.digest));
   const exported = to.mode === 'max' ? [...records] : records.filter((r) => finalLayers.has(r.layer.digest));

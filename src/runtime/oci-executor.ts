@@ -143,7 +143,7 @@ export class OciExecutor implements Executor {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const hostsPath = join(bundle, 'hosts');
     const resolvConfPath = join(bundle, 'resolv.conf');
-    await writeFile(hostsPath, hostsFileContent(hostname), { mode: 0o644 });
+    await writeFile(hostsPath, hostsFileContent(hostname, spec.extraHosts ?? []), { mode: 0o644 });
     await writeFile(resolvConfPath, await resolvConfContent(spec.network), { mode: 0o644 });
     const mounts = await prepareStepMounts(spec.mounts ?? [], bundle);
     resources.mounts = mounts;
@@ -168,6 +168,7 @@ export class OciExecutor implements Executor {
       resolvConfPath,
       mounts: mounts.mounts,
       nofile: await this.#maxNofile(),
+      ...(spec.ulimits && spec.ulimits.length > 0 ? { ulimits: spec.ulimits } : {}),
       ...(spec.security === 'insecure'
         ? { security: 'insecure' as const, privilegedCapabilities: await hostCapabilities() }
         : {}),
