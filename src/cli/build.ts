@@ -1,5 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 // The one file, not the analyze module: the analyzer's other parts need not load for a build.
 import { attributeBytes } from '../analyze/attribute-bytes.ts';
@@ -20,6 +19,7 @@ import {
   parseOutput,
   parseSecret,
 } from './build-flags.ts';
+import { prepareBuildInput } from './build-input.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
 import { interruptSignal } from './interrupts.ts';
@@ -135,17 +135,14 @@ export function registerBuildCommand(program: Command): void {
           return [parsed.id, parsed.content] as const;
         }),
       );
-      const context = resolve(contextArg);
-      const dockerfile =
-        options.file === '-'
-          ? { text: readFileSync(0, 'utf8'), name: 'Dockerfile' }
-          : options.file
-            ? resolve(options.file)
-            : undefined;
+      const { context, dockerfile, release } = await prepareBuildInput(contextArg, options.file);
       // Ctrl-C or SIGTERM stops the build: the running step's container is killed, mounts and the
       // lease are released, downloads stop, and the CLI exits 130 or 143.
       const signal = interruptSignal();
-      const store = await storeFor(command);
+      const store = await storeFor(command).catch(async (error: unknown) => {
+        await release();
+        throw error;
+      });
       const renderer = createRenderer(progress, { stream: process.stderr });
       try {
         const result = await buildImage(store, {
@@ -205,6 +202,7 @@ export function registerBuildCommand(program: Command): void {
         throw error;
       } finally {
         await store.close();
+        await release();
       }
     });
 }
