@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runImage } from '../api/run-image.ts';
 import { AbortedError, InvalidInputError } from '../util/index.ts';
-import { collect, storeFor } from './cli-context.ts';
+import { collect, requireRoot, storeFor } from './cli-context.ts';
 
 /** The options `strata run` accepts (docker run's names). */
 export interface RunCommandOptions {
@@ -67,6 +67,7 @@ export function registerRunCommand(program: Command): void {
           hint: 'host or none',
         });
       }
+      requireRoot('run');
       const controller = new AbortController();
       let stoppedBy: string | undefined;
       const stop = (signal: NodeJS.Signals) => {
