@@ -77,6 +77,14 @@ export interface ProcessSpec {
   /** Defaults to BuildKit's `buildkitsandbox`. */
   readonly hostname?: string;
   readonly mounts?: readonly ExecMount[];
+  /**
+   * Give the process a pseudo-terminal (`strata run -t`). The runtime, in the foreground, makes it
+   * and joins it to this process's terminal: it puts that terminal in raw mode, copies input and
+   * output, passes window size changes on, and restores the terminal when the process exits (runc
+   * and crun both do this; no console socket is needed). `stdout` and `stderr` are then unused.
+   * Needs a terminal on this process's stdin, stdout or stderr. Never for build steps.
+   */
+  readonly terminal?: boolean;
 }
 
 /** One process to run in a fresh container. */
@@ -88,6 +96,11 @@ export interface Container {
    */
   readonly rootfs: string;
   readonly process: ProcessSpec;
+  /**
+   * A file descriptor of this process the container's stdin reads from directly (`strata run -i`:
+   * 0); without it stdin is /dev/null, as for every build step.
+   */
+  readonly stdinFd?: number;
   /** The process's output streams. They are written to but never ended. */
   readonly stdout: Writable;
   readonly stderr: Writable;
