@@ -35,7 +35,7 @@ export class StoreRootError extends StrataError {
 
 /**
  * Makes sure `root` is a directory this process can use as its state root, creating it (0700) and
- * its missing parents, and fails at once with an error naming the path and what to do otherwise.
+ * its missing parents (with the umask's mode), and fails at once with an error naming the path and what to do otherwise.
  *
  * It walks up to the nearest existing ancestor and creates each missing directory with a plain
  * mkdir(2). Node's `mkdir(…, { recursive: true })` is not used for this: on a file system where
@@ -82,7 +82,8 @@ export async function ensureStoreRoot(root: string, origin: StoreRootOrigin = 'd
   }
   for (const dir of missing) {
     try {
-      await mkdir(dir, { mode: 0o700 });
+      // The root is private (Store.open keeps it so); parents get the umask's mode, as mkdir -p's.
+      await mkdir(dir, { mode: dir === absolute ? 0o700 : 0o777 });
     } catch (error) {
       if (isErrnoException(error, 'EEXIST') && (await isDirectory(dir))) continue; // made meanwhile
       throw await unusable(context, dir, error);
