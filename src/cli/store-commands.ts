@@ -83,7 +83,9 @@ export function registerPruneCommand(program: Command): void {
       const store = await storeFor(command);
       if (!options.force && !options.dryRun) {
         const plan = await planPrune(store, pruneOptions);
-        if (!(await confirm(warning(plan, options.all === true)))) throw new PruneCancelledError();
+        // With --json the question goes to stderr: stdout stays JSON.
+        const out = options.json ? process.stderr : process.stdout;
+        if (!(await confirm(warning(plan, options.all === true), out))) throw new PruneCancelledError();
       }
       const result = await prune(store, { ...pruneOptions, dryRun: options.dryRun ?? false });
       if (options.json) {
@@ -105,11 +107,11 @@ function warning(plan: PrunePlan, all: boolean): string {
 }
 
 /**
- * Asks `question [y/N] ` on stdout and reads one line from stdin, as docker's prompt does (a pipe
+ * Asks `question [y/N] ` on `out` (docker: stdout) and reads one line from stdin, as docker's prompt does (a pipe
  * can answer: `echo y | strata prune`). No answer — stdin at its end, as without a terminal — is no.
  */
-async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
+async function confirm(question: string, out: NodeJS.WriteStream): Promise<boolean> {
+  out.write(`${question} [y/N] `);
   const lines = createInterface({ input: process.stdin, terminal: false });
   try {
     const answer = await new Promise<string | undefined>((resolve) => {
@@ -117,7 +119,7 @@ async function confirm(question: string): Promise<boolean> {
       lines.once('close', () => resolve(undefined));
     });
     // A terminal echoed the answer and its newline; otherwise end the prompt's line here.
-    if (answer === undefined || !process.stdin.isTTY) process.stdout.write('\n');
+    if (answer === undefined || !process.stdin.isTTY) out.write('\n');
     return answer !== undefined && /^y(es)?$/i.test(answer.trim());
   } finally {
     lines.close();

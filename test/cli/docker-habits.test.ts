@@ -9,18 +9,20 @@ import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
 /**
  * Runs the CLI on a pseudo-terminal (python3's pty module), as a person at a terminal would:
- * waits for `prompt`, types `input`, and collects everything the terminal showed.
+ * waits for `prompt`, types `input`, and collects everything the terminal showed. The terminal
+ * is 33 rows by 101 columns.
  */
 function strataOnPty(
   args: readonly string[],
   options: { root: string; prompt: string; input: string },
 ): Promise<CliResult> {
   const driver = `
-import os, pty, select, sys, time
+import fcntl, os, pty, select, struct, sys, termios, time
 prompt, typed = sys.argv[1].encode(), sys.argv[2].encode()
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[3], sys.argv[3:])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))  # 33 rows, 101 columns
 out, sent, deadline = b'', False, time.time() + 120
 while time.time() < deadline:
     if select.select([fd], [], [], 0.2)[0]:
@@ -85,11 +87,12 @@ describe("strata run with docker run's habits", () => {
     const result = await strataOnPty(['run', '-it', 'busybox:local', 'sh'], {
       root: fx.root,
       prompt: '/ # ',
-      input: 'tty; echo "TERM=$TERM"; exit 7\r',
+      input: 'tty; echo "TERM=$TERM"; stty size; exit 7\r',
     });
     assert.equal(result.code, 7, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^\/dev\/pts\/\d+\r?$/m, 'the shell has a terminal');
     assert.match(result.stdout, /^TERM=xterm\r?$/m);
+    assert.match(result.stdout, /^33 101\r?$/m, "the container's terminal has this terminal's size");
   });
 
   it("refuses -it without a terminal in docker's words", async () => {
