@@ -1,11 +1,10 @@
-import { mkdir } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Digest, Image } from '../oci/index.ts';
 import { type BindMount, type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { InvalidInputError, makeDirectories } from '../util/index.ts';
 import { resolveStoredImage } from './images.ts';
 import { processSettings, type StrataSettings } from './settings.ts';
 
@@ -120,7 +119,7 @@ export async function parseVolume(text: string, cwd = process.cwd()): Promise<Bi
     throw invalid(`the container path ${JSON.stringify(target)} is not absolute`);
   if (posix.normalize(target) === '/') throw invalid('the container path cannot be /');
   const source = resolve(cwd, host);
-  await mkdir(source, { recursive: true });
+  await makeDirectories(source);
   return { type: 'bind', source, target: posix.normalize(target), readonly: mode === 'ro' };
 }
 

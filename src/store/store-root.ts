@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isErrnoException, StrataError } from '../util/index.ts';
+import { isErrnoException, makeDirectories, StrataError } from '../util/index.ts';
 
 /** Where the state root's path came from, so an error can say which setting to change. */
 export type StoreRootOrigin = '--root' | 'STRATA_ROOT' | 'default';
@@ -35,72 +35,33 @@ export class StoreRootError extends StrataError {
 
 /**
  * Makes sure `root` is a directory this process can use as its state root, creating it (0700) and
- * its missing parents (with the umask's mode), and fails at once with an error naming the path and what to do otherwise.
- *
- * It walks up to the nearest existing ancestor and creates each missing directory with a plain
- * mkdir(2). Node's `mkdir(…, { recursive: true })` is not used for this: on a file system where
- * mkdir fails with ENOENT although the parent exists (procfs, sysfs: `STRATA_ROOT=/proc/x`), it
- * re-creates the parent, gets EEXIST and tries again, forever.
+ * its missing parents (with the umask's mode) without the hang of Node's `mkdir -p` under /proc
+ * ({@link makeDirectories}), and fails at once with an error naming the path, the setting it came
+ * from and what to do.
  */
 export async function ensureStoreRoot(root: string, origin: StoreRootOrigin = 'default'): Promise<void> {
   const absolute = resolve(root);
   const named = describeRoot(absolute, origin);
   const context: RootContext = { root: absolute, named, origin };
-  const missing: string[] = [];
-  let existing = absolute;
-  for (;;) {
-    try {
-      const info = await stat(existing);
-      if (!info.isDirectory()) {
-        throw new StoreRootError(
-          existing === absolute
-            ? `${named} is not a directory`
-            : `cannot create ${named}: ${existing} is not a directory`,
-          existing,
-          { hint: fixHint(origin) },
-        );
-      }
-      break;
-    } catch (error) {
-      if (error instanceof StoreRootError) throw error;
-      if (isErrnoException(error, 'ENOENT')) {
-        const parent = dirname(existing);
-        if (parent === existing) throw await unusable(context, existing, error);
-        missing.unshift(existing);
-        existing = parent;
-        continue;
-      }
-      if (isErrnoException(error, 'ENOTDIR')) {
-        // A component above is a file: find which, for the message.
-        const parent = dirname(existing);
-        missing.unshift(existing);
-        existing = parent;
-        continue;
-      }
-      throw await unusable(context, existing, error);
+  try {
+    await makeDirectories(absolute, { mode: 0o700 });
+  } catch (error) {
+    const path = isErrnoException(error) && typeof error.path === 'string' ? error.path : absolute;
+    if (isErrnoException(error, 'ENOTDIR')) {
+      throw new StoreRootError(
+        path === absolute
+          ? `${named} is not a directory`
+          : `cannot create ${named}: ${path} is not a directory`,
+        path,
+        { hint: fixHint(origin) },
+      );
     }
-  }
-  for (const dir of missing) {
-    try {
-      // The root is private (Store.open keeps it so); parents get the umask's mode, as mkdir -p's.
-      await mkdir(dir, { mode: dir === absolute ? 0o700 : 0o777 });
-    } catch (error) {
-      if (isErrnoException(error, 'EEXIST') && (await isDirectory(dir))) continue; // made meanwhile
-      throw await unusable(context, dir, error);
-    }
+    throw await unusable(context, path, error);
   }
   try {
     await access(absolute, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (error) {
     throw await unusable(context, absolute, error);
-  }
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false; // gone again or unreadable: the caller reports the mkdir's own error
   }
 }
 
