@@ -1,6 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { resolve } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 // The one file, not the analyze module: the analyzer's other parts need not load for a build.
 import { attributeBytes } from '../analyze/attribute-bytes.ts';
@@ -30,6 +28,7 @@ import {
   parseUlimits,
   singlePlatform,
 } from './build-flags.ts';
+import { prepareBuildInput } from './build-input.ts';
 import { buildMetadata } from './build-metadata.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
@@ -245,41 +244,31 @@ export function registerBuildCommand(program: Command): void {
           return [parsed.id, parsed.content] as const;
         }),
       );
-      if (contextArg === '-' && options.file === '-')
-        throw new InvalidInputError('standard input cannot be both the build context and the Dockerfile');
-      // `-`, a git URL or an http(s) URL: fetched or unpacked into a temporary directory, removed
-      // when the command exits (whatever way it does).
-      const source = await openContextArgument(contextArg, { tmpRoot: tmpdir() });
-      if (source.remote) process.once('exit', () => rmSync(source.dir, { recursive: true, force: true }));
-      const context = resolve(source.dir);
-      const dockerfile =
-        options.file === '-'
-          ? { text: readFileSync(0, 'utf8'), name: 'Dockerfile' }
-          : options.file
-            ? // In a fetched context, -f names a file in it, as docker has it.
-              source.remote
-              ? resolveInRoot(context, options.file)
-              : resolve(options.file)
-            : source.dockerfileText !== undefined
-              ? { text: source.dockerfileText, name: 'Dockerfile' }
-              : undefined;
+      const { context, dockerfile, release } = await prepareBuildInput(contextArg, options.file);
       if (call === 'check') {
-        const warnings = await checkBuild({
-          context,
-          ...(dockerfile ? { dockerfile } : {}),
-          buildArgs,
-          ...(options.target ? { target: options.target } : {}),
-          ...(platform ? { platform } : {}),
-        });
-        process.stdout.write(formatCheckWarnings(warnings));
-        // buildx exits 1 when a check found something.
-        if (warnings.length > 0) process.exitCode = 1;
+        try {
+          const warnings = await checkBuild({
+            context,
+            ...(dockerfile ? { dockerfile } : {}),
+            buildArgs,
+            ...(options.target ? { target: options.target } : {}),
+            ...(platform ? { platform } : {}),
+          });
+          process.stdout.write(formatCheckWarnings(warnings));
+          // buildx exits 1 when a check found something.
+          if (warnings.length > 0) process.exitCode = 1;
+        } finally {
+          await release();
+        }
         return;
       }
       // Ctrl-C or SIGTERM stops the build: the running step's container is killed, mounts and the
       // lease are released, downloads stop, and the CLI exits 130 or 143.
       const signal = interruptSignal();
-      const store = await storeFor(command);
+      const store = await storeFor(command).catch(async (error: unknown) => {
+        await release();
+        throw error;
+      });
       const renderer = createRenderer(progress, { stream: process.stderr });
       try {
         const result = await buildImage(store, {
@@ -340,6 +329,7 @@ export function registerBuildCommand(program: Command): void {
         throw error;
       } finally {
         await store.close();
+        await release();
       }
     });
 }

@@ -32,6 +32,7 @@ const COMMANDS: Record<string, Loader> = {
   run: async () => (await import('./run.ts')).registerRunCommand,
   init: async () => (await import('./init.ts')).registerInitCommand,
   info: async () => (await import('./info.ts')).registerInfoCommand,
+  version: async () => (await import('./version-command.ts')).registerVersionCommand,
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */

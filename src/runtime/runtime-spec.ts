@@ -10,7 +10,7 @@ import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
 export interface RuntimeSpec {
   readonly ociVersion: '1.0.2';
   readonly process: {
-    readonly terminal: false;
+    readonly terminal: boolean;
     readonly user: {
       readonly uid: number;
       readonly gid: number;
@@ -77,6 +77,8 @@ export interface SpecOptions {
   readonly user: ResolvedUser;
   readonly hostname: string;
   readonly network: 'sandbox' | 'host' | 'none';
+  /** Give the process a pseudo-terminal (`strata run -t`); default false, as for build steps. */
+  readonly terminal?: boolean;
   /** For `sandbox`: the network namespace (a file under /run/netns) the step joins. */
   readonly networkNamespace?: string;
   /** Host files bind-mounted read-only at /etc/hosts and /etc/resolv.conf. */
@@ -211,7 +213,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: options.terminal === true,
       user: {
         uid: user.uid,
         gid: user.gid,
