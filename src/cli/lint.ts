@@ -41,11 +41,17 @@ export class LintFailedError extends StrataError {
 
 const LEVELS = ['info', 'warning', 'error', 'none'] as const;
 
-/** The human form: `Dockerfile:3:1 warning [apt-lists-left] message` and the fix below. */
+/**
+ * The human form: `Dockerfile:3:1 warning [apt-lists-left] message (hadolint DL3009)` — the
+ * hadolint or BuildKit id where the rule has one — and the fix below.
+ */
 export function formatFindings(findings: readonly LintFinding[]): string {
   if (findings.length === 0) return 'no findings\n';
   return `${findings
-    .map((f) => `${f.file}:${f.line}:${f.column} ${f.severity} [${f.ruleId}] ${f.message}\n    fix: ${f.fix}`)
+    .map(
+      (f) =>
+        `${f.file}:${f.line}:${f.column} ${f.severity} [${f.ruleId}] ${f.message}${f.alias ? ` (${f.alias})` : ''}\n    fix: ${f.fix}`,
+    )
     .join('\n')}\n`;
 }
 

@@ -112,6 +112,7 @@ export async function lintDockerfile(text: string, options: LintOptions = {}): P
       endLine: base.from.range.endLine,
       endColumn: base.from.range.endColumn,
       ...(stage ? { stage: stage.displayName } : {}),
+      ...(rule.alias ? { alias: rule.alias } : {}),
     });
   }
   if (options.contextDir !== undefined) {
@@ -182,6 +183,7 @@ export function lintPlanned(
       endLine: range.endLine,
       endColumn: range.endColumn,
       ...(stage ? { stage: stage.displayName } : {}),
+      ...(lintRule(id).alias ? { alias: lintRule(id).alias! } : {}),
     });
   };
   const shipping = shippingStages(graph);
@@ -236,7 +238,9 @@ export function lintPlanned(
  * can name, is dead — nor a stage a FROM or --from picks by a build argument.
  */
 function checkUnusedStage(graph: BuildGraph, stage: Stage, targets: StageTargets, report: Report): void {
-  if (stage.needed || targets.selectedByArg.has(stage.index)) return;
+  // The last stage is what a build without --target builds, whichever stage lint checks.
+  if (stage.needed || targets.selectedByArg.has(stage.index) || stage.index === graph.stages.length - 1)
+    return;
   if (targets.multiTarget && stage.name !== undefined) return;
   const target = graph.stages[graph.target]!.displayName;
   report(

@@ -29,6 +29,8 @@ export interface LintFinding {
   readonly endColumn: number;
   /** The stage the finding is in, when it is in one. */
   readonly stage?: string;
+  /** hadolint's or BuildKit's id for the same check (`hadolint DL3009`), as the rule has it. */
+  readonly alias?: string;
 }
 
 /** Every rule strata lint checks, in the order docs/lint.md lists them. */
