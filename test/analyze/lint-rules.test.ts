@@ -130,20 +130,22 @@ const CASES: readonly RuleCase[] = [
     rule: 'copy-entire-filesystem',
     triggers: 'FROM alpine:3.20 AS tools\nRUN apk add --no-cache jq\nFROM scratch\nCOPY --from=tools / /\n',
     line: 4,
-    passes: 'FROM alpine:3.20 AS tools\nRUN apk add --no-cache jq\nFROM scratch\nCOPY --from=tools /usr/bin/jq /usr/bin/\n',
+    passes:
+      'FROM alpine:3.20 AS tools\nRUN apk add --no-cache jq\nFROM scratch\nCOPY --from=tools /usr/bin/jq /usr/bin/\n',
   },
   {
     rule: 'copied-archive-extracted',
-    triggers: 'FROM debian:12\nCOPY app.tar.gz /tmp/\nRUN tar -xzf /tmp/app.tar.gz -C /opt && rm /tmp/app.tar.gz\n',
+    triggers:
+      'FROM debian:12\nCOPY app.tar.gz /tmp/\nRUN tar -xzf /tmp/app.tar.gz -C /opt && rm /tmp/app.tar.gz\n',
     line: 2,
     passes:
       'FROM debian:12\nRUN --mount=type=bind,source=app.tar.gz,target=/tmp/app.tar.gz tar -xzf /tmp/app.tar.gz -C /opt\nADD app.tar.gz /opt/\n',
   },
   {
     rule: 'invalid-default-arg-in-from',
-    triggers: 'ARG GO_VERSION\nFROM golang:${GO_VERSION}-alpine\nRUN echo hi\n',
+    triggers: `ARG GO_VERSION\nFROM golang:\${GO_VERSION}-alpine\nRUN echo hi\n`,
     line: 2,
-    passes: 'ARG GO_VERSION=1.22\nFROM golang:${GO_VERSION}-alpine\nRUN echo hi\n',
+    passes: `ARG GO_VERSION=1.22\nFROM golang:\${GO_VERSION}-alpine\nRUN echo hi\n`,
   },
   {
     rule: 'cd-instead-of-workdir',
