@@ -198,7 +198,7 @@ export function registerAnalyzeCommand(program: Command): void {
       const thresholds = options.ci ? thresholdsFrom(options) : undefined;
       const store = await storeFor(command);
       const graph = await graphFor(options);
-      const { analysis, files, attribution } = await withImageArgument(
+      const { analysis, files, hiddenFiles, attribution } = await withImageArgument(
         name,
         store,
         options,
@@ -213,6 +213,7 @@ export function registerAnalyzeCommand(program: Command): void {
           name,
           analysis,
           files,
+          hiddenFiles,
           ...(attribution ? { attribution } : {}),
         });
       if (options.json) {
