@@ -276,6 +276,14 @@ describe('strata lint', () => {
       !rules(compose.report).some((r) => r.endsWith('unused-stage')),
       rules(compose.report).join('; '),
     );
+    // BuildKit's authors.Dockerfile: `update` (FROM scratch, only COPY: an export stage) and
+    // `validate` are both targets.
+    const authors = await lintJson(dir.path, { fixture: 'buildkit-authors.Dockerfile' }, '--fail-on', 'none');
+    assert.ok(
+      !rules(authors.report).some((r) => r.endsWith('unused-stage')),
+      rules(authors.report).join('; '),
+    );
+    assert.deepEqual(authors.report.targets, ['update', 'validate']);
     // One stray named stage in a single-target Dockerfile is still dead code.
     const stray = await lintJson(
       dir.path,

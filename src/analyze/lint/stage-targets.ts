@@ -1,12 +1,13 @@
 import type { Dockerfile } from '../../dockerfile/index.ts';
-import type { BuildGraph } from '../../plan/index.ts';
+import type { BuildGraph, Stage } from '../../plan/index.ts';
 
 /** How a Dockerfile's stages are meant to be built, as far as its text shows. */
 export interface StageTargets {
   /**
-   * True when the Dockerfile is clearly meant for `--target`: two or more named stages besides
-   * the target that no other stage needs (BuildKit's own Dockerfile, buildx's, compose's:
-   * `binaries`, `test`, `release`, `shell`, …).
+   * True when the Dockerfile is clearly meant for `--target`: two or more named stages that no
+   * other stage needs, the target included (BuildKit's own Dockerfile, buildx's, compose's:
+   * `binaries`, `test`, `release`, `shell`, …; `update` and `validate`), or one such stage that
+   * exists to be exported (`FROM scratch AS test-coverage` with only COPY).
    */
   readonly multiTarget: boolean;
   /** The names of those stages, then the target's (for the note that says how to build them). */
@@ -20,8 +21,8 @@ export interface StageTargets {
 
 /**
  * Which stages of a Dockerfile are targets of their own. A stage that nothing needs is dead code
- * in a Dockerfile with one target; in one with several (two or more named stages that no stage
- * depends on, besides the target) each is meant for `--target`. Stages whose name matches a
+ * in a Dockerfile with one target; in one with several (see {@link StageTargets.multiTarget}) each
+ * is meant for `--target`. Stages whose name matches a
  * `$VAR` pattern of a FROM or `--from` are alternatives chosen by a build argument.
  */
 export function stageTargets(dockerfile: Dockerfile, graph: BuildGraph): StageTargets {
@@ -38,13 +39,27 @@ export function stageTargets(dockerfile: Dockerfile, graph: BuildGraph): StageTa
     (s) => s.index !== graph.target && !needed.has(s.index) && !selectedByArg.has(s.index),
   );
   const named = leaves.filter((s) => s.name !== undefined).map((s) => s.name!);
-  const multiTarget = named.length >= 2;
   const target = graph.stages[graph.target]!;
+  const multiTarget =
+    named.length + (target.name !== undefined ? 1 : 0) >= 2 ||
+    leaves.some((s) => s.name !== undefined && isExportStage(s));
   return {
     multiTarget,
     targets: multiTarget ? [...named, target.displayName] : [],
     selectedByArg,
   };
+}
+
+/**
+ * `FROM scratch AS update` with only COPY steps: a stage that exists to be exported
+ * (`--target update --output .`), never to be run.
+ */
+function isExportStage(stage: Stage): boolean {
+  return (
+    stage.base.kind === 'scratch' &&
+    stage.steps.length > 0 &&
+    stage.steps.every((s) => s.kind === 'copy' || s.kind === 'arg' || s.kind === 'label')
+  );
 }
 
 /** The stage references written with a variable: FROM bases, `COPY --from`, `RUN --mount=from=`. */
