@@ -71,3 +71,34 @@ describe('static planning accepts what a build with the base image’s Env accep
     );
   });
 });
+
+describe('strata stages on a FROM that needs a --build-arg', () => {
+  const dir = tempDir('strata-from-arg-');
+  after(() => dir.cleanup());
+
+  it('says which --build-arg to pass, and plans once it is given', async () => {
+    const file = join(dir.path, 'Dockerfile');
+    writeFileSync(
+      file,
+      `ARG GO_VERSION\nARG BASE\nFROM golang:\${GO_VERSION}-alpine AS build\nFROM \${BASE}\n`,
+    );
+    const missing = await runStrata(['stages', file]);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /^error: .*Dockerfile:3:1: FROM golang:\$\{GO_VERSION\}-alpine needs a build argument: .*\(pass --build-arg GO_VERSION=…: the Dockerfile gives ARG GO_VERSION no default\)$/m,
+    );
+    const half = await runStrata(['stages', file, '--build-arg', 'GO_VERSION=1.22']);
+    assert.match(half.stderr, /Dockerfile:4:1: FROM \$\{BASE\} needs a build argument: .*--build-arg BASE=…/);
+    const both = await runStrata([
+      'stages',
+      file,
+      '--build-arg',
+      'GO_VERSION=1.22',
+      '--build-arg',
+      'BASE=alpine:3.20',
+    ]);
+    assert.equal(both.code, 0, both.stderr);
+    assert.match(both.stdout, /docker\.io\/library\/golang:1\.22-alpine/);
+  });
+});
