@@ -230,6 +230,23 @@ describe('lint rules: each triggers on a bad Dockerfile and stays quiet on the f
     );
   });
 
+  it('removed-in-later-layer stays quiet when each RUN removes what it made itself (docker-library/python)', async () => {
+    const { findings } = await lintDockerfile(
+      [
+        'FROM debian:12',
+        'RUN apt-get update; apt-get install -y --no-install-recommends ca-certificates; rm -rf /var/lib/apt/lists/*',
+        'RUN apt-get update; apt-get install -y --no-install-recommends gcc; rm -rf /var/lib/apt/lists/*',
+        'RUN apt-get update && apt-get install -y --no-install-recommends curl',
+        'RUN rm -rf /var/lib/apt/lists/*',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      findings.filter((f) => f.ruleId === 'removed-in-later-layer').map((f) => f.line),
+      [5],
+    );
+  });
+
   it('leaves size rules out of build stages whose layers never ship', async () => {
     const { findings } = await lintDockerfile(
       'FROM debian:12 AS build\nRUN apt-get update && apt-get install -y gcc\nRUN pip install x\nFROM scratch\nCOPY --from=build /bin/true /true\n',

@@ -477,21 +477,25 @@ function createdPaths(step: Step, workdir: string): string[] {
 function checkRemovedLater(stage: Stage, report: Report): void {
   let workdir = '/';
   const earlier: { path: string; step: Step; fromCopy: boolean }[] = [];
+  const within = (path: string, root: string) => path === root || path.startsWith(`${root}/`);
   for (const step of stage.steps) {
     if (step.kind === 'workdir') workdir = posix.resolve(workdir, step.path);
+    const created =
+      step.kind === 'run' || step.kind === 'copy' || step.kind === 'add' ? createdPaths(step, workdir) : [];
+    let removals: string[] = [];
     if (step.kind === 'run') {
-      const removals = simpleCommands(runScript(step))
+      removals = simpleCommands(runScript(step))
         .filter((c) => programOf(c) === 'rm')
         .flatMap(argumentsOf)
         .map((p) => expandRunWord(step, p))
         .map((p) => posix.resolve(workdir, p.replace(/\*.*$/, '')).replace(/\/+$/, '') || '/')
         .filter((p) => p !== '/');
       for (const removed of removals) {
+        // A RUN that makes the path again before removing it (apt-get update … rm -rf
+        // /var/lib/apt/lists/*) cleans up after itself.
+        if (created.some((c) => within(c, removed) || within(removed, c))) continue;
         const hit = earlier.find(
-          (e) =>
-            e.path === removed ||
-            e.path.startsWith(`${removed}/`) ||
-            (e.fromCopy && removed.startsWith(`${e.path}/`)),
+          (e) => within(e.path, removed) || (e.fromCopy && removed.startsWith(`${e.path}/`)),
         );
         if (!hit) continue;
         report(
@@ -504,8 +508,9 @@ function checkRemovedLater(stage: Stage, report: Report): void {
         break;
       }
     }
-    if (step.kind === 'run' || step.kind === 'copy' || step.kind === 'add')
-      for (const path of createdPaths(step, workdir))
+    // What a RUN removes again itself never reaches its layer.
+    for (const path of created)
+      if (!removals.some((removed) => within(path, removed)))
         earlier.push({ path, step, fromCopy: step.kind !== 'run' });
   }
 }
