@@ -247,6 +247,26 @@ describe('lint rules: each triggers on a bad Dockerfile and stays quiet on the f
     );
   });
 
+  it("final-stage-compiler-packages knows Debian's apt-mark auto + purge --auto-remove idiom", async () => {
+    const run = (purge: string) =>
+      [
+        'FROM debian:12',
+        'RUN set -eux; savedAptMark="$(apt-mark showmanual)"; apt-get update; \\',
+        '  apt-get install -y --no-install-recommends gcc libssl-dev; make; \\',
+        `  apt-mark auto '.*' > /dev/null; apt-mark manual $savedAptMark; ${purge}; rm -rf /var/lib/apt/lists/*`,
+        '',
+      ].join('\n');
+    const quiet = await lintDockerfile(
+      run('apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false'),
+    );
+    assert.deepEqual(
+      quiet.findings.filter((f) => f.ruleId === 'final-stage-compiler-packages'),
+      [],
+    );
+    const kept = await lintDockerfile(run('true'));
+    assert.equal(kept.findings.filter((f) => f.ruleId === 'final-stage-compiler-packages').length, 1);
+  });
+
   it('leaves size rules out of build stages whose layers never ship', async () => {
     const { findings } = await lintDockerfile(
       'FROM debian:12 AS build\nRUN apt-get update && apt-get install -y gcc\nRUN pip install x\nFROM scratch\nCOPY --from=build /bin/true /true\n',

@@ -324,10 +324,20 @@ function checkToolchainImage(graph: BuildGraph, report: Report): void {
 
 function checkCompilerPackages(step: RunStep, commands: SimpleCommand[], report: Report, stage: Stage): void {
   const removed = new Set(commands.flatMap(removedPackages));
+  // The Debian images' idiom: `apt-mark auto '.*'` (after saving the manual list) then
+  // `apt-get purge --auto-remove` removes every package the RUN installed and nothing kept needs.
+  const aptAutoRemoves =
+    commands.some((c) => programOf(c) === 'apt-mark' && subcommandOf(c) === 'auto') &&
+    commands.some(
+      (c) =>
+        ['apt-get', 'apt'].includes(programOf(c)) &&
+        (subcommandOf(c) === 'autoremove' || (subcommandOf(c) === 'purge' && hasFlag(c, '--auto-remove'))),
+    );
   const kept: string[] = [];
   for (const c of commands) {
     const installed = installedPackages(c);
     if (!installed) continue;
+    if (aptAutoRemoves && installed.manager === 'apt') continue;
     const virtual = apkVirtualName(c);
     if (virtual && removed.has(virtual)) continue;
     for (const p of installed.packages) if (isCompilerPackage(p) && !removed.has(p)) kept.push(p);
