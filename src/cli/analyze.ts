@@ -200,7 +200,7 @@ export function registerAnalyzeCommand(program: Command): void {
       if (options.html) await checkOutputFile(options.html, '--html');
       const store = await storeFor(command);
       const graph = await graphFor(options);
-      const { analysis, files, attribution } = await withImageArgument(
+      const { analysis, files, hiddenFiles, attribution } = await withImageArgument(
         name,
         store,
         options,
@@ -215,6 +215,7 @@ export function registerAnalyzeCommand(program: Command): void {
           name,
           analysis,
           files,
+          hiddenFiles,
           ...(attribution ? { attribution } : {}),
         });
       if (options.json) {
