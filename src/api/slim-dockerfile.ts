@@ -293,11 +293,13 @@ function portInUse(port: number): Promise<boolean> {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((r) => {
-    const timer = setTimeout(r, ms);
-    signal?.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
       r();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /** Runs one image under `check` with `strata run`'s API and reports whether it passed. */

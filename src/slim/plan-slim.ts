@@ -737,7 +737,8 @@ function pythonPackages(ctx: Context): void {
       continue;
     }
     const m = /^(.*\/(?:site|dist)-packages)\/([^/]+)/.exec(path);
-    if (!m || db?.owned(path)) continue;
+    // Byte code that Debian's postinst compiled (py3compile) belongs to its package's files.
+    if (!m || db?.owned(path) || /\/__pycache__(\/|$)|\.pyc$/.test(path)) continue;
     const entry = `${m[1]}/${m[2]}`;
     if (added.has(entry) || copied(ctx, entry)) continue;
     added.add(entry);
@@ -814,8 +815,7 @@ function nodeProduction(ctx: Context, appRoots: readonly string[]): void {
     if (command) {
       ctx.builderSteps.push({
         comment: [
-          `Production dependencies only: package.json lists devDependencies (${shown}) that the`,
-          `build needed and the program does not (${why}).`,
+          `Production dependencies only: package.json lists devDependencies (${shown}) that the build needed and the program does not (${why}).`,
         ],
         text: `RUN cd ${dir} && ${command}`,
       });
