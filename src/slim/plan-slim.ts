@@ -52,6 +52,10 @@ export interface SlimPlan {
   readonly aptPackages: ReadonlyMap<string, string>;
   /** A RUN for the final stage that creates the image's user, when the final base lacks it. */
   readonly createUser?: string;
+  /** The ENTRYPOINT the base image set and the final stage inherits from its own base. */
+  readonly inheritedEntrypoint?: readonly string[];
+  /** Whether the builder has GNU cp, so many paths can be gathered with `cp -a --parents`. */
+  readonly canCollect: boolean;
   /** USER for the final stage that the original did not have (scratch runs as nobody). */
   readonly addedUser?: { readonly user: string; readonly why: string };
   /** One line per decision, for comments and the terminal. */
@@ -66,6 +70,23 @@ export interface SlimPlan {
 /** The single-stage Dockerfile cannot be slimmed at all (not merely unproven). */
 export class SlimNotApplicableError extends InvalidInputError {}
 
+const SHELL_BUILTINS = new Set([
+  'exit',
+  'true',
+  'false',
+  'test',
+  '[',
+  'echo',
+  'cd',
+  'set',
+  'export',
+  ':',
+  'return',
+  'printf',
+  'read',
+  'kill',
+  'exec',
+]);
 const WRAPPERS = new Set(['tini', 'tini-static', 'dumb-init', 'catatonit']);
 const KEPT_KINDS = new Set([
   'env',
@@ -184,15 +205,18 @@ function copied(ctx: Context, path: string): boolean {
 function programArgs(
   facts: SlimFacts,
   ctx: { missing: string[] },
+  skipEntrypoint: boolean,
 ): { argv: string[]; shell: boolean } | undefined {
   const c = facts.config;
-  const args = [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])];
+  const args = [...(skipEntrypoint ? [] : (c.Entrypoint ?? [])), ...(c.Cmd ?? [])];
   if (args.length === 0) {
     ctx.missing.push('the image has no CMD or ENTRYPOINT: strata cannot tell which program it runs');
     return undefined;
   }
   const shellPrefix = (c.Shell && c.Shell.length > 0 ? c.Shell : ['/bin/sh', '-c']) as readonly string[];
-  const isShell = shellPrefix.every((w, i) => args[i] === w) && args.length === shellPrefix.length + 1;
+  const isShell =
+    (shellPrefix.every((w, i) => args[i] === w) && args.length === shellPrefix.length + 1) ||
+    (/^(\/usr)?(\/bin\/)?(sh|bash|dash)$/.test(args[0] ?? '') && args[1] === '-c' && args.length === 3);
   if (!isShell) return { argv: args, shell: false };
   const script = args[args.length - 1]!;
   const commands = simpleCommands(script);
@@ -282,8 +306,20 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
   const builderName = stage.name ?? 'build';
   const os = readOsRelease(root);
 
-  // 1. What the container runs.
-  const parsed = programArgs(facts, ctx);
+  // 1. What the container runs. An ENTRYPOINT the base image set (node's docker-entrypoint.sh) is
+  // the base's wrapper around CMD: the program is CMD's, and the final stage must keep the wrapper.
+  const entrypointSet = stage.steps.some((s) => s.kind === 'entrypoint');
+  const baseEntrypoint =
+    !entrypointSet && (facts.config.Entrypoint?.length ?? 0) > 0 ? [...facts.config.Entrypoint!] : undefined;
+  if (baseEntrypoint) {
+    const path = root.which(baseEntrypoint[0]!, env, workdir);
+    if (path && facts.changes.has(root.realPath(path))) {
+      ctx.missing.push(
+        `the ENTRYPOINT ${baseEntrypoint[0]} of ${stage.from.image} was changed by a step: strata cannot tell what it runs`,
+      );
+    }
+  }
+  const parsed = programArgs(facts, ctx, baseEntrypoint !== undefined);
   let argv = parsed?.argv ?? [];
   const wrappers: string[] = [];
   while (argv.length > 0 && WRAPPERS.has(posix.basename(argv[0]!))) {
@@ -372,6 +408,12 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     }
   }
 
+  // Where the program comes from: a build step, a Debian package a step installed, or the base image.
+  const programReal = program ? root.realPath(program) : undefined;
+  const programFromBase = programReal !== undefined && !facts.changes.has(programReal);
+  const programPackages = programReal && !programFromBase ? [...(db?.owners(programReal) ?? [])] : [];
+  const programBuilt = programReal !== undefined && !programFromBase && programPackages.length === 0;
+
   // 2. The final base.
   let finalBase: string;
   let finalBaseReason: string;
@@ -387,6 +429,9 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
   ) {
     finalBase = 'scratch';
     finalBaseReason = 'a static binary needs no operating system: the final stage starts empty';
+  } else if ((kind === 'static-binary' || kind === 'dynamic-binary') && programFromBase) {
+    finalBase = base?.text ?? 'scratch';
+    finalBaseReason = `${program} comes from ${base?.text} itself, not from a step of the Dockerfile: the final stage keeps that image and leaves behind what the steps added only for the build`;
   } else if (kind === 'static-binary' || kind === 'dynamic-binary') {
     if (!distroSlim) {
       ctx.missing.push(
@@ -398,6 +443,9 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       kind === 'static-binary'
         ? `the static binary runs with ${shellNeeded ? 'a shell (CMD is in shell form)' : wrappers.length > 0 ? `an init wrapper (${wrappers.join(', ')})` : `packages the Dockerfile installed (${runtimePackages.join(', ')})`}: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''})`
         : `the binary needs glibc and shared libraries: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''}), so the libraries' versions match the ones it was linked against`;
+    if (programPackages.length > 0) {
+      for (const pkg of programPackages) ctx.apt.set(pkg, `provides ${program}, the program CMD runs`);
+    }
   } else {
     const variant = base ? slimVariantOf(base.ref) : undefined;
     const interpreterChanged = interpreter ? facts.changes.has(root.realPath(interpreter)) : false;
@@ -420,10 +468,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       }
     } else {
       finalBase = base?.text ?? 'scratch';
-      finalBaseReason = 'no slimmer image with the same interpreter is known';
-      ctx.missing.push(
-        `the interpreter ${interpreter ?? '(unknown)'} comes from ${base?.text ?? 'the base image'}, and strata knows no slimmer image that has it`,
-      );
+      finalBaseReason = `${interpreter ?? 'the interpreter'} comes from ${base?.text}, and strata knows no slimmer image that has it: the final stage keeps that image and leaves behind what the steps added only for the build`;
     }
   }
   ctx.decisions.push(`final stage FROM ${finalBase}: ${finalBaseReason}`);
@@ -438,19 +483,33 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     );
   }
 
-  // 3. The interpreter must be where the program expects it.
-  if (interpreter && finalRoot && !finalRoot.exists(interpreter)) {
-    ctx.missing.push(`${finalBase} has no ${interpreter}, which the program runs with`);
-  } else if (interpreter && finalRoot) {
-    const want = posix.basename(root.realPath(interpreter));
-    const have = posix.basename(finalRoot.realPath(interpreter));
-    if (want !== have)
-      ctx.missing.push(`${interpreter} is ${want} in the builder but ${have} in ${finalBase}`);
+  // 3. The interpreter must be where the program expects it (through a venv's symlinks, at the
+  // path they lead to in the builder).
+  if (interpreter && finalRoot) {
+    const target = root.realPath(interpreter);
+    if (!finalRoot.isFile(target)) {
+      ctx.missing.push(
+        `${finalBase} has no ${target}, the interpreter the program runs with (${interpreter})`,
+      );
+    }
+  }
+  if (baseEntrypoint) {
+    const sameFamily = finalBase !== 'scratch' && (kind === 'node' || kind === 'python' || programFromBase);
+    const has = finalRoot ? finalRoot.which(baseEntrypoint[0]!, env, workdir) !== undefined : sameFamily;
+    if (sameFamily && has) {
+      ctx.decisions.push(
+        `ENTRYPOINT ${JSON.stringify(baseEntrypoint)} comes from ${stage.from.image}; ${finalBase} ${finalRoot ? 'has it too (checked)' : 'is the same family and sets it too'}, so the final stage inherits it`,
+      );
+    } else {
+      ctx.missing.push(
+        `the ENTRYPOINT ${JSON.stringify(baseEntrypoint)} comes from ${stage.from.image}, and ${finalBase} ${finalBase === 'scratch' ? 'cannot run it' : 'may not have it'}`,
+      );
+    }
   }
 
   // 4. What to copy.
   const appRoots = applicationRoots(stage, workdir, facts.changes);
-  if (kind === 'node' || kind === 'python') {
+  if (kind === 'node' || kind === 'python' || !programBuilt) {
     for (const dir of appRoots)
       copy(
         ctx,
@@ -458,7 +517,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
         'the application (what COPY/ADD and WORKDIR put there, and what the build wrote into it)',
       );
   }
-  if (program && kind !== 'node' && kind !== 'python') {
+  if (program && kind !== 'node' && kind !== 'python' && programBuilt) {
     copy(ctx, root.realPath(program) === program ? program : program, 'the program CMD runs');
     if (root.lstat(program)?.isSymbolicLink()) copy(ctx, root.realPath(program), `${program} links to it`);
     for (const dir of appRoots) {
@@ -475,7 +534,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
   if (program && (kind === 'static-binary' || kind === 'dynamic-binary')) {
     const elf = await root.elf(program);
     const strip = root.which('strip', env, '/');
-    if (elf?.hasSymbols && facts.changes.has(root.realPath(program)) && strip) {
+    if (elf?.hasSymbols && programBuilt && strip) {
       ctx.builderSteps.push({
         comment: [
           `${program} carries its symbol table and debug information, which only debuggers read: strip them (what go build -ldflags="-s -w" or gcc -s would have left out). Delete this step to keep them.`,
@@ -517,7 +576,41 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
 
   // 6. Shared libraries: of the program, and of every compiled module the copies carry.
   const objects: string[] = [];
-  if (program && kind === 'dynamic-binary') objects.push(program);
+  // 5b. What HEALTHCHECK runs must be in the final stage too (curl on a slim base is a classic).
+  const health = [...facts.dockerfile.stages[0]!.instructions]
+    .reverse()
+    .find((i) => i.kind === 'healthcheck');
+  if (health?.kind === 'healthcheck' && health.test.type === 'cmd') {
+    const cmd = health.test.command;
+    if (cmd.form === 'shell' && finalBase === 'scratch') {
+      ctx.missing.push(
+        `HEALTHCHECK at line ${health.range.line} runs a shell command, and scratch has no shell`,
+      );
+    }
+    const commands = cmd.form === 'exec' ? [cmd.args] : simpleCommands(cmd.text);
+    for (const c of commands) {
+      const name = c[0];
+      if (!name || SHELL_BUILTINS.has(name)) continue;
+      const path = root.which(name, env, workdir);
+      if (!path) {
+        ctx.decisions.push(`warning: HEALTHCHECK runs ${name}, which the built image does not have either`);
+        continue;
+      }
+      const real = root.realPath(path);
+      if (copied(ctx, real) || copied(ctx, path) || finalRoot?.which(name, env, workdir)) continue;
+      const owner = db?.owners(real)[0];
+      if (owner && debianFinal && finalBase !== 'scratch') {
+        if (!finalRoot && db?.isInMinbase(owner)) continue;
+        ctx.apt.set(owner, `HEALTHCHECK runs ${name}`);
+      } else if (facts.changes.has(real)) {
+        copy(ctx, path, `HEALTHCHECK runs it`);
+        objects.push(path);
+      } else {
+        ctx.missing.push(`HEALTHCHECK runs ${name} (${real}), and strata cannot put it in ${finalBase}`);
+      }
+    }
+  }
+  if (program && kind === 'dynamic-binary' && programBuilt) objects.push(program);
   for (const w of wrappers) {
     const path = root.which(w, env, workdir);
     if (path) objects.push(path);
@@ -629,6 +722,25 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     )
       continue;
     if (path.startsWith('/etc/ssl/certs/') || path.startsWith('/usr/local/share/ca-certificates/')) continue;
+    if (path.startsWith('/etc/alternatives/')) continue;
+    if (change.type === 'symlink') {
+      const target = root.realPath(path);
+      if (
+        target.startsWith('/etc/alternatives/') ||
+        db?.owned(target) ||
+        copied(ctx, target) ||
+        !root.exists(path)
+      )
+        continue;
+    }
+    // What a package's maintainer scripts generate (/etc/papersize, /var/lib/ucf, caches) is
+    // written by the step that ran apt-get install, under the system's directories.
+    if (
+      change.createdBy !== undefined &&
+      /\bapt(-get)?\s+(-\S+\s+)*install\b|\bdpkg\s+-i\b/.test(change.createdBy) &&
+      /^\/(etc|var|usr\/share|usr\/lib)\//.test(path)
+    )
+      continue;
     ctx.missing.push(
       `${path} was written by ${change.createdBy ? `\`${change.createdBy.replace(/^RUN \/bin\/sh -c /, 'RUN ').slice(0, 80)}\`` : 'a step'} and is not copied: strata cannot tell whether the program reads it`,
     );
@@ -644,6 +756,8 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     finalBaseReason,
     finalBaseChecked: finalRoot !== undefined,
     cacheMounts,
+    ...(baseEntrypoint ? { inheritedEntrypoint: baseEntrypoint } : {}),
+    canCollect: db?.packages.has('coreutils') === true,
     builderSteps: ctx.builderSteps,
     builderInserts: ctx.builderInserts,
     copies: ctx.copies,

@@ -103,7 +103,7 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
   }
 
   // The collect step: many paths, or symlinks that must stay links, go through one directory.
-  const many = plan.copies.length > 6;
+  const many = plan.copies.length > 6 && plan.canCollect;
   const collect = many ? '/slim-root' : undefined;
   if (collect) {
     out.push(
@@ -165,7 +165,12 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
     out.push(written(lines, i));
   }
   const c = facts.config;
-  if (!late.some((i) => i.kind === 'entrypoint') && c.Entrypoint && c.Entrypoint.length > 0) {
+  if (
+    !late.some((i) => i.kind === 'entrypoint') &&
+    !plan.inheritedEntrypoint &&
+    c.Entrypoint &&
+    c.Entrypoint.length > 0
+  ) {
     out.push(
       ...comment([`ENTRYPOINT of ${stage.from.image}, which the final base may not share:`]),
       `ENTRYPOINT ${jsonArgs(c.Entrypoint)}`,

@@ -125,6 +125,68 @@ describe('strata slim: single-stage → multi-stage, verified by running both', 
     assert.match(r.stdout, /check\s+ok \(HTTP 200\)\s+ok \(HTTP 200\)/);
   });
 
+  it('Python with a compiled extension in a venv: the venv and the app onto the -slim image, gcc left behind', async () => {
+    const port = await freePort();
+    const dir = project('python-ext', {
+      'fastping.c':
+        '#include <Python.h>\nstatic PyObject *pong(PyObject *s, PyObject *a) { return PyUnicode_FromString("pong"); }\nstatic PyMethodDef M[] = {{"pong", pong, METH_NOARGS, ""}, {0}};\nstatic struct PyModuleDef D = {PyModuleDef_HEAD_INIT, "fastping", 0, -1, M};\nPyMODINIT_FUNC PyInit_fastping(void) { return PyModule_Create(&D); }\n',
+      'setup.py':
+        'from setuptools import setup, Extension\nsetup(name="fastping", version="1.0", ext_modules=[Extension("fastping", ["fastping.c"])])\n',
+      'app.py':
+        'import http.server, os, fastping\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(fastping.pong().encode())\nhttp.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()\n',
+      Dockerfile:
+        'FROM python:3.11-bookworm\nWORKDIR /app\nCOPY . .\nRUN python3 -m venv --system-site-packages /opt/venv && /opt/venv/bin/pip install --no-build-isolation --no-index .\nENV PATH=/opt/venv/bin:$PATH\nCMD ["python", "app.py"]\n',
+    });
+    const r = await slim(dir, ['--verify', '-e', `PORT=${port}`, '--http', `${port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = readFileSync(join(dir, 'Dockerfile.slim'), 'utf8');
+    assert.match(out, /^FROM python:3\.11-slim-bookworm$/m);
+    assert.match(out, /^COPY --from=build \/opt\/venv \/opt\/venv$/m);
+    assert.match(out, /^COPY --from=build \/app \/app$/m);
+    assert.match(out, /^ENV PATH=\/opt\/venv\/bin:\$PATH$/m);
+    assert.match(r.stdout, /check\s+ok \(HTTP 200\)\s+ok \(HTTP 200\)/);
+  });
+
+  it('Node with a build step and devDependencies: pruned with npm in the builder, onto the -slim image', async () => {
+    const port = await freePort();
+    const dir = project('node-build', {
+      'package.json': JSON.stringify({
+        name: 'app',
+        version: '1.0.0',
+        private: true,
+        scripts: { build: 'node build-tool/build.js' },
+        devDependencies: { 'build-tool': 'file:./build-tool' },
+      }),
+      'build-tool/package.json': '{"name":"build-tool","version":"1.0.0"}\n',
+      'build-tool/build.js':
+        'require("fs").mkdirSync("dist",{recursive:true});require("fs").writeFileSync("dist/server.js","require(\\"http\\").createServer((q,s)=>s.end(\\"pong\\")).listen(Number(process.env.PORT),\\"127.0.0.1\\");\\n");\n',
+      Dockerfile:
+        'FROM node:18-bookworm\nWORKDIR /app\nCOPY . .\nRUN npm install --offline --no-audit --no-fund && npm run build\nEXPOSE 3000\nCMD ["node", "dist/server.js"]\n',
+    });
+    const r = await slim(dir, ['--verify', '-e', `PORT=${port}`, '--http', `${port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = readFileSync(join(dir, 'Dockerfile.slim'), 'utf8');
+    assert.match(out, /^RUN cd \/app && npm prune --omit=dev/m);
+    assert.match(out, /^FROM node:18-bookworm-slim$/m);
+    assert.match(out, /^CMD \["node", "dist\/server\.js"\]$/m);
+    assert.match(r.stdout, /check\s+ok \(HTTP 200\)\s+ok \(HTTP 200\)/);
+  });
+
+  it('refuses when a step wrote a file outside the application that the program may read', async () => {
+    const dir = project('c-conf', {
+      'hello.c': '#include <unistd.h>\nint main(void){for(;;)pause();}\n',
+      Dockerfile:
+        'FROM buildpack-deps:bookworm\nCOPY hello.c /tmp/hello.c\nRUN gcc -o /usr/local/bin/hello /tmp/hello.c && mkdir -p /etc/hello && echo debug=1 > /etc/hello/hello.conf\nCMD ["hello"]\n',
+    });
+    const r = await slim(dir, []);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /\/etc\/hello\/hello\.conf was written by .* and is not copied: strata cannot tell whether the program reads it/,
+    );
+    assert.equal(existsSync(join(dir, 'Dockerfile.slim')), false);
+  });
+
   it('refuses a CMD that is a shell script, writes nothing, and --force writes it marked unverified', async () => {
     const dir = project('script', {
       'start.sh': '#!/bin/sh\nexec sleep 1000\n',
