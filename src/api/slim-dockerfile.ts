@@ -3,6 +3,7 @@ import { createConnection } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { layerOrigins, readLayerContents } from '../analyze/index.ts';
+import { openDecompressed } from '../archive/index.ts';
 import { parseDockerfile } from '../dockerfile/index.ts';
 import type { Digest, Image } from '../oci/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
@@ -86,9 +87,22 @@ export interface SlimOutcome {
 
 const HEADER_MARK = 'Made by `strata slim`';
 
+/** Uncompressed layer sizes by diff_id, measured once per process. */
+const uncompressedSizes = new Map<string, number>();
+
+/** A layer's uncompressed tar size: its bytes decompressed and counted (nothing parsed). */
+async function uncompressedSize(layer: Image['layers'][number], signal?: AbortSignal): Promise<number> {
+  const known = uncompressedSizes.get(layer.diffId);
+  if (known !== undefined) return known;
+  let n = 0;
+  for await (const chunk of openDecompressed(await layer.open(signal))) n += (chunk as Buffer).length;
+  uncompressedSizes.set(layer.diffId, n);
+  return n;
+}
+
 async function imageStats(image: Image, buildMs: number, signal?: AbortSignal): Promise<SlimImageStats> {
   let uncompressed = 0;
-  for (const layer of image.layers) uncompressed += (await readLayerContents(layer, signal)).uncompressedSize;
+  for (const layer of image.layers) uncompressed += await uncompressedSize(layer, signal);
   return {
     digest: image.digest,
     uncompressedBytes: uncompressed,
@@ -108,6 +122,7 @@ async function changedPaths(
   const changes = new Map<string, ChangedPath>();
   for (let i = baseLayers; i < image.layers.length; i++) {
     const contents = await readLayerContents(image.layers[i]!, signal);
+    uncompressedSizes.set(image.layers[i]!.diffId, contents.uncompressedSize);
     const createdBy = origins[i]?.createdBy;
     for (const e of contents.entries) {
       if (e.kind === 'whiteout' || e.kind === 'opaque') {

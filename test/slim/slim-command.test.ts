@@ -40,7 +40,7 @@ function slim(dir: string, args: readonly string[]) {
   return runStrata(['slim', '--progress', 'plain', ...args, dir], { root: ROOT, timeoutMs: 240_000 });
 }
 
-describe('strata slim: single-stage → multi-stage, verified by running both', () => {
+describe('strata slim: single-stage → multi-stage, verified by running both', { concurrency: 3 }, () => {
   it('C built with gcc: a dynamic binary goes onto debian:bookworm-slim, stripped, and keeps running', async () => {
     const dir = project('c', {
       'hello.c':
