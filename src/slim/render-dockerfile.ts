@@ -1,5 +1,6 @@
 import type { Dockerfile, Instruction } from '../dockerfile/index.ts';
 import { cacheMountFlag, type SlimPlan } from './plan-slim.ts';
+import { parameterizedName } from './slim-base.ts';
 import type { SlimFacts } from './slim-facts.ts';
 
 /** Options of {@link renderSlimDockerfile}. */
@@ -118,7 +119,7 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
 
   // The final stage.
   out.push('', ...comment(plan.decisions.filter((d) => !d.startsWith('warning:'))));
-  out.push(`FROM ${plan.finalBase}`);
+  out.push(`FROM ${parameterizedName(from.image, plan.finalBase, facts.graph.globalArgs)}`);
   const kept = plan.kept;
   const keptText = kept.map((i) => written(lines, i)).join('\n');
   const used = referencedVariables(keptText);

@@ -1,4 +1,4 @@
-import type { Reference } from '../reference/index.ts';
+import { parseReference, type Reference } from '../reference/index.ts';
 import type { ImageRoot } from './image-root.ts';
 
 /** What /etc/os-release says about an image's distribution. */
@@ -61,4 +61,36 @@ export function slimDistroImage(os: OsRelease | undefined): string | undefined {
   // Ubuntu's images are minimal already: the same release is the slimmest.
   if (os.id === 'ubuntu' && os.versionId) return `ubuntu:${os.versionId}`;
   return undefined;
+}
+
+/**
+ * The final base written with the builder's own ARGs when the builder's FROM used them
+ * (`FROM node:${NODE_VERSION}-bookworm` → `FROM node:${NODE_VERSION}-bookworm-slim`), so the rewrite
+ * stays parameterised the same way. Returns `final` itself when no such form expands to it.
+ */
+export function parameterizedName(
+  rawFrom: string,
+  final: string,
+  globalArgs: readonly { readonly name: string; readonly value: string }[],
+): string {
+  if (!rawFrom.includes('$')) return final;
+  const expand = (text: string) =>
+    text.replace(
+      /\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g,
+      (_, name: string) => globalArgs.find((a) => a.name === name)?.value ?? '',
+    );
+  const distro = DEBIAN_CODENAMES.join('|');
+  const candidates = [
+    `${rawFrom}-slim`,
+    rawFrom.replace(new RegExp(`-(${distro})$`), '-slim-$1'),
+    rawFrom.replace(/:latest$/, ':slim'),
+  ];
+  const same = (a: string, b: string) => {
+    try {
+      return parseReference(a).toString() === parseReference(b).toString();
+    } catch {
+      return false;
+    }
+  };
+  return candidates.find((c) => c !== rawFrom && same(expand(c), final)) ?? final;
 }

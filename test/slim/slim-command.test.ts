@@ -83,6 +83,22 @@ describe('strata slim: single-stage → multi-stage, verified by running both', 
     assert.match(r.stdout, /check\s+ok \(HTTP 200\)\s+ok \(HTTP 200\)/);
   });
 
+  it('Go with its own cgo code: stays dynamic and goes onto debian:bookworm-slim', async () => {
+    const dir = project('go-cgo', {
+      'main.go':
+        'package main\n\n// #include <stdlib.h>\nimport "C"\nimport ("fmt";"time")\nfunc main(){fmt.Println(C.abs(-3));for{time.Sleep(time.Hour)}}\n',
+      Dockerfile:
+        'FROM golang:1.19-bookworm\nWORKDIR /src\nCOPY main.go .\nRUN go build -o /usr/local/bin/cg main.go\nCMD ["cg"]\n',
+    });
+    const r = await slim(dir, ['--verify', '--alive', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = readFileSync(join(dir, 'Dockerfile.slim'), 'utf8');
+    assert.match(out, /^FROM debian:bookworm-slim$/m);
+    assert.doesNotMatch(out, /CGO_ENABLED/);
+    assert.match(out, /^COPY --from=build \/usr\/local\/bin\/cg \/usr\/local\/bin\/cg$/m);
+    assert.match(r.stdout, /check\s+ok \(running after 2 s\)\s+ok \(running after 2 s\)/);
+  });
+
   it('Python: the app onto the -slim variant of the same python image, answering HTTP', async () => {
     const port = await freePort();
     const dir = project('python', {

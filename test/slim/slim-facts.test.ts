@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseReference } from '../../src/reference/index.ts';
-import { readElf, slimVariantOf } from '../../src/slim/index.ts';
+import { parameterizedName, readElf, slimVariantOf } from '../../src/slim/index.ts';
 
 describe('readElf: what the loader needs, from the program headers', () => {
   it('a static binary has no interpreter and needs nothing (busybox-static)', async () => {
@@ -44,4 +44,26 @@ describe('slimVariantOf: the official images’ naming', () => {
       assert.equal(slimVariantOf(parseReference(base))?.name, want);
     });
   }
+});
+
+describe('parameterizedName: the final FROM keeps the builder’s ARGs', () => {
+  const args = [
+    { name: 'NODE_VERSION', value: '20' },
+    { name: 'PY', value: '3.12' },
+  ];
+  it('node:${NODE_VERSION}-bookworm → node:${NODE_VERSION}-bookworm-slim', () => {
+    assert.equal(
+      parameterizedName('node:${NODE_VERSION}-bookworm', 'node:20-bookworm-slim', args),
+      'node:${NODE_VERSION}-bookworm-slim',
+    );
+  });
+  it('python:${PY}-bookworm → python:${PY}-slim-bookworm', () => {
+    assert.equal(
+      parameterizedName('python:${PY}-bookworm', 'python:3.12-slim-bookworm', args),
+      'python:${PY}-slim-bookworm',
+    );
+  });
+  it('a final base of another family is written as it is', () => {
+    assert.equal(parameterizedName('golang:${GO}', 'scratch', args), 'scratch');
+  });
 });
