@@ -54,8 +54,12 @@ export interface SlimPlan {
   readonly createUser?: string;
   /** The ENTRYPOINT the base image set and the final stage inherits from its own base. */
   readonly inheritedEntrypoint?: readonly string[];
-  /** Whether the builder has GNU cp, so many paths can be gathered with `cp -a --parents`. */
-  readonly canCollect: boolean;
+  /**
+   * Gather the copies in the builder with `cp -a --parents` and take them with one COPY: there
+   * are many, or some are symlinks that must stay links (COPY follows a source symlink). Needs
+   * GNU cp in the builder.
+   */
+  readonly collect: boolean;
   /** USER for the final stage that the original did not have (scratch runs as nobody). */
   readonly addedUser?: { readonly user: string; readonly why: string };
   /** One line per decision, for comments and the terminal. */
@@ -122,6 +126,11 @@ const BUILD_ONLY_PREFIXES = [
   '/var/cache/',
   '/var/log/',
   '/usr/share/doc/',
+  '/usr/local/share/man/',
+  '/usr/local/share/doc/',
+  '/root/.yarn/',
+  '/root/.node-gyp/',
+  '/usr/local/share/.config/',
   '/usr/share/man/',
   '/usr/share/info/',
   '/usr/share/locale/',
@@ -757,7 +766,9 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     finalBaseChecked: finalRoot !== undefined,
     cacheMounts,
     ...(baseEntrypoint ? { inheritedEntrypoint: baseEntrypoint } : {}),
-    canCollect: db?.packages.has('coreutils') === true,
+    collect:
+      db?.packages.has('coreutils') === true &&
+      (ctx.copies.length > 6 || ctx.copies.some((c) => root.lstat(c.path)?.isSymbolicLink())),
     builderSteps: ctx.builderSteps,
     builderInserts: ctx.builderInserts,
     copies: ctx.copies,

@@ -104,8 +104,7 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
   }
 
   // The collect step: many paths, or symlinks that must stay links, go through one directory.
-  const many = plan.copies.length > 6 && plan.canCollect;
-  const collect = many ? '/slim-root' : undefined;
+  const collect = plan.collect ? '/slim-root' : undefined;
   if (collect) {
     out.push(
       '',
