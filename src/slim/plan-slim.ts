@@ -74,6 +74,8 @@ export interface SlimPlan {
 /** The single-stage Dockerfile cannot be slimmed at all (not merely unproven). */
 export class SlimNotApplicableError extends InvalidInputError {}
 
+/** Bytes of unexplained files strata keeps before it stops guessing (see step 10 of planSlim). */
+const UNEXPLAINED_LIMIT = 20_000_000;
 const SHELL_BUILTINS = new Set([
   'exit',
   'true',
@@ -716,6 +718,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
 
   // 10. What stays behind, and what nobody can account for.
   const leftBehind = summarizeLeftBehind(ctx);
+  const unexplained: ChangedPath[] = [];
   for (const [path, change] of facts.changes) {
     if (change.type === 'directory' || copied(ctx, path) || isBuildOnlyPath(path)) continue;
     if (db?.owned(path)) continue;
@@ -731,7 +734,9 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     )
       continue;
     if (path.startsWith('/etc/ssl/certs/') || path.startsWith('/usr/local/share/ca-certificates/')) continue;
-    if (path.startsWith('/etc/alternatives/')) continue;
+    if (path.startsWith('/etc/alternatives/') || path.startsWith('/etc/skel/')) continue;
+    // useradd -m copies /etc/skel into the new home: shell start-up files nothing else reads.
+    if (/^\/(home\/[^/]+|root)\/\.(bashrc|profile|bash_logout)$/.test(path)) continue;
     if (change.type === 'symlink') {
       const target = root.realPath(path);
       if (
@@ -750,10 +755,35 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       /^\/(etc|var|usr\/share|usr\/lib)\//.test(path)
     )
       continue;
-    ctx.missing.push(
-      `${path} was written by ${change.createdBy ? `\`${change.createdBy.replace(/^RUN \/bin\/sh -c /, 'RUN ').slice(0, 80)}\`` : 'a step'} and is not copied: strata cannot tell whether the program reads it`,
+    unexplained.push(change);
+  }
+  // Files a step wrote outside the application, the packages and the known caches: the program
+  // may read them, so they are kept — unless they are many megabytes, which is a build's output
+  // more likely than a program's data, and strata will not guess which.
+  const unexplainedBytes = unexplained.reduce((n, c) => n + c.size, 0);
+  const step = (c: ChangedPath) =>
+    c.createdBy ? `\`${c.createdBy.replace(/^RUN \/bin\/sh -c /, 'RUN ').slice(0, 80)}\`` : 'a step';
+  if (unexplained.length > 0 && unexplainedBytes <= UNEXPLAINED_LIMIT) {
+    for (const c of unexplained)
+      copy(
+        ctx,
+        c.path,
+        `written by ${step(c)}, outside the application and the known caches: the program may read it`,
+      );
+    ctx.decisions.push(
+      `${unexplained.length} file(s) a step wrote outside the application (${unexplained
+        .slice(0, 3)
+        .map((c) => c.path)
+        .join(', ')}${unexplained.length > 3 ? ', …' : ''}) are kept: the program may read them`,
     );
-    if (ctx.missing.length > 12) break;
+  } else if (unexplained.length > 0) {
+    const shown = unexplained
+      .sort((a, b) => b.size - a.size)
+      .slice(0, 5)
+      .map((c) => `${c.path} (${step(c)})`);
+    ctx.missing.push(
+      `steps wrote ${unexplained.length} file(s), ${(unexplainedBytes / 1e6).toFixed(1)} MB, outside the application, the packages and the known caches, e.g. ${shown.join(', ')}: strata cannot tell which of them the program reads`,
+    );
   }
 
   const kept = stage.steps.map((s) => s.instruction).filter((i) => KEPT_KINDS.has(i.kind));
