@@ -122,13 +122,26 @@ export function registerSlimCommand(program: Command): void {
       if (options.check !== undefined && options.http !== undefined) {
         throw new InvalidInputError('--check and --http are two ways to verify: give one');
       }
-      if (
-        (options.check !== undefined || options.http !== undefined || options.tag !== undefined) &&
-        !options.verify
-      ) {
+      // Options that only mean something to --verify are refused without it, never ignored.
+      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      const verifyOnly = [
+        ['check', '--check'],
+        ['http', '--http'],
+        ['tag', '--tag'],
+        ['alive', '--alive'],
+        ['timeout', '--timeout'],
+        ['env', '--env'],
+      ] as const;
+      for (const [name, flag] of verifyOnly) {
+        if (given(name) && !options.verify) throw new InvalidInputError(`${flag} needs --verify`);
+      }
+      if (given('alive') && (options.check !== undefined || options.http !== undefined)) {
         throw new InvalidInputError(
-          `${options.check !== undefined ? '--check' : options.http !== undefined ? '--http' : '--tag'} needs --verify`,
+          '--alive is the default check; it does not combine with --check or --http',
         );
+      }
+      if (given('timeout') && options.http === undefined) {
+        throw new InvalidInputError('--timeout applies to --http only');
       }
       const progress = options.progress as ProgressMode;
       if (!PROGRESS_MODES.includes(progress)) {

@@ -237,3 +237,22 @@ describe('strata slim: single-stage → multi-stage, verified by running both', 
     assert.match(r.stderr, /has 2 stages: strata slim rewrites a single-stage Dockerfile/);
   });
 });
+
+describe('strata slim: options that need --verify are refused without it, never ignored', () => {
+  const cases: Array<[readonly string[], RegExp]> = [
+    [['--alive', '3'], /--alive needs --verify/],
+    [['-e', 'A=1'], /--env needs --verify/],
+    [['--http', '8080'], /--http needs --verify/],
+    [['--check', 'true'], /--check needs --verify/],
+    [['--verify', '--timeout', '3'], /--timeout applies to --http only/],
+    [['--verify', '--check', 'true', '--http', '80'], /--check and --http are two ways to verify: give one/],
+    [['--verify', '--http', '99999'], /invalid --http "99999"/],
+  ];
+  for (const [args, message] of cases) {
+    it(`${args.join(' ')} → ${message.source}`, async () => {
+      const r = await runStrata(['slim', ...args, work.path], { root: ROOT });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+});
