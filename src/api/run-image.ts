@@ -136,5 +136,6 @@ export async function runImage(store: Store, options: RunImageOptions): Promise<
     return { digest: image.digest, exitCode: result.exitCode, args };
   } finally {
     await active.discard();
+    if (options.executor === undefined) await executor.close?.();
   }
 }

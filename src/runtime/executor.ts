@@ -77,6 +77,24 @@ export interface ProcessSpec {
   /** Defaults to BuildKit's `buildkitsandbox`. */
   readonly hostname?: string;
   readonly mounts?: readonly ExecMount[];
+  /** `--add-host`: lines added to /etc/hosts after BuildKit's defaults, in order. */
+  readonly extraHosts?: readonly ExtraHost[];
+  /** `--ulimit`: resource limits, replacing the default of the same type (RLIMIT_NOFILE's included). */
+  readonly ulimits?: readonly Ulimit[];
+}
+
+/** One `--add-host` entry: a name and the address /etc/hosts gives it. */
+export interface ExtraHost {
+  readonly host: string;
+  readonly ip: string;
+}
+
+/** One `--ulimit` (docker's `name=soft[:hard]`), as the OCI spec's `process.rlimits` takes it. */
+export interface Ulimit {
+  /** `RLIMIT_NOFILE`, `RLIMIT_NPROC`, … */
+  readonly type: string;
+  readonly soft: number;
+  readonly hard: number;
 }
 
 /** One process to run in a fresh container. */
@@ -114,4 +132,9 @@ export interface RunResult {
  */
 export interface Executor {
   run(container: Container, signal?: AbortSignal): Promise<RunResult>;
+  /**
+   * Releases what the executor keeps between runs (processes, namespaces) and waits until it is
+   * gone; for an executor that keeps nothing, absent. The executor stays usable.
+   */
+  close?(): Promise<void>;
 }

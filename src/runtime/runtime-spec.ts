@@ -86,6 +86,8 @@ export interface SpecOptions {
   readonly mounts?: readonly OciMount[];
   /** RLIMIT_NOFILE soft and hard value; defaults to {@link DEFAULT_NOFILE}. */
   readonly nofile?: number;
+  /** `--ulimit`s: each replaces the limit of its type (RLIMIT_NOFILE's `nofile` too). */
+  readonly ulimits?: readonly { readonly type: string; readonly soft: number; readonly hard: number }[];
   /**
    * `sandbox` (the default): Docker's capabilities, seccomp profile, masked paths, read-only /sys.
    * `insecure` (`RUN --security=insecure`): BuildKit's privileged step — `privilegedCapabilities`, no
@@ -223,7 +225,12 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
         effective: capabilities,
         permitted: capabilities,
       },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      rlimits: [
+        ...(options.ulimits?.some((u) => u.type === 'RLIMIT_NOFILE')
+          ? []
+          : [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }]),
+        ...(options.ulimits ?? []).map((u) => ({ type: u.type, hard: u.hard, soft: u.soft })),
+      ],
       noNewPrivileges: false,
     },
     root: { path: options.rootfs, readonly: false },
