@@ -22,5 +22,6 @@ export * from './lint/lint-dockerfile.ts';
 export * from './lint/lint-rules.ts';
 export * from './lint/sarif.ts';
 export * from './lint/shell-commands.ts';
+export * from './lint/tool-commands.ts';
 export * from './merged-filesystem.ts';
 export * from './read-layer.ts';

@@ -31,6 +31,7 @@ const COMMANDS: Record<string, Loader> = {
   stages: async () => (await import('./stages.ts')).registerStagesCommand,
   run: async () => (await import('./run.ts')).registerRunCommand,
   init: async () => (await import('./init.ts')).registerInitCommand,
+  slim: async () => (await import('./slim.ts')).registerSlimCommand,
   info: async () => (await import('./info.ts')).registerInfoCommand,
   version: async () => (await import('./version-command.ts')).registerVersionCommand,
 };
