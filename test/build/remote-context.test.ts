@@ -148,6 +148,6 @@ describe('strata build with a context from standard input, git or a URL', () => 
     assert.match(missing.stderr, /cloning git:\/\/127\.0\.0\.1:\d+\/ctx\.git#no-such-ref/);
     const both = await runStrata(['build', '-f', '-', '-'], { root: fx.root });
     assert.equal(both.code, 1);
-    assert.match(both.stderr, /standard input cannot be both the build context and the Dockerfile/);
+    assert.match(both.stderr, /can't use stdin for both build context and dockerfile/);
   });
 });
