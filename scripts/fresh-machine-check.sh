@@ -18,7 +18,8 @@
 #
 # The container is nearly privileged: `--privileged` fails on machines whose capability bounding
 # set lacks CAP_SYS_RESOURCE, so it gets every capability but that one, no seccomp/AppArmor
-# confinement, all devices and the host's cgroups. Overlayfs cannot stack on the container's own
+# confinement, all devices and the host's cgroups, with the device nodes a machine has and docker
+# does not create (/dev/net/tun for slirp4netns, /dev/fuse). Overlayfs cannot stack on the container's own
 # overlay root, so every state directory (strata's, docker's, the examples', /tmp and the checkout)
 # is a bind mount of a host directory.
 set -euo pipefail
@@ -107,6 +108,7 @@ set +e
   --cap-add ALL --cap-drop SYS_RESOURCE \
   --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
   --device-cgroup-rule 'a *:* rwm' --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+  --device /dev/net/tun --device /dev/fuse \
   -v "$work/src:/src" -v "$work/var-lib-strata:/var/lib/strata" -v "$work/var-lib-strata-test:/var/lib/strata-test" \
   -v "$work/var-lib-docker:/var/lib/docker" -v "$work/tmp:/tmp" \
   "${env_args[@]}" -e CI=true -w /src "$image" bash -c "set -e; echo \"node \$(node --version), npm \$(npm --version), \$(g++ --version | head -1)\"; $commands" </dev/null
