@@ -10,7 +10,7 @@
  * and prints the median and fastest of each, with the `node -e 0` of the same run beside them, so
  * runs on different machines compare. The no-op builds use `-q` for both tools.
  *
- * Usage: node --import tsx bench/startup.ts [--runs N] [--root DIR] [--no-build]
+ * Usage: node --import tsx bench/startup.ts [--runs N] [--root DIR] [--no-build] [--strata BIN]
  * The strata no-op needs the example's base image (golang:1.19-bookworm) in the store: by default a
  * private store made from the examples' one ($STRATA_EXAMPLES_ROOT or /var/lib/strata-test/examples,
  * which `npm test` bootstraps) by hard-linking its blobs (never written in place) and copying its
@@ -35,7 +35,7 @@ import { openStore } from '../src/strata.ts';
 import { DOCKER, loadIntoDocker } from '../tools/compare-buildkit.ts';
 
 const repo = resolve(import.meta.dirname, '..');
-const strataBin = join(repo, 'bin', 'strata');
+
 const example = join(repo, 'examples', 'go');
 const dockerfile = join(example, 'Dockerfile.multi');
 const BASE = 'golang:1.19-bookworm';
@@ -46,6 +46,8 @@ const option = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const runs = Number(option('--runs') ?? 21);
+/** The strata command to time (another checkout's bin/strata, for a before/after in one run). */
+const strataBin = resolve(option('--strata') ?? join(repo, 'bin', 'strata'));
 const withBuild = !argv.includes('--no-build');
 
 /** The environment strata and Node run in: the machine's, less NODE_EXTRA_CA_CERTS for `node -e 0`. */

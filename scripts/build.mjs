@@ -91,21 +91,20 @@ const TRACE = `var __strataTrace = process.env.STRATA_TRACE_LOAD === '1' ? (m) =
 function traceModules(code, file) {
   const hooks = [
     [
-      'var __esm = (fn, res, err) => function __init() {\n',
-      '  if (fn && __strataTrace) __strataTrace(__getOwnPropNames(fn)[0]);\n',
+      /var __esm ?= ?\(fn, ?res, ?err\) ?=> ?function(?: __init)?\(\) ?\{/,
+      'if (fn && __strataTrace) __strataTrace(__getOwnPropNames(fn)[0]);',
     ],
     [
-      'var __commonJS = (cb, mod) => function __require() {\n',
-      '  if (!mod && __strataTrace) __strataTrace(__getOwnPropNames(cb)[0]);\n',
+      /var __commonJS ?= ?\(cb, ?mod\) ?=> ?function(?: __require)?\(\) ?\{/,
+      'if (!mod && __strataTrace) __strataTrace(__getOwnPropNames(cb)[0]);',
     ],
   ];
   for (const [helper, hook] of hooks) {
-    const at = code.indexOf(helper);
-    if (at < 0) {
-      // A bundle without lazy modules has no such helper; every bundle here has both.
-      throw new Error(`${file}: esbuild's helper \`${helper.trim()}\` not found: update traceModules`);
-    }
-    code = code.slice(0, at + helper.length) + hook + code.slice(at + helper.length);
+    const m = helper.exec(code);
+    // Every bundle here has both helpers (each imports commands lazily and requires commander).
+    if (!m) throw new Error(`${file}: esbuild's helper ${helper} not found: update traceModules`);
+    const at = m.index + m[0].length;
+    code = code.slice(0, at) + hook + code.slice(at);
   }
   return code;
 }
@@ -173,6 +172,8 @@ await Promise.all([
       // The sources themselves are in the repository: maps without them are a tenth of the size.
       sourcemap: 'linked',
       sourcesContent: false,
+      minifyWhitespace: true,
+      minifySyntax: true,
       plugins: [onlyCommand(keep), lazyPackages(LAZY_PACKAGES)],
       // Native addons stay outside the bundle; everything else is inlined.
       external: ['zstd-napi', '@napi-rs/xattr'],

@@ -102,9 +102,9 @@ export function readCacheFile(file: string): Buffer | undefined {
 
 /**
  * Writes a cache file atomically (a temporary sibling, then rename) and removes the files of
- * other bundles from the directory, which no run of this bundle can use.
+ * other builds (another build id) from the directory, which no run of this build can use.
  */
-export function writeCacheFile(dir: string, name: string, payload: Buffer, bundleId: string): void {
+export function writeCacheFile(dir: string, name: string, payload: Buffer, buildId: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const header = Buffer.alloc(HEADER);
   MAGIC.copy(header);
@@ -118,7 +118,7 @@ export function writeCacheFile(dir: string, name: string, payload: Buffer, bundl
     throw error;
   }
   for (const entry of readdirSync(dir)) {
-    if (entry.endsWith('.v8cache') && !entry.startsWith(`${bundleId}-`)) {
+    if (entry.endsWith('.v8cache') && !entry.startsWith(`${buildId}-`)) {
       try {
         unlinkSync(join(dir, entry));
       } catch {
