@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
@@ -55,19 +55,44 @@ function commandModules(source) {
 const commands = commandModules(readFileSync(commandsFile, 'utf8'));
 const modules = [...new Set(Object.values(commands))];
 
+/** The CLI's entry and the modules between it and the command table, one copy per bundle. */
+const mainFile = resolve(root, 'src/cli/main.ts');
+const PER_BUNDLE = new Set([mainFile, resolve(root, 'src/cli/run-cli.ts'), commandsFile]);
+
 /**
- * An esbuild plugin that keeps only `keep` (a module name, or none for the front bundle) of the
- * command modules commands.ts imports: the others resolve to an empty module, so their code is not
- * in this bundle. The launcher never hands this bundle a command whose module it lacks.
+ * An esbuild plugin that makes every bundle from one build (so each source file is parsed once):
+ * the entry `strata-bundle:<name>` is src/cli/main.ts, and main.ts, run-cli.ts and commands.ts get
+ * one copy per bundle (an esbuild path suffix `?bundle=<name>`). In a bundle's copy of commands.ts
+ * only the command module `<name>` is imported; every other one resolves to an empty module, so its
+ * code is not in the bundle (`front` has none). All other modules are shared and parsed once. The
+ * launcher never hands a bundle a command whose module it lacks.
  */
-function onlyCommand(keep) {
+function perBundle() {
   return {
-    name: 'strata-only-command',
+    name: 'strata-per-bundle',
     setup(b) {
+      const bundleOf = (suffix) => /^\?bundle=([a-z0-9-]+)$/.exec(suffix ?? '')?.[1];
+      b.onResolve({ filter: /^strata-bundle:/ }, (args) => ({
+        path: mainFile,
+        suffix: `?bundle=${args.path.slice('strata-bundle:'.length)}`,
+      }));
+      b.onLoad({ filter: /\.ts$/ }, (args) => {
+        const bundle = bundleOf(args.suffix);
+        if (!bundle || !PER_BUNDLE.has(args.path)) return undefined;
+        return { contents: readFileSync(args.path, 'utf8'), loader: 'ts', pluginData: { bundle } };
+      });
       b.onResolve({ filter: /^\.\/[a-z0-9-]+\.ts$/ }, (args) => {
-        if (args.importer !== commandsFile || args.kind !== 'dynamic-import') return undefined;
-        if (basename(args.path, '.ts') === keep) return undefined;
-        return { path: args.path, namespace: 'strata-absent-command' };
+        const bundle = args.pluginData?.bundle;
+        if (!bundle) return undefined;
+        const path = resolve(dirname(args.importer), args.path);
+        if (PER_BUNDLE.has(path)) return { path, suffix: `?bundle=${bundle}` };
+        if (
+          args.importer === commandsFile &&
+          args.kind === 'dynamic-import' &&
+          basename(path, '.ts') !== bundle
+        )
+          return { path: args.path, namespace: 'strata-absent-command' };
+        return undefined;
       });
       b.onLoad({ filter: /.*/, namespace: 'strata-absent-command' }, () => ({
         contents: 'export {};',
@@ -162,29 +187,28 @@ const common = {
   format: 'cjs',
   logLevel: 'warning',
 };
-const targets = [{ name: 'front', keep: undefined }, ...modules.map((m) => ({ name: m, keep: m }))];
+const targets = [{ name: 'front' }, ...modules.map((m) => ({ name: m }))];
 await Promise.all([
-  ...targets.map(({ name, keep }) =>
-    build({
-      ...common,
-      entryPoints: [resolve(root, 'src/cli/main.ts')],
-      outfile: resolve(bundles, `${name}.cjs`),
-      // The sources themselves are in the repository: maps without them are a tenth of the size.
-      sourcemap: 'linked',
-      sourcesContent: false,
-      minifyWhitespace: true,
-      minifySyntax: true,
-      plugins: [onlyCommand(keep), lazyPackages(LAZY_PACKAGES)],
-      // Native addons stay outside the bundle; everything else is inlined.
-      external: ['zstd-napi', '@napi-rs/xattr'],
-      // The one `import.meta.url` (createRequire for zstd-napi) in CommonJS terms.
-      define: { 'import.meta.url': '__strataImportMetaUrl' },
-      banner: {
-        // The directive first: esbuild's own "use strict" would come after this banner's statement.
-        js: `// strata-bundle ${ID_PLACEHOLDER}\n'use strict';\nvar __strataImportMetaUrl = require('node:url').pathToFileURL(__filename).href;\n${TRACE}`,
-      },
-    }),
-  ),
+  build({
+    ...common,
+    entryPoints: targets.map(({ name }) => ({ in: `strata-bundle:${name}`, out: name })),
+    outdir: bundles,
+    outExtension: { '.js': '.cjs' },
+    // The sources themselves are in the repository: maps without them are a tenth of the size.
+    sourcemap: 'linked',
+    sourcesContent: false,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    plugins: [perBundle(), lazyPackages(LAZY_PACKAGES)],
+    // Native addons stay outside the bundle; everything else is inlined.
+    external: ['zstd-napi', '@napi-rs/xattr'],
+    // The one `import.meta.url` (createRequire for zstd-napi) in CommonJS terms.
+    define: { 'import.meta.url': '__strataImportMetaUrl' },
+    banner: {
+      // The directive first: esbuild's own "use strict" would come after this banner's statement.
+      js: `// strata-bundle ${ID_PLACEHOLDER}\n'use strict';\nvar __strataImportMetaUrl = require('node:url').pathToFileURL(__filename).href;\n${TRACE}`,
+    },
+  }),
   build({
     ...common,
     entryPoints: [resolve(root, 'src/cli/launch-main.ts')],

@@ -240,6 +240,23 @@ function aptInstall(packages, log) {
 /** A set-up step that failed; its message says what to do. */
 export class SetupError extends Error {}
 
+/** Whether /var/run/docker.pid names a live process other than `ours`. */
+function otherDockerdAlive(ours) {
+  let pid;
+  try {
+    pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim());
+  } catch {
+    return false; // no pid file: no other daemon
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === ours) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // a pid file left by a daemon that died
+  }
+}
+
 /** Starts dockerd in the background (it outlives this process) and waits until it answers. */
 async function startDockerd(log) {
   log(`starting dockerd (log: ${DOCKERD_LOG})…`);
@@ -256,7 +273,9 @@ async function startDockerd(log) {
   child.unref();
   const started = Date.now();
   while (Date.now() - started < DOCKERD_TIMEOUT_MS) {
-    if (exited !== undefined) break;
+    // Ours exited: fail at once, unless another dockerd (another `npm test` started it a moment
+    // earlier, and ours found its pid file) is still coming up.
+    if (exited !== undefined && !otherDockerdAlive(child.pid)) break;
     if (await dockerAnswers()) {
       log(`dockerd is up (pid ${child.pid}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
       return;
