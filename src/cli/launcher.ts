@@ -130,6 +130,18 @@ export function writeCacheFile(dir: string, name: string, payload: Buffer, build
 
 /** Runs the CLI bundle at `bundlePath` with the code cache; the bundle sets the exit code. */
 export function launch(bundlePath: string, argv: readonly string[]): void {
+  runBundle(bundlePath, cacheCommandName(argv), new Map());
+}
+
+/** What a bundle requires as `strata-lib:<name>`: dist/bundles/lib-<name>.cjs (scripts/build.mjs). */
+const LIBRARY_PREFIX = 'strata-lib:';
+
+/**
+ * Runs one bundle through the code cache (its cache file named after `command` too) and returns
+ * its `module.exports`. The bundle's `require('strata-lib:<name>')` runs the library bundle
+ * `lib-<name>.cjs` beside it the same way, once per process (`loaded`).
+ */
+function runBundle(bundlePath: string, command: string, loaded: Map<string, unknown>): unknown {
   const trace = process.env.STRATA_TRACE_LOAD === '1';
   if (trace) process.stderr.write(`strata-trace: bundle ${basename(bundlePath, '.cjs')}\n`);
   // The bundle is ASCII (scripts/build.mjs checks): latin1 is the cheapest exact decoding.
@@ -138,7 +150,7 @@ export function launch(bundlePath: string, argv: readonly string[]): void {
   const debug = process.env.STRATA_DEBUG_COMPILE_CACHE === '1';
   // dist/.v8cache: beside the launcher, one directory up from dist/bundles/.
   const dirs = bundleId ? cacheDirectories(dirname(dirname(bundlePath))) : [];
-  const name = `${bundleId}-${basename(bundlePath, '.cjs')}-${cacheCommandName(argv)}-${process.version}-${process.arch}.v8cache`;
+  const name = `${bundleId}-${basename(bundlePath, '.cjs')}-${command}-${process.version}-${process.arch}.v8cache`;
   let cachedData: Buffer | undefined;
   for (const dir of dirs) {
     cachedData = readCacheFile(join(dir, name));
@@ -195,16 +207,21 @@ export function launch(bundlePath: string, argv: readonly string[]): void {
     dirname: string,
   ) => void;
   const module = { exports: {} };
-  const require = createRequire(bundlePath);
-  wrapper.call(
-    module.exports,
-    module.exports,
-    trace ? tracedRequire(require) : require,
-    module,
-    bundlePath,
-    dirname(bundlePath),
-  );
+  const nodeRequire = createRequire(bundlePath);
+  const moduleRequire = trace ? tracedRequire(nodeRequire) : nodeRequire;
+  const require = ((id: string) => {
+    if (!id.startsWith(LIBRARY_PREFIX)) return moduleRequire(id);
+    const library = join(dirname(bundlePath), `lib-${id.slice(LIBRARY_PREFIX.length)}.cjs`);
+    if (!loaded.has(library)) loaded.set(library, runBundle(library, command, loaded));
+    return loaded.get(library);
+  }) as NodeJS.Require;
+  Object.assign(require, nodeRequire);
+  wrapper.call(module.exports, module.exports, require, module, bundlePath, dirname(bundlePath));
+  return module.exports;
 }
+
+/** Whether the exit report of {@link tracedRequire} is set up (once per process). */
+let tracingExit = false;
 
 /**
  * `require` that reports each module it loads from outside the bundle (STRATA_TRACE_LOAD=1), and at
@@ -220,6 +237,8 @@ function tracedRequire(require: NodeJS.Require): NodeJS.Require {
     return require(id);
   }) as NodeJS.Require;
   Object.assign(traced, require);
+  if (tracingExit) return traced;
+  tracingExit = true;
   process.once('exit', () => {
     const internals = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
     if (internals.includes('NativeModule internal/deps/undici/undici'))
