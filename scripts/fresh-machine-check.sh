@@ -99,8 +99,12 @@ chmod 1777 "$work/tmp"
 git clone --quiet "$repo" "$work/src"
 say "checkout: $(git -C "$work/src" log -1 --format='%h %s' | cut -c1-100)"
 
+# The environment a new machine sets: its extra CA file for Node, its locale (GNU tar, an oracle in
+# the tests, prints non-ASCII names as octal escapes without a UTF-8 one).
 env_args=()
-[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && env_args+=(-e "NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS")
+for var in NODE_EXTRA_CA_CERTS LANG LC_ALL; do
+  [ -n "${!var:-}" ] && env_args+=(-e "$var=${!var}")
+done
 say "running in $image: $commands"
 start=$(date +%s)
 set +e

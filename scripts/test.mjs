@@ -51,6 +51,11 @@ writeFileSync(
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', entry], {
   stdio: 'inherit',
   cwd: root,
-  env: { ...process.env, STRATA_REPO: root },
+  // Oracles such as GNU tar print non-ASCII names as octal escapes without a UTF-8 locale.
+  env: {
+    ...process.env,
+    ...(process.env.LANG || process.env.LC_ALL ? {} : { LC_ALL: 'C.UTF-8' }),
+    STRATA_REPO: root,
+  },
 });
 process.exit(result.status ?? 1);
