@@ -23,6 +23,9 @@
 # overlay root, so every state directory (strata's, docker's, the examples', /tmp and the checkout)
 # is a bind mount of a host directory.
 set -euo pipefail
+# One compound command: bash reads all of it before running any, so editing this file while a
+# check runs (it takes most of an hour) cannot change what the running check does next.
+{
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 docker=${DOCKER:-/usr/bin/docker}
@@ -120,3 +123,4 @@ status=$?
 set -e
 say "exit $status after $(( $(date +%s) - start )) s"
 exit "$status"
+}
