@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type CacheRecord, RemoteCache, StepCache, writeCacheManifest } from '../cache/index.ts';
-import { ChecksumCache, ContextView, loadIgnoreFile } from '../context/index.ts';
+import { StepCache } from '../cache/index.ts';
+import { ContextView, copyIgnoredTest, loadIgnoreFile } from '../context/index.ts';
 import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
 import {
   type Compression,
@@ -12,25 +11,26 @@ import {
   type Platform,
   validateImage,
 } from '../oci/index.ts';
-import { type BuildGraph, planBuild, type Stage } from '../plan/index.ts';
+import { type BuildGraph, type PlanOptions, planBuild } from '../plan/index.ts';
 import { nullSink, type ProgressSink } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
-import type { RegistryPool } from '../registry/index.ts';
 import { type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import {
-  BaseImageError,
   checkEntitlements,
   type Entitlement,
-  LayerCompressor,
+  type RunSettings,
   type StageImage,
   solveGraph,
   toImageConfig,
 } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
-import { InternalError, NotFoundError } from '../util/index.ts';
-import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
-import { layersSettled, prefetchLayers, untilAborted } from './image-resolver.ts';
+import { InternalError, InvalidInputError, NotFoundError } from '../util/index.ts';
+import { planWithBases, prefetchTargetBases, resolveOncePerBuild } from './build-bases.ts';
+import { type BuildCaches, exportBuildCache, openBuildCaches } from './build-cache.ts';
+import { checkNamedContexts, type NamedContext, namedContextResolver } from './build-contexts.ts';
+import { urlFetcher } from './fetch-url.ts';
+import { layersSettled } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -42,7 +42,11 @@ export type CacheLocation =
   | { readonly type: 'local'; readonly path: string };
 
 /** `--cache-to`: a location and how much to export (`min`: the final image's layers; `max`: every step of every stage). */
-export type CacheExport = CacheLocation & { readonly mode: 'min' | 'max' };
+export type CacheExport = CacheLocation & {
+  readonly mode: 'min' | 'max';
+  /** `ignore-error=true`: a failed export is a warning, not a failed build. */
+  readonly ignoreError?: boolean;
+};
 
 /** How base images are found. */
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -65,6 +69,8 @@ export interface BuildOptions {
   readonly settings?: StrataSettings;
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
+  /** `--add-host`, `--ulimit`, `--shm-size`: for every RUN. */
+  readonly run?: RunSettings;
   /** `--allow`: what the build is granted (buildx's entitlements); nothing by default. */
   readonly allow?: readonly Entitlement[];
   /** The compression of the image's layers (`--output …,compression=`): default gzip. */
@@ -88,6 +94,8 @@ export interface BuildOptions {
   readonly registry?: RegistryAccess;
   /** Resolves base images; default: the local store only. */
   readonly resolveImage?: ImageResolver;
+  /** `--build-context`: named contexts, by {@link namedContextKey}, answering for `FROM name` and `COPY --from=name`. */
+  readonly buildContexts?: ReadonlyMap<string, NamedContext>;
   readonly events?: ProgressSink;
   readonly signal?: AbortSignal;
 }
@@ -156,6 +164,7 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   }
 }
 
+/** A build's steps, in order: plan, resolve bases, open caches, solve, store and tag, export cache. */
 async function buildWith(
   store: Store,
   options: BuildOptions,
@@ -165,149 +174,127 @@ async function buildWith(
     readonly resolvedBases: Image[];
   },
 ): Promise<BuildResult> {
-  const { pullsSignal, resolvedBases } = background;
-  const images = new Map<string, Promise<Image>>();
-  const events = options.events ?? nullSink;
-  const dockerfile = await readDockerfile(options);
-  const contextDir = resolve(options.context);
-  const dockerfilePath =
-    typeof options.dockerfile === 'string' ? options.dockerfile : join(contextDir, 'Dockerfile');
-  const ignore = await loadIgnoreFile({ contextDir, dockerfile: dockerfilePath });
-  const resolveImage = options.resolveImage ?? storeImageResolver(store);
-  const planOptions = {
-    ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
-    ...(options.target ? { target: options.target } : {}),
-    ...(options.platform ? { platform: options.platform } : {}),
-  };
-  let graph = planBuild(dockerfile, planOptions);
+  const { dockerfile, contextDir, ignore, graph: firstPlan, planOptions } = await planFirst(options);
   const entitlements = {
     file: dockerfile.file,
     allow: options.allow ?? [],
     ...(options.network ? { network: options.network } : {}),
   };
-  checkEntitlements(graph, entitlements);
-
-  // Resolve every base image the needed stages use, once, and plan again with their Env.
-  // One resolution per image and platform, shared by every stage and step that names it, so it
-  // runs under the build's signal, not the first caller's.
-  const resolveSignal = options.signal ? AbortSignal.any([options.signal, pullsSignal]) : pullsSignal;
-  const resolveOnce: ImageResolver = (ref, platform, signal) => {
-    const key = `${ref.toString()}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
-    let found = images.get(key);
-    if (!found) {
-      found = resolveImage(ref, platform, resolveSignal);
-      images.set(key, found);
-      found.then(
-        (image) => resolvedBases.push(image),
-        () => undefined, // reported to every caller that waits for it
-      );
-    }
-    // A caller that is stopped (a step of a failed build) stops waiting; the resolution goes on
-    // for the others until the build's own signal stops it.
-    return untilAborted(found, signal);
-  };
-  const baseImageEnv = new Map<string, readonly string[]>();
-  const baseImageOnBuild = new Map<string, readonly string[]>();
-  // All bases at once: pulls of different images overlap.
-  const bases = graph.order
-    .map((index) => graph.stages[index]!)
-    .filter((stage) => stage.base.kind === 'image');
-  const resolved = await Promise.all(
-    bases.map(async (stage) => {
-      if (stage.base.kind !== 'image') return undefined;
-      const ref = stage.base.ref;
-      try {
-        return await resolveOnce(ref, stage.platform, options.signal);
-      } catch (error) {
-        // Located at the FROM line: which of several bases is missing is the first thing to know.
-        throw new BaseImageError({
-          instruction: `FROM ${ref.toString()}`,
-          registry: ref.domain,
-          cause: error,
-          location: { file: dockerfile.file, line: stage.location.line },
-        });
-      }
-    }),
-  );
-  bases.forEach((stage, i) => {
-    if (stage.base.kind !== 'image') return;
-    const image = resolved[i]!;
-    baseImageEnv.set(stage.base.ref.toString(), image.config.config?.Env ?? []);
-    const triggers = image.config.config?.OnBuild ?? [];
-    if (triggers.length > 0) baseImageOnBuild.set(stage.base.ref.toString(), triggers);
-  });
-  if (baseImageEnv.size > 0)
-    graph = planBuild(dockerfile, { ...planOptions, baseImageEnv, baseImageOnBuild });
-  checkEntitlements(graph, entitlements); // again: ONBUILD triggers of the bases are in this plan
-  // The bases the final image is made of (the target's, through FROM <stage>) are exported whatever
-  // the cache holds: a base that is not in the store yet starts downloading now, beside everything
-  // else. Other bases download when a step first reads their files — never, when their stage is
-  // all cached (a CI machine importing --cache-from need not fetch the builder's toolchain).
-  const prefetches: Promise<void>[] = [];
-  for (let index: number | undefined = graph.target; index !== undefined; ) {
-    const stage: Stage | undefined = graph.stages[index];
-    const base: Stage['base'] | undefined = stage?.base;
-    if (stage && base?.kind === 'image') {
-      // resolveOnce answers from its memo: the very image, for this stage's platform.
-      const prefetch = resolveOnce(base.ref, stage.platform).then(prefetchLayers);
-      prefetch.catch(() => undefined); // a failure surfaces when the export reads the layers
-      prefetches.push(prefetch);
-    }
-    index = base?.kind === 'stage' ? base.stage : undefined;
-  }
-
-  const checksums = await ChecksumCache.open(
-    join(
-      store.root,
-      'cache',
-      'checksums',
-      `${createHash('sha256').update(contextDir).digest('hex').slice(0, 32)}.json`,
+  checkEntitlements(firstPlan, entitlements);
+  if (options.buildContexts) checkNamedContexts(firstPlan, options.buildContexts);
+  const buildSignal = options.signal
+    ? AbortSignal.any([options.signal, background.pullsSignal])
+    : background.pullsSignal;
+  const resolveOnce = resolveOncePerBuild(
+    namedContextResolver(
+      options.resolveImage ?? storeImageResolver(store),
+      options.buildContexts ?? new Map(),
+      store,
     ),
+    buildSignal,
+    background.resolvedBases,
   );
-  const remote: RemoteCache[] = [];
-  // The registry client is loaded only when the cache goes to or comes from elsewhere, so a plain
-  // build (and a no-op rebuild) starts without it.
-  let pool: RegistryPool | undefined;
-  let owned = false;
-  if ((options.cacheFrom?.length ?? 0) > 0 || options.cacheTo !== undefined) {
-    const { registryPoolFor } = await import('./registry-access.ts');
-    ({ pool, owned } = registryPoolFor(options.registry ?? {}));
-  }
+  const graph = await planWithBases(dockerfile, firstPlan, planOptions, resolveOnce, options.signal);
+  checkEntitlements(graph, entitlements); // again: ONBUILD triggers of the bases are in this plan
+  const prefetches = prefetchTargetBases(graph, resolveOnce);
+
+  const caches = await openBuildCaches(store, contextDir, options);
   try {
-    for (const from of options.cacheFrom ?? [])
-      remote.push(await openRemoteCache(store, from, pool!, options.signal));
-    const result = await solveAndStore();
+    const settings = options.settings ?? processSettings();
+    const steps = new StepCache(store);
+    const epoch = sourceDateEpoch(options);
+    const created = epoch === undefined ? createdTime() : epochTime(epoch);
+    const solved = await solve(store, options, {
+      graph,
+      dockerfile,
+      context: { dir: contextDir, view: new ContextView(contextDir, ignore.matcher) },
+      settings,
+      steps,
+      caches,
+      created,
+      resolveOnce,
+      ...(epoch !== undefined ? { epoch } : {}),
+    });
+    await caches.checksums.save();
+    const { image, descriptor } = await storeAndTag(store, solved.target, { created, epoch }, options);
+    const cacheExported = options.cacheTo
+      ? await exportBuildCache(store, image, solved.records, options.cacheTo, {
+          steps,
+          compression: options.compression ?? 'gzip',
+          level: options.compressionLevel,
+          access: { ...options.registry, pool: caches.pool },
+          events: options.events,
+          signal: options.signal,
+        })
+      : undefined;
     // The export has read those layers, unless the store had them all: then their pull is just
     // naming the image; let it finish rather than leave it running.
     await Promise.allSettled(prefetches);
-    return result;
+    return {
+      image,
+      descriptor,
+      graph,
+      target: solved.target,
+      stages: solved.stages,
+      warnings: graph.warnings,
+      cachedSteps: solved.cachedSteps,
+      executedSteps: solved.executedSteps,
+      ...(cacheExported ? { cacheExported } : {}),
+    };
   } finally {
-    if (owned) await pool?.close();
+    await caches.close();
   }
+}
 
-  async function solveAndStore(): Promise<BuildResult> {
-    const fetcher = urlFetcher(join(store.root, 'tmp'));
-    try {
-      return await solveWith(fetcher);
-    } finally {
-      await fetcher.close();
-    }
-  }
+/** Reads the Dockerfile and the context's ignore file, and plans without the bases' config. */
+export async function planFirst(
+  options: Pick<BuildOptions, 'context' | 'dockerfile' | 'buildArgs' | 'target' | 'platform'>,
+) {
+  const dockerfile = await readDockerfile(options);
+  const contextDir = resolve(options.context);
+  const dockerfilePath =
+    typeof options.dockerfile === 'string' ? options.dockerfile : join(contextDir, 'Dockerfile');
+  const ignore = await loadIgnoreFile({ contextDir, dockerfile: dockerfilePath });
+  // CopyIgnoredFile: COPY/ADD of a path the ignore file excludes.
+  const isIgnored = copyIgnoredTest(ignore.matcher);
+  const planOptions: PlanOptions = {
+    ...(isIgnored ? { isIgnored } : {}),
+    ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
+    ...(options.target ? { target: options.target } : {}),
+    ...(options.platform ? { platform: options.platform } : {}),
+  };
+  return { dockerfile, contextDir, ignore, graph: planBuild(dockerfile, planOptions), planOptions };
+}
 
-  async function solveWith(fetcher: UrlFetcher): Promise<BuildResult> {
-    let executor: Promise<Executor> | undefined;
-    const settings = options.settings ?? processSettings();
-    const snapshotter = openSnapshotter(store.root, settings.snapshotter);
-    // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
-    await snapshotter.sweepStale();
-    const created = createdTime();
-    const epoch = process.env.SOURCE_DATE_EPOCH;
-    const steps = new StepCache(store);
-    const solved = await solveGraph(
+/** What {@link solve} needs besides the options: the plan, the context and the open caches. */
+interface SolveInputs {
+  readonly graph: BuildGraph;
+  readonly dockerfile: Dockerfile;
+  readonly context: { readonly dir: string; readonly view: ContextView };
+  readonly settings: StrataSettings;
+  readonly steps: StepCache;
+  readonly caches: BuildCaches;
+  readonly created: string;
+  readonly resolveOnce: ImageResolver;
+  /** SOURCE_DATE_EPOCH in seconds, when set. */
+  readonly epoch?: number;
+}
+
+/** Runs the graph: opens the snapshotter (sweeping what a dead build left), the URL fetcher, and the executor on first RUN. */
+async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
+  const { settings } = inputs;
+  const snapshotter = openSnapshotter(store.root, settings.snapshotter);
+  // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
+  await snapshotter.sweepStale();
+  const epoch = inputs.epoch;
+  const fetcher = urlFetcher(join(store.root, 'tmp'));
+  let executor: Promise<Executor> | undefined;
+  try {
+    return await solveGraph(
       {
-        graph,
-        dockerfile,
-        context: { dir: contextDir, view: new ContextView(contextDir, ignore.matcher) },
+        graph: inputs.graph,
+        dockerfile: inputs.dockerfile,
+        context: inputs.context,
         ...(options.secrets ? { secrets: options.secrets } : {}),
         layers: {
           compression: options.compression ?? 'gzip',
@@ -316,19 +303,20 @@ async function buildWith(
           // Builder stages' layers stay uncompressed (they are only cache records, as in BuildKit)
           // unless --cache-to mode=max is about to export every one of them.
           internalCompression: options.cacheTo?.mode === 'max' ? (options.compression ?? 'gzip') : 'none',
-          ...(epoch && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
+          ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
         },
-        created,
+        created: inputs.created,
         fetchUrl: (url, signal) => fetcher.fetch(url, signal),
         cache: {
-          steps,
-          checksums,
+          steps: inputs.steps,
+          checksums: inputs.caches.checksums,
           disabled: options.noCache === true,
           disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
-          remote,
+          remote: inputs.caches.remote,
           ...(settings.debugCache ? { debugKeys: true } : {}),
         },
         ...(options.network ? { network: options.network } : {}),
+        ...(options.run ? { run: options.run } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
@@ -342,94 +330,76 @@ async function buildWith(
           });
           return executor;
         },
-        resolveImage: resolveOnce,
-        events,
+        resolveImage: inputs.resolveOnce,
+        events: options.events ?? nullSink,
         stateDir: store.root,
       },
+    ).then(
+      async (result) => {
+        await closeExecutor(executor);
+        return result;
+      },
+      async (error: unknown) => {
+        // The build's own error wins; a failure to close after it is secondary.
+        await closeExecutor(executor).catch(() => undefined);
+        throw error;
+      },
     );
-    await checksums.save();
-    const config = toImageConfig(solved.target, {
-      fallback: created,
-      ...(epoch && /^\d+$/.test(epoch) ? { epoch: createdTime() } : {}),
-    });
-    const image = imageFromParts({ config, layers: solved.target.layers });
-    const problems = validateImage(image);
-    if (problems.length > 0) {
-      throw new InternalError(
-        `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
-      );
-    }
-    const descriptor = await store.writeImage(image, options.signal);
-    for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
-    let cacheExported: Descriptor | undefined;
-    if (options.cacheTo) {
-      const finalLayers = new Set(image.layers.map((l) => l.descriptor.digest));
-      const records =
-        options.cacheTo.mode === 'max'
-          ? [...solved.records]
-          : solved.records.filter((r) => finalLayers.has(r.layer.digest));
-      // Records an earlier build stored uncompressed (a builder stage's) travel compressed.
-      await new LayerCompressor({
-        store,
-        steps,
-        compression: options.compression ?? 'gzip',
-        ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      }).records(records);
-      cacheExported = await exportCache(
-        store,
-        records,
-        options.cacheTo,
-        { ...options.registry, pool },
-        options.signal,
-      );
-    }
-    return {
-      image,
-      descriptor,
-      graph,
-      target: solved.target,
-      stages: solved.stages,
-      warnings: graph.warnings,
-      cachedSteps: solved.cachedSteps,
-      executedSteps: solved.executedSteps,
-      ...(cacheExported ? { cacheExported } : {}),
-    };
+  } finally {
+    await fetcher.close();
   }
 }
 
-/** Opens a `--cache-from` location: reads its key table; layers are fetched on hits only. */
-async function openRemoteCache(
-  store: Store,
-  from: CacheLocation,
-  pool: RegistryPool,
-  signal?: AbortSignal,
-): Promise<RemoteCache> {
-  const [{ imageReaderFor }, { parseImageLocation }] = await Promise.all([
-    import('./copy.ts'),
-    import('../transport/index.ts'),
-  ]);
-  const location = parseImageLocation(
-    from.type === 'registry' ? `docker://${from.ref}` : `oci:${from.path}:cache`,
-  );
-  return RemoteCache.open(imageReaderFor(location, pool, store), signal);
+/**
+ * Closes the executor, if a step opened one: the network it made ahead for a next RUN goes, and
+ * the networks of finished RUNs are gone when this resolves.
+ */
+async function closeExecutor(executor: Promise<Executor> | undefined): Promise<void> {
+  // An executor that failed to open was the error of the step that asked for it; nothing to close.
+  const opened = await executor?.catch(() => undefined);
+  await opened?.close?.();
 }
 
-/** `--cache-to`: writes the cache manifest into the store, then copies it to the registry or layout. */
-async function exportCache(
+/**
+ * `SOURCE_DATE_EPOCH` in seconds: the build-arg (Dockerfile 1.5+; buildx passes the environment
+ * variable as this build-arg), else the environment variable. An empty value means none; anything
+ * but a number of seconds is refused, as BuildKit refuses it.
+ */
+export function sourceDateEpoch(options: Pick<BuildOptions, 'buildArgs'>): number | undefined {
+  const fromArg = options.buildArgs?.get('SOURCE_DATE_EPOCH');
+  const text = fromArg ?? process.env.SOURCE_DATE_EPOCH;
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text))
+    throw new InvalidInputError(`invalid SOURCE_DATE_EPOCH ${JSON.stringify(text)}`, {
+      hint: 'a number of seconds since 1970-01-01T00:00:00Z',
+    });
+  return Number(text);
+}
+
+/** An epoch in seconds as the RFC 3339 time written into the config. */
+function epochTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The target stage's image: config and manifest, validated, written to the store and tagged. */
+async function storeAndTag(
   store: Store,
-  records: readonly CacheRecord[],
-  to: CacheExport,
-  access: RegistryAccess,
-  signal?: AbortSignal,
-): Promise<Descriptor> {
-  const descriptor = await writeCacheManifest(store, records);
-  const { copyImage } = await import('./copy.ts');
-  const destination = to.type === 'registry' ? `docker://${to.ref}` : `oci:${to.path}:cache`;
-  await copyImage(`strata:${descriptor.digest}`, destination, {
-    ...access,
-    store,
-    ...(signal ? { signal } : {}),
+  target: StageImage,
+  time: { readonly created: string; readonly epoch: number | undefined },
+  options: BuildOptions,
+) {
+  const config = toImageConfig(target, {
+    fallback: time.created,
+    ...(time.epoch !== undefined ? { epoch: epochTime(time.epoch) } : {}),
   });
-  return descriptor;
+  const image = imageFromParts({ config, layers: target.layers });
+  const problems = validateImage(image);
+  if (problems.length > 0) {
+    throw new InternalError(
+      `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
+    );
+  }
+  const descriptor = await store.writeImage(image, options.signal);
+  for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
+  return { image, descriptor };
 }

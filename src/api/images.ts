@@ -1,5 +1,6 @@
+import { goMatch, hasWildcards } from '../context/index.ts';
 import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
-import { isReference, parseReference } from '../reference/index.ts';
+import { isReference, parseReference, type Reference } from '../reference/index.ts';
 import type { Store } from '../store/index.ts';
 import { findStoredImage, imageNameOf, resolveStoredImage } from '../transport/index.ts';
 import { InvalidInputError, NotFoundError } from '../util/index.ts';
@@ -18,11 +19,24 @@ export interface ImageSummary {
   readonly created?: string;
 }
 
-/** Every named image in the store, with its size and creation time. */
-export async function listImages(store: Store): Promise<ImageSummary[]> {
+/** Which images {@link listImages} lists. */
+export interface ListImagesOptions {
+  /**
+   * `docker images REPOSITORY[:TAG]`: a repository lists all its tags, `name:tag` one image; names
+   * are normalised as docker does (`alpine` is `docker.io/library/alpine`). With wildcards
+   * (`*`, `?`, `[…]`) it is a pattern matched against the short name with its tag, then without
+   * it (distribution's `FamiliarMatch`, which docker's `reference` filter uses).
+   */
+  readonly reference?: string;
+}
+
+/** Every named image in the store (or those `options.reference` selects), with its size and creation time. */
+export async function listImages(store: Store, options: ListImagesOptions = {}): Promise<ImageSummary[]> {
+  const matches = options.reference === undefined ? () => true : referenceMatcher(options.reference);
   const out: ImageSummary[] = [];
   for (const entry of await store.refs.list()) {
     const ref = parseReference(entry.name);
+    if (!matches(ref)) continue;
     let size = entry.descriptor.size;
     let created: string | undefined;
     try {
@@ -48,6 +62,26 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
     });
   }
   return out;
+}
+
+/** The test `docker images REPOSITORY[:TAG]` applies, for {@link ListImagesOptions.reference}. */
+function referenceMatcher(pattern: string): (ref: Reference) => boolean {
+  if (hasWildcards(pattern)) {
+    try {
+      goMatch(pattern, '');
+    } catch (error) {
+      throw new InvalidInputError(`invalid image pattern ${JSON.stringify(pattern)}`, { cause: error });
+    }
+    return (ref) => goMatch(pattern, ref.familiar()) || goMatch(pattern, ref.familiarRepository());
+  }
+  if (!isReference(pattern))
+    throw new InvalidInputError(`invalid reference format: ${JSON.stringify(pattern)}`, {
+      hint: 'REPOSITORY or REPOSITORY:TAG, e.g. alpine or alpine:3.19',
+    });
+  const wanted = parseReference(pattern);
+  // A repository alone (no tag written) lists every tag of it, as docker does.
+  if (wanted.tagDefaulted) return (ref) => ref.repository() === wanted.repository();
+  return (ref) => ref.toString() === wanted.toString();
 }
 
 /** `strata tag SOURCE TARGET`: names the image SOURCE names (a name, digest or ID) as TARGET too. */

@@ -79,7 +79,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import('./import.ts')).registerImportCommand,
   },
   images: {
-    usage: 'images [options]',
+    usage: 'images [options] [repository[:tag]]',
     summary: 'list images in the local store',
     load: async () => (await import('./images.ts')).registerImagesCommand,
   },
@@ -131,8 +131,14 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   info: {
     usage: 'info [options]',
-    summary: 'show the store, the snapshotter (overlay or native) and the OCI runtime strata uses here',
+    summary:
+      'show the store, the snapshotter (overlay or native), the OCI runtime strata uses here and how RUN steps are isolated',
     load: async () => (await import('./info.ts')).registerInfoCommand,
+  },
+  version: {
+    usage: 'version [options]',
+    summary: "show strata's version, Node's, and the OCI runtime and snapshotter builds use here",
+    load: async () => (await import('./version-command.ts')).registerVersionCommand,
   },
 };
 

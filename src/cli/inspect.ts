@@ -62,16 +62,18 @@ export function registerInspectCommand(program: Command): void {
         options: { platform?: string; json?: boolean; insecureRegistry: string[] },
         command: Command,
       ) => {
-        const store = await storeFor(command);
+        // docker://, oci: and docker-archive: locations never read the local store: it is not opened
+        // (they work where the state directory is unusable or absent).
+        const store = /^(docker|oci|docker-archive):/.test(target) ? undefined : await storeFor(command);
         try {
           const result = await inspectImage(target, {
-            store,
+            ...(store ? { store } : {}),
             insecureRegistries: options.insecureRegistry,
             ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
           });
           process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
         } finally {
-          await store.close();
+          await store?.close();
         }
       },
     );

@@ -103,6 +103,12 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
     });
   }
   const stageNodes: StageNode[] = stages;
+  warnings.push(...instructionCasingWarnings(file, stageNodes));
+  const syntax = read.directives.find((d) => d.name === 'syntax');
+  if (syntax !== undefined) {
+    const warning = syntaxWarning(file, syntax);
+    if (warning !== undefined) warnings.unshift(warning);
+  }
   const checks = readChecks(file, read.directives);
   return {
     file,
@@ -112,7 +118,67 @@ export function parseDockerfile(source: string, options: ParseDockerfileOptions 
     globalArgs,
     stages: stageNodes,
     checks,
-    warnings: applyCheckSkip(warnings, checks),
+    warnings: applyCheckSkip(warnings, checks, instructions),
+  };
+}
+
+/**
+ * ConsistentInstructionCasing, as BuildKit's validateCommandCasing: the keywords of every stage
+ * (FROM included, global ARGs not) that are all lower or all upper case vote; a keyword that does
+ * not match the majority's casing (upper case on a tie) is reported, mixed case always.
+ */
+function instructionCasingWarnings(file: string, stages: readonly StageNode[]): DockerfileWarning[] {
+  const all = stages.flatMap((s) => [s.from, ...s.instructions]);
+  let lower = 0;
+  let upper = 0;
+  for (const i of all) {
+    if (i.keyword === i.keyword.toLowerCase()) lower++;
+    else if (i.keyword === i.keyword.toUpperCase()) upper++;
+  }
+  const majorityLower = lower > upper;
+  const out: DockerfileWarning[] = [];
+  for (const i of all) {
+    const wrong = majorityLower
+      ? i.keyword !== i.keyword.toLowerCase()
+      : i.keyword !== i.keyword.toUpperCase();
+    if (!wrong) continue;
+    out.push({
+      rule: 'ConsistentInstructionCasing',
+      message: `Command '${i.keyword}' should match the case of the command majority (${majorityLower ? 'lowercase' : 'uppercase'})`,
+      file,
+      range: i.range,
+    });
+  }
+  return out;
+}
+
+/** The Dockerfile syntax strata's frontend implements (BuildKit's docker/dockerfile:1.17). */
+export const DOCKERFILE_SYNTAX_VERSION = '1.17';
+
+const DOCKERFILE_FRONTEND =
+  /^(?:(?:index\.)?docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::([^@]+))?(?:@sha256:[0-9a-f]{64})?$/;
+
+/**
+ * A warning when `# syntax=` names a frontend strata does not implement: BuildKit would pull and
+ * run that image as the frontend, strata always uses its own. `docker/dockerfile` (or
+ * `-upstream`) untagged, `:latest`, `:1`, or `:1.N[.M]` up to {@link DOCKERFILE_SYNTAX_VERSION}
+ * is what strata implements; labs tags, newer versions and other images are not.
+ */
+function syntaxWarning(file: string, directive: Directive): DockerfileWarning | undefined {
+  const value = directive.value.trim();
+  const m = DOCKERFILE_FRONTEND.exec(value);
+  if (m !== null) {
+    const tag = m[1];
+    if (tag === undefined || tag === 'latest' || tag === '1') return undefined;
+    const version = /^1\.(\d+)(?:\.\d+)?$/.exec(tag);
+    const implemented = Number(DOCKERFILE_SYNTAX_VERSION.split('.')[1]);
+    if (version !== null && Number(version[1]) <= implemented) return undefined;
+  }
+  return {
+    rule: 'SyntaxDirective',
+    message: `the syntax directive names frontend ${JSON.stringify(value)}, which is not run: strata builds with its own Dockerfile frontend (docker/dockerfile:${DOCKERFILE_SYNTAX_VERSION} syntax)`,
+    file,
+    range: { line: directive.line, column: 1, endLine: directive.line, endColumn: 1 },
   };
 }
 

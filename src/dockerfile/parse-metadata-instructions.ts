@@ -1,3 +1,4 @@
+import { warnDefinitionDescription } from './definition-description.ts';
 import {
   parseMaybeJsonToList,
   parseNameValue,
@@ -58,6 +59,11 @@ export function parseArg(c: InstructionContext): ArgInstruction {
     if (eq === 0) throw c.fail('ARG names can not be blank', argsOffset);
     return { key: word.slice(0, eq), defaultValue: word.slice(eq + 1) };
   });
+  warnDefinitionDescription(
+    c,
+    'ARG',
+    declarations.map((d) => d.key),
+  );
   return {
     ...c.base,
     kind: 'arg',

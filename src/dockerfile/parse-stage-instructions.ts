@@ -1,4 +1,5 @@
 import type { FlagKind } from './builder-flags.ts';
+import { warnDefinitionDescription } from './definition-description.ts';
 import { splitWhitespace } from './instruction-arguments.ts';
 import { type InstructionContext, NO_FLAGS } from './instruction-context.ts';
 import type { FromInstruction, OnbuildInstruction } from './instructions.ts';
@@ -35,6 +36,7 @@ export function parseFrom(c: InstructionContext): FromInstruction {
   } else if (words.length !== 1) {
     throw c.fail('FROM requires either one or three arguments', argsOffset, 'write FROM <image> [AS <name>]');
   }
+  if (name !== undefined) warnDefinitionDescription(c, 'FROM', [name]);
   const platform = f.get('platform')?.value;
   return {
     ...c.base,

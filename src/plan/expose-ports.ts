@@ -7,7 +7,10 @@ import { DockerfileError } from '../dockerfile/index.ts';
  * warning, as BuildKit does. Each entry is listed once (the image config's `ExposedPorts` is a set),
  * so the list never outgrows 65,536 ports per protocol however many ranges repeat.
  */
-export function parseExposedPorts(words: readonly string[], warn: (message: string) => void): string[] {
+export function parseExposedPorts(
+  words: readonly string[],
+  warn: (rule: 'ExposeProtoCasing' | 'ExposeInvalidFormat', message: string) => void,
+): string[] {
   const out: string[] = [];
   const seen = new Map<string, Uint8Array>();
   for (const raw of words) {
@@ -31,9 +34,12 @@ export function parseExposedPorts(words: readonly string[], warn: (message: stri
       });
     }
     if (proto !== proto.toLowerCase())
-      warn(`Defined protocol '${raw}' in EXPOSE instruction should be lowercase`);
+      warn('ExposeProtoCasing', `Defined protocol '${raw}' in EXPOSE instruction should be lowercase`);
     if (hostIp !== '' || hostPort !== '') {
-      warn(`EXPOSE instruction should not define an IP address or host-port mapping, found '${raw}'`);
+      warn(
+        'ExposeInvalidFormat',
+        `EXPOSE instruction should not define an IP address or host-port mapping, found '${raw}'`,
+      );
     }
     const range = parseRange(port);
     if (range === undefined)

@@ -6,10 +6,11 @@ import {
   isLintRule,
   ShellLexer,
 } from '../dockerfile/index.ts';
-import { hostPlatform, normalizePlatform, type Platform } from '../oci/index.ts';
+import { formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
 import { proxyEnvFrom } from './build-args.ts';
 import type { BuildGraph, Stage, Step, Variable } from './build-graph.ts';
+import { warnInvalidDefaultArgInFrom } from './default-arg-bases.ts';
 import { type GlobalArgs, resolveGlobalArgs, warnUnusedBuildArgs } from './global-args.ts';
 import { PlanContext } from './plan-context.ts';
 import { planSteps } from './plan-steps.ts';
@@ -39,6 +40,21 @@ export interface PlanOptions {
    * in a stage built FROM that image, as BuildKit runs them.
    */
   readonly baseImageOnBuild?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The platform each base image was resolved to, keyed like {@link baseImageEnv}: a base whose OS
+   * or architecture differs from its stage's platform is reported (InvalidBaseImagePlatform).
+   */
+  readonly baseImagePlatforms?: ReadonlyMap<string, Platform>;
+  /**
+   * Whether a context path is excluded by `.dockerignore`, when the file has patterns and no `!`
+   * exceptions (BuildKit checks only then): COPY/ADD of such a path is reported (CopyIgnoredFile).
+   */
+  readonly isIgnored?: (path: string) => boolean;
+  /**
+   * Check every stage, as `--call check` does (BuildKit's AllStages); otherwise the checks BuildKit
+   * runs while dispatching a stage's instructions report only the stages the target needs.
+   */
+  readonly checkAllStages?: boolean;
 }
 
 /**
@@ -50,7 +66,7 @@ export interface PlanOptions {
  * (stage-names.ts), global ARGs (global-args.ts), stage bases and ONBUILD triggers
  * (stage-bases.ts), the stage graph (stage-graph.ts), then each stage's steps (plan-steps.ts).
  *
- * @throws DockerfileError for unknown targets, bad references, duplicate stage names, cycles,
+ * @throws DockerfileError for unknown targets, bad references, cycles,
  *   forward references and expansion errors, each located in the Dockerfile.
  */
 export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): BuildGraph {
@@ -70,6 +86,7 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     targetPlatform,
     targetStage: target.name,
   });
+  warnInvalidDefaultArgInFrom(ctx, { dockerfile, buildPlatform, targetPlatform, targetStage: target.name });
   const bases = resolveStageBases(ctx, stages, globals);
   const instructions = new StageInstructions({
     stages,
@@ -84,7 +101,10 @@ export function planBuild(dockerfile: Dockerfile, options: PlanOptions = {}): Bu
     globals,
     instructions,
     targetPlatform,
+    checkAllStages: options.checkAllStages ?? false,
     ...(options.baseImageEnv === undefined ? {} : { baseImageEnv: options.baseImageEnv }),
+    ...(options.baseImagePlatforms === undefined ? {} : { baseImagePlatforms: options.baseImagePlatforms }),
+    ...(options.isIgnored === undefined ? {} : { isIgnored: options.isIgnored }),
   });
   warnUnusedBuildArgs(ctx, dockerfile, globals);
   const warnings = checkedWarnings(ctx, dockerfile);
@@ -112,7 +132,10 @@ function planStages(
     readonly globals: GlobalArgs;
     readonly instructions: StageInstructions;
     readonly targetPlatform: Platform;
+    readonly checkAllStages: boolean;
     readonly baseImageEnv?: ReadonlyMap<string, readonly string[]>;
+    readonly baseImagePlatforms?: ReadonlyMap<string, Platform>;
+    readonly isIgnored?: (path: string) => boolean;
   },
 ): Stage[] {
   const { stages, graph, globals, instructions } = options;
@@ -131,6 +154,22 @@ function planStages(
         node.from.range,
       );
     }
+    const checked = options.checkAllStages || graph.needed.has(index);
+    // BuildKit dispatches only the stages the target needs, so only they get dispatch-time checks.
+    const warningsBefore = ctx.warnings.length;
+    if (base.kind === 'image' && checked) {
+      const actual = options.baseImagePlatforms?.get(base.ref.toString());
+      if (
+        actual !== undefined &&
+        (actual.os !== platform.os || actual.architecture !== platform.architecture)
+      ) {
+        ctx.warn(
+          'InvalidBaseImagePlatform',
+          `Base image ${base.text} was pulled with platform ${JSON.stringify(formatPlatform(normalizePlatform(actual)))}, expected ${JSON.stringify(formatPlatform(platform))} for current build`,
+          node.from.range,
+        );
+      }
+    }
     const scope = initialScope({
       base,
       platform,
@@ -145,6 +184,7 @@ function planStages(
         scope,
         instructions: instructions.of(index),
         triggers: instructions.triggerCount(index),
+        ...(options.isIgnored === undefined ? {} : { isIgnored: options.isIgnored }),
       });
     } catch (error) {
       // A stage the target does not need is never dispatched by BuildKit, so its expansion errors
@@ -152,6 +192,7 @@ function planStages(
       if (graph.needed.has(index) || !(error instanceof DockerfileError)) throw error;
       steps = [];
     }
+    if (!checked) ctx.warnings.length = warningsBefore;
     scopes.push(scope);
     return {
       index,
@@ -177,7 +218,7 @@ function planStages(
  * warning fails the build.
  */
 function checkedWarnings(ctx: PlanContext, dockerfile: Dockerfile): DockerfileWarning[] {
-  const kept = applyCheckSkip(ctx.warnings, dockerfile.checks);
+  const kept = applyCheckSkip(ctx.warnings, dockerfile.checks, dockerfile.instructions);
   const violations = [...new Set(kept.filter((w) => isLintRule(w.rule)).map((w) => w.rule))];
   if (dockerfile.checks.error && violations.length > 0) {
     const first = kept.find((w) => isLintRule(w.rule))!;

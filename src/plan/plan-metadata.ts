@@ -72,7 +72,7 @@ export function planExpose(c: StepPlanContext, instruction: ExposeInstruction): 
     plan.placed(instruction, () => plan.lexer.expand(p, { get: (n) => scope.env.get(n)?.value }).words),
   );
   const ports = plan.placed(instruction, () =>
-    parseExposedPorts(words, (message) => plan.warn('ExposeInvalidFormat', message, instruction.range)),
+    parseExposedPorts(words, (rule, message) => plan.warn(rule, message, instruction.range)),
   );
   return { kind: 'expose', ports };
 }

@@ -22,6 +22,7 @@ import { planRun } from './plan-run.ts';
 import { planArg, planEnv } from './plan-variables.ts';
 import type { StageNames } from './stage-names.ts';
 import type { StageScope } from './stage-scope.ts';
+import { checkDispatch, reportUndefinedVars, type UsedOnce } from './step-checks.ts';
 import type { StepPart, StepPlanContext } from './step-plan-context.ts';
 
 /** One planner per instruction kind (BuildKit's dispatch): the instruction → the step's own fields. */
@@ -66,6 +67,7 @@ export function planSteps(
     readonly instructions: readonly Instruction[];
     /** How many of the instructions are ONBUILD triggers of the base. */
     readonly triggers: number;
+    readonly isIgnored?: (path: string) => boolean;
   },
 ): Step[] {
   const { stages, globals, scope, instructions, triggers } = options;
@@ -74,9 +76,11 @@ export function planSteps(
   // The env snapshot is shared by consecutive steps until an ENV or ARG changes it.
   let envSnapshot: readonly ScopedVariable[] = [];
   let envVersion = -1;
+  const usedOnce: UsedOnce = new Map();
   for (let i = 0; i < instructions.length; i++) {
     const instruction = instructions[i]!;
     const unresolved = new Set<string>();
+    const undefinedVars = new Set<string>();
     if (envVersion !== scope.version) {
       envSnapshot = [...scope.env.values()];
       envVersion = scope.version;
@@ -87,14 +91,40 @@ export function planSteps(
     const expand = (word: string, lex: ShellLexer = plan.lexer): string => {
       const result = plan.placed(instruction, () => lex.expand(word, envGetter));
       if (scope.imageEnvUnknown) for (const name of result.unmatched) unresolved.add(name);
+      else for (const name of result.unmatched) undefinedVars.add(name);
       return result.result;
     };
     const planner = PLANNERS[instruction.kind] as (c: StepPlanContext, instruction: Instruction) => StepPart;
     // Built as the kind's own fields, then completed with what every step carries (cheaper
     // than spreading a shared base into every literal).
-    const step = planner({ plan, stages, globals, scope, instruction, expand }, instruction) as StepPart & {
+    const isIgnored = options.isIgnored;
+    const context = {
+      plan,
+      stages,
+      globals,
+      scope,
+      instruction,
+      expand,
+      ...(isIgnored ? { isIgnored } : {}),
+    };
+    const step = planner(context, instruction) as StepPart & {
       -readonly [K in keyof StepBase]: StepBase[K];
     };
+    if (undefinedVars.size > 0) {
+      reportUndefinedVars(plan, {
+        instruction,
+        unmatched: undefinedVars,
+        env: envBefore,
+        buildArgs: buildArgsBefore,
+      });
+    }
+    checkDispatch(plan, {
+      instruction,
+      scope,
+      usedOnce,
+      ...(step.kind === 'env' ? { expandedKeys: step.pairs.map((p) => p.name) } : {}),
+      ...(step.kind === 'workdir' ? { expandedPath: step.path } : {}),
+    });
     step.index = i;
     step.location = instruction.range;
     step.instruction = instruction;

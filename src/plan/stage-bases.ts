@@ -11,7 +11,7 @@ import { StrataError } from '../util/index.ts';
 import type { StageBase } from './build-graph.ts';
 import { type GlobalArgs, warnUndeclaredInFrom } from './global-args.ts';
 import type { PlanContext } from './plan-context.ts';
-import type { StageNames } from './stage-names.ts';
+import { type StageNames, stageBefore } from './stage-names.ts';
 
 /** What each stage is built on, and the platform its FROM names (if it names one). */
 export interface StageBases {
@@ -54,8 +54,9 @@ function resolveBase(
 ): StageBase {
   const { text, index, from } = at;
   if (text === 'scratch') return { kind: 'scratch' };
+  const earlier = stageBefore(stages, text.toLowerCase(), index);
+  if (earlier !== undefined) return { kind: 'stage', stage: earlier };
   const stage = stages.byName.get(text.toLowerCase());
-  if (stage !== undefined && stage < index) return { kind: 'stage', stage };
   try {
     return { kind: 'image', text, ref: parseReference(text) };
   } catch (error) {
@@ -79,15 +80,40 @@ function fromPlatform(
   from: FromInstruction,
   expression: string,
 ): Platform {
-  if (/^\$(\{TARGETPLATFORM\}|TARGETPLATFORM)$/.test(expression)) {
+  const platform = ctx.placed(from, () => ctx.lexer.expand(expression, globals.env));
+  warnUndeclaredInFrom(ctx, globals, platform.unmatched, from);
+  // BuildKit's reportRedundantTargetPlatform: TARGETPLATFORM the only variable, and all there is.
+  if (
+    platform.matched.size === 1 &&
+    platform.unmatched.size === 0 &&
+    platform.matched.has('TARGETPLATFORM') &&
+    platform.result === globals.values.get('TARGETPLATFORM')
+  ) {
     ctx.warn(
       'RedundantTargetPlatform',
-      'Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior',
+      `Setting platform to predefined ${expression} in FROM is redundant as this is the default behavior`,
       from.range,
     );
   }
-  const platform = ctx.placed(from, () => ctx.lexer.expand(expression, globals.env));
-  warnUndeclaredInFrom(ctx, globals, platform.unmatched, from);
+  // BuildKit's reportConstPlatformDisallowed: a constant platform, unless the stage's name says
+  // which OS or architecture it is for (`FROM --platform=linux/amd64 … AS build-amd64`).
+  if (platform.matched.size === 0 && platform.unmatched.size === 0) {
+    let constant: Platform | undefined;
+    try {
+      constant = parsePlatform(platform.result);
+    } catch (error) {
+      // Not a platform: the parse below reports it at this FROM line.
+      if (!(error instanceof StrataError)) throw error;
+    }
+    const name = from.name ?? '';
+    if (constant !== undefined && !name.includes(constant.os) && !name.includes(constant.architecture)) {
+      ctx.warn(
+        'FromPlatformFlagConstDisallowed',
+        `FROM --platform flag should not use constant value ${JSON.stringify(platform.result)}`,
+        from.range,
+      );
+    }
+  }
   if (platform.result === '')
     throw ctx.fail(`empty platform value from expression ${expression}`, from.range, {
       instruction: 'FROM',

@@ -4,33 +4,26 @@ import { StrataError } from '../util/index.ts';
 import type { FileSource } from './build-graph.ts';
 import type { PlanContext } from './plan-context.ts';
 
-/** The stages of a Dockerfile by name (lowercase, unique), as `FROM … AS <name>` gives them. */
+/** The stages of a Dockerfile by name (lowercase), as `FROM … AS <name>` gives them. */
 export interface StageNames {
   readonly nodes: readonly StageNode[];
-  /** Stage name → stage index. */
+  /** Stage name → stage index; of stages sharing a name, the last (BuildKit's statesByName). */
   readonly byName: ReadonlyMap<string, number>;
   /** The names, in file order (for hints). */
   readonly names: readonly string[];
 }
 
 /**
- * Names the stages: each name once (case-insensitive, as the parser lowercases them), with a
- * warning for the reserved names `scratch` and `context`.
- *
- * @throws DockerfileError for a duplicate name, at the second FROM.
+ * Names the stages (case-insensitive, as the parser lowercases them), with BuildKit's
+ * validateStageNames warnings: ReservedStageName for `scratch` and `context`, DuplicateStageName
+ * for a name used before. BuildKit does not fail on a duplicate: a later stage's name replaces the
+ * earlier one for `--target`, `--from` and `FROM` lines after it.
  */
 export function resolveStageNames(ctx: PlanContext, nodes: readonly StageNode[]): StageNames {
   const byName = new Map<string, number>();
   nodes.forEach((node, index) => {
     const name = node.from.name;
     if (name === undefined) return;
-    const earlier = byName.get(name);
-    if (earlier !== undefined) {
-      throw ctx.fail(`duplicate stage name ${JSON.stringify(name)}`, node.from.range, {
-        instruction: 'FROM',
-        hint: `stage ${index} reuses the name of stage ${earlier} (line ${nodes[earlier]!.from.range.line}); stage names must be unique`,
-      });
-    }
     if (name === 'scratch' || name === 'context') {
       ctx.warn(
         'ReservedStageName',
@@ -38,9 +31,26 @@ export function resolveStageNames(ctx: PlanContext, nodes: readonly StageNode[])
         node.from.range,
       );
     }
+    if (byName.has(name)) {
+      ctx.warn(
+        'DuplicateStageName',
+        `Duplicate stage name ${JSON.stringify(name)}, stage names should be unique`,
+        node.from.range,
+      );
+      byName.delete(name); // re-added below, so `names` keeps file order of the last definitions
+    }
     byName.set(name, index);
   });
   return { nodes, byName, names: [...byName.keys()] };
+}
+
+/**
+ * The last stage before `index` named `name`: what `FROM <name>` at stage `index` builds on
+ * (BuildKit looks the name up as each stage is added, so only earlier stages count).
+ */
+export function stageBefore(stages: StageNames, name: string, index: number): number | undefined {
+  for (let i = index - 1; i >= 0; i--) if (stages.nodes[i]!.from.name === name) return i;
+  return undefined;
 }
 
 /**

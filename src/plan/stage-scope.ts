@@ -15,6 +15,8 @@ export interface StageScope {
   imageEnvUnknown: boolean;
   platform: Platform;
   shell: readonly string[] | undefined;
+  /** Whether a WORKDIR of this Dockerfile set the directory (WorkdirRelativePath), here or in a base stage. */
+  workdirSet: boolean;
   /** Bumped whenever `env` changes, so steps can share one snapshot of it. */
   version: number;
 }
@@ -54,6 +56,7 @@ export function initialScope(options: {
     imageEnvUnknown,
     platform,
     shell: undefined,
+    workdirSet: false,
     version: 0,
   };
 }
@@ -75,6 +78,7 @@ function inheritedScope(parent: StageScope, platform: Platform): StageScope {
     imageEnvUnknown: parent.imageEnvUnknown,
     platform,
     shell: parent.shell,
+    workdirSet: parent.workdirSet,
     version: 0,
   };
 }

@@ -23,4 +23,6 @@ export interface StepPlanContext {
    * lexer by default), noting variables a base image of unknown Env might set.
    */
   readonly expand: (word: string, lex?: ShellLexer) => string;
+  /** Whether `.dockerignore` excludes a context path (CopyIgnoredFile); absent: no check. */
+  readonly isIgnored?: (path: string) => boolean;
 }

@@ -54,7 +54,18 @@ export function stepDefinition(step: Step): unknown {
     buildArgs: _buildArgs,
     ...rest
   } = step;
-  return rest;
+  if (rest.kind !== 'run') return rest;
+  // A cache mount's id and sharing mode name where the cache lives, not what the step makes:
+  // BuildKit's ExecOp.CacheMap clears them (unless they are the defaults, which say no more than
+  // the target), so renaming a cache never invalidates a step.
+  return {
+    ...rest,
+    mounts: rest.mounts.map((m) => {
+      if (m.type !== 'cache') return m;
+      const { id: _id, sharing: _sharing, ...kept } = m;
+      return kept;
+    }),
+  };
 }
 
 /**
@@ -351,7 +362,14 @@ async function runLayerStep(
   const { step, image } = ctx;
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
-  const key: CacheKey = cacheKey(parentKey, { step: definition, inputs: plan.inputs });
+  // With SOURCE_DATE_EPOCH, a layer's file times are clamped to it when committed: the epoch decides
+  // the layer, so it is in the key (a layer cached without it, or with another, is not this one).
+  const epoch = ctx.options.layers.sourceDateEpoch;
+  const key: CacheKey = cacheKey(parentKey, {
+    step: definition,
+    inputs: plan.inputs,
+    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+  });
   const debugKeys = ctx.options.cache?.debugKeys === true;
   // Why a step missed: the parent key and every input (STRATA_DEBUG_CACHE=1).
   if (debugKeys)
@@ -361,7 +379,11 @@ async function runLayerStep(
       kind: 'definition',
       key,
       ...(parentKey === undefined ? {} : { parent: parentKey }),
-      inputs: { step: definition, inputs: plan.inputs },
+      inputs: {
+        step: definition,
+        inputs: plan.inputs,
+        ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+      },
       at: Date.now(),
     });
   const useCache = ctx.options.cache !== undefined && !cacheOff;
@@ -373,7 +395,11 @@ async function runLayerStep(
   let contentKey: CacheKey | undefined;
   if (!found && plan.contentInputs) {
     const content = await plan.contentInputs();
-    contentKey = cacheKey(parentKey, { step: definition, content });
+    contentKey = cacheKey(parentKey, {
+      step: definition,
+      content,
+      ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+    });
     if (debugKeys)
       ctx.deps.events.emit({
         type: 'cache-key',

@@ -25,7 +25,12 @@ export function imageNameOf(text: string): ImageName {
  */
 export async function findStoredImage(store: Store, text: string): Promise<Descriptor | undefined> {
   const full = /^(?:sha256:)?([a-f0-9]{64})$/.exec(text);
-  if (full && text.startsWith('sha256:')) return manifestDescriptor(store, `sha256:${full[1]}` as Digest);
+  if (full && text.startsWith('sha256:')) {
+    const digest = `sha256:${full[1]}` as Digest;
+    // Docker's image ID is the config digest (what `build --iidfile` writes): a named image whose
+    // manifest has that config answers to it too.
+    return (await manifestDescriptor(store, digest)) ?? (await namedImageWithConfig(store, digest));
+  }
   if (isReference(text)) {
     const named = await store.refs.get(imageNameOf(text).full);
     if (named) return named;
@@ -64,6 +69,21 @@ function ambiguousId(text: string, digests: readonly Digest[]): InvalidInputErro
   return new InvalidInputError(`image ID ${text} is ambiguous: ${digests.length} images start with it`, {
     hint: `use more of the ID: ${digests.map((d) => d.slice(7, 7 + Math.max(12, text.length + 4))).join(', ')}`,
   });
+}
+
+/** The named single-platform image whose config is `config`; undefined when none is. */
+async function namedImageWithConfig(store: Store, config: Digest): Promise<Descriptor | undefined> {
+  for (const entry of await store.refs.list()) {
+    // A name whose manifest blob is gone (a damaged store) is not the image asked for.
+    const raw = await store.blobs.read(entry.descriptor.digest).catch(() => undefined);
+    if (raw === undefined || sniffManifestKind(raw) === 'index') continue;
+    try {
+      if (parseManifest(raw).config.digest === config) return entry.descriptor;
+    } catch {
+      // Not a manifest strata can read: it names no config.
+    }
+  }
+  return undefined;
 }
 
 /** The descriptor of the manifest or index stored as `digest`; undefined for any other blob. */

@@ -522,7 +522,11 @@ describe('parseDockerfile: the check directive', () => {
   it('skips the named rules, or all of them', () => {
     const text = 'FROM a as b\nMAINTAINER me\nCMD x';
     const some = parseDockerfile(`# check=skip=MaintainerDeprecated, FromAsCasing\n${text}`);
-    assert.deepEqual(some.checks, { skip: ['MaintainerDeprecated', 'FromAsCasing'], error: false });
+    assert.deepEqual(some.checks, {
+      skip: ['MaintainerDeprecated', 'FromAsCasing'],
+      error: false,
+      experimental: [],
+    });
     assert.deepEqual(
       some.warnings.map((w) => w.rule),
       ['JSONArgsRecommended'],
@@ -531,7 +535,11 @@ describe('parseDockerfile: the check directive', () => {
   });
 
   it('reads error=true', () => {
-    assert.deepEqual(parseDockerfile('# check=error=true\nFROM a').checks, { skip: [], error: true });
+    assert.deepEqual(parseDockerfile('# check=error=true\nFROM a').checks, {
+      skip: [],
+      error: true,
+      experimental: [],
+    });
   });
 
   it('rejects an unknown option at the directive', () => {

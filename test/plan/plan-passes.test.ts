@@ -112,7 +112,7 @@ describe('stage bases', () => {
     assert.equal(bases.explicitPlatforms[1], undefined);
     assert.deepEqual(
       ctx.warnings.map((w) => w.rule),
-      ['UndefinedArgInFrom'],
+      ['FromPlatformFlagConstDisallowed', 'UndefinedArgInFrom'],
     );
   });
 

@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ContextView } from '../../src/context/index.ts';
-import { parseDockerfile } from '../../src/dockerfile/index.ts';
+import { parseChmodMode, parseDockerfile } from '../../src/dockerfile/index.ts';
 import { parsePlatform } from '../../src/oci/index.ts';
 import { type AddStep, type CopyStep, planBuild } from '../../src/plan/index.ts';
 import { copyDestination } from '../../src/solver/steps/copy.ts';
@@ -120,12 +120,21 @@ describe('COPY writer: modes', () => {
   it('--chmod replaces the permission bits of files and directories, not created parents', async () => {
     file('d/a', 'a', 0o600);
     file('d/sub/b', 'b', 0o644);
-    await copy('COPY --chmod=751 d /p/d', { ownership: { mode: 0o751 } });
+    await copy('COPY --chmod=751 d /p/d', { ownership: { mode: { kind: 'octal', bits: 0o751 } } });
     assert.equal(mode('p'), 0o755);
     assert.equal(mode('p/d'), 0o751);
     assert.equal(mode('p/d/a'), 0o751);
     assert.equal(mode('p/d/sub'), 0o751);
     assert.equal(mode('p/d/sub/b'), 0o751);
+  });
+
+  it('--chmod in symbolic form applies to each file’s own mode: X only for directories and executables', async () => {
+    file('d/plain', 'a', 0o600);
+    file('d/tool', 'b', 0o700);
+    await copy('COPY --chmod=u=rwX,go=rX d /p/d', { ownership: { mode: parseChmodMode('u=rwX,go=rX') } });
+    assert.equal(mode('p/d'), 0o755);
+    assert.equal(mode('p/d/plain'), 0o644);
+    assert.equal(mode('p/d/tool'), 0o755);
   });
 });
 

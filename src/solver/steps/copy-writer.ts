@@ -12,6 +12,7 @@ import {
   lstatSync,
   lutimesSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readlinkSync,
   readSync,
@@ -21,7 +22,8 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { posix } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
@@ -30,7 +32,21 @@ import {
   detectArchiveCompression,
   isTarHeader,
 } from '../../archive/index.ts';
-import { type ContextNode, type ContextView, selectSources } from '../../context/index.ts';
+import {
+  type ContextNode,
+  ContextView,
+  checkoutGitRef,
+  type ResolvedGitRef,
+  resolveGitRef,
+  selectSources,
+} from '../../context/index.ts';
+import {
+  applyChmod,
+  type ChmodMode,
+  type GitRef,
+  isHttpSource,
+  parseGitRef,
+} from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep } from '../../plan/index.ts';
 import {
   getAttributeSync,
@@ -46,8 +62,8 @@ import { CopyError } from '../errors.ts';
 export interface CopyOwnership {
   /** undefined: keep the source's owner (stage/image sources) or root (context sources). */
   readonly owner?: { uid: number; gid: number };
-  /** `--chmod`: replaces the permission bits of every copied file and directory. */
-  readonly mode?: number;
+  /** `--chmod`: octal bits replace every copied file's and directory's; a symbolic mode applies to them. */
+  readonly mode?: ChmodMode;
 }
 
 /**
@@ -295,8 +311,8 @@ class CopyWriter {
   }
 
   #mode(source: Stats): number {
-    const perm = this.#ownership.mode ?? source.mode & 0o7777;
-    return perm;
+    const mode = this.#ownership.mode;
+    return mode === undefined ? source.mode & 0o7777 : applyChmod(mode, source.mode, source.isDirectory());
   }
 
   /** Writes one source node at rootfs path `dest` (the parent must exist). */
@@ -364,7 +380,8 @@ class CopyWriter {
     writeFileSync(target, content);
     const owner = this.#ownership.owner ?? { uid: 0, gid: 0 };
     chownSync(target, owner.uid, owner.gid);
-    chmodSync(target, this.#ownership.mode ?? mode);
+    const chmod = this.#ownership.mode;
+    chmodSync(target, chmod === undefined ? mode : applyChmod(chmod, mode, false));
     utimesSync(target, this.#now, this.#now);
   }
 }
@@ -437,6 +454,11 @@ export interface WriteCopyOptions {
   readonly keepOwner: boolean;
   /** SOURCE_DATE_EPOCH: the time of the directories and files the copy creates itself. */
   readonly epochSeconds?: number;
+  /**
+   * The commits ADD's Git sources resolved to when the step's key was computed, by source; a
+   * source missing here is resolved again.
+   */
+  readonly gitRefs?: ReadonlyMap<string, ResolvedGitRef>;
   /** Fetches an ADD URL. */
   readonly fetchUrl?: (url: string, signal?: AbortSignal) => Promise<Readable>;
   readonly signal?: AbortSignal;
@@ -460,25 +482,14 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
   // (so a destination that is a symlink is written through), and decides alone whether
   // it names a directory — `COPY a b /d` leaves /d a file holding b, as docker 20.10 does.
   const actions = new CopyActions(writer, dest);
-  for (const source of step.sources) {
-    if (isAdd && isUrl(source)) {
-      if (!options.fetchUrl) throw new CopyError(`ADD ${source}: downloading is not available in this build`);
-      const body = await options.fetchUrl(source, options.signal);
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      const data = Buffer.concat(chunks);
-      if (step.kind === 'add' && step.checksum) {
-        const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-        if (actual !== step.checksum)
-          throw new CopyError(`ADD ${source}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
-      }
-      const name = posix.basename(new URL(source).pathname) || '__unnamed__';
-      actions.file(name, (target) => writer.writeFile(target, data, 0o600));
-      continue;
-    }
+  /**
+   * Copies one source from `from` as BuildKit's copy action does; `unpack`: extract a local
+   * archive (ADD, unless --unpack=false in Dockerfile 1.17) instead of copying it.
+   */
+  async function copySource(from: ContextView, source: string, unpack: boolean): Promise<void> {
     const entries = [
       ...selectSources({
-        view,
+        view: from,
         sources: [source],
         excludes: step.exclude,
         parents: step.kind === 'copy' && step.parents,
@@ -493,7 +504,7 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
       const below = entries.slice(i + 1, end);
       i = end;
       const node: ContextNode = root.node;
-      if (isAdd && node.type === 'file') {
+      if (unpack && node.type === 'file') {
         const kind = await archiveKind(node.absPath, node.stats.size);
         if (kind !== undefined) {
           // ADD extracts a local archive into the destination directory, its entries
@@ -518,12 +529,102 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
       for (const entry of below) writer.write(entry.node, posix.join(target, entry.destPath));
     }
   }
+
+  for (const source of step.sources) {
+    if (isAdd && isUrl(source)) {
+      if (!options.fetchUrl) throw new CopyError(`ADD ${source}: downloading is not available in this build`);
+      const body = await options.fetchUrl(source, options.signal);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const data = Buffer.concat(chunks);
+      if (step.kind === 'add' && step.checksum) {
+        const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+        if (actual !== step.checksum)
+          throw new CopyError(`ADD ${source}: checksum mismatch: expected ${step.checksum}, got ${actual}`);
+      }
+      // ADD --unpack=true extracts a downloaded archive as it would a local one (BuildKit's
+      // AttemptUnpack on the HTTP source's file); by default a download is copied as it is.
+      if (
+        step.kind === 'add' &&
+        step.unpack === true &&
+        (await extractDownload(data, rootfs, writer, dest, options.signal))
+      )
+        continue;
+      const name = posix.basename(new URL(source).pathname) || '__unnamed__';
+      actions.file(name, (target) => writer.writeFile(target, data, 0o600));
+      continue;
+    }
+    const gitRef = step.kind === 'add' ? addGitRef(step, source) : undefined;
+    if (gitRef !== undefined) {
+      // BuildKit copies the checkout's root (or subdirectory) into the destination, like a
+      // directory from the context: its contents, never unpacked, --exclude, --chown and --chmod
+      // applying; the files belong to root unless --chown says otherwise.
+      const resolved = options.gitRefs?.get(source) ?? (await resolveGitRef(gitRef, options.signal));
+      const checkout = await checkoutGitRef(gitRef, {
+        resolved,
+        keepGitDir: gitRef.keepGitDir ?? false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      try {
+        await copySource(new ContextView(checkout.dir), '.', false);
+      } finally {
+        checkout.dispose();
+      }
+      continue;
+    }
+    await copySource(view, source, isAdd && (step.kind !== 'add' || step.unpack !== false));
+  }
   for (const inline of step.inline) {
     actions.file(inline.name, (target) => writer.writeFile(target, inline.content, 0o644));
   }
 }
 
-/** Whether an ADD source is a URL to download. */
+/**
+ * Extracts a downloaded file into the destination directory when it is an archive ADD extracts
+ * (the same test as for a local file); false, having written nothing, when it is not.
+ */
+async function extractDownload(
+  data: Buffer,
+  rootfs: string,
+  writer: CopyWriter,
+  dest: { readonly path: string },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-add-'));
+  try {
+    const file = join(dir, 'download');
+    writeFileSync(file, data, { mode: 0o600 });
+    const kind = await archiveKind(file, data.length);
+    if (kind === undefined) return false;
+    const into = writer.mkdirAll(dest.path);
+    await applyLayer(openArchive(file, kind), resolveInRoot(rootfs, into), {
+      whiteouts: 'literal',
+      ...(signal ? { signal } : {}),
+    });
+    writer.forget();
+    return true;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An ADD source as a Git reference, with the instruction's `--checksum` and `--keep-git-dir`
+ * (which the planner has checked agree with the URL's own) taking the place of the URL's.
+ */
+export function addGitRef(step: AddStep, source: string): GitRef | undefined {
+  const ref = parseGitRef(source);
+  if (ref === undefined) return undefined;
+  const checksum = step.checksum ?? ref.checksum;
+  const keepGitDir = step.keepGitDir ?? ref.keepGitDir;
+  return {
+    ...ref,
+    ...(checksum === undefined ? {} : { checksum }),
+    ...(keepGitDir === undefined ? {} : { keepGitDir }),
+  };
+}
+
+/** Whether an ADD source is a URL to download (http(s), and no Git repository). */
 export function isUrl(source: string): boolean {
-  return /^https?:\/\//.test(source);
+  return isHttpSource(source);
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { ContextView, checksumSources } from '../../context/index.ts';
+import { ContextView, checksumSources, type ResolvedGitRef, resolveGitRef } from '../../context/index.ts';
+import { type ChmodMode, DockerfileError, parseChmodMode } from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
 import { resolveUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
@@ -8,7 +9,7 @@ import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
 import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
-import { type CopyOwnership, isUrl, writeCopy } from './copy-writer.ts';
+import { addGitRef, type CopyOwnership, isUrl, writeCopy } from './copy-writer.ts';
 
 /** The destination as BuildKit's pathRelativeToWorkingDir makes it (a trailing slash is kept). */
 export function copyDestination(workdir: string | undefined, dest: string): { path: string; isDir: boolean } {
@@ -27,14 +28,23 @@ export async function resolveChown(rootfs: string, chown: string): Promise<{ uid
   return { uid: user.uid, gid: group.gid };
 }
 
-/** `--chmod=0755`: octal permission bits (BuildKit refuses other forms with this message). */
-export function parseChmod(text: string): number {
-  if (!/^[0-7]{1,4}$/.test(text)) {
-    throw new CopyError(
-      `invalid chmod parameter: '${text}'. it should be octal string and between 0 and 07777`,
-    );
+/**
+ * `--chmod`: octal bits (`0755`) or a symbolic mode (`u=rwX,go=rX`), parsed as BuildKit does; the
+ * planner has checked it already, so an error here means a value that reached the solver unchecked.
+ */
+export function parseChmod(text: string): ChmodMode {
+  try {
+    return parseChmodMode(text);
+  } catch (error) {
+    if (!(error instanceof DockerfileError)) throw error;
+    throw new CopyError(error.message, { cause: error });
   }
-  return Number.parseInt(text, 8);
+}
+
+/** The octal bits of an octal `--chmod`, for the context checksum (a symbolic one is keyed by its text). */
+function octalChmod(text: string): number | undefined {
+  const mode = parseChmod(text);
+  return mode.kind === 'octal' ? mode.bits : undefined;
 }
 
 /**
@@ -50,6 +60,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
   // A stage's or image's files are opened once (a read-only view: an overlay mount) for both the
   // content key and the copy, and released when the step is done (dispose).
   const sourceViews: SnapshotView[] = [];
+  const gitRefs = new Map<string, ResolvedGitRef>();
   let sourceRoot: Promise<string | undefined> | undefined;
   const openSource = (from: FileSource) => {
     sourceRoot ??= openSourceRoot(ctx, from, sourceViews);
@@ -57,7 +68,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
   };
   return {
     createdBy: copyHistory(step),
-    inputs: await copyKeyInputs(ctx, step, dest),
+    inputs: await copyKeyInputs(ctx, step, { dest, gitRefs }),
     ...(step.kind === 'copy' && step.from.kind === 'stage'
       ? {
           contentInputs: async () =>
@@ -93,6 +104,7 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
             ? { epochSeconds: options.layers.sourceDateEpoch }
             : {}),
           ...(options.fetchUrl ? { fetchUrl: options.fetchUrl } : {}),
+          gitRefs,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
         return await commitLayer(active, deps.store, options.layers, ctx.signal);
@@ -112,8 +124,13 @@ export async function planCopy(ctx: StepContext, step: CopyStep | AddStep): Prom
 async function copyKeyInputs(
   ctx: StepContext,
   step: CopyStep | AddStep,
-  dest: { path: string; isDir: boolean },
+  target: {
+    readonly dest: { path: string; isDir: boolean };
+    /** Filled with the commit each Git source resolves to, for the copy to check out. */
+    readonly gitRefs: Map<string, ResolvedGitRef>;
+  },
 ): Promise<unknown> {
+  const { dest, gitRefs } = target;
   const base = copyOptionInputs(step, dest);
   if (step.kind === 'copy' && step.from.kind === 'stage')
     return { ...base, stage: (await ctx.stageResult(step.from.stage)).cacheKey };
@@ -124,13 +141,37 @@ async function copyKeyInputs(
     };
   }
   const urls = step.kind === 'add' ? step.sources.filter(isUrl) : [];
-  const paths = step.sources.filter((s) => !urls.includes(s));
+  const gitSources =
+    step.kind === 'add'
+      ? step.sources.flatMap((source) => {
+          const ref = addGitRef(step, source);
+          return ref === undefined ? [] : [{ source, ref }];
+        })
+      : [];
+  const paths = step.sources.filter((s) => !urls.includes(s) && !gitSources.some((g) => g.source === s));
+  // A Git source is keyed by the commit its ref resolves to now (one `git ls-remote`), so a
+  // rebuild at the same commit is a cache hit without a clone; the copy checks out that commit.
+  const git: unknown[] = [];
+  for (const { source, ref } of gitSources) {
+    const resolved = await resolveGitRef(ref, ctx.signal);
+    gitRefs.set(source, resolved);
+    git.push({
+      remote: ref.remote,
+      commit: resolved.commit,
+      subdir: ref.subdir,
+      keepGitDir: ref.keepGitDir ?? false,
+      submodules: ref.submodules ?? true,
+      mtime: ref.mtime ?? 'checkout',
+    });
+  }
   const sum = await checksumSources({
     view: ctx.options.context.view,
     sources: paths,
     excludes: step.exclude,
     parents: step.kind === 'copy' && step.parents,
-    ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+    // A symbolic mode is a function of each file's own mode, which the checksum covers; the
+    // mode's text is in the step's option inputs.
+    ...(step.chmod && octalChmod(step.chmod) !== undefined ? { chmod: octalChmod(step.chmod)! } : {}),
     ...(ctx.options.cache?.checksums ? { cache: ctx.options.cache.checksums } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
@@ -146,7 +187,7 @@ async function copyKeyInputs(
     for await (const chunk of await ctx.options.fetchUrl(url, ctx.signal)) hash.update(chunk as Buffer);
     urlSums.push(`sha256:${hash.digest('hex')}`);
   }
-  return { ...base, context: sum.digest, urls: urlSums };
+  return { ...base, context: sum.digest, urls: urlSums, ...(git.length > 0 ? { git } : {}) };
 }
 
 /** The key inputs every COPY/ADD has: destination and options, not yet what it copies. */
@@ -164,7 +205,14 @@ function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir:
     exclude: step.exclude,
     sources: step.sources,
     inline: step.inline,
-    ...(step.kind === 'copy' ? { parents: step.parents } : { checksum: step.checksum ?? null }),
+    ...(step.kind === 'copy'
+      ? { parents: step.parents }
+      : {
+          checksum: step.checksum ?? null,
+          // Only when given, so the keys of ADDs without the flags stay as they were.
+          ...(step.unpack === undefined ? {} : { unpack: step.unpack }),
+          ...(step.keepGitDir === undefined ? {} : { keepGitDir: step.keepGitDir }),
+        }),
   };
 }
 
@@ -185,7 +233,7 @@ async function stageContentInputs(
     excludes: step.exclude,
     parents: step.parents,
     keepOwnership: true,
-    ...(step.chmod ? { chmod: parseChmod(step.chmod) } : {}),
+    ...(step.chmod && octalChmod(step.chmod) !== undefined ? { chmod: octalChmod(step.chmod)! } : {}),
     ...(signal ? { signal } : {}),
   });
   return { ...copyOptionInputs(step, dest), content: sum.digest };

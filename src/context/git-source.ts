@@ -1,0 +1,275 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, lstatSync, lutimesSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GitRef } from '../dockerfile/index.ts';
+import { AbortedError, StrataError, type StrataErrorOptions } from '../util/index.ts';
+
+/** Fetching a Git source failed: the remote, the ref or the checkout. */
+export class GitSourceError extends StrataError {
+  constructor(message: string, options: StrataErrorOptions = {}) {
+    super('GIT_SOURCE', message, options);
+  }
+}
+
+/** What a Git reference resolved to on its remote. */
+export interface ResolvedGitRef {
+  /** The full hash of the commit the checkout will have. */
+  readonly commit: string;
+  /** The ref that was matched (`refs/heads/main`), or the commit itself. */
+  readonly ref: string;
+}
+
+/** A checked-out Git source on disk, to be disposed of once copied. */
+export interface GitCheckout {
+  /** The directory whose contents ADD copies (the subdirectory, when one is named). */
+  readonly dir: string;
+  readonly commit: string;
+  dispose(): void;
+}
+
+const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * Resolves a Git reference to a commit without cloning, as BuildKit's git source does for its
+ * cache key: a full commit hash is taken as it is; otherwise `git ls-remote` lists the ref
+ * (the remote's default branch when none is given), a branch winning over a tag of the same
+ * name, an annotated tag standing for the commit it points to. `checksum` must be a prefix of
+ * the commit (or of the annotated tag's object).
+ */
+export async function resolveGitRef(ref: GitRef, signal?: AbortSignal): Promise<ResolvedGitRef> {
+  const checksum = ref.checksum?.toLowerCase();
+  if (ref.fetchByCommit && checksum !== undefined) return { commit: checksum, ref: ref.ref || checksum };
+  if (COMMIT.test(ref.ref)) {
+    if (checksum !== undefined && !ref.ref.startsWith(checksum))
+      throw new GitSourceError(`expected checksum to match ${checksum}, got ${ref.ref}`);
+    return { commit: ref.ref, ref: ref.ref };
+  }
+  const name = ref.ref === '' ? await defaultBranch(ref, signal) : ref.ref;
+  const listed = await git(['ls-remote', '--', ref.remote, name, `${name}^{}`], {
+    remote: ref.remote,
+    signal,
+  });
+  const bare = name.replace(/^refs\//, '');
+  const partial = `refs/${bare}`;
+  const head = `refs/heads/${name.replace(/^refs\/heads\//, '')}`;
+  const tag = `refs/tags/${name.replace(/^refs\/tags\//, '')}`;
+  let exact: string | undefined;
+  let headSha: string | undefined;
+  let tagSha: string | undefined;
+  let peeled: string | undefined;
+  for (const line of listed.split('\n')) {
+    const [sha, lineRef] = line.split('\t');
+    if (sha === undefined || lineRef === undefined) continue;
+    if (lineRef === head) headSha = sha;
+    else if (lineRef === tag) tagSha = sha;
+    else if (lineRef === `${tag}^{}`) peeled = sha;
+    else if (lineRef === partial) exact = sha;
+  }
+  let sha = exact ?? headSha;
+  let used = exact !== undefined ? partial : head;
+  if (sha !== undefined) peeled = undefined;
+  else {
+    sha = tagSha;
+    used = tag;
+  }
+  if (sha === undefined)
+    throw new GitSourceError(`repository ${redact(ref.remote)} does not contain ref ${name}`, {
+      hint: 'check the branch, tag or commit after # in the source',
+    });
+  if (checksum !== undefined && !sha.startsWith(checksum) && !(peeled ?? '').startsWith(checksum)) {
+    throw new GitSourceError(
+      `expected checksum to match ${checksum}, got ${sha}${peeled === undefined ? '' : ` or ${peeled}`}`,
+    );
+  }
+  // An annotated tag's object is not a commit: the checkout has the commit it points to.
+  return { commit: peeled ?? sha, ref: used };
+}
+
+/**
+ * Checks out `commit` of a Git source into a new temporary directory, as BuildKit's git source
+ * does: fetched shallow (`--depth=1`, falling back to a full fetch for a commit the server will
+ * not hand out by itself), submodules included unless `?submodules=false`, the `.git` directory
+ * removed unless `keepGitDir` (and only kept when no subdirectory is taken). Files get the modes a
+ * checkout under umask 022 gives (0644, 0755 for executables; directories 0755) and, with
+ * `?mtime=commit`, the commit's time instead of the checkout's. A subdirectory must be a real
+ * directory: no component may be a symlink (BuildKit's validateDirsOnly).
+ */
+export async function checkoutGitRef(
+  ref: GitRef,
+  options: { readonly resolved: ResolvedGitRef; readonly keepGitDir: boolean; readonly signal?: AbortSignal },
+): Promise<GitCheckout> {
+  const { resolved, signal } = options;
+  const work = mkdtempSync(join(tmpdir(), 'strata-git-'));
+  const dispose = () => rmSync(work, { recursive: true, force: true });
+  try {
+    const repo = join(work, 'checkout');
+    const run = (args: readonly string[]) =>
+      git(['-C', repo, ...args], { remote: ref.remote, ...(signal ? { signal } : {}) });
+    await git(['-c', 'init.defaultBranch=master', 'init', '-q', repo], {
+      remote: ref.remote,
+      ...(signal ? { signal } : {}),
+    });
+    await run(['remote', 'add', 'origin', ref.remote]);
+    const wanted = COMMIT.test(resolved.ref) ? resolved.commit : resolved.ref;
+    let fetched = await tryFetch(run, ['fetch', '-q', '--depth=1', '--no-tags', 'origin', wanted]);
+    if (fetched && (await revParse(run, 'FETCH_HEAD')) !== resolved.commit) {
+      // The ref moved since it was resolved, or names an annotated tag: fetch the commit itself.
+      fetched = await tryFetch(run, ['fetch', '-q', '--depth=1', '--no-tags', 'origin', resolved.commit]);
+    }
+    if (!fetched) {
+      // A server that does not serve unadvertised commits: fetch everything and look for it.
+      await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+    }
+    await run(['-c', 'advice.detachedHead=false', 'checkout', '-q', resolved.commit]);
+    if (ref.submodules !== false)
+      await run(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1']);
+    const commitTime = Number((await run(['log', '-1', '--format=%ct', resolved.commit])).trim());
+    const keepGit = options.keepGitDir && ref.subdir === '';
+    if (keepGit) {
+      await run(['remote', 'set-url', 'origin', redact(ref.remote)]);
+      await run(['reflog', 'expire', '--all', '--expire=now']);
+      rmSync(join(repo, '.git', 'FETCH_HEAD'), { force: true });
+    } else {
+      // Git never tracks a `.git` path, so every one is git's own: the repository's and each
+      // submodule's pointer to it (BuildKit leaves those pointers, dangling, in the layer).
+      removeGitEntries(repo);
+    }
+    const dir = ref.subdir === '' ? repo : subdirectory(repo, ref.subdir, ref.remote);
+    normalizeTree(repo, { mtime: ref.mtime === 'commit' ? commitTime : undefined, skip: '.git' });
+    return { dir, commit: resolved.commit, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+}
+
+/** The remote's default branch (`git ls-remote --symref <remote> HEAD`). */
+async function defaultBranch(ref: GitRef, signal?: AbortSignal): Promise<string> {
+  const out = await git(['ls-remote', '--symref', '--', ref.remote, 'HEAD'], {
+    remote: ref.remote,
+    ...(signal ? { signal } : {}),
+  });
+  const m = /^ref: (\S+)\tHEAD$/m.exec(out);
+  if (m === null)
+    throw new GitSourceError(`could not find the default branch of ${redact(ref.remote)}`, {
+      hint: 'name a branch, tag or commit after # in the source',
+    });
+  return m[1]!;
+}
+
+async function tryFetch(
+  run: (args: readonly string[]) => Promise<string>,
+  args: readonly string[],
+): Promise<boolean> {
+  try {
+    await run(args);
+    return true;
+  } catch (error) {
+    // A refused fetch is answered by the fallback; an abort is not a refusal.
+    if (error instanceof GitSourceError) return false;
+    throw error;
+  }
+}
+
+async function revParse(run: (args: readonly string[]) => Promise<string>, name: string): Promise<string> {
+  return (await run(['rev-parse', `${name}^{commit}`])).trim();
+}
+
+/** Removes every `.git` file or directory under `dir`, without following symlinks. */
+function removeGitEntries(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.name === '.git') rmSync(path, { recursive: true, force: true });
+    else if (entry.isDirectory()) removeGitEntries(path);
+  }
+}
+
+/** `root/subdir`, each component a directory and none a symlink. */
+function subdirectory(root: string, subdir: string, remote: string): string {
+  let dir = root;
+  for (const part of subdir.split('/')) {
+    dir = join(dir, part);
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (st === undefined || !st.isDirectory())
+      throw new GitSourceError(`invalid subdir ${subdir} of ${redact(remote)}: ${part} is not a directory`, {
+        hint: 'the part after : in the source must be a directory of the repository (not a symlink)',
+      });
+  }
+  return dir;
+}
+
+/**
+ * Modes as a checkout under umask 022 makes them, whatever strata's umask; every time set to
+ * `mtime` when given. A kept `.git` directory (`skip`, at the top) keeps git's own modes and times.
+ */
+function normalizeTree(dir: string, options: { mtime: number | undefined; skip?: string }): void {
+  const { mtime } = options;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === options.skip) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      normalizeTree(path, { mtime });
+      chmodSync(path, 0o755);
+    } else if (entry.isFile()) {
+      chmodSync(path, (statSync(path).mode & 0o100) !== 0 ? 0o755 : 0o644);
+    }
+    if (mtime !== undefined) lutimesSync(path, mtime, mtime);
+  }
+  if (mtime !== undefined) lutimesSync(dir, mtime, mtime);
+}
+
+/** A URL with its password (or token) taken out, for messages and the kept `.git/config`. */
+export function redact(remote: string): string {
+  return remote.replace(/^([a-z0-9+.-]+:\/\/)([^/@:]*):[^/@]*@/i, '$1$2:xxxxx@');
+}
+
+/** The git subcommand of an argument list (`fetch` in `-C dir -c x=y fetch …`). */
+function subcommand(args: readonly string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-C' || args[i] === '-c') i++;
+    else if (!args[i]!.startsWith('-')) return args[i]!;
+  }
+  return 'git';
+}
+
+/** Runs git with no prompts and no system config; fails with its stderr. */
+function git(args: readonly string[], options: { remote: string; signal?: AbortSignal }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(new AbortedError('git stopped: the build was interrupted'));
+      return;
+    }
+    const child = spawn('git', args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.name === 'AbortError') reject(new AbortedError('git stopped: the build was interrupted'));
+      else if (error.code === 'ENOENT')
+        reject(new GitSourceError('git is not installed', { hint: 'install git to ADD a Git repository' }));
+      else reject(new GitSourceError(`git ${args[0]}: ${error.message}`, { cause: error }));
+    });
+    child.on('close', (code) => {
+      if (code === 0) {
+        resolve(Buffer.concat(out).toString('utf8'));
+        return;
+      }
+      const stderr = Buffer.concat(err)
+        .toString('utf8')
+        .trim()
+        .replaceAll(options.remote, redact(options.remote));
+      const command = subcommand(args);
+      reject(
+        new GitSourceError(
+          `failed to ${args.includes('ls-remote') ? 'read' : 'fetch'} ${redact(options.remote)}: git ${command} exited with code ${code}${stderr === '' ? '' : `: ${stderr.split('\n').slice(-3).join(' ')}`}`,
+        ),
+      );
+    });
+  });
+}
