@@ -3,8 +3,8 @@
 // and multi-stage with strata, runs every image and checks that its endpoint answers, and prints
 // the size table — every number measured on this machine.
 //
-// On a fresh clone it installs what is missing (npm dependencies; runc, mmdebstrap and
-// busybox-static through apt when root), builds the CLI, and makes the base images from Debian's
+// On a fresh clone it installs what is missing (npm dependencies; as root the Debian packages
+// scripts/test-setup.mjs lists for the demo, through apt), builds the CLI, and makes the base images from Debian's
 // mirror when no registry with them is reachable (scripts/bootstrap.mjs). A second run skips the
 // bases and reuses whatever the build cache holds.
 //
@@ -16,6 +16,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import { setUp } from './test-setup.mjs';
 
 const repo = resolve(import.meta.dirname, '..');
 
@@ -49,12 +50,11 @@ export function strataCli() {
   return process.env.STRATA_CLI ? resolve(process.env.STRATA_CLI) : join(repo, 'dist', 'strata.cjs');
 }
 
-function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Installs what a fresh clone lacks: npm dependencies, and as root the host tools strata runs. */
-export function installPrerequisites(log = console.log) {
+/**
+ * Installs what a fresh clone lacks: npm dependencies, and as root the Debian packages the demo
+ * needs (the list is scripts/test-setup.mjs's, shared with `npm test`).
+ */
+export async function installPrerequisites(log = console.log) {
   if (!existsSync(join(repo, 'node_modules'))) {
     log('installing npm dependencies (npm ci)…');
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo, stdio: 'inherit' });
@@ -63,29 +63,7 @@ export function installPrerequisites(log = console.log) {
   // npm ci builds the mount addon; a checkout installed before it existed builds it here.
   if (!existsSync(join(repo, 'build', 'Release', 'strata_native.node')))
     spawnSync(process.execPath, [join(repo, 'scripts', 'build-native.mjs')], { cwd: repo, stdio: 'inherit' });
-  const missing = [];
-  // runc, not crun: Debian's crun 1.8 fails on cgroup v1 "hybrid" hosts, runc works everywhere.
-  if (!has('runc')) missing.push('runc');
-  // slirp4netns and ip (iproute2): each RUN's own network namespace with outbound access.
-  if (!has('slirp4netns')) missing.push('slirp4netns');
-  if (!has('ip')) missing.push('iproute2');
-  if (!has('mmdebstrap')) missing.push('mmdebstrap');
-  if (!existsSync('/bin/busybox') && !existsSync('/usr/bin/busybox')) missing.push('busybox-static');
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0 || !has('apt-get')) {
-    throw new Error(
-      `missing ${missing.join(', ')}: install them (apt-get install ${missing.join(' ')}) and run again`,
-    );
-  }
-  log(`installing ${missing.join(', ')} (apt-get)…`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  if (r.status === 0)
-    r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
-      stdio: 'inherit',
-      env,
-    });
-  if (r.status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed`);
+  await setUp({ purpose: 'demo', log });
 }
 
 /** Whether an HTTPS endpoint answers at all within a few seconds (any HTTP status counts). */
@@ -456,7 +434,7 @@ async function main() {
   const log = (text) => console.log(`» ${text}`);
   const verbose = process.env.STRATA_DEMO_VERBOSE ? (line) => process.stderr.write(`  ${line}\n`) : undefined;
 
-  installPrerequisites(log);
+  await installPrerequisites(log);
   if (!process.env.STRATA_CLI) {
     log('building the CLI (node scripts/build.mjs)');
     const b = spawnSync(process.execPath, [join(repo, 'scripts', 'build.mjs')], { stdio: 'inherit' });
