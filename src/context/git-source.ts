@@ -38,8 +38,17 @@ const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
  * the commit (or of the annotated tag's object).
  */
 export async function resolveGitRef(ref: GitRef, signal?: AbortSignal): Promise<ResolvedGitRef> {
+  validateRef(ref.ref);
   const checksum = ref.checksum?.toLowerCase();
-  if (ref.fetchByCommit && checksum !== undefined) return { commit: checksum, ref: ref.ref || checksum };
+  if (ref.fetchByCommit && !COMMIT.test(ref.ref)) {
+    if (checksum === undefined || !COMMIT.test(checksum))
+      throw new GitSourceError(
+        `fetch-by-commit requires a full commit SHA checksum, got ${JSON.stringify(ref.checksum ?? '')}`,
+      );
+    // BuildKit's canonical form: an unqualified name is a branch (a tag must say refs/tags/).
+    const name = ref.ref === '' ? checksum : ref.ref.startsWith('refs/') ? ref.ref : `refs/heads/${ref.ref}`;
+    return { commit: checksum, ref: name };
+  }
   if (COMMIT.test(ref.ref)) {
     if (checksum !== undefined && !ref.ref.startsWith(checksum))
       throw new GitSourceError(`expected checksum to match ${checksum}, got ${ref.ref}`);
@@ -100,6 +109,10 @@ export async function checkoutGitRef(
   options: { readonly resolved: ResolvedGitRef; readonly keepGitDir: boolean; readonly signal?: AbortSignal },
 ): Promise<GitCheckout> {
   const { resolved, signal } = options;
+  validateRef(ref.ref);
+  validateRef(resolved.ref);
+  if (!COMMIT.test(resolved.commit))
+    throw new GitSourceError(`invalid commit sha ${JSON.stringify(resolved.commit)}`);
   const work = mkdtempSync(join(tmpdir(), 'strata-git-'));
   const dispose = () => rmSync(work, { recursive: true, force: true });
   try {
@@ -110,22 +123,34 @@ export async function checkoutGitRef(
       remote: ref.remote,
       ...(signal ? { signal } : {}),
     });
-    await run(['remote', 'add', 'origin', ref.remote]);
-    const wanted = COMMIT.test(resolved.ref) ? resolved.commit : resolved.ref;
-    let fetched = await tryFetch(run, ['fetch', '-q', '--depth=1', '--no-tags', 'origin', wanted]);
-    if (fetched && (await revParse(run, 'FETCH_HEAD')) !== resolved.commit) {
-      // The ref moved since it was resolved, or names an annotated tag: fetch the commit itself.
-      fetched = await tryFetch(run, ['fetch', '-q', '--depth=1', '--no-tags', 'origin', resolved.commit]);
+    // `--` before each argument that comes from the source, so that none is read as an option.
+    await run(['remote', 'add', '--', 'origin', ref.remote]);
+    const keepGit = options.keepGitDir && ref.subdir === '';
+    // A kept .git has the branch or tag as a ref of its own (BuildKit fetches `<ref>:<ref>`), so
+    // that `git describe` and the like work in the image; an annotated tag comes with its object.
+    const named = resolved.ref.startsWith('refs/') ? resolved.ref : undefined;
+    const byCommit = ref.fetchByCommit || named === undefined;
+    const wanted = byCommit ? resolved.commit : keepGit ? `+${named}:${named}` : named!;
+    const fetch = (spec: string) =>
+      tryFetch(run, ['fetch', '-q', '-u', '--depth=1', '--no-tags', '--', 'origin', spec]);
+    let fetched = await fetch(wanted);
+    if (fetched && !byCommit && (await revParse(run, 'FETCH_HEAD')) !== resolved.commit) {
+      // The ref moved since it was resolved: fetch the commit itself.
+      fetched = await fetch(resolved.commit);
     }
     if (!fetched) {
       // A server that does not serve unadvertised commits: fetch everything and look for it.
-      await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+      await run(['fetch', '-q', '--tags', '--', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
     }
-    await run(['-c', 'advice.detachedHead=false', 'checkout', '-q', resolved.commit]);
+    await run(['-c', 'advice.detachedHead=false', 'checkout', '-q', resolved.commit, '--']);
     if (ref.submodules !== false)
       await run(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1']);
-    const commitTime = Number((await run(['log', '-1', '--format=%ct', resolved.commit])).trim());
-    const keepGit = options.keepGitDir && ref.subdir === '';
+    const commitTime = Number((await run(['log', '-1', '--format=%ct', resolved.commit, '--'])).trim());
+    if (keepGit && named !== undefined && (await tryRevParse(run, named)) !== resolved.commit) {
+      // Fetched by commit (fetch-by-commit, a moved ref, a server that wants everything): the
+      // ref the source named still points at the commit checked out.
+      await run(['update-ref', '--no-deref', named, resolved.commit]);
+    }
     if (keepGit) {
       await run(['remote', 'set-url', 'origin', redact(ref.remote)]);
       await run(['reflog', 'expire', '--all', '--expire=now']);
@@ -173,7 +198,26 @@ async function tryFetch(
 }
 
 async function revParse(run: (args: readonly string[]) => Promise<string>, name: string): Promise<string> {
-  return (await run(['rev-parse', `${name}^{commit}`])).trim();
+  return (await run(['rev-parse', '--verify', '--end-of-options', `${name}^{commit}`])).trim();
+}
+
+/** The commit `name` points to in the checkout, or undefined when it names nothing. */
+async function tryRevParse(
+  run: (args: readonly string[]) => Promise<string>,
+  name: string,
+): Promise<string | undefined> {
+  try {
+    return await revParse(run, name);
+  } catch (error) {
+    // No such ref (yet): the caller creates it.
+    if (error instanceof GitSourceError) return undefined;
+    throw error;
+  }
+}
+
+/** BuildKit's validateGitRef: a ref is given to git as an argument, where `-…` is an option. */
+function validateRef(name: string): void {
+  if (name.startsWith('-')) throw new GitSourceError(`invalid git ref ${JSON.stringify(name)}`);
 }
 
 /** Removes every `.git` file or directory under `dir`, without following symlinks. */
