@@ -277,16 +277,58 @@ function subcommand(args: readonly string[]): string {
   return 'git';
 }
 
-/** Runs git with no prompts and no system config; fails with its stderr. */
+const PASSED_ENV = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'SSH_AUTH_SOCK',
+];
+
+/**
+ * The environment git runs in, built from nothing as BuildKit's GitCLI builds it: none of the
+ * host's git configuration (system, global, `HOME`'s, `GIT_CONFIG_*`) and no `GIT_DIR` and the
+ * like, which would let a repository's submodules reach local files or redirect the commands;
+ * no prompts (`GIT_TERMINAL_PROMPT=0`, ssh in batch mode), so a source that wants a password
+ * fails instead of hanging. The proxy variables and the SSH agent pass through.
+ */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    GIT_TERMINAL_PROMPT: '0',
+    // Unlike BuildKit (`ssh -F /dev/null -o StrictHostKeyChecking=no`), strata runs as the user:
+    // their ssh config and known hosts apply, as for `git clone`; only prompts are turned off.
+    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+    LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    HOME: '/dev/null',
+  };
+  for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
+/**
+ * Options before every command: no `file` transport at all (BuildKit allows it for the top-level
+ * remote only, `user`; a strata source is never a local path, so `never` loses nothing and a
+ * submodule can never read the machine's repositories), and no `ext` (arbitrary commands).
+ */
+const PROTOCOLS = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never'];
+
+/** Runs git in its own environment (`gitEnv`); fails with its stderr. */
 function git(args: readonly string[], options: { remote: string; signal?: AbortSignal }): Promise<string> {
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(new AbortedError('git stopped: the build was interrupted'));
       return;
     }
-    const child = spawn('git', args, {
+    const child = spawn('git', [...PROTOCOLS, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+      env: gitEnv(),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const out: Buffer[] = [];

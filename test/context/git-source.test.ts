@@ -139,6 +139,43 @@ describe('git source', () => {
     }
   });
 
+  it('ignores the host git config: a file:// submodule is not fetched', async () => {
+    const config = join(work, 'gitconfig');
+    writeFileSync(config, '[protocol "file"]\n\tallow = always\n');
+    const home = join(work, 'home');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, '.gitconfig'), '[protocol "file"]\n\tallow = always\n');
+    const ref = gitRef(`${daemon.url}/evil.git`);
+    await withEnv(
+      { GIT_CONFIG_GLOBAL: config, HOME: home, GIT_CONFIG_PARAMETERS: "'protocol.file.allow'='always'" },
+      async () => {
+        const resolved = await resolveGitRef(ref);
+        await assert.rejects(
+          checkoutGitRef(ref, { resolved, keepGitDir: false }),
+          (e: unknown) => e instanceof GitSourceError && /transport 'file' not allowed/.test(e.message),
+        );
+      },
+    );
+  });
+
+  it('is not redirected by GIT_DIR or GIT_WORK_TREE in the environment', async () => {
+    const other = join(work, 'other');
+    mkdirSync(other, { recursive: true });
+    git(other, '-c', 'init.defaultBranch=main', 'init', '-q');
+    const ref = gitRef(url, { ref: 'main' });
+    const checkout = await withEnv(
+      { GIT_DIR: join(other, '.git'), GIT_WORK_TREE: other, GIT_INDEX_FILE: join(other, 'index') },
+      async () => checkoutGitRef(ref, { resolved: await resolveGitRef(ref), keepGitDir: false }),
+    );
+    try {
+      assert.deepEqual(readdirSync(checkout.dir), ['hello.txt']);
+      assert.equal(git(other, 'remote'), '');
+      assert.equal(existsSync(join(other, 'hello.txt')), false);
+    } finally {
+      checkout.dispose();
+    }
+  });
+
   it('keeps the tag or branch asked for in a kept .git', async () => {
     for (const [name, expected] of [
       ['v1', 'refs/tags/v1'],
