@@ -161,7 +161,7 @@ export async function checkoutGitRef(
       removeGitEntries(repo);
     }
     const dir = ref.subdir === '' ? repo : subdirectory(repo, ref.subdir, ref.remote);
-    normalizeTree(repo, { mtime: ref.mtime === 'commit' ? commitTime : undefined, skip: '.git' });
+    normalizeTree(repo, { mtime: ref.mtime === 'commit' ? commitTime : undefined, gitDir: '.git' });
     return { dir, commit: resolved.commit, dispose };
   } catch (error) {
     dispose();
@@ -245,13 +245,17 @@ function subdirectory(root: string, subdir: string, remote: string): string {
 
 /**
  * Modes as a checkout under umask 022 makes them, whatever strata's umask; every time set to
- * `mtime` when given. A kept `.git` directory (`skip`, at the top) keeps git's own modes and times.
+ * `mtime` when given. A kept `.git` directory (`gitDir`, at the top) keeps git's own modes but
+ * gets the time too, as BuildKit's resetSnapshotMtimes walks the whole checkout.
  */
-function normalizeTree(dir: string, options: { mtime: number | undefined; skip?: string }): void {
+function normalizeTree(dir: string, options: { mtime: number | undefined; gitDir?: string }): void {
   const { mtime } = options;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === options.skip) continue;
     const path = join(dir, entry.name);
+    if (entry.name === options.gitDir) {
+      if (mtime !== undefined) setTimes(path, mtime);
+      continue;
+    }
     if (entry.isDirectory()) {
       normalizeTree(path, { mtime });
       chmodSync(path, 0o755);
@@ -261,6 +265,12 @@ function normalizeTree(dir: string, options: { mtime: number | undefined; skip?:
     if (mtime !== undefined) lutimesSync(path, mtime, mtime);
   }
   if (mtime !== undefined) lutimesSync(dir, mtime, mtime);
+}
+
+/** Sets the times of `path` and, for a directory, of everything under it; no symlink followed. */
+function setTimes(path: string, mtime: number): void {
+  if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) setTimes(join(path, name), mtime);
+  lutimesSync(path, mtime, mtime);
 }
 
 /** A URL with its password (or token) taken out, for messages and the kept `.git/config`. */

@@ -198,4 +198,17 @@ describe('git source', () => {
     }
   });
 
+  it('sets the commit time on everything with mtime=commit, a kept .git included', async () => {
+    const ref = gitRef(url, { ref: 'main', mtime: 'commit' });
+    const checkout = await checkoutGitRef(ref, { resolved: await resolveGitRef(ref), keepGitDir: true });
+    try {
+      const paths = walk(checkout.dir);
+      assert.ok(paths.some((p) => p.includes('/.git/objects/')));
+      for (const path of [checkout.dir, ...paths])
+        assert.equal(lstatSync(path).mtimeMs / 1000, COMMIT_TIME, path);
+    } finally {
+      checkout.dispose();
+    }
+  });
+
 });
