@@ -86,6 +86,9 @@ export async function resolveGitRef(ref: GitRef, signal?: AbortSignal): Promise<
     throw new GitSourceError(`repository ${redact(ref.remote)} does not contain ref ${name}`, {
       hint: 'check the branch, tag or commit after # in the source',
     });
+  // What the remote listed is given to git as a commit: only a hash will do (BuildKit: IsCommitSHA).
+  for (const hash of peeled === undefined ? [sha] : [sha, peeled])
+    if (!COMMIT.test(hash)) throw new GitSourceError(`invalid commit sha ${JSON.stringify(hash)}`);
   if (checksum !== undefined && !sha.startsWith(checksum) && !(peeled ?? '').startsWith(checksum)) {
     throw new GitSourceError(
       `expected checksum to match ${checksum}, got ${sha}${peeled === undefined ? '' : ` or ${peeled}`}`,

@@ -211,4 +211,18 @@ describe('git source', () => {
     }
   });
 
+  it('refuses a hash from ls-remote that is no commit hash', async () => {
+    // Fault injection: a git whose ls-remote answers with a bad hash.
+    const bin = join(work, 'fake-bin');
+    mkdirSync(bin, { recursive: true });
+    const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nfor a in "$@"; do [ "$a" = ls-remote ] && { printf 'zzzz\\trefs/heads/main\\n'; exit 0; }; done\nexec ${real} "$@"\n`,
+    );
+    chmodSync(join(bin, 'git'), 0o755);
+    await withEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }, async () => {
+      await assert.rejects(resolveGitRef(gitRef(url, { ref: 'main' })), /invalid commit sha "zzzz"/);
+    });
+  });
 });
