@@ -39,8 +39,8 @@ const CASES: ReadonlyArray<[string, Expected]> = [
   ],
   ['./.git', undefined],
   // An scp-style user or host that reads as an option to ssh is no Git source.
-  ['-oProxyCommand=x@h:r.git', undefined],
-  ['git@-oProxyCommand=x:r.git', undefined],
+  ['-oProxyCommand@h:r.git', undefined],
+  ['git@-oProxyCommand:r.git', undefined],
   ['.git', undefined],
   ['ftp://example.com/foo.git', undefined],
   [
