@@ -28,9 +28,9 @@ import {
   toImageConfig,
 } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
-import { InternalError, NotFoundError } from '../util/index.ts';
+import { formatErrorChain, InternalError, NotFoundError } from '../util/index.ts';
 import { type UrlFetcher, urlFetcher } from './fetch-url.ts';
-import { layersSettled, prefetchLayers, untilAborted } from './image-resolver.ts';
+import { layersSettled, pendingLayerPull, prefetchLayers, untilAborted } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -343,6 +343,7 @@ async function buildWith(
           return executor;
         },
         resolveImage: resolveOnce,
+        pendingLayers: pendingLayerPull,
         events,
         stateDir: store.root,
       },
@@ -359,8 +360,25 @@ async function buildWith(
         `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
       );
     }
-    const descriptor = await store.writeImage(image, options.signal);
-    for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
+    // BuildKit's last vertex: the image written (its ID, the config digest) and each name given.
+    const exportStep = 'export image';
+    events.emit({ type: 'step-started', step: exportStep, name: 'exporting to image', at: Date.now() });
+    const note = (text: string) =>
+      events.emit({ type: 'message', level: 'info', step: exportStep, text, at: Date.now() });
+    let descriptor: Descriptor;
+    try {
+      descriptor = await store.writeImage(image, options.signal);
+      note(`writing image ${image.manifest.config.digest} done`);
+      for (const tag of options.tags ?? []) {
+        const name = imageNameOf(tag);
+        await store.tag(name, descriptor);
+        note(`naming to ${name.full} done`);
+      }
+    } catch (error) {
+      events.emit({ type: 'step-failed', step: exportStep, error: formatErrorChain(error), at: Date.now() });
+      throw error;
+    }
+    events.emit({ type: 'step-finished', step: exportStep, at: Date.now() });
     let cacheExported: Descriptor | undefined;
     if (options.cacheTo) {
       const finalLayers = new Set(image.layers.map((l) => l.descriptor.digest));

@@ -115,11 +115,16 @@ export function registerBuildCommand(program: Command): void {
     .option('--progress <mode>', `progress output: ${PROGRESS_MODES.join(', ')}`, 'auto')
     .option('-q, --quiet', 'print only the image ID')
     .action(async (contextArg: string, options: BuildCommandOptions, command: Command) => {
-      const progress = (options.quiet ? 'quiet' : options.progress) as ProgressMode;
-      if (!PROGRESS_MODES.includes(progress))
+      if (!PROGRESS_MODES.includes(options.progress as ProgressMode))
         throw new InvalidInputError(`invalid --progress ${JSON.stringify(options.progress)}`, {
           hint: PROGRESS_MODES.join(', '),
         });
+      // buildx: `--progress=quiet` is `-q` (no progress, the image ID at the end); `none` shows nothing.
+      if (options.quiet && options.progress !== 'auto' && options.progress !== 'quiet')
+        throw new InvalidInputError(`--progress=${options.progress} and --quiet cannot be used together`);
+      if (options.progress === 'quiet') options.quiet = true;
+      const progress = (options.quiet ? 'quiet' : options.progress) as ProgressMode;
+      const human = progress === 'auto' || progress === 'tty' || progress === 'plain';
       if (options.network && !['default', 'none', 'host'].includes(options.network)) {
         throw new InvalidInputError(`invalid --network ${JSON.stringify(options.network)}`, {
           hint: 'default, none or host',
@@ -183,7 +188,7 @@ export function registerBuildCommand(program: Command): void {
         printWarnings(result.warnings);
         // Where the bytes of the final image came from: by step, and by the stage each was copied from.
         const attribution = attributeBytes(result);
-        if (progress !== 'quiet' && progress !== 'json') process.stderr.write(formatAttribution(attribution));
+        if (human) process.stderr.write(formatAttribution(attribution));
         if (options.iidfile) writeFileSync(options.iidfile, result.descriptor.digest);
         if (options.metadataFile) {
           const metadata = {
@@ -201,7 +206,7 @@ export function registerBuildCommand(program: Command): void {
         renderer.close();
         // Quiet progress showed nothing of the step: the last lines it printed say why it failed
         // (BuildKit shows them in a box above the error whatever the progress mode).
-        if (progress === 'quiet') printFailedRunOutput(error);
+        if (progress === 'quiet' || progress === 'none') printFailedRunOutput(error);
         throw error;
       } finally {
         await store.close();

@@ -1,10 +1,19 @@
-import type { Digest } from '../oci/index.ts';
+import { type Digest, formatPlatform, type Platform } from '../oci/index.ts';
 
 /**
  * Identifies one step of a build (a BuildKit "vertex"): stable for the whole run, unique among
  * the run's steps. The solver uses e.g. `stage-1/step-3`; a pull uses `pull docker.io/library/alpine:3`.
  */
 export type StepId = string;
+
+/**
+ * The step of a build's `FROM <image>`: one per image and platform, shared by every stage that
+ * starts from it (BuildKit's LLB has one source vertex for them). The solver starts and ends it;
+ * the base image's metadata lookup and layer downloads report under it.
+ */
+export function baseImageStepId(reference: string, platform: Platform): StepId {
+  return `from ${reference} ${formatPlatform(platform)}`;
+}
 
 /** Fields every event carries. `at` is milliseconds since the epoch (`Date.now()`). */
 interface EventBase {
