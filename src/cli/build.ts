@@ -7,7 +7,7 @@ import { buildImage } from '../api/build.ts';
 import { exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { parsePlatform } from '../oci/index.ts';
-import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
+import { createRenderer, PROGRESS_MODES, type ProgressMode, withinStep } from '../progress/index.ts';
 import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import {
@@ -113,7 +113,7 @@ export function registerBuildCommand(program: Command): void {
     .option('--iidfile <file>', 'write the image ID (manifest digest) to a file')
     .option('--metadata-file <file>', 'write build metadata (digest, names, sizes) as JSON')
     .option('--progress <mode>', `progress output: ${PROGRESS_MODES.join(', ')}`, 'auto')
-    .option('-q, --quiet', 'print only the image ID')
+    .option('-q, --quiet', 'print only the image ID (the config digest, as docker)')
     .action(async (contextArg: string, options: BuildCommandOptions, command: Command) => {
       if (!PROGRESS_MODES.includes(options.progress as ProgressMode))
         throw new InvalidInputError(`invalid --progress ${JSON.stringify(options.progress)}`, {
@@ -181,14 +181,16 @@ export function registerBuildCommand(program: Command): void {
         const exported = [];
         for (const output of outputs) {
           exported.push(
-            await exportBuildOutput(store, result, output, { tags: options.tag, events: renderer, signal }),
+            await withinStep(renderer, exportStepOf(output), (events) =>
+              exportBuildOutput(store, result, output, { tags: options.tag, events, signal }),
+            ),
           );
         }
         renderer.close();
         printWarnings(result.warnings);
         // Where the bytes of the final image came from: by step, and by the stage each was copied from.
         const attribution = attributeBytes(result);
-        if (human) process.stderr.write(formatAttribution(attribution));
+        if (human) process.stderr.write(formatAttribution(attribution, result.graph));
         if (options.iidfile) writeFileSync(options.iidfile, result.descriptor.digest);
         if (options.metadataFile) {
           const metadata = {
@@ -201,7 +203,8 @@ export function registerBuildCommand(program: Command): void {
           };
           writeFileSync(options.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
         }
-        if (options.quiet) process.stdout.write(`${result.descriptor.digest}\n`);
+        // docker build -q prints the image ID: the config digest.
+        if (options.quiet) process.stdout.write(`${result.image.manifest.config.digest}\n`);
       } catch (error) {
         renderer.close();
         // Quiet progress showed nothing of the step: the last lines it printed say why it failed
@@ -212,6 +215,18 @@ export function registerBuildCommand(program: Command): void {
         await store.close();
       }
     });
+}
+
+/** The step an output's export shows as, with BuildKit's names for its exporters. */
+function exportStepOf(output: OutputSpec): { id: string; name: string } {
+  const names: Record<string, string> = {
+    docker: output.attrs.get('load') === 'true' ? 'sending tarball' : 'exporting to docker image format',
+    oci: 'exporting to oci image format',
+    registry: 'pushing layers',
+    local: 'copying files',
+    tar: 'sending tarball',
+  };
+  return { id: `export ${output.type}`, name: names[output.type] ?? `exporting to ${output.type}` };
 }
 
 /** The last output lines of the RUN that failed the build, if one did, between dashed lines. */
