@@ -35,7 +35,7 @@ function stepText(s: StepBytes, graph: BuildGraph | undefined): string {
   if (!stage || position === undefined) return `line ${step.line}: ${step.instruction}`;
   const label = stepLabel({
     name: step.instruction,
-    stage: stage.displayName,
+    ...(graph!.stages.length > 1 ? { stage: stage.displayName } : {}),
     index: position,
     total: stagePositions(stage).total,
   });

@@ -206,6 +206,8 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
   const file = options.dockerfile.file;
   const positions = stagePositions(stage);
   const total = positions.total;
+  // BuildKit names the stage in its labels only when the Dockerfile has more than one.
+  const stageLabel = options.graph.stages.length > 1 ? { stage: stage.displayName } : {};
   const fromId =
     stage.base.kind === 'image'
       ? baseImageStepId(stage.base.ref.toString(), stage.platform)
@@ -221,7 +223,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       type: 'step-started',
       step: fromId,
       name: fromName,
-      stage: stage.displayName,
+      ...stageLabel,
       index: 1,
       total,
       at: Date.now(),
@@ -285,7 +287,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
         type: 'step-started',
         step: stepId,
         name,
-        stage: stage.displayName,
+        ...stageLabel,
         index: position,
         total,
         at: Date.now(),
