@@ -282,7 +282,13 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     const location: SourceLocation = { file, line: step.location.line };
     // Config-only steps (ENV, CMD, LABEL, …) are no vertex in BuildKit: they are applied silently.
     const position = positions.steps.get(step.index);
-    if (position !== undefined)
+    // A step starts when its inputs are ready, not when it is reached: its cache answer is known,
+    // or the filesystem it runs on is there (a base image's layers downloaded and unpacked, shown
+    // under its FROM step). Its timer then counts its own work only, as BuildKit's does.
+    let started = false;
+    const start = (): void => {
+      if (started || position === undefined) return;
+      started = true;
       deps.events.emit({
         type: 'step-started',
         step: stepId,
@@ -292,6 +298,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
         total,
         at: Date.now(),
       });
+    };
     const current = image;
     const ctx: StepContext = {
       deps,
@@ -308,7 +315,8 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       signal,
     };
     try {
-      const outcome = await dispatchStep(ctx, cacheOff);
+      const outcome = await dispatchStep(ctx, cacheOff, start);
+      start();
       if (outcome === 'cached') {
         run.cachedSteps.push(stepId);
         deps.events.emit({ type: 'step-cached', step: stepId, at: Date.now() });
@@ -316,6 +324,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       }
       if (outcome === 'executed') run.executedSteps.push(stepId);
     } catch (error) {
+      start();
       if (position !== undefined)
         deps.events.emit({
           type: 'step-failed',
@@ -406,7 +415,11 @@ function stepStageDependencies(step: Step): number[] {
 }
 
 /** Runs one step (or reuses its cached layer). */
-async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cached' | 'executed' | 'config'> {
+async function dispatchStep(
+  ctx: StepContext,
+  cacheOff: boolean,
+  start: () => void,
+): Promise<'cached' | 'executed' | 'config'> {
   const { step, image } = ctx;
   let plan: LayerStepPlan | undefined;
   switch (step.kind) {
@@ -431,7 +444,7 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
       return 'config';
   }
   try {
-    return await runLayerStep(ctx, plan, cacheOff);
+    return await runLayerStep(ctx, plan, { cacheOff, start });
   } finally {
     await plan.dispose?.();
   }
@@ -441,8 +454,9 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
 async function runLayerStep(
   ctx: StepContext,
   plan: LayerStepPlan,
-  cacheOff: boolean,
+  how: { readonly cacheOff: boolean; readonly start: () => void },
 ): Promise<'cached' | 'executed'> {
+  const { cacheOff } = how;
   const { step, image } = ctx;
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
@@ -516,6 +530,9 @@ async function runLayerStep(
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
     return 'cached';
   }
+  // What the step runs on first (every layer step's execute prepares it), then the step starts.
+  await ctx.snapshot();
+  how.start();
   const committed = await plan.execute();
   image.layers.push(committed.layer);
   ctx.options.layers.background?.prefetch(committed.layer);
