@@ -7,6 +7,7 @@ import { Store } from '../../src/store/index.ts';
 import { DOCKER, loadIntoDocker } from '../../tools/compare-buildkit.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata, STRATA_BIN } from '../support/cli.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
 /**
@@ -301,5 +302,43 @@ describe('base-image downloads in build progress', () => {
     // The FROM step's line comes before any line about its layers.
     const first = result.stderr.indexOf(`#${from[1]} `);
     assert.equal(first, result.stderr.indexOf(from[0]));
+  });
+
+  it("starts a step's timer when its base image is in, not while the download is under way", async () => {
+    // Every blob over 100 kB (the busybox layer) arrives 2 s late.
+    const proxy = await startFaultProxy(registry.host, {
+      seed: 3,
+      slowBlobs: { minBytes: 100_000, delayMs: 2000 },
+    });
+    try {
+      const ctx = fx.context('slow-base', {
+        Dockerfile: `FROM ${proxy.host}/progress/base:1\nRUN echo ran\n`,
+      });
+      const r = await runStrata(['build', '--progress=json', ctx], { root: join(fx.work, 'slow-store') });
+      assert.equal(r.code, 0, r.stderr);
+      const events = r.stderr
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map(
+          (l) => JSON.parse(l) as { type: string; step?: string; name?: string; at: number; status?: string },
+        );
+      const from = events.find((e) => e.type === 'step-started' && e.name?.startsWith('FROM '))!;
+      const layerDone = events.find(
+        (e) => e.type === 'transfer' && e.status === 'done' && e.step === from.step,
+      );
+      assert.ok(layerDone, 'the layer downloads under the FROM step');
+      const fromDone = events.find((e) => e.type === 'step-finished' && e.step === from.step)!;
+      const run = events.find((e) => e.type === 'step-started' && e.name === 'RUN echo ran')!;
+      assert.ok(events.some((e) => e.type === 'step-finished' && e.step === run.step));
+      assert.ok(fromDone.at >= layerDone.at, 'FROM ends when its layers are in');
+      assert.ok(run.at >= layerDone.at, 'RUN starts once the filesystem it runs on is there');
+      assert.ok(
+        fromDone.at - from.at >= 1900,
+        `the FROM step took the download's time (${fromDone.at - from.at} ms)`,
+      );
+    } finally {
+      await proxy.stop();
+    }
   });
 });
