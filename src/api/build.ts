@@ -25,12 +25,12 @@ import {
   toImageConfig,
 } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
-import { InternalError, InvalidInputError, NotFoundError } from '../util/index.ts';
+import { formatErrorChain, InternalError, InvalidInputError, NotFoundError } from '../util/index.ts';
 import { planWithBases, prefetchTargetBases, resolveOncePerBuild } from './build-bases.ts';
 import { type BuildCaches, exportBuildCache, openBuildCaches } from './build-cache.ts';
 import { checkNamedContexts, type NamedContext, namedContextResolver } from './build-contexts.ts';
 import { urlFetcher } from './fetch-url.ts';
-import { layersSettled } from './image-resolver.ts';
+import { layersSettled, pendingLayerPull } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -331,6 +331,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
           return executor;
         },
         resolveImage: inputs.resolveOnce,
+        pendingLayers: pendingLayerPull,
         events: options.events ?? nullSink,
         stateDir: store.root,
       },
@@ -399,7 +400,25 @@ async function storeAndTag(
       `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
     );
   }
-  const descriptor = await store.writeImage(image, options.signal);
-  for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
+  // BuildKit's last vertex: the image written (its ID, the config digest) and each name given.
+  const events = options.events ?? nullSink;
+  const exportStep = 'export image';
+  events.emit({ type: 'step-started', step: exportStep, name: 'exporting to image', at: Date.now() });
+  const note = (text: string) =>
+    events.emit({ type: 'message', level: 'info', step: exportStep, text, at: Date.now() });
+  let descriptor: Descriptor;
+  try {
+    descriptor = await store.writeImage(image, options.signal);
+    note(`writing image ${image.manifest.config.digest} done`);
+    for (const tag of options.tags ?? []) {
+      const name = imageNameOf(tag);
+      await store.tag(name, descriptor);
+      note(`naming to ${name.full} done`);
+    }
+  } catch (error) {
+    events.emit({ type: 'step-failed', step: exportStep, error: formatErrorChain(error), at: Date.now() });
+    throw error;
+  }
+  events.emit({ type: 'step-finished', step: exportStep, at: Date.now() });
   return { image, descriptor };
 }

@@ -6,9 +6,9 @@ import { buildImage } from '../api/build.ts';
 import { type BuildCheckWarning, checkBuild } from '../api/build-check.ts';
 import { parseNamedContext } from '../api/build-contexts.ts';
 import { openContextArgument } from '../api/build-remote-context.ts';
-import { exportBuildOutput } from '../api/export-build-output.ts';
+import { type BuildOutput, exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
-import { createRenderer, PROGRESS_MODES, type ProgressMode } from '../progress/index.ts';
+import { createRenderer, PROGRESS_MODES, type ProgressMode, withinStep } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
 import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError, resolveInRoot } from '../util/index.ts';
@@ -173,13 +173,18 @@ export function registerBuildCommand(program: Command): void {
       "write build metadata as JSON (buildx's containerimage.* keys, image.name, buildx.build.ref)",
     )
     .option('--progress <mode>', `progress output: ${PROGRESS_MODES.join(', ')}`, 'auto')
-    .option('-q, --quiet', 'print only the image ID')
+    .option('-q, --quiet', 'print only the image ID (the config digest, as docker)')
     .action(async (contextArg: string, options: BuildCommandOptions, command: Command) => {
-      const progress = (options.quiet ? 'quiet' : options.progress) as ProgressMode;
-      if (!PROGRESS_MODES.includes(progress))
+      if (!PROGRESS_MODES.includes(options.progress as ProgressMode))
         throw new InvalidInputError(`invalid --progress ${JSON.stringify(options.progress)}`, {
           hint: PROGRESS_MODES.join(', '),
         });
+      // buildx: `--progress=quiet` is `-q` (no progress, the image ID at the end); `none` shows nothing.
+      if (options.quiet && options.progress !== 'auto' && options.progress !== 'quiet')
+        throw new InvalidInputError(`--progress=${options.progress} and --quiet cannot be used together`);
+      if (options.progress === 'quiet') options.quiet = true;
+      const progress = (options.quiet ? 'quiet' : options.progress) as ProgressMode;
+      const human = progress === 'auto' || progress === 'tty' || progress === 'plain';
       if (options.network && !['default', 'none', 'host'].includes(options.network)) {
         throw new InvalidInputError(`invalid --network ${JSON.stringify(options.network)}`, {
           hint: 'default, none or host',
@@ -301,13 +306,18 @@ export function registerBuildCommand(program: Command): void {
           signal,
         });
         const exported = [];
-        for (const output of outputs)
-          exported.push(await exportBuildOutput(store, result, output, { events: renderer, signal }));
+        for (const output of outputs) {
+          exported.push(
+            await withinStep(renderer, exportStepOf(output), (events) =>
+              exportBuildOutput(store, result, output, { events, signal }),
+            ),
+          );
+        }
         renderer.close();
         printWarnings(result.warnings);
         // Where the bytes of the final image came from: by step, and by the stage each was copied from.
         const attribution = attributeBytes(result);
-        if (progress !== 'quiet' && progress !== 'json') process.stderr.write(formatAttribution(attribution));
+        if (human) process.stderr.write(formatAttribution(attribution, result.graph));
         // buildx writes the image ID, the config digest, not the manifest's.
         const imageId = result.image.manifest.config.digest;
         if (options.iidfile) writeFileSync(options.iidfile, imageId);
@@ -319,19 +329,32 @@ export function registerBuildCommand(program: Command): void {
           };
           writeFileSync(options.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
         }
-        // strata's image ID is the manifest digest (what `strata images` lists and `strata run` takes).
-        if (options.quiet) process.stdout.write(`${result.descriptor.digest}\n`);
+        // docker build -q prints the image ID: the config digest.
+        if (options.quiet) process.stdout.write(`${imageId}\n`);
       } catch (error) {
         renderer.close();
         // Quiet progress showed nothing of the step: the last lines it printed say why it failed
         // (BuildKit shows them in a box above the error whatever the progress mode).
-        if (progress === 'quiet') printFailedRunOutput(error);
+        if (progress === 'quiet' || progress === 'none') printFailedRunOutput(error);
         throw error;
       } finally {
         await store.close();
         await release();
       }
     });
+}
+
+/** The step an output's export shows as, with BuildKit's names for its exporters. */
+function exportStepOf(output: BuildOutput): { id: string; name: string } {
+  const names: Record<string, string> = {
+    image: output.type === 'image' && output.push ? 'pushing layers' : 'naming the image',
+    docker: output.type === 'docker' && output.load ? 'sending tarball' : 'exporting to docker image format',
+    oci: 'exporting to oci image format',
+    local: 'copying files',
+    tar: 'sending tarball',
+    cacheonly: 'exporting cache only',
+  };
+  return { id: `export ${output.type}`, name: names[output.type] ?? `exporting to ${output.type}` };
 }
 
 /** The last output lines of the RUN that failed the build, if one did, between dashed lines. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listImages, removeImage, tagImage } from '../api/images.ts';
+import { type ImageSummary, listImages, removeImage, tagImage } from '../api/images.ts';
 import { storeFor } from './cli-context.ts';
 import { formatAge, formatBytes, formatTable, shortDigest } from './format.ts';
 
@@ -23,20 +23,37 @@ export function registerImagesCommand(program: Command): void {
           process.stdout.write(`${JSON.stringify(images, null, 2)}\n`);
           return;
         }
-        process.stdout.write(
-          formatTable(
-            ['REPOSITORY', 'TAG', options.digests ? 'DIGEST' : 'IMAGE ID', 'CREATED', 'SIZE'],
-            images.map((i) => [
-              i.repository,
-              i.tag,
-              options.digests ? i.digest : shortDigest(i.digest),
-              formatAge(i.created),
-              formatBytes(i.size),
-            ]),
-          ),
-        );
+        process.stdout.write(formatImagesTable(images, { digests: options.digests === true }));
       },
     );
+}
+
+/**
+ * The `strata images` table, as `docker images` prints it: IMAGE ID is docker's (the config
+ * digest), SIZE the unpacked size docker shows for the same image; COMPRESSED beside it is what
+ * the store holds and a pull transfers. `--digests` adds the manifest digest, as docker's does.
+ */
+export function formatImagesTable(images: readonly ImageSummary[], options: { digests: boolean }): string {
+  return formatTable(
+    [
+      'REPOSITORY',
+      'TAG',
+      ...(options.digests ? ['DIGEST'] : []),
+      'IMAGE ID',
+      'CREATED',
+      'SIZE',
+      'COMPRESSED',
+    ],
+    images.map((i) => [
+      i.repository,
+      i.tag,
+      ...(options.digests ? [i.digest] : []),
+      shortDigest(i.id),
+      formatAge(i.created),
+      i.contentSize === undefined ? 'N/A' : formatBytes(i.contentSize),
+      formatBytes(i.size),
+    ]),
+  );
 }
 
 /** `strata tag SOURCE TARGET`. */

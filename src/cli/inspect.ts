@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { shortCreatedBy } from '../analyze/layer-history.ts';
 import { type InspectResult, inspectImage } from '../api/inspect.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { collect, storeFor } from './cli-context.ts';
@@ -15,6 +16,7 @@ function render(result: InspectResult): string {
   }
   if (result.manifest && result.manifest.digest !== result.digest)
     lines.push(`Manifest:    ${result.manifest.digest}`);
+  if (result.id) lines.push(`Image ID:    ${result.id}`);
   const c = result.config;
   if (c) {
     lines.push(`Platform:    ${c.platform}`);
@@ -30,13 +32,23 @@ function render(result: InspectResult): string {
   }
   if (result.layers) {
     lines.push(`Layers:      ${result.layers.length}, ${formatBytes(result.size ?? 0)} as stored`);
+    // Numbered from 1, as the build's size table numbers them.
     const table = formatTable(
-      ['  #', 'DIGEST', 'SIZE'],
-      result.layers.map((l, i) => [`  ${i + 1}`, l.digest, formatBytes(l.size)]),
+      ['  #', 'DIGEST', 'SIZE', 'CREATED BY'],
+      result.layers.map((l, i) => [
+        `  ${i + 1}`,
+        l.digest,
+        formatBytes(l.size),
+        l.createdBy ? truncate(shortCreatedBy(l.createdBy), 60) : '',
+      ]),
     );
     lines.push(table.trimEnd());
   }
   return `${lines.join('\n')}\n`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** `strata inspect TARGET [--platform p] [--json]`: an image's manifest, platforms, config and layers. */

@@ -30,6 +30,11 @@ export interface SolverDeps {
   /** The image a reference names, for `platform`: from the store, pulled when missing or `--pull`. */
   readonly resolveImage: (ref: Reference, platform: Platform, signal?: AbortSignal) => Promise<Image>;
   readonly events: ProgressSink;
+  /**
+   * The download of a resolved base image's layers, when one is under way (a lazily pulled base):
+   * its FROM step ends when it does, as BuildKit's source vertex ends once the layers are in.
+   */
+  readonly pendingLayers?: (image: Image) => Promise<void> | undefined;
   /** strata's state root (cache mounts live below it). */
   readonly stateDir: string;
 }

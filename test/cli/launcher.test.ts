@@ -172,7 +172,8 @@ describe('launcher: the strata command with its code cache', () => {
       });
       assert.equal(result.code, 0, result.stderr);
       const wrote = result.stderr.indexOf('compile cache: wrote');
-      const runDone = result.stderr.search(/#2 DONE/);
+      const run = /^#(\d+) \[2\/2\] RUN sleep/m.exec(result.stderr)?.[1];
+      const runDone = result.stderr.search(new RegExp(`^#${run} DONE`, 'm'));
       assert.ok(wrote >= 0 && runDone > wrote, result.stderr);
       assert.equal(result.stderr.split('compile cache: wrote').length, 2, 'written once');
       assert.equal(cacheFiles(cache).length, 1);
