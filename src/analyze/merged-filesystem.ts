@@ -34,7 +34,7 @@ export interface HiddenFile {
 interface Node {
   readonly children: Map<string, Node>;
   /** Undefined for a directory no layer listed (implied by a child). */
-  entry?: { type: TarEntryType; size: number; layer: number };
+  entry?: { type: TarEntryType; size: number; layer: number } | undefined;
 }
 
 function newNode(): Node {

@@ -222,7 +222,7 @@ async function buildWith(
           steps,
           compression: options.compression ?? 'gzip',
           level: options.compressionLevel,
-          access: { ...options.registry, pool: caches.pool },
+          access: { ...options.registry, ...(caches.pool ? { pool: caches.pool } : {}) },
           events: options.events,
           signal: options.signal,
         })

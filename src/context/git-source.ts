@@ -333,7 +333,10 @@ function gitEnv(): NodeJS.ProcessEnv {
 const PROTOCOLS = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never'];
 
 /** Runs git in its own environment (`gitEnv`); fails with its stderr. */
-function git(args: readonly string[], options: { remote: string; signal?: AbortSignal }): Promise<string> {
+function git(
+  args: readonly string[],
+  options: { remote: string; signal?: AbortSignal | undefined },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(new AbortedError('git stopped: the build was interrupted'));
