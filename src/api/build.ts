@@ -61,6 +61,12 @@ export interface BuildOptions {
   /** The Dockerfile's path (default `<context>/Dockerfile`), or its text with a display name. */
   readonly dockerfile?: string | { readonly text: string; readonly name: string };
   readonly tags?: readonly string[];
+  /**
+   * Whether the build's last step, `exporting to image` (writing the image, naming it), ends when
+   * the image is stored (default). The CLI passes false when its image outputs go on in that step
+   * (naming to each name, pushing), as BuildKit's exporter does, and ends it itself.
+   */
+  readonly finishExportStep?: boolean;
   readonly target?: string;
   readonly buildArgs?: ReadonlyMap<string, string>;
   readonly platform?: Platform;
@@ -419,6 +425,7 @@ async function storeAndTag(
     events.emit({ type: 'step-failed', step: exportStep, error: formatErrorChain(error), at: Date.now() });
     throw error;
   }
-  events.emit({ type: 'step-finished', step: exportStep, at: Date.now() });
+  if (options.finishExportStep !== false)
+    events.emit({ type: 'step-finished', step: exportStep, at: Date.now() });
   return { image, descriptor };
 }

@@ -251,6 +251,12 @@ export async function exportBuildOutput(
       if (output.store) {
         for (const name of output.names) {
           await store.tag(imageNameOf(name), descriptor);
+          options.events?.emit({
+            type: 'message',
+            level: 'info',
+            text: `naming to ${imageNameOf(name).full} done`,
+            at: Date.now(),
+          });
           if (output.nameCanonical)
             await store.tag(
               imageNameOf(`${parseReference(name).repository()}@${descriptor.digest}`),

@@ -279,8 +279,10 @@ export function registerBuildCommand(program: Command): void {
         const result = await buildImage(store, {
           context,
           ...(dockerfile ? { dockerfile } : {}),
-          // The outputs name the image (below); the build only stores it.
+          // The outputs name the image (below); the build only stores it. Their export goes on in
+          // the build's `exporting to image` step.
           tags: [],
+          finishExportStep: !outputs.some((o) => o.type === 'image'),
           ...(options.target ? { target: options.target } : {}),
           buildArgs,
           ...(platform ? { platform } : {}),
@@ -347,14 +349,16 @@ export function registerBuildCommand(program: Command): void {
 /** The step an output's export shows as, with BuildKit's names for its exporters. */
 function exportStepOf(output: BuildOutput): { id: string; name: string } {
   const names: Record<string, string> = {
-    image: output.type === 'image' && output.push ? 'pushing layers' : 'naming the image',
+    // The build's own last step, which the image outputs continue and end (BuildKit's exporter).
+    image: 'exporting to image',
     docker: output.type === 'docker' && output.load ? 'sending tarball' : 'exporting to docker image format',
     oci: 'exporting to oci image format',
     local: 'copying files',
     tar: 'sending tarball',
     cacheonly: 'exporting cache only',
   };
-  return { id: `export ${output.type}`, name: names[output.type] ?? `exporting to ${output.type}` };
+  const id = output.type === 'image' ? 'export image' : `export ${output.type}`;
+  return { id, name: names[output.type] ?? `exporting to ${output.type}` };
 }
 
 /** The last output lines of the RUN that failed the build, if one did, between dashed lines. */

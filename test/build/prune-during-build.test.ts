@@ -84,10 +84,14 @@ for (const snapshotter of ['overlay', 'native'] as const) {
         });
         let stderr = '';
         const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+        // The RUN waits for the prune when it asks for its filesystem, once its base (the FROM
+        // step) is in: the step's timer starts only after that wait, so watch for the FROM.
         const started = new Promise<void>((resolve) => {
           child.stderr.on('data', (d: Buffer) => {
             stderr += d.toString();
-            if (/"type":"step-started"[^\n]*"name":"RUN echo ran/.test(stderr)) resolve();
+            const events = progressEvents(stderr);
+            const from = events.find((e) => e.type === 'step-started' && /^\[?.*FROM /.test(e.name ?? ''));
+            if (from && events.some((e) => e.type === 'step-finished' && e.step === from.step)) resolve();
           });
         });
         await Promise.race([started, done]);

@@ -185,7 +185,10 @@ describe('strata images REPOSITORY[:TAG] and strata version', () => {
     assert.deepEqual(await listed('*/app'), ['localhost:5000/app:1', 'other/app:1'], '* matches a host too');
     assert.deepEqual(await listed('app:*'), ['app:1', 'app:2']);
     const table = await runStrata(['images', 'app:1'], { root: fx.root });
-    assert.match(table.stdout, /^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\napp +1 +[0-9a-f]{12} /);
+    assert.match(
+      table.stdout,
+      /^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE +COMPRESSED\napp +1 +[0-9a-f]{12} /,
+    );
     const bad = await runStrata(['images', 'UPPER'], { root: fx.root });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^error: invalid reference format: "UPPER"/m);
