@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { type CacheRecord, RemoteCache, type StepCache, writeCacheManifest } from '../cache/index.ts';
 import { ChecksumCache } from '../context/index.ts';
 import type { Compression, Descriptor, Image } from '../oci/index.ts';
+import type { ProgressSink } from '../progress/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { LayerCompressor } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
+import { AbortedError, formatErrorChain, InternalError } from '../util/index.ts';
 import type { CacheExport, CacheLocation } from './build.ts';
 import type { RegistryAccess } from './registry-access.ts';
 
@@ -31,6 +33,8 @@ export async function openBuildCaches(
     readonly cacheFrom?: readonly CacheLocation[] | undefined;
     readonly cacheTo?: CacheExport | undefined;
     readonly registry?: RegistryAccess | undefined;
+    /** Where a `--cache-from` that cannot be read is reported (as a warning). */
+    readonly events?: ProgressSink | undefined;
     readonly signal?: AbortSignal | undefined;
   },
 ): Promise<BuildCaches> {
@@ -51,15 +55,53 @@ export async function openBuildCaches(
   const close = async () => {
     if (owned) await pool?.close();
   };
-  const remote: RemoteCache[] = [];
+  let remote: RemoteCache[];
   try {
-    for (const from of options.cacheFrom ?? [])
-      remote.push(await openRemoteCache(store, from, pool!, options.signal));
+    // Opened side by side (one manifest and one config each), kept in the order given: a key is
+    // looked up in the first cache that has it, as BuildKit's combined cache manager does.
+    const opened = await Promise.all(
+      (options.cacheFrom ?? []).map((from) => openOrWarn(store, from, pool!, options)),
+    );
+    remote = opened.filter((c) => c !== undefined);
   } catch (error) {
     await close();
     throw error;
   }
   return { checksums, remote, pool, close };
+}
+
+/** How a `--cache-from` location is named in messages: its reference or its directory. */
+function cacheLocationName(from: CacheLocation): string {
+  return from.type === 'registry' ? from.ref : from.path;
+}
+
+/**
+ * Opens one `--cache-from` location, or warns and returns undefined when it cannot be read: a ref
+ * that does not exist yet (the first build of a branch), an image that is not a strata cache, a
+ * registry that refuses or does not answer. BuildKit does the same for every import failure
+ * (solver/llbsolver/bridge.go: a failed "importing cache manifest" leaves an empty cache and the
+ * build goes on), so a CI job's first run builds. An abort still ends the build, and a bug in
+ * strata is not hidden as a warning.
+ */
+async function openOrWarn(
+  store: Store,
+  from: CacheLocation,
+  pool: RegistryPool,
+  options: { readonly events?: ProgressSink | undefined; readonly signal?: AbortSignal | undefined },
+): Promise<RemoteCache | undefined> {
+  try {
+    return await openRemoteCache(store, from, pool, options.signal);
+  } catch (error) {
+    if (options.signal?.aborted || error instanceof AbortedError || error instanceof InternalError)
+      throw error;
+    options.events?.emit({
+      type: 'message',
+      at: Date.now(),
+      level: 'warning',
+      text: `importing cache manifest from ${cacheLocationName(from)}: ${formatErrorChain(error)} (building without it)`,
+    });
+    return undefined;
+  }
 }
 
 /** Opens a `--cache-from` location: reads its key table; layers are fetched on hits only. */
