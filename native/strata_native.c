@@ -9,13 +9,21 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -440,6 +448,244 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// The work of net_namespace(), done on a thread of its own: a network namespace is a property of
+// the thread (task), so unshare(CLONE_NEWNET) there leaves Node's threads where they are. The
+// thread brings the new namespace's `lo` up (as runc does for a namespace it makes itself) and
+// opens it; the open fd is what keeps the namespace alive once the thread is gone.
+struct net_namespace_job {
+  int fd;
+  int err;
+  const char *syscall;
+};
+
+static void *net_namespace_thread(void *arg) {
+  struct net_namespace_job *job = arg;
+  if (unshare(CLONE_NEWNET) != 0) {
+    job->err = errno;
+    job->syscall = "unshare";
+    return NULL;
+  }
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    job->err = errno;
+    job->syscall = "socket";
+    return NULL;
+  }
+  struct ifreq lo;
+  memset(&lo, 0, sizeof lo);
+  strncpy(lo.ifr_name, "lo", sizeof lo.ifr_name - 1);
+  lo.ifr_flags = IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &lo) != 0) {
+    job->err = errno;
+    job->syscall = "ioctl(SIOCSIFFLAGS)";
+    close(sock);
+    return NULL;
+  }
+  close(sock);
+  job->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (job->fd < 0) {
+    job->err = errno;
+    job->syscall = "open";
+  }
+  return NULL;
+}
+
+// netNamespace(): a new network namespace with `lo` up, as an open (close-on-exec) file
+// descriptor; it lives until that fd and every other reference (a process inside, a bind mount)
+// are gone — so a crashed strata leaves no namespace behind. In place of `ip netns add` (a process
+// start, and a bind mount under /run/netns to remove again).
+static napi_value js_net_namespace(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct net_namespace_job job = {.fd = -1, .err = 0, .syscall = NULL};
+  pthread_t thread;
+  int err = pthread_create(&thread, NULL, net_namespace_thread, &job);
+  if (err != 0) return throw_errno(env, err, "pthread_create", "network namespace");
+  err = pthread_join(thread, NULL);
+  if (err != 0) return throw_errno(env, err, "pthread_join", "network namespace");
+  if (job.err != 0) return throw_errno(env, job.err, job.syscall, "network namespace");
+  napi_value result;
+  CHECK(napi_create_int32(env, job.fd, &result));
+  return result;
+}
+
+// pipe(): a pipe as [read fd, write fd], both close-on-exec (Node has no API for a bare pipe).
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2", "pipe");
+  napi_value result, value;
+  CHECK(napi_create_array_with_length(env, 2, &result));
+  for (uint32_t i = 0; i < 2; i++) {
+    CHECK(napi_create_int32(env, fds[i], &value));
+    CHECK(napi_set_element(env, result, i, value));
+  }
+  return result;
+}
+
+// The work of spawnProcess, done on a thread of libuv's pool: glibc's posix_spawn (vfork) suspends
+// only the calling thread until the child has exec'd.
+struct spawn_job {
+  char *file;
+  char **argv;
+  uint32_t argc;
+  int *temporary;
+  uint32_t nfds;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  pid_t pid;
+  int err;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void spawn_job_free(struct spawn_job *job) {
+  if (job->temporary)
+    for (uint32_t i = 0; i < job->nfds; i++)
+      if (job->temporary[i] >= 0) close(job->temporary[i]);
+  if (job->argv)
+    for (uint32_t i = 0; i < job->argc; i++) free(job->argv[i]);
+  posix_spawn_file_actions_destroy(&job->actions);
+  posix_spawnattr_destroy(&job->attributes);
+  free(job->argv);
+  free(job->temporary);
+  free(job->file);
+  free(job);
+}
+
+static void spawn_execute(napi_env env, void *data) {
+  (void)env;
+  struct spawn_job *job = data;
+  extern char **environ;
+  job->err = posix_spawn(&job->pid, job->file, &job->actions, &job->attributes, job->argv, environ);
+}
+
+static void spawn_complete(napi_env env, napi_status status, void *data) {
+  struct spawn_job *job = data;
+  napi_value value;
+  if (status == napi_ok && job->err == 0) {
+    if (napi_create_int32(env, job->pid, &value) == napi_ok) napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    int err = job->err ? job->err : ECANCELED;
+    const char *name = errno_name(err);
+    char message[512];
+    snprintf(message, sizeof message, "%s, %s '%s'", name ? name : "EUNKNOWN", strerror(err), job->file);
+    napi_value msg, error;
+    if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) == napi_ok &&
+        napi_create_error(env, NULL, msg, &error) == napi_ok) {
+      if (napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &value) == napi_ok)
+        napi_set_named_property(env, error, "code", value);
+      if (napi_create_string_utf8(env, "posix_spawn", NAPI_AUTO_LENGTH, &value) == napi_ok)
+        napi_set_named_property(env, error, "syscall", value);
+      napi_reject_deferred(env, job->deferred, error);
+    }
+  }
+  napi_delete_async_work(env, job->work);
+  spawn_job_free(job);
+}
+
+// spawnProcess(file, argv, fds): a promise of the pid of `file` started by posix_spawn(3) with
+// `argv` and Node's environment, signals at their defaults and none blocked, where the child's fd
+// i is the caller's fds[i] (-1: /dev/null) and no other fd of the caller is inherited (Node opens
+// its own close-on-exec). The caller reaps it with waitPid. In place of child_process.spawn for a
+// helper started on every RUN: libuv forks on Node's one thread, which holds it up for the copy of
+// the page tables (tens of ms on a loaded machine); this runs on the thread pool and shares memory.
+static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
+  ARGUMENTS(3, "spawnProcess")
+  struct spawn_job *job = calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, NULL, "strata native: out of memory");
+    return NULL;
+  }
+  posix_spawn_file_actions_init(&job->actions);
+  posix_spawnattr_init(&job->attributes);
+  int ok;
+  job->file = string_arg(env, argv[0], 0, &ok);
+  if (!ok) goto fail;
+  if (napi_get_array_length(env, argv[1], &job->argc) != napi_ok ||
+      napi_get_array_length(env, argv[2], &job->nfds) != napi_ok || job->argc == 0 || job->nfds > 64) {
+    napi_throw_type_error(env, NULL, "strata native: spawnProcess takes a file, a non-empty argv and up to 64 fds");
+    goto fail;
+  }
+  job->argv = calloc(job->argc + 1, sizeof(char *));
+  job->temporary = malloc(sizeof(int) * (job->nfds ? job->nfds : 1));
+  if (!job->argv || !job->temporary) {
+    napi_throw_error(env, NULL, "strata native: out of memory");
+    goto fail;
+  }
+  for (uint32_t i = 0; i < job->nfds; i++) job->temporary[i] = -1;
+  for (uint32_t i = 0; i < job->argc; i++) {
+    napi_value element;
+    if (napi_get_element(env, argv[1], i, &element) != napi_ok) goto fail;
+    job->argv[i] = string_arg(env, element, 0, &ok);
+    if (!ok) goto fail;
+  }
+  // Each source fd is first copied above the targets, so that dup2 onto its own number (which
+  // would keep close-on-exec) never happens and no target overwrites a later source.
+  int err = 0;
+  for (uint32_t i = 0; i < job->nfds && err == 0; i++) {
+    napi_value element;
+    int32_t fd;
+    if (napi_get_element(env, argv[2], i, &element) != napi_ok ||
+        napi_get_value_int32(env, element, &fd) != napi_ok) {
+      napi_throw_type_error(env, NULL, "strata native: spawnProcess fds must be numbers");
+      goto fail;
+    }
+    if (fd < 0) {
+      err = posix_spawn_file_actions_addopen(&job->actions, (int)i, "/dev/null", O_RDWR, 0);
+      continue;
+    }
+    job->temporary[i] = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+    if (job->temporary[i] < 0) err = errno;
+    else err = posix_spawn_file_actions_adddup2(&job->actions, job->temporary[i], (int)i);
+  }
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  if (err == 0) err = posix_spawnattr_setsigdefault(&job->attributes, &all);
+  if (err == 0) err = posix_spawnattr_setsigmask(&job->attributes, &none);
+  if (err == 0) err = posix_spawnattr_setflags(&job->attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  if (err != 0) {
+    throw_errno(env, err, "posix_spawn", job->file);
+    goto fail;
+  }
+  napi_value promise, name;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "strata:spawnProcess", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, job, &job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "strata native: cannot queue spawnProcess");
+    goto fail;  // a created promise is left unsettled: nothing holds it
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    napi_throw_error(env, NULL, "strata native: cannot queue spawnProcess");
+    goto fail;
+  }
+  return promise;
+fail:
+  spawn_job_free(job);
+  return NULL;
+}
+
+// waitPid(pid): waitpid(pid, WNOHANG) — null while the child runs, else its exit status (128+n
+// when signal n killed it, the shell's convention).
+static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
+  ARGUMENTS(1, "waitPid")
+  int32_t pid;
+  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok || pid <= 0) {
+    napi_throw_type_error(env, NULL, "strata native: waitPid takes a pid");
+    return NULL;
+  }
+  int status;
+  pid_t done;
+  do done = waitpid(pid, &status, WNOHANG);
+  while (done < 0 && errno == EINTR);
+  if (done < 0) return throw_errno(env, errno, "waitpid", "child");
+  napi_value result;
+  if (done == 0) CHECK(napi_get_null(env, &result));
+  else CHECK(napi_create_int32(env, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(napi_create_function(env, "mount", NAPI_AUTO_LENGTH, js_mount, NULL, &fn));
@@ -456,6 +702,14 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "mknod", fn));
   CHECK(napi_create_function(env, "copyFile", NAPI_AUTO_LENGTH, js_copyfile, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "copyFile", fn));
+  CHECK(napi_create_function(env, "netNamespace", NAPI_AUTO_LENGTH, js_net_namespace, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "netNamespace", fn));
+  CHECK(napi_create_function(env, "pipe", NAPI_AUTO_LENGTH, js_pipe, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "pipe", fn));
+  CHECK(napi_create_function(env, "spawnProcess", NAPI_AUTO_LENGTH, js_spawn_process, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "spawnProcess", fn));
+  CHECK(napi_create_function(env, "waitPid", NAPI_AUTO_LENGTH, js_wait_pid, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "waitPid", fn));
   return exports;
 }
 

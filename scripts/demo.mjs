@@ -3,12 +3,12 @@
 // and multi-stage with strata, runs every image and checks that its endpoint answers, and prints
 // the size table — every number measured on this machine.
 //
-// On a fresh clone it installs what is missing (npm dependencies; runc, mmdebstrap and
-// busybox-static through apt when root), builds the CLI, and makes the base images from Debian's
+// On a fresh clone it installs what is missing (npm dependencies; as root the Debian packages
+// scripts/test-setup.mjs lists for the demo, through apt), builds the CLI, and makes the base images from Debian's
 // mirror when no registry with them is reachable (scripts/bootstrap.mjs). A second run skips the
 // bases and reuses whatever the build cache holds.
 //
-// Usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run]
+// Usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run] [--no-slim]
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +16,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import { setUp } from './test-setup.mjs';
 
 const repo = resolve(import.meta.dirname, '..');
 
@@ -49,12 +50,11 @@ export function strataCli() {
   return process.env.STRATA_CLI ? resolve(process.env.STRATA_CLI) : join(repo, 'dist', 'strata.cjs');
 }
 
-function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Installs what a fresh clone lacks: npm dependencies, and as root the host tools strata runs. */
-export function installPrerequisites(log = console.log) {
+/**
+ * Installs what a fresh clone lacks: npm dependencies, and as root the Debian packages the demo
+ * needs (the list is scripts/test-setup.mjs's, shared with `npm test`).
+ */
+export async function installPrerequisites(log = console.log) {
   if (!existsSync(join(repo, 'node_modules'))) {
     log('installing npm dependencies (npm ci)…');
     const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo, stdio: 'inherit' });
@@ -63,29 +63,7 @@ export function installPrerequisites(log = console.log) {
   // npm ci builds the mount addon; a checkout installed before it existed builds it here.
   if (!existsSync(join(repo, 'build', 'Release', 'strata_native.node')))
     spawnSync(process.execPath, [join(repo, 'scripts', 'build-native.mjs')], { cwd: repo, stdio: 'inherit' });
-  const missing = [];
-  // runc, not crun: Debian's crun 1.8 fails on cgroup v1 "hybrid" hosts, runc works everywhere.
-  if (!has('runc')) missing.push('runc');
-  // slirp4netns and ip (iproute2): each RUN's own network namespace with outbound access.
-  if (!has('slirp4netns')) missing.push('slirp4netns');
-  if (!has('ip')) missing.push('iproute2');
-  if (!has('mmdebstrap')) missing.push('mmdebstrap');
-  if (!existsSync('/bin/busybox') && !existsSync('/usr/bin/busybox')) missing.push('busybox-static');
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0 || !has('apt-get')) {
-    throw new Error(
-      `missing ${missing.join(', ')}: install them (apt-get install ${missing.join(' ')}) and run again`,
-    );
-  }
-  log(`installing ${missing.join(', ')} (apt-get)…`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  if (r.status === 0)
-    r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
-      stdio: 'inherit',
-      env,
-    });
-  if (r.status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed`);
+  await setUp({ purpose: 'demo', log });
 }
 
 /** Whether an HTTPS endpoint answers at all within a few seconds (any HTTP status counts). */
@@ -334,19 +312,121 @@ export function formatTable(rows) {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
+/**
+ * The `strata slim` part of the demo: slims each example's Dockerfile.single with the tool (the
+ * rewrite goes to `tmp`, never into examples/), builds the rewrite as `strata-demo/<name>:slim`,
+ * runs the demo's own endpoint check on it, and returns one row per example with its sizes beside
+ * the hand-written Dockerfile.multi's (`rows` from the main table).
+ */
+export async function slimExamples(
+  selected,
+  { root, env, rows, tmp, log = console.log, runImages = true, onLine },
+) {
+  const out = [];
+  for (const example of selected) {
+    const multi = rows.find((r) => r.example === example.name)?.multi;
+    const file = join(tmp, `${example.name}.Dockerfile.slim`);
+    mkdirSync(tmp, { recursive: true });
+    const buildArgs = env.buildArgs[example.name] ?? [];
+    const secrets = example.name === 'node' ? env.secrets : [];
+    const flags = [
+      ...buildArgs.flatMap((a) => ['--build-arg', a]),
+      ...secrets.flatMap((x) => ['--secret', x]),
+    ];
+    log(`strata slim -f examples/${example.name}/Dockerfile.single…`);
+    const slimmed = await run(
+      process.execPath,
+      [
+        strataCli(),
+        ...(root ? ['--root', root] : []),
+        'slim',
+        '--progress',
+        'plain',
+        '-f',
+        join(example.dir, 'Dockerfile.single'),
+        '-o',
+        file,
+        ...flags,
+        example.dir,
+      ],
+      { onLine },
+    );
+    if (slimmed.code !== 0)
+      throw new Error(`strata slim failed for ${example.name}:\n${slimmed.tail.join('\n')}`);
+    const tag = `strata-demo/${example.name}:slim`;
+    const built = await run(
+      process.execPath,
+      [
+        strataCli(),
+        ...(root ? ['--root', root] : []),
+        'build',
+        '--progress',
+        'plain',
+        '-f',
+        file,
+        '-t',
+        tag,
+        ...flags,
+        example.dir,
+      ],
+      { onLine },
+    );
+    if (built.code !== 0) throw new Error(`building ${tag} failed:\n${built.tail.join('\n')}`);
+    const sizes = await imageSizes(tag, {
+      root,
+      cacheFile: join(repo, 'node_modules', '.cache', 'strata-demo', 'layer-sizes.json'),
+    });
+    let answer;
+    if (runImages) {
+      const r = await checkEndpoint(tag, example.path, { root });
+      answer =
+        r.status === 200 && JSON.parse(r.body).message === 'pong' ? 'pong' : `${r.status} ${r.body.trim()}`;
+    }
+    out.push({
+      example: example.name,
+      file,
+      multi,
+      slim: { tag, buildMs: built.ms, ...sizes, ...(answer ? { answer } : {}) },
+    });
+  }
+  return out;
+}
+
+/** The slim table: the tool's rewrite beside the hand-written multi-stage image. */
+export function formatSlimTable(rows) {
+  const header = ['example', 'hand-written multi', 'strata slim', 'difference', 'GET /ping'];
+  const body = rows.map((r) => [
+    r.example,
+    r.multi ? `${formatSize(r.multi.uncompressed)} (${formatSize(r.multi.compressed)} gz)` : '-',
+    `${formatSize(r.slim.uncompressed)} (${formatSize(r.slim.compressed)} gz)`,
+    r.multi
+      ? `${r.slim.uncompressed >= r.multi.uncompressed ? '+' : ''}${((100 * (r.slim.uncompressed - r.multi.uncompressed)) / r.multi.uncompressed).toFixed(1)}%`
+      : '-',
+    r.slim.answer ?? 'not run',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   let root;
   let jsonFile;
   let only;
   let runImages = true;
+  let slim = true;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--root') root = argv[++i];
     else if (argv[i] === '--json') jsonFile = argv[++i];
     else if (argv[i] === '--only') only = new Set(argv[++i].split(','));
     else if (argv[i] === '--no-run') runImages = false;
+    else if (argv[i] === '--no-slim') slim = false;
     else if (argv[i] === '-h' || argv[i] === '--help') {
-      console.log('usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run]');
+      console.log(
+        'usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run] [--no-slim]',
+      );
       return;
     } else throw new Error(`unknown argument ${argv[i]}`);
   }
@@ -354,7 +434,7 @@ async function main() {
   const log = (text) => console.log(`» ${text}`);
   const verbose = process.env.STRATA_DEMO_VERBOSE ? (line) => process.stderr.write(`  ${line}\n`) : undefined;
 
-  installPrerequisites(log);
+  await installPrerequisites(log);
   if (!process.env.STRATA_CLI) {
     log('building the CLI (node scripts/build.mjs)');
     const b = spawnSync(process.execPath, [join(repo, 'scripts', 'build.mjs')], { stdio: 'inherit' });
@@ -379,6 +459,7 @@ async function main() {
 
   const tmp = join(tmpdir(), `strata-demo-${process.pid}`);
   const rows = [];
+  let slimRows = [];
   try {
     const env = await detectBuildEnvironment({ log, tmp });
     for (const example of selected) {
@@ -408,6 +489,16 @@ async function main() {
       }
       rows.push(row);
     }
+    if (slim)
+      slimRows = await slimExamples(selected, {
+        root,
+        env,
+        rows,
+        tmp: join(tmp, 'slim'),
+        log,
+        runImages,
+        onLine: verbose,
+      });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -418,8 +509,13 @@ async function main() {
     'sizes: uncompressed (what `docker images` shows), compressed as stored and pulled in brackets; ' +
       'times: wall clock of each `strata build`.',
   );
+  if (slimRows.length > 0) {
+    console.log('');
+    console.log('`strata slim` on each Dockerfile.single, beside the hand-written Dockerfile.multi:');
+    console.log(formatSlimTable(slimRows));
+  }
   console.log(`demo finished in ${formatSeconds(Date.now() - started)}`);
-  if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify({ bases, rows }, null, 2)}\n`);
+  if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify({ bases, rows, slim: slimRows }, null, 2)}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -3,7 +3,7 @@ import { diveEfficiency } from './dive-efficiency.ts';
 import type { DiveTree } from './dive-tree.ts';
 import { type DirectorySize, largestDirectories } from './largest-directories.ts';
 import { layerOrigins } from './layer-history.ts';
-import { type HiddenBytes, type MergedFile, MergedFilesystem } from './merged-filesystem.ts';
+import { type HiddenBytes, type HiddenFile, type MergedFile, MergedFilesystem } from './merged-filesystem.ts';
 import { readLayerContents } from './read-layer.ts';
 
 /** One layer of an analysed image. */
@@ -96,6 +96,8 @@ export interface AnalyzeImageOptions {
 export interface ImageAnalysisWithFiles {
   readonly analysis: ImageAnalysis;
   readonly files: readonly MergedFile[];
+  /** Every file a later layer removed or overwrote, with the layer that added it (the waste). */
+  readonly hiddenFiles: readonly HiddenFile[];
 }
 
 /**
@@ -178,7 +180,7 @@ export async function analyzeImageWithFiles(
     visibleBytes: files.reduce((n, f) => n + f.size, 0),
     visibleFiles: files.length,
   };
-  return { analysis, files };
+  return { analysis, files, hiddenFiles: merged.hiddenFiles() };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ImageAnalysis } from './analyze-image.ts';
 import { type ByteAttribution, sourceLabel } from './attribute-bytes.ts';
 import { shortCreatedBy } from './layer-history.ts';
-import type { MergedFile } from './merged-filesystem.ts';
+import type { HiddenFile, MergedFile } from './merged-filesystem.ts';
 
 /** Inputs of {@link renderHtmlReport}. */
 export interface HtmlReportInput {
@@ -10,6 +10,8 @@ export interface HtmlReportInput {
   readonly analysis: ImageAnalysis;
   /** The final filesystem (from {@link analyzeImageWithFiles}). */
   readonly files: readonly MergedFile[];
+  /** The files later layers hid (from {@link analyzeImageWithFiles}): drawn as waste. */
+  readonly hiddenFiles: readonly HiddenFile[];
   /** Where each layer's bytes came from, when the image's build graph is known. */
   readonly attribution?: ByteAttribution;
 }
@@ -32,17 +34,21 @@ interface ReportData {
     readonly compressedSize: number;
     readonly contentSize: number;
     readonly fileCount: number;
+    /** Bytes this layer added that later layers hid. */
+    readonly wastedBytes: number;
     readonly source?: string;
   }[];
   /** [path, size, layer] of every visible non-directory. */
   readonly files: readonly (readonly [string, number, number])[];
+  /** [path, size, layer, hiding layer, 'r' removed | 'o' overwritten] of every hidden file. */
+  readonly hidden: readonly (readonly [string, number, number, number, 'r' | 'o'])[];
   readonly wasted: readonly {
     readonly path: string;
     readonly bytes: number;
     readonly files: number;
     readonly action: string;
-    readonly addedBy: string;
-    readonly hiddenBy: string;
+    readonly addedBy: number;
+    readonly hiddenBy: number;
   }[];
 }
 
@@ -60,9 +66,12 @@ function escapeHtml(text: string): string {
 
 /**
  * One self-contained HTML page (inline CSS and JS, no network) showing an analysed image: a
- * treemap of the final filesystem's files coloured by the layer (or, with an attribution, the
- * source: base image, stage, context) that holds them; the layer list, where a click filters the
- * treemap to that layer's files; and the wasted-space list.
+ * treemap of the image's files coloured by the layer (or, with an attribution, the source: base
+ * image, stage, context) that added them, with the bytes later layers hid drawn hatched in red
+ * where they lie; the layer list, where a click shows that layer's own files — those still
+ * visible and those later layers hid — in the treemap and in a file list; and the wasted-space
+ * list. Long commands are shortened to one line (the full text in a tooltip, and in the selected
+ * layer's row).
  */
 export function renderHtmlReport(input: HtmlReportInput): string {
   const { analysis } = input;
@@ -86,16 +95,20 @@ export function renderHtmlReport(input: HtmlReportInput): string {
       compressedSize: l.compressedSize,
       contentSize: l.contentSize,
       fileCount: l.fileCount,
+      wastedBytes: input.hiddenFiles.reduce((n, f) => n + (f.layer === l.index ? f.size : 0), 0),
       ...(sources.has(l.index) ? { source: sources.get(l.index)! } : {}),
     })),
     files: input.files.map((f) => [f.path, f.size, f.layer] as const),
+    hidden: input.hiddenFiles.map(
+      (f) => [f.path, f.size, f.layer, f.hiddenBy, f.action === 'removed' ? 'r' : 'o'] as const,
+    ),
     wasted: analysis.wastedPaths.map((w) => ({
       path: w.path,
       bytes: w.bytes,
       files: w.files,
       action: w.action,
-      addedBy: `#${w.addedBy.layer} ${shortCreatedBy(w.addedBy.createdBy)}`,
-      hiddenBy: `#${w.hiddenBy.layer} ${shortCreatedBy(w.hiddenBy.createdBy)}`,
+      addedBy: w.addedBy.layer,
+      hiddenBy: w.hiddenBy.layer,
     })),
   };
   return `<!doctype html>
@@ -112,15 +125,17 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <section id="map-section">
   <div class="toolbar"><span id="filter-label">All layers</span>
   <label id="colour-choice" hidden>colour by <select id="colour-by"><option value="layer">layer</option><option value="source">source</option></select></label></div>
-  <div id="treemap" role="img" aria-label="treemap of the image's files"></div>
+  <div id="treemap" role="img" aria-label="treemap of the image's files, wasted bytes hatched"></div>
   <div id="legend"></div>
+  <h2 id="files-title">Largest files</h2>
+  <table id="layer-files"><thead><tr><th>size</th><th>path</th><th>layer</th><th>in the final filesystem</th></tr></thead><tbody></tbody></table>
 </section>
 <aside>
   <h2>Layers</h2>
   <button id="all-layers" type="button">All layers</button>
-  <table id="layers"><thead><tr><th></th><th>#</th><th>size</th><th>files</th><th>created by</th></tr></thead><tbody></tbody></table>
+  <table id="layers"><thead><tr><th></th><th>#</th><th>size</th><th>wasted</th><th>files</th><th>created by</th></tr></thead><tbody></tbody></table>
   <h2>Wasted space</h2>
-  <p class="note">Bytes a layer added that a later layer removed or overwrote: the image carries them, a container never sees them.</p>
+  <p class="note">Bytes a layer added that a later layer removed or overwrote: the image carries them, a container never sees them. The picture draws them hatched in red where they lie.</p>
   <table id="wasted"><thead><tr><th>bytes</th><th>path</th><th>added by</th><th>hidden by</th></tr></thead><tbody></tbody></table>
 </aside>
 </main>
@@ -143,11 +158,15 @@ aside{flex:1 1 40%;min-width:360px;max-height:calc(100vh - 120px);overflow:auto}
 .tm-dir>span{position:absolute;left:2px;top:0;font-size:10px;white-space:nowrap;color:#1d232a}
 .tm-file,.tm-rest{position:absolute;border:1px solid rgba(255,255,255,.7);overflow:hidden;font-size:10px;color:#fff;padding:1px 2px;white-space:nowrap}
 .tm-rest{background:repeating-linear-gradient(45deg,#b7c0c9,#b7c0c9 4px,#c9d1d8 4px,#c9d1d8 8px);color:#333}
+.tm-waste{background-image:repeating-linear-gradient(-45deg,rgba(200,20,20,.85) 0 3px,rgba(255,255,255,.25) 3px 7px)!important;outline:1px solid #b01010;outline-offset:-1px}
+.swatch.waste{background:repeating-linear-gradient(-45deg,#c81414 0 3px,#fff 3px 6px)}
+#layer-files td.hidden{color:#b01010}#layer-files{font-size:12px}.more{color:#5a6672}
 #legend{margin-top:6px;display:flex;flex-wrap:wrap;gap:10px}.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-2px;margin-right:4px}
 table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:14px}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e7eb;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}#layers tbody tr{cursor:pointer}#layers tbody tr:hover{background:#eef3f8}
 #layers tbody tr.selected{background:#dce9f7;outline:2px solid #3b82c4}h2{font-size:14px;margin:10px 0 6px}.note{color:#5a6672;margin:0 0 6px}
 button{font:inherit;padding:3px 10px;margin-bottom:6px;cursor:pointer}code.cmd{font-size:11px;word-break:break-all}
+#layers tbody tr:not(.selected) code.cmd{white-space:nowrap}
 `;
 
 /** The page's script: builds the treemap (squarified, Bruls et al. 2000) and wires the filters. */
@@ -156,13 +175,17 @@ const SCRIPT = `
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var state = { layer: null, colourBy: 'layer' };
-  var MIN_AREA = 30, HEADER = 13, MAX_RECTS = 4000;
+  var MIN_AREA = 30, HEADER = 13, MAX_RECTS = 4000, MAX_ROWS = 300, SHORT = 72;
 
   function fmt(n) {
     var u = ['B', 'kB', 'MB', 'GB', 'TB'], i = 0;
     while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
     return (i === 0 ? n : n.toFixed(n >= 100 ? 0 : n >= 10 ? 1 : 2)) + u[i];
   }
+  function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
+  /** A command on one line: long ones cut with an ellipsis (the full text goes in a title). */
+  function short(text, max) { return text.length > max ? text.slice(0, max - 1) + '\u2026' : text; }
+  function layerLabel(i) { var l = data.layers[i]; return '#' + i + (l ? ' ' + short(l.createdBy, 48) : ''); }
   function colourOfIndex(i, n) {
     var hue = Math.round((i * 360 / Math.max(n, 1) + 200) % 360);
     return 'hsl(' + hue + ',62%,' + (i % 2 ? 42 : 52) + '%)';
@@ -181,18 +204,24 @@ const SCRIPT = `
     return e;
   }
 
+  /** Files as { path, size, layer, hiddenBy, action }: hiddenBy is null for a visible file. */
+  var visible = data.files.map(function (f) { return { path: f[0], size: f[1], layer: f[2], hiddenBy: null }; });
+  var hidden = data.hidden.map(function (f) {
+    return { path: f[0], size: f[1], layer: f[2], hiddenBy: f[3], action: f[4] === 'r' ? 'removed' : 'overwritten' };
+  });
+
   function buildTree(files) {
     var root = { name: '/', path: '/', size: 0, children: {}, files: [] };
     files.forEach(function (f) {
-      var parts = f[0].split('/').filter(Boolean), node = root;
-      root.size += f[1];
+      var parts = f.path.split('/').filter(Boolean), node = root;
+      root.size += f.size;
       for (var i = 0; i < parts.length - 1; i++) {
         var c = node.children[parts[i]];
         if (!c) c = node.children[parts[i]] = { name: parts[i], path: node.path + parts[i] + '/', size: 0, children: {}, files: [] };
-        c.size += f[1];
+        c.size += f.size;
         node = c;
       }
-      node.files.push({ name: parts[parts.length - 1], path: f[0], size: f[1], layer: f[2] });
+      node.files.push({ name: parts[parts.length - 1], file: f });
     });
     return root;
   }
@@ -222,19 +251,22 @@ const SCRIPT = `
   }
 
   var rects = 0;
-  function layout(node, x, y, w, h, box, depth) {
+  function layout(node, x, y, w, h, box) {
     var items = [];
     Object.keys(node.children).forEach(function (k) { var c = node.children[k]; if (c.size > 0) items.push({ kind: 'dir', node: c, size: c.size }); });
-    node.files.forEach(function (f) { if (f.size > 0) items.push({ kind: 'file', file: f, size: f.size }); });
+    node.files.forEach(function (f) { if (f.file.size > 0) items.push({ kind: 'file', name: f.name, file: f.file, size: f.file.size }); });
     var total = items.reduce(function (a, i) { return a + i.size; }, 0);
     if (!total || w < 2 || h < 2) return;
     items.sort(function (a, b) { return b.size - a.size; });
-    var scale = (w * h) / total, kept = [], restSize = 0, restCount = 0;
+    var scale = (w * h) / total, kept = [], restSize = 0, restCount = 0, restWaste = 0;
     items.forEach(function (i) {
       if (i.size * scale >= MIN_AREA && rects < MAX_RECTS) { kept.push(i); rects++; }
-      else { restSize += i.size; restCount += i.kind === 'file' ? 1 : 0; }
+      else {
+        restSize += i.size; restCount += i.kind === 'file' ? 1 : 0;
+        if (i.kind === 'file' && i.file.hiddenBy !== null) restWaste += i.size;
+      }
     });
-    if (restSize > 0) kept.push({ kind: 'rest', size: restSize, count: restCount });
+    if (restSize > 0) kept.push({ kind: 'rest', size: restSize, count: restCount, waste: restWaste });
     var placed = squarify(kept.map(function (i) { return { item: i, area: i.size * scale }; }), x, y, w, h);
     placed.forEach(function (p) {
       var i = p.item, d;
@@ -245,17 +277,21 @@ const SCRIPT = `
         if (p.h > HEADER + 6 && p.w > 30) d.appendChild(el('span', '', i.node.name + '/ ' + fmt(i.node.size)));
         place(d, p, box);
         var inset = p.h > HEADER + 6 ? HEADER : 1;
-        layout(i.node, 1, inset, p.w - 2, p.h - inset - 1, d, depth + 1);
+        layout(i.node, 1, inset, p.w - 2, p.h - inset - 1, d);
       } else if (i.kind === 'file') {
-        d = el('div', 'tm-file', p.w > 40 && p.h > 12 ? i.file.name : '');
-        d.dataset.layer = String(i.file.layer);
-        d.dataset.path = i.file.path;
-        d.style.background = colourOf(i.file.layer);
-        d.title = i.file.path + '  ' + fmt(i.file.size) + '  layer #' + i.file.layer;
+        var f = i.file, waste = f.hiddenBy !== null;
+        d = el('div', 'tm-file' + (waste ? ' tm-waste' : ''), p.w > 40 && p.h > 12 ? i.name : '');
+        d.dataset.layer = String(f.layer);
+        d.dataset.path = f.path;
+        d.style.backgroundColor = colourOf(f.layer);
+        d.title = f.path + '  ' + fmt(f.size) + '  added by ' + layerLabel(f.layer) +
+          (waste ? '\\nwasted: ' + f.action + ' by ' + layerLabel(f.hiddenBy) : '');
+        if (waste) { d.dataset.waste = '1'; d.dataset.hiddenBy = String(f.hiddenBy); }
         place(d, p, box);
       } else {
-        d = el('div', 'tm-rest', p.w > 60 && p.h > 12 ? (i.count ? i.count + ' small files' : 'small dirs') : '');
-        d.title = fmt(i.size) + ' in small files and directories';
+        d = el('div', 'tm-rest' + (i.waste > i.size / 2 ? ' tm-waste' : ''), p.w > 60 && p.h > 12 ? (i.count ? i.count + ' small files' : 'small dirs') : '');
+        d.title = fmt(i.size) + ' in small files and directories' + (i.waste ? ', ' + fmt(i.waste) + ' of it wasted' : '');
+        if (i.waste > i.size / 2) d.dataset.waste = '1';
         place(d, p, box);
       }
     });
@@ -266,19 +302,61 @@ const SCRIPT = `
     box.appendChild(d);
   }
 
+  /** What the picture and the list show: every file the image carries, or one layer's own. */
+  function selected() {
+    var all = visible.concat(hidden);
+    return state.layer === null ? all : all.filter(function (f) { return f.layer === state.layer; });
+  }
+
   function renderTreemap() {
     var box = document.getElementById('treemap');
     box.textContent = '';
     rects = 0;
-    var files = state.layer === null ? data.files : data.files.filter(function (f) { return f[2] === state.layer; });
+    var files = selected();
     var tree = buildTree(files);
-    layout(tree, 0, 0, box.clientWidth, box.clientHeight, box, 0);
+    layout(tree, 0, 0, box.clientWidth, box.clientHeight, box);
+    var wasted = files.filter(function (f) { return f.hiddenBy !== null; });
+    var wastedBytes = wasted.reduce(function (a, f) { return a + f.size; }, 0);
     box.dataset.files = String(files.length);
+    box.dataset.wasted = String(wasted.length);
     box.dataset.filter = state.layer === null ? 'all' : String(state.layer);
-    document.getElementById('filter-label').textContent = state.layer === null
-      ? 'All layers: ' + files.length + ' files, ' + fmt(tree.size)
-      : 'Layer #' + state.layer + ': ' + files.length + ' files still visible, ' + fmt(tree.size);
+    var waste = wasted.length ? '; ' + plural(wasted.length, 'file') + ', ' + fmt(wastedBytes) + ' wasted (hidden by later layers, hatched red)' : '; nothing wasted';
+    document.getElementById('filter-label').textContent = (state.layer === null
+      ? 'All layers: ' + plural(files.length, 'file') + ', ' + fmt(tree.size)
+      : 'Layer #' + state.layer + ': ' + plural(files.length, 'file') + ', ' + fmt(tree.size)) + waste;
     renderLegend();
+    renderFiles(files);
+  }
+
+  function renderFiles(files) {
+    document.getElementById('files-title').textContent = state.layer === null
+      ? 'Largest files'
+      : 'Files of layer #' + state.layer + ' (' + short(data.layers[state.layer].createdBy, SHORT) + ')';
+    var body = document.querySelector('#layer-files tbody');
+    body.textContent = '';
+    var sorted = files.slice().sort(function (a, b) { return b.size - a.size || (a.path < b.path ? -1 : 1); });
+    if (!sorted.length) {
+      var tr0 = el('tr'), td0 = el('td', '', 'this layer adds no files (only directories, metadata or deletions)');
+      td0.colSpan = 4; tr0.appendChild(td0); body.appendChild(tr0);
+    }
+    sorted.slice(0, MAX_ROWS).forEach(function (f) {
+      var tr = el('tr');
+      tr.dataset.path = f.path;
+      tr.dataset.status = f.hiddenBy === null ? 'visible' : 'hidden';
+      tr.appendChild(el('td', 'num', fmt(f.size)));
+      tr.appendChild(el('td', '', f.path));
+      var added = el('td', '', '#' + f.layer); added.title = data.layers[f.layer] ? data.layers[f.layer].createdBy : ''; tr.appendChild(added);
+      var status = f.hiddenBy === null
+        ? el('td', '', 'visible')
+        : el('td', 'hidden', 'wasted: ' + f.action + ' by ' + layerLabel(f.hiddenBy));
+      if (f.hiddenBy !== null) status.title = data.layers[f.hiddenBy].createdBy;
+      tr.appendChild(status);
+      body.appendChild(tr);
+    });
+    if (sorted.length > MAX_ROWS) {
+      var more = el('tr'), td = el('td', 'more', '\u2026 ' + (sorted.length - MAX_ROWS) + ' smaller files');
+      td.colSpan = 4; more.appendChild(td); body.appendChild(more);
+    }
   }
 
   function renderLegend() {
@@ -293,6 +371,8 @@ const SCRIPT = `
       item.appendChild(sw); item.appendChild(document.createTextNode(e[0]));
       legend.appendChild(item);
     });
+    var w = el('span'); w.appendChild(el('span', 'swatch waste')); w.appendChild(document.createTextNode('wasted: hidden by a later layer'));
+    legend.appendChild(w);
   }
 
   function renderLayers() {
@@ -306,8 +386,13 @@ const SCRIPT = `
       var td0 = el('td'); td0.appendChild(sw); tr.appendChild(td0);
       tr.appendChild(el('td', 'num', String(l.index)));
       tr.appendChild(el('td', 'num', fmt(l.contentSize)));
+      tr.appendChild(el('td', 'num', l.wastedBytes ? fmt(l.wastedBytes) : '-'));
       tr.appendChild(el('td', 'num', String(l.fileCount)));
-      var cmd = el('td'); cmd.appendChild(el('code', 'cmd', l.createdBy + (l.source ? '  [' + l.source + ']' : ''))); tr.appendChild(cmd);
+      // The selected layer shows its whole command; the others one line of it.
+      var text = l.createdBy + (l.source ? '  [' + l.source + ']' : '');
+      var code = el('code', 'cmd', state.layer === l.index ? text : short(l.createdBy, SHORT) + (l.source ? '  [' + l.source + ']' : ''));
+      code.title = text;
+      var cmd = el('td'); cmd.appendChild(code); tr.appendChild(cmd);
       tr.addEventListener('click', function () { state.layer = state.layer === l.index ? null : l.index; renderLayers(); renderTreemap(); });
       body.appendChild(tr);
     });
@@ -320,8 +405,8 @@ const SCRIPT = `
       var tr = el('tr');
       tr.appendChild(el('td', 'num', fmt(w.bytes)));
       tr.appendChild(el('td', '', w.path + (w.files > 1 ? ' (' + w.files + ' files)' : '')));
-      tr.appendChild(el('td', '', w.addedBy));
-      tr.appendChild(el('td', '', w.action + ' by ' + w.hiddenBy));
+      var added = el('td', '', layerLabel(w.addedBy)); added.title = data.layers[w.addedBy].createdBy; tr.appendChild(added);
+      var hid = el('td', '', w.action + ' by ' + layerLabel(w.hiddenBy)); hid.title = data.layers[w.hiddenBy].createdBy; tr.appendChild(hid);
       body.appendChild(tr);
     });
   }

@@ -22,10 +22,19 @@ export interface HiddenBytes {
   readonly files: number;
 }
 
+/** One file a later layer hid: the layer that added it, and the layer that removed or replaced it. */
+export interface HiddenFile {
+  readonly path: string;
+  readonly size: number;
+  readonly layer: number;
+  readonly hiddenBy: number;
+  readonly action: 'removed' | 'overwritten';
+}
+
 interface Node {
   readonly children: Map<string, Node>;
   /** Undefined for a directory no layer listed (implied by a child). */
-  entry?: { type: TarEntryType; size: number; layer: number };
+  entry?: { type: TarEntryType; size: number; layer: number } | undefined;
 }
 
 function newNode(): Node {
@@ -41,6 +50,7 @@ function newNode(): Node {
 export class MergedFilesystem {
   readonly #root = newNode();
   readonly #hidden = new Map<string, HiddenBytes>();
+  readonly #hiddenFiles: HiddenFile[] = [];
 
   /** Applies layer `index`'s entries on top of the layers applied so far. */
   apply(index: number, entries: readonly LayerEntry[]): void {
@@ -53,12 +63,18 @@ export class MergedFilesystem {
         if (!parent || !node) continue;
         const label =
           node.children.size > 0 || node.entry?.type === 'directory' ? `${entry.path}/` : entry.path;
-        this.#hide(node, label, 'removed', index);
+        this.#hide(node, { path: entry.path, label }, 'removed', index);
         parent.children.delete(name);
       } else if (entry.kind === 'opaque') {
         const dir = this.#find(entry.path);
         if (!dir) continue;
-        for (const child of dir.children.values()) this.#hide(child, withSlash(entry.path), 'removed', index);
+        for (const [name, child] of dir.children)
+          this.#hide(
+            child,
+            { path: `${withSlash(entry.path)}${name}`, label: withSlash(entry.path) },
+            'removed',
+            index,
+          );
         dir.children.clear();
       }
     }
@@ -74,16 +90,17 @@ export class MergedFilesystem {
           node.children.set(name, child);
         } else if (!last && child.entry && child.entry.type !== 'directory') {
           // A file where this layer has a directory: the file is replaced.
-          this.#hide(child, `/${names.slice(0, i + 1).join('/')}`, 'overwritten', index);
+          const path = `/${names.slice(0, i + 1).join('/')}`;
+          this.#hide(child, { path, label: path }, 'overwritten', index);
           child.entry = undefined;
         }
         if (last) {
           const isDir = entry.type === 'directory';
           const wasDir = child.entry === undefined || child.entry.type === 'directory';
           if (child.entry && child.entry.layer < index && !wasDir)
-            this.#hide(child, entry.path, 'overwritten', index);
+            this.#hide(child, { path: entry.path, label: entry.path }, 'overwritten', index);
           else if (!isDir && child.children.size > 0) {
-            this.#hide(child, `${entry.path}/`, 'overwritten', index);
+            this.#hide(child, { path: entry.path, label: `${entry.path}/` }, 'overwritten', index);
             child.children.clear();
           }
           child.entry = { type: entry.type, size: entry.size, layer: index };
@@ -129,10 +146,31 @@ export class MergedFilesystem {
     return node;
   }
 
-  /** Records every non-directory under (and including) `node` from a lower layer as hidden. */
-  #hide(node: Node, label: string, action: HiddenBytes['action'], hiddenLayer: number): void {
-    const visit = (n: Node): void => {
+  /** Every file hidden so far, one by one (for the report's per-layer file lists). */
+  hiddenFiles(): readonly HiddenFile[] {
+    return this.#hiddenFiles;
+  }
+
+  /**
+   * Records every non-directory under (and including) `node` — at `at.path` — from a lower layer
+   * as hidden, grouped under `at.label` (the path the hiding layer named).
+   */
+  #hide(
+    node: Node,
+    at: { readonly path: string; readonly label: string },
+    action: HiddenBytes['action'],
+    hiddenLayer: number,
+  ): void {
+    const { label } = at;
+    const visit = (n: Node, path: string): void => {
       if (n.entry && n.entry.type !== 'directory' && n.entry.layer < hiddenLayer) {
+        this.#hiddenFiles.push({
+          path,
+          size: n.entry.size,
+          layer: n.entry.layer,
+          hiddenBy: hiddenLayer,
+          action,
+        });
         const key = `${label}\0${action}\0${n.entry.layer}\0${hiddenLayer}`;
         const previous = this.#hidden.get(key);
         this.#hidden.set(key, {
@@ -144,9 +182,9 @@ export class MergedFilesystem {
           files: (previous?.files ?? 0) + 1,
         });
       }
-      for (const child of n.children.values()) visit(child);
+      for (const [name, child] of n.children) visit(child, `${path}/${name}`);
     };
-    visit(node);
+    visit(node, at.path);
   }
 }
 

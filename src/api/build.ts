@@ -19,16 +19,18 @@ import { openSnapshotter } from '../snapshot/index.ts';
 import {
   checkEntitlements,
   type Entitlement,
+  type RunSettings,
   type StageImage,
   solveGraph,
   toImageConfig,
 } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
-import { InternalError, NotFoundError } from '../util/index.ts';
+import { formatErrorChain, InternalError, InvalidInputError, NotFoundError } from '../util/index.ts';
 import { planWithBases, prefetchTargetBases, resolveOncePerBuild } from './build-bases.ts';
 import { type BuildCaches, exportBuildCache, openBuildCaches } from './build-cache.ts';
+import { checkNamedContexts, type NamedContext, namedContextResolver } from './build-contexts.ts';
 import { urlFetcher } from './fetch-url.ts';
-import { layersSettled } from './image-resolver.ts';
+import { layersSettled, pendingLayerPull } from './image-resolver.ts';
 import { imageNameOf } from './images.ts';
 import { createdTime } from './import-image.ts';
 import type { RegistryAccess } from './registry-access.ts';
@@ -40,7 +42,11 @@ export type CacheLocation =
   | { readonly type: 'local'; readonly path: string };
 
 /** `--cache-to`: a location and how much to export (`min`: the final image's layers; `max`: every step of every stage). */
-export type CacheExport = CacheLocation & { readonly mode: 'min' | 'max' };
+export type CacheExport = CacheLocation & {
+  readonly mode: 'min' | 'max';
+  /** `ignore-error=true`: a failed export is a warning, not a failed build. */
+  readonly ignoreError?: boolean;
+};
 
 /** How base images are found. */
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -63,6 +69,8 @@ export interface BuildOptions {
   readonly settings?: StrataSettings;
   readonly secrets?: ReadonlyMap<string, Uint8Array>;
   readonly network?: 'default' | 'none' | 'host';
+  /** `--add-host`, `--ulimit`, `--shm-size`: for every RUN. */
+  readonly run?: RunSettings;
   /** `--allow`: what the build is granted (buildx's entitlements); nothing by default. */
   readonly allow?: readonly Entitlement[];
   /** The compression of the image's layers (`--output …,compression=`): default gzip. */
@@ -86,6 +94,8 @@ export interface BuildOptions {
   readonly registry?: RegistryAccess;
   /** Resolves base images; default: the local store only. */
   readonly resolveImage?: ImageResolver;
+  /** `--build-context`: named contexts, by {@link namedContextKey}, answering for `FROM name` and `COPY --from=name`. */
+  readonly buildContexts?: ReadonlyMap<string, NamedContext>;
   readonly events?: ProgressSink;
   readonly signal?: AbortSignal;
 }
@@ -171,11 +181,16 @@ async function buildWith(
     ...(options.network ? { network: options.network } : {}),
   };
   checkEntitlements(firstPlan, entitlements);
+  if (options.buildContexts) checkNamedContexts(firstPlan, options.buildContexts);
   const buildSignal = options.signal
     ? AbortSignal.any([options.signal, background.pullsSignal])
     : background.pullsSignal;
   const resolveOnce = resolveOncePerBuild(
-    options.resolveImage ?? storeImageResolver(store),
+    namedContextResolver(
+      options.resolveImage ?? storeImageResolver(store),
+      options.buildContexts ?? new Map(),
+      store,
+    ),
     buildSignal,
     background.resolvedBases,
   );
@@ -187,7 +202,8 @@ async function buildWith(
   try {
     const settings = options.settings ?? processSettings();
     const steps = new StepCache(store);
-    const created = createdTime();
+    const epoch = sourceDateEpoch(options);
+    const created = epoch === undefined ? createdTime() : epochTime(epoch);
     const solved = await solve(store, options, {
       graph,
       dockerfile,
@@ -197,15 +213,17 @@ async function buildWith(
       caches,
       created,
       resolveOnce,
+      ...(epoch !== undefined ? { epoch } : {}),
     });
     await caches.checksums.save();
-    const { image, descriptor } = await storeAndTag(store, solved.target, created, options);
+    const { image, descriptor } = await storeAndTag(store, solved.target, { created, epoch }, options);
     const cacheExported = options.cacheTo
       ? await exportBuildCache(store, image, solved.records, options.cacheTo, {
           steps,
           compression: options.compression ?? 'gzip',
           level: options.compressionLevel,
-          access: { ...options.registry, pool: caches.pool },
+          access: { ...options.registry, ...(caches.pool ? { pool: caches.pool } : {}) },
+          events: options.events,
           signal: options.signal,
         })
       : undefined;
@@ -229,7 +247,9 @@ async function buildWith(
 }
 
 /** Reads the Dockerfile and the context's ignore file, and plans without the bases' config. */
-async function planFirst(options: BuildOptions) {
+export async function planFirst(
+  options: Pick<BuildOptions, 'context' | 'dockerfile' | 'buildArgs' | 'target' | 'platform'>,
+) {
   const dockerfile = await readDockerfile(options);
   const contextDir = resolve(options.context);
   const dockerfilePath =
@@ -256,6 +276,8 @@ interface SolveInputs {
   readonly caches: BuildCaches;
   readonly created: string;
   readonly resolveOnce: ImageResolver;
+  /** SOURCE_DATE_EPOCH in seconds, when set. */
+  readonly epoch?: number;
 }
 
 /** Runs the graph: opens the snapshotter (sweeping what a dead build left), the URL fetcher, and the executor on first RUN. */
@@ -264,7 +286,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
   const snapshotter = openSnapshotter(store.root, settings.snapshotter);
   // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
   await snapshotter.sweepStale();
-  const epoch = sourceDateEpoch();
+  const epoch = inputs.epoch;
   const fetcher = urlFetcher(join(store.root, 'tmp'));
   let executor: Promise<Executor> | undefined;
   try {
@@ -294,6 +316,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
           ...(settings.debugCache ? { debugKeys: true } : {}),
         },
         ...(options.network ? { network: options.network } : {}),
+        ...(options.run ? { run: options.run } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
@@ -308,8 +331,19 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
           return executor;
         },
         resolveImage: inputs.resolveOnce,
+        pendingLayers: pendingLayerPull,
         events: options.events ?? nullSink,
         stateDir: store.root,
+      },
+    ).then(
+      async (result) => {
+        await closeExecutor(executor);
+        return result;
+      },
+      async (error: unknown) => {
+        // The build's own error wins; a failure to close after it is secondary.
+        await closeExecutor(executor).catch(() => undefined);
+        throw error;
       },
     );
   } finally {
@@ -317,17 +351,47 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
   }
 }
 
-/** `SOURCE_DATE_EPOCH` from the environment, when it is a number of seconds. */
-function sourceDateEpoch(): number | undefined {
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  return epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
+/**
+ * Closes the executor, if a step opened one: the network it made ahead for a next RUN goes, and
+ * the networks of finished RUNs are gone when this resolves.
+ */
+async function closeExecutor(executor: Promise<Executor> | undefined): Promise<void> {
+  // An executor that failed to open was the error of the step that asked for it; nothing to close.
+  const opened = await executor?.catch(() => undefined);
+  await opened?.close?.();
+}
+
+/**
+ * `SOURCE_DATE_EPOCH` in seconds: the build-arg (Dockerfile 1.5+; buildx passes the environment
+ * variable as this build-arg), else the environment variable. An empty value means none; anything
+ * but a number of seconds is refused, as BuildKit refuses it.
+ */
+export function sourceDateEpoch(options: Pick<BuildOptions, 'buildArgs'>): number | undefined {
+  const fromArg = options.buildArgs?.get('SOURCE_DATE_EPOCH');
+  const text = fromArg ?? process.env.SOURCE_DATE_EPOCH;
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text))
+    throw new InvalidInputError(`invalid SOURCE_DATE_EPOCH ${JSON.stringify(text)}`, {
+      hint: 'a number of seconds since 1970-01-01T00:00:00Z',
+    });
+  return Number(text);
+}
+
+/** An epoch in seconds as the RFC 3339 time written into the config. */
+function epochTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /** The target stage's image: config and manifest, validated, written to the store and tagged. */
-async function storeAndTag(store: Store, target: StageImage, created: string, options: BuildOptions) {
+async function storeAndTag(
+  store: Store,
+  target: StageImage,
+  time: { readonly created: string; readonly epoch: number | undefined },
+  options: BuildOptions,
+) {
   const config = toImageConfig(target, {
-    fallback: created,
-    ...(sourceDateEpoch() !== undefined ? { epoch: createdTime() } : {}),
+    fallback: time.created,
+    ...(time.epoch !== undefined ? { epoch: epochTime(time.epoch) } : {}),
   });
   const image = imageFromParts({ config, layers: target.layers });
   const problems = validateImage(image);
@@ -336,7 +400,25 @@ async function storeAndTag(store: Store, target: StageImage, created: string, op
       `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
     );
   }
-  const descriptor = await store.writeImage(image, options.signal);
-  for (const tag of options.tags ?? []) await store.tag(imageNameOf(tag), descriptor);
+  // BuildKit's last vertex: the image written (its ID, the config digest) and each name given.
+  const events = options.events ?? nullSink;
+  const exportStep = 'export image';
+  events.emit({ type: 'step-started', step: exportStep, name: 'exporting to image', at: Date.now() });
+  const note = (text: string) =>
+    events.emit({ type: 'message', level: 'info', step: exportStep, text, at: Date.now() });
+  let descriptor: Descriptor;
+  try {
+    descriptor = await store.writeImage(image, options.signal);
+    note(`writing image ${image.manifest.config.digest} done`);
+    for (const tag of options.tags ?? []) {
+      const name = imageNameOf(tag);
+      await store.tag(name, descriptor);
+      note(`naming to ${name.full} done`);
+    }
+  } catch (error) {
+    events.emit({ type: 'step-failed', step: exportStep, error: formatErrorChain(error), at: Date.now() });
+    throw error;
+  }
+  events.emit({ type: 'step-finished', step: exportStep, at: Date.now() });
   return { image, descriptor };
 }

@@ -5,19 +5,23 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { packDirectory } from '../archive/index.ts';
-import type { OutputSpec } from '../cli/build-flags.ts';
 import { exportRootfsDirectory, exportRootfsTar } from '../export/index.ts';
+import {
+  type Descriptor,
+  formatPlatform,
+  type Image,
+  imageWithManifestFormat,
+  type ManifestFormat,
+  type ManifestMediaTypes,
+  normalizePlatform,
+  type Platform,
+} from '../oci/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
+import { parseReference } from '../reference/index.ts';
 import type { Store } from '../store/index.ts';
 import { imageNameOf } from '../transport/index.ts';
 import { InvalidInputError, isErrnoException, StrataError, tempSiblingPath } from '../util/index.ts';
 import type { BuildResult } from './build.ts';
-
-/** What an exporter reports for `--metadata-file`. */
-export interface ExportedOutput {
-  readonly key: string;
-  readonly value: unknown;
-}
 
 /** Thrown when `docker load` refuses what strata wrote (or docker is missing). */
 export class DockerLoadError extends StrataError {
@@ -66,12 +70,6 @@ async function writeWhole(dest: string, write: (path: string) => Promise<void>):
   });
 }
 
-/** The names an output pushes or labels: `name=` (comma-separated) or the build's `-t` tags. */
-function outputNames(output: OutputSpec, tags: readonly string[]): string[] {
-  const names = output.attrs.get('name');
-  return names ? names.split(',').filter(Boolean) : [...tags];
-}
-
 /** Pipes a docker-archive into `docker load`. */
 async function dockerLoad(archive: string): Promise<void> {
   const child = spawn('docker', ['load'], { stdio: ['pipe', 'inherit', 'pipe'] });
@@ -88,27 +86,157 @@ async function dockerLoad(archive: string): Promise<void> {
   if (code !== 0) throw new DockerLoadError(`docker load failed (exit ${code}): ${stderr.trim()}`);
 }
 
+/** One annotation an image output writes: `annotation[.platform].key=value` (BuildKit's exporter keys). */
+export interface OutputAnnotation {
+  /** Where it goes: the manifest, or an index (refused for a single-platform image, as BuildKit does). */
+  readonly on: 'manifest' | 'manifest-descriptor' | 'index' | 'index-descriptor';
+  readonly key: string;
+  readonly value: string;
+  /** Only for the image of this platform (`annotation-manifest[linux/amd64].key`). */
+  readonly platform?: Platform;
+}
+
+/** How an image output writes its manifest: media types and annotations. */
+export interface OutputManifest {
+  /** `oci-mediatypes=false` → `docker`. */
+  readonly mediaTypes: ManifestMediaTypes;
+  readonly annotations: readonly OutputAnnotation[];
+}
+
 /**
- * Sends a built image to one `--output`, with buildx's types: `image` (strata's store, already
- * done), `local` and `tar` (the root filesystem), `oci` (an OCI layout, a tar unless `tar=false`),
- * `docker` (a docker-archive file; `--load` pipes it to `docker load`), `registry` (`--push`).
+ * One `--output`, as typed data (buildx's exporters). `registry` and `--push` are an `image`
+ * output with `push`; `-t` names fill `names` of image, oci and docker outputs, as buildx does.
+ */
+export type BuildOutput =
+  | {
+      readonly type: 'image';
+      readonly names: readonly string[];
+      /** `push=true`: push every name to its registry. */
+      readonly push: boolean;
+      /** `store=false`: do not name the image in strata's store (push only). */
+      readonly store: boolean;
+      /** `registry.insecure=true`: the names' registries may be plain HTTP. */
+      readonly insecure: boolean;
+      /** `name-canonical=true`: also name it `repo@digest` in the store. */
+      readonly nameCanonical: boolean;
+      /** `dangling-name-prefix=P`: an image with no name is stored as `P@digest`. */
+      readonly danglingPrefix?: string;
+      readonly manifest: OutputManifest;
+    }
+  | {
+      readonly type: 'oci';
+      /** A tar file (`-` for standard output), or a layout directory when `tar` is false. */
+      readonly dest: string;
+      readonly tar: boolean;
+      readonly names: readonly string[];
+      readonly manifest: OutputManifest;
+    }
+  | {
+      readonly type: 'docker';
+      /** A docker-archive file (`-` for standard output); absent: `docker load` only. */
+      readonly dest?: string;
+      readonly load: boolean;
+      readonly names: readonly string[];
+      readonly manifest: OutputManifest;
+    }
+  | { readonly type: 'local'; readonly dest: string; readonly platformSplit: boolean }
+  | { readonly type: 'tar'; readonly dest: string; readonly platformSplit: boolean }
+  | { readonly type: 'cacheonly' };
+
+/** What one output exported: its metadata (`--metadata-file`) and, for image outputs, the manifest. */
+export interface ExportedBuildOutput {
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** The manifest this output wrote (image, oci and docker outputs). */
+  readonly descriptor?: Descriptor;
+}
+
+/**
+ * The manifest annotations for `image` from an output's annotations: the unqualified ones and those
+ * for its platform. An index annotation, or one for a platform the build did not make, is refused
+ * as BuildKit refuses it ("index annotations not supported for single platform export", "no
+ * platform … found in source").
+ */
+function manifestFormatFor(image: Image, manifest: OutputManifest): ManifestFormat {
+  const platform: Platform = {
+    os: image.config.os,
+    architecture: image.config.architecture,
+    ...(image.config.variant ? { variant: image.config.variant } : {}),
+  };
+  const annotations: Record<string, string> = {};
+  for (const a of manifest.annotations) {
+    if (a.on === 'index' || a.on === 'index-descriptor')
+      throw new InvalidInputError(
+        `annotation-${a.on}.${a.key}: index annotations not supported for single platform export`,
+        {
+          hint: 'strata builds one platform, whose image is a manifest, not an index: use annotation.* or annotation-manifest.*',
+        },
+      );
+    if (
+      a.platform &&
+      formatPlatform(normalizePlatform(a.platform)) !== formatPlatform(normalizePlatform(platform))
+    )
+      throw new InvalidInputError(
+        `invalid annotation ${a.key}: no platform ${formatPlatform(a.platform)} found in source (this build is ${formatPlatform(platform)})`,
+      );
+    if (a.on === 'manifest-descriptor')
+      throw new InvalidInputError(
+        `annotation-manifest-descriptor.${a.key}: manifest descriptor annotations are not supported`,
+        { hint: 'a single-platform image has no index to hold the descriptor: use annotation-manifest.*' },
+      );
+    annotations[a.key] = a.value;
+  }
+  return { mediaTypes: manifest.mediaTypes, annotations };
+}
+
+/**
+ * The built image as an output asks for it (media types, annotations), written to the store when
+ * it differs from the build's own manifest; its descriptor.
+ */
+async function outputImage(
+  store: Store,
+  result: BuildResult,
+  manifest: OutputManifest,
+  signal?: AbortSignal,
+): Promise<Descriptor> {
+  const image = imageWithManifestFormat(result.image, manifestFormatFor(result.image, manifest));
+  if (image === result.image) return result.descriptor;
+  return store.writeImage(image, signal);
+}
+
+/** buildx's `containerimage.*` metadata for a manifest. */
+function imageMetadata(descriptor: Descriptor, result: BuildResult, names: readonly string[]) {
+  const config = result.image.config;
+  return {
+    'containerimage.config.digest': result.image.manifest.config.digest,
+    'containerimage.digest': descriptor.digest,
+    'containerimage.descriptor': {
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+      platform: {
+        architecture: config.architecture,
+        os: config.os,
+        ...(config.variant ? { variant: config.variant } : {}),
+      },
+    },
+    ...(names.length > 0 ? { 'image.name': names.map((n) => imageNameOf(n).full).join(',') } : {}),
+  };
+}
+
+/**
+ * Sends a built image to one output, with buildx's exporters: `image` (strata's store, and the
+ * registry with `push`), `local` and `tar` (the root filesystem), `oci` (an OCI layout, a tar unless
+ * `tar=false`), `docker` (a docker-archive file; `--load` pipes it to `docker load`).
  */
 export async function exportBuildOutput(
   store: Store,
   result: BuildResult,
-  output: OutputSpec,
-  options: {
-    tags: readonly string[];
-    events?: ProgressSink;
-    insecureRegistries?: readonly string[];
-    signal?: AbortSignal;
-  },
-): Promise<ExportedOutput | undefined> {
-  const source = `strata:${result.descriptor.digest}`;
+  output: BuildOutput,
+  options: { events?: ProgressSink; insecureRegistries?: readonly string[]; signal?: AbortSignal } = {},
+): Promise<ExportedBuildOutput> {
   // Loaded only for outputs that need the transports (and with them the registry client).
   const copyImage = async (...args: Parameters<typeof import('./copy.ts').copyImage>) =>
     (await import('./copy.ts')).copyImage(...args);
-  const names = outputNames(output, options.tags);
   const signal = options.signal;
   const common = {
     store,
@@ -116,67 +244,105 @@ export async function exportBuildOutput(
     ...(signal ? { signal } : {}),
   };
   switch (output.type) {
-    case 'image':
     case 'cacheonly':
-      return undefined; // already in strata's store under its -t names
-    case 'local':
-      await exportRootfsDirectory(result.image, output.dest!, signal);
-      return { key: 'local.dest', value: output.dest };
-    case 'tar':
-      if (output.dest === '-')
-        await exportRootfsTar(result.image, process.stdout, join(store.root, 'tmp'), signal);
-      else
-        await writeWhole(output.dest!, (path) =>
-          exportRootfsTar(result.image, path, join(store.root, 'tmp'), signal),
-        );
-      return { key: 'tar.dest', value: output.dest };
+      return { metadata: {} };
+    case 'image': {
+      const descriptor = await outputImage(store, result, output.manifest, signal);
+      if (output.store) {
+        for (const name of output.names) {
+          await store.tag(imageNameOf(name), descriptor);
+          if (output.nameCanonical)
+            await store.tag(
+              imageNameOf(`${parseReference(name).repository()}@${descriptor.digest}`),
+              descriptor,
+            );
+        }
+        if (output.names.length === 0 && output.danglingPrefix !== undefined)
+          await store.tag(imageNameOf(`${output.danglingPrefix}@${descriptor.digest}`), descriptor);
+      }
+      if (output.push) {
+        if (output.names.length === 0)
+          throw new InvalidInputError('tag is needed when pushing to registry', {
+            hint: 'add -t registry/repo:tag or name=registry/repo:tag',
+          });
+        const insecure = [
+          ...(options.insecureRegistries ?? []),
+          ...(output.insecure ? output.names.map((n) => parseReference(n).domain) : []),
+        ];
+        for (const name of output.names) {
+          await copyImage(`strata:${descriptor.digest}`, `docker://${imageNameOf(name).full}`, {
+            ...common,
+            ...(insecure.length > 0 ? { insecureRegistries: insecure } : {}),
+          });
+        }
+      }
+      return { metadata: imageMetadata(descriptor, result, output.names), descriptor };
+    }
+    case 'local': {
+      const dest = output.platformSplit ? join(output.dest, platformDirectory(result.image)) : output.dest;
+      await exportRootfsDirectory(result.image, dest, signal);
+      return { metadata: {} };
+    }
+    case 'tar': {
+      const tmpRoot = join(store.root, 'tmp');
+      const write = async (sink: string | Writable) => {
+        if (!output.platformSplit) return exportRootfsTar(result.image, sink, tmpRoot, signal);
+        // platform-split=true: the files under linux_amd64/ in the tar, as BuildKit writes them.
+        const dir = await mkdtemp(join(tmpRoot, 'rootfs-'));
+        try {
+          await exportRootfsDirectory(result.image, join(dir, platformDirectory(result.image)), signal);
+          const out = typeof sink === 'string' ? createWriteStream(sink) : sink;
+          await pipeline(packDirectory(dir, signal ? { signal } : {}), out, ...(signal ? [{ signal }] : []));
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      };
+      if (output.dest === '-') await write(process.stdout);
+      else await writeWhole(output.dest, (path) => write(path));
+      return { metadata: {} };
+    }
     case 'docker': {
-      const load = output.attrs.get('load') === 'true' || output.dest === undefined;
+      const descriptor = await outputImage(store, result, output.manifest, signal);
+      const source = `strata:${descriptor.digest}`;
       const tmp = await mkdtemp(join(store.root, 'tmp', 'docker-'));
       const file = output.dest && output.dest !== '-' ? output.dest : join(tmp, 'image.tar');
       try {
-        const ref = names[0] ? `:${imageNameOf(names[0]).short}` : '';
+        const ref = output.names[0] ? `:${imageNameOf(output.names[0]).short}` : '';
         // The docker-archive writer itself writes beside `file` and renames it into place.
         await writingOutput(file, () => copyImage(source, `docker-archive:${file}${ref}`, common));
         if (output.dest === '-')
           await pipeline(createReadStream(file), process.stdout, ...(signal ? [{ signal }] : []));
-        if (load) await dockerLoad(file);
+        if (output.load) await dockerLoad(file);
       } finally {
         await rm(tmp, { recursive: true, force: true });
       }
-      return { key: 'docker.dest', value: output.dest ?? 'docker load' };
+      return { metadata: imageMetadata(descriptor, result, output.names), descriptor };
     }
     case 'oci': {
-      const asTar = output.attrs.get('tar') !== 'false';
-      const tag = names[0] ? imageNameOf(names[0]).short : undefined;
-      if (!asTar) {
+      const descriptor = await outputImage(store, result, output.manifest, signal);
+      const source = `strata:${descriptor.digest}`;
+      const tag = output.names[0] ? imageNameOf(output.names[0]).short : undefined;
+      if (!output.tar) {
         await copyImage(source, `oci:${output.dest}${tag ? `:${tag}` : ''}`, common);
-        return { key: 'oci.dest', value: output.dest };
+      } else {
+        const tmp = await mkdtemp(join(store.root, 'tmp', 'oci-'));
+        try {
+          await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, common);
+          const pack = (sink: Writable) =>
+            pipeline(packDirectory(join(tmp, 'layout')), sink, ...(signal ? [{ signal }] : []));
+          if (output.dest === '-') await pack(process.stdout);
+          else await writeWhole(output.dest, (path) => pack(createWriteStream(path)));
+        } finally {
+          await rm(tmp, { recursive: true, force: true });
+        }
       }
-      const tmp = await mkdtemp(join(store.root, 'tmp', 'oci-'));
-      try {
-        await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, common);
-        const pack = (sink: Writable) =>
-          pipeline(packDirectory(join(tmp, 'layout')), sink, ...(signal ? [{ signal }] : []));
-        if (output.dest === '-') await pack(process.stdout);
-        else await writeWhole(output.dest!, (path) => pack(createWriteStream(path)));
-      } finally {
-        await rm(tmp, { recursive: true, force: true });
-      }
-      return { key: 'oci.dest', value: output.dest };
-    }
-    case 'registry': {
-      if (names.length === 0) throw new InvalidInputError('--push needs a name: add -t registry/repo:tag');
-      const pushed: string[] = [];
-      for (const name of names) {
-        const ref = imageNameOf(name).full;
-        await copyImage(source, `docker://${ref}`, {
-          ...common,
-          ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
-        });
-        pushed.push(ref);
-      }
-      return { key: 'image.pushed', value: pushed };
+      return { metadata: imageMetadata(descriptor, result, output.names), descriptor };
     }
   }
+}
+
+/** BuildKit's directory for one platform under `platform-split=true`: `linux_amd64`, `linux_arm_v7`. */
+function platformDirectory(image: Image): string {
+  const { os, architecture, variant } = image.config;
+  return [os, architecture, ...(variant ? [variant] : [])].join('_');
 }

@@ -1,8 +1,8 @@
-import { type Image, imageFromCore, type Platform } from '../oci/index.ts';
-import type { ProgressSink } from '../progress/index.ts';
+import { formatPlatform, type Image, imageFromCore, type Platform } from '../oci/index.ts';
+import { baseImageStepId, type ProgressSink } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
 import type { Store } from '../store/index.ts';
-import { NotFoundError } from '../util/index.ts';
+import { formatErrorChain, NotFoundError } from '../util/index.ts';
 import type { ImageResolver, PullPolicy } from './build.ts';
 import type { RegistryAccess } from './registry-access.ts';
 
@@ -18,6 +18,33 @@ export function registryImageResolver(
 ): ImageResolver {
   const policy = options.policy ?? 'missing';
   return async (ref: Reference, platform: Platform, signal?: AbortSignal): Promise<Image> => {
+    const name = ref.toString();
+    // BuildKit's `[internal] load metadata for …` vertex: finding the image's manifest and config.
+    const events = options.events;
+    const metadataStep = `metadata ${name} ${formatPlatform(platform)}`;
+    events?.emit({
+      type: 'step-started',
+      step: metadataStep,
+      name: `[internal] load metadata for ${name}`,
+      at: Date.now(),
+    });
+    try {
+      const image = await resolve(ref, platform, signal);
+      events?.emit({ type: 'step-finished', step: metadataStep, at: Date.now() });
+      return image;
+    } catch (error) {
+      events?.emit({
+        type: 'step-failed',
+        step: metadataStep,
+        error: formatErrorChain(error),
+        ...(signal?.aborted ? { canceled: true } : {}),
+        at: Date.now(),
+      });
+      throw error;
+    }
+  };
+
+  async function resolve(ref: Reference, platform: Platform, signal?: AbortSignal): Promise<Image> {
     const name = ref.toString();
     const descriptor = policy === 'always' ? undefined : await store.refs.get(name);
     if (descriptor) {
@@ -50,7 +77,10 @@ export function registryImageResolver(
         ...options.access,
         platform,
         pinned: { manifest: metadata.manifest.descriptor, resolvedDigest: metadata.resolvedDigest },
-        ...(options.events ? { events: options.events } : {}),
+        // The downloads show under the build's FROM step, as BuildKit shows them; docker pull's
+        // "Pulling from" / "Digest:" / "Status:" lines belong to `strata pull`, not to a build.
+        ...(options.events ? { events: transfersOnly(options.events) } : {}),
+        step: baseImageStepId(name, platform),
         ...(signal ? { signal } : {}),
       }).then(() => undefined);
       return pulled;
@@ -68,13 +98,28 @@ export function registryImageResolver(
     const settled = async (): Promise<void> => {
       await pulled?.catch(() => undefined); // its failure is reported to whoever read the layers
     };
-    return Object.assign(image, { fetchLayers, settled }) satisfies LazyImage;
-  };
+    return Object.assign(image, { fetchLayers, settled, pulling: () => pulled }) satisfies LazyImage;
+  }
+}
+
+/** `events` without messages: a base image's layer transfers only. */
+function transfersOnly(events: ProgressSink): ProgressSink {
+  return { emit: (event) => (event.type === 'message' ? undefined : events.emit(event)) };
+}
+
+/**
+ * The download of a lazily resolved base image's layers, if it has started (the solver ends the
+ * FROM step when it does); `undefined` for an image already stored or not being pulled.
+ */
+export function pendingLayerPull(image: Image): Promise<void> | undefined {
+  return (image as Partial<LazyImage>).pulling?.();
 }
 
 /** A base image whose layers are pulled on first read; `fetchLayers` starts (or joins) that pull. */
 export interface LazyImage extends Image {
   fetchLayers(): Promise<void>;
+  /** The layer pull, once started. */
+  pulling(): Promise<void> | undefined;
   /** Resolves once the pull, if one started, has ended (done, failed or aborted and cleaned up). */
   settled(): Promise<void>;
 }

@@ -43,6 +43,8 @@ export interface InspectPlatform {
 
 /** The parts of an image config `strata inspect` shows. */
 export interface InspectConfig {
+  /** The config's digest: docker's image ID. */
+  readonly digest?: string;
   readonly created?: string;
   readonly platform: string;
   readonly user?: string;
@@ -68,8 +70,16 @@ export interface InspectResult {
   readonly platforms?: readonly InspectPlatform[];
   /** The single-platform manifest described below (the index's chosen child, or the top itself). */
   readonly manifest?: { readonly digest: string; readonly mediaType: string; readonly size: number };
+  /** docker's image ID: the config digest (`docker images`, `docker load` and `build -q` show it). */
+  readonly id?: string;
   readonly config?: InspectConfig;
-  readonly layers?: readonly { readonly digest: string; readonly mediaType: string; readonly size: number }[];
+  /** The layers, bottom first; `createdBy` is the history entry (the step) that made each. */
+  readonly layers?: readonly {
+    readonly digest: string;
+    readonly mediaType: string;
+    readonly size: number;
+    readonly createdBy?: string;
+  }[];
   /** Bytes of config and layers as stored (compressed): what a pull of this platform transfers. */
   readonly size?: number;
 }
@@ -164,6 +174,8 @@ export async function inspectImage(
     }
     const manifest = parseManifest(manifestBlob.raw);
     const config = await readConfig(reader, manifest.config, options.signal);
+    // History entries that made a layer, in layer order (the others changed only the config).
+    const layerHistory = (config.history ?? []).filter((h) => h.empty_layer !== true);
     return {
       ...base,
       ...(platforms ? { platforms } : {}),
@@ -172,8 +184,17 @@ export async function inspectImage(
         mediaType: manifestBlob.descriptor.mediaType,
         size: manifestBlob.descriptor.size,
       },
-      config: summariseConfig(config),
-      layers: manifest.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size })),
+      id: manifest.config.digest,
+      config: { digest: manifest.config.digest, ...summariseConfig(config) },
+      layers: manifest.layers.map((l, i) => {
+        const createdBy = layerHistory[i]?.created_by;
+        return {
+          digest: l.digest,
+          mediaType: l.mediaType,
+          size: l.size,
+          ...(createdBy ? { createdBy } : {}),
+        };
+      }),
       size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
     };
   });

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type CacheEntryInfo, StepCache } from '../cache/index.ts';
+import { type CacheEntryInfo, type CacheKey, StepCache } from '../cache/index.ts';
 import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
 import { openSnapshotter, type Snapshot } from '../snapshot/index.ts';
-import { readLeases, type Store, withSnapshotPruneLock } from '../store/index.ts';
+import { leasedDigests, readLeases, type Store, withSnapshotPruneLock } from '../store/index.ts';
 import { InvalidInputError, isErrnoException } from '../util/index.ts';
 import { processSettings, type StrataSettings } from './settings.ts';
 
@@ -14,6 +14,12 @@ const run = promisify(execFile);
 export interface PruneOptions {
   /** The environment's settings (which snapshotter); default: this process's. */
   readonly settings?: StrataSettings;
+  /**
+   * Also remove cache records whose layer a named image holds (`docker builder prune --all`).
+   * Without it only records whose bytes nothing but the cache keeps are removed: all the space
+   * the cache takes is freed either way, and rebuilding a named image stays cached.
+   */
+  readonly all?: boolean;
   /** Keep at most this many bytes of build cache (least recently used records go first). */
   readonly keepStorage?: number;
   /** Only cache records unused for longer than this many milliseconds (`--filter until=24h`). */
@@ -21,13 +27,33 @@ export interface PruneOptions {
   readonly dryRun?: boolean;
 }
 
-/** What `strata prune` removed. */
+/** What `strata prune` removed (or, with `dryRun`, would remove). */
 export interface PruneResult {
+  /** The keys of the cache records removed, least recently used first. */
+  readonly removedRecords: readonly CacheKey[];
   readonly cacheRecords: number;
+  /** Bytes of the removed records' layers that no image or remaining record holds. */
   readonly cacheBytes: number;
+  /** Blobs removed: the records' layers and anything else no name, record or running build needs. */
   readonly blobs: number;
+  /** Bytes of those blobs: the space reclaimed (as `du` counts it). */
   readonly blobBytes: number;
+  /** Unpacked layers removed (not counted by a dry run, which removes nothing to count). */
   readonly unpackedLayers: number;
+}
+
+/** What a prune with the same options would remove now (see {@link planPrune}). */
+export interface PrunePlan {
+  /** The cache records to remove, least recently used first. */
+  readonly records: readonly CacheEntryInfo[];
+  /** The cache records that stay. */
+  readonly kept: readonly CacheEntryInfo[];
+  /** Bytes of the removed records' layers that nothing else holds. */
+  readonly cacheBytes: number;
+  /** The blobs that go, with their sizes. */
+  readonly blobs: ReadonlyMap<Digest, number>;
+  /** Their total size. */
+  readonly blobBytes: number;
 }
 
 /** `10GB`, `512MB`, `1.5gb`, `1000` (bytes): Docker's size syntax (decimal units, `i` for binary). */
@@ -81,58 +107,104 @@ async function namedImageDiffIds(store: Store): Promise<Set<Digest>> {
 }
 
 /**
- * `strata prune`: removes build-cache records (all of them, or those `olderThanMs` / beyond
- * `keepStorage`, least recently used first), then every blob no name, remaining record or running
- * build needs, then unpacked layers nothing uses.
+ * What {@link prune} with `options` would remove now: which cache records, and every blob that no
+ * name, remaining record or running build (lease) would then need, with their sizes. `--dry-run`
+ * reports this plan, `strata du` its bytes, and the real prune removes exactly it when nothing
+ * changes the store meanwhile — the three agree to the byte.
  */
-export async function prune(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
-  const cache = new StepCache(store);
-  const entries = (await cache.list()).sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+export async function planPrune(store: Store, options: PruneOptions = {}): Promise<PrunePlan> {
+  const entries = (await new StepCache(store).list()).sort(
+    (a, b) => a.lastUsed.getTime() - b.lastUsed.getTime() || a.record.key.localeCompare(b.record.key),
+  );
+  const names = new Set<Digest>();
+  for (const entry of await store.refs.list()) await store.reachable(entry.descriptor.digest, names);
   const now = Date.now();
-  // Docker's rule: the records the filter selects (all without one), least recently used first,
-  // are removed while the cache is bigger than --keep-storage (without it: all of them). A layer
-  // counts once however many records name it (a COPY --from is recorded under two keys), and its
-  // bytes are freed with the last record that names it.
+  // Docker's rule: the records the filter selects, least recently used first, are removed while
+  // the cache is bigger than --keep-storage (without it: all of them). A layer counts once however
+  // many records name it (a COPY --from is recorded under two keys), and its bytes are freed with
+  // the last record that names it — unless an image holds it.
   const holders = recordsPerLayer(entries);
   let total = layerBytes(entries);
-  let cacheRecords = 0;
   let cacheBytes = 0;
-  const kept: typeof entries = [];
+  const records: CacheEntryInfo[] = [];
+  const kept: CacheEntryInfo[] = [];
   for (const entry of entries) {
+    const digest = entry.record.layer.digest;
     const selected =
-      options.olderThanMs === undefined || now - entry.lastUsed.getTime() > options.olderThanMs;
+      (options.all === true || !names.has(digest)) &&
+      (options.olderThanMs === undefined || now - entry.lastUsed.getTime() > options.olderThanMs);
     const overBudget = options.keepStorage === undefined || total > options.keepStorage;
     if (!selected || !overBudget) {
       kept.push(entry);
       continue;
     }
-    if (!options.dryRun) await cache.remove(entry.record.key);
-    cacheRecords++;
-    const digest = entry.record.layer.digest;
+    records.push(entry);
     const left = holders.get(digest)! - 1;
     holders.set(digest, left);
     if (left === 0) {
-      cacheBytes += entry.size;
       total -= entry.size;
+      if (!names.has(digest)) cacheBytes += entry.size;
     }
   }
-  const gc = await store.collectGarbage({ dryRun: options.dryRun ?? false });
-  let unpackedLayers = 0;
-  if (!options.dryRun) {
-    const snapshotter = openSnapshotter(store.root, (options.settings ?? processSettings()).snapshotter);
-    const keepDiffIds = await namedImageDiffIds(store);
-    for (const entry of kept) keepDiffIds.add(entry.record.diffId);
-    const keep: Snapshot[] = [{ kind: snapshotter.kind, chainId: '', diffIds: [...keepDiffIds], dirs: [] }];
-    // What running builds hold (a finished stage a later COPY --from reads, a running step's
-    // parent), as their leases say: its unpacked layers (overlay) or whole trees (native). Under
-    // the lock a build that leases a snapshot meanwhile waits for.
-    unpackedLayers = await withSnapshotPruneLock(store.root, async () => {
-      for (const held of (await readLeases(store.root)).snapshots.values())
-        keep.push({ kind: snapshotter.kind, chainId: held.chainId, diffIds: held.diffIds, dirs: [] });
-      return (await snapshotter.prune(keep)).removed;
-    });
+  // The blobs the garbage collection would keep: reachable from names, leases and the records
+  // that stay (a record names its layer blob only, as its roots file does).
+  const live = new Set(names);
+  for (const digest of await leasedDigests(store.root)) await store.reachable(digest, live);
+  for (const entry of kept) live.add(entry.record.layer.digest);
+  const blobs = new Map<Digest, number>();
+  let blobBytes = 0;
+  for (const digest of await store.blobs.list()) {
+    if (live.has(digest)) continue;
+    const size = (await store.blobs.size(digest)) ?? 0;
+    blobs.set(digest, size);
+    blobBytes += size;
   }
-  return { cacheRecords, cacheBytes, blobs: gc.removedBlobs, blobBytes: gc.freedBytes, unpackedLayers };
+  return { records, kept, cacheBytes, blobs, blobBytes };
+}
+
+/**
+ * `strata prune`: removes the build-cache records {@link planPrune} selects, then every blob no
+ * name, remaining record or running build needs, then unpacked layers nothing uses. With `dryRun`
+ * it removes nothing and reports the plan.
+ */
+export async function prune(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
+  const plan = await planPrune(store, options);
+  const removedRecords = plan.records.map((e) => e.record.key);
+  if (options.dryRun) {
+    return {
+      removedRecords,
+      cacheRecords: plan.records.length,
+      cacheBytes: plan.cacheBytes,
+      blobs: plan.blobs.size,
+      blobBytes: plan.blobBytes,
+      unpackedLayers: 0,
+    };
+  }
+  const cache = new StepCache(store);
+  for (const entry of plan.records) await cache.remove(entry.record.key);
+  // The collection decides again under the names lock: a build that finished meanwhile keeps
+  // what it named or recorded, and the numbers are what was really removed.
+  const gc = await store.collectGarbage();
+  const snapshotter = openSnapshotter(store.root, (options.settings ?? processSettings()).snapshotter);
+  const keepDiffIds = await namedImageDiffIds(store);
+  for (const entry of plan.kept) keepDiffIds.add(entry.record.diffId);
+  const keep: Snapshot[] = [{ kind: snapshotter.kind, chainId: '', diffIds: [...keepDiffIds], dirs: [] }];
+  // What running builds hold (a finished stage a later COPY --from reads, a running step's
+  // parent), as their leases say: its unpacked layers (overlay) or whole trees (native). Under
+  // the lock a build that leases a snapshot meanwhile waits for.
+  const unpackedLayers = await withSnapshotPruneLock(store.root, async () => {
+    for (const held of (await readLeases(store.root)).snapshots.values())
+      keep.push({ kind: snapshotter.kind, chainId: held.chainId, diffIds: held.diffIds, dirs: [] });
+    return (await snapshotter.prune(keep)).removed;
+  });
+  return {
+    removedRecords,
+    cacheRecords: plan.records.length,
+    cacheBytes: plan.cacheBytes,
+    blobs: gc.removedBlobs,
+    blobBytes: gc.freedBytes,
+    unpackedLayers,
+  };
 }
 
 /** How many of `entries` name each layer blob. */
@@ -154,6 +226,11 @@ function layerBytes(entries: readonly CacheEntryInfo[]): number {
 /** One line of `strata du`. */
 export interface DiskUsage {
   readonly images: { count: number; bytes: number };
+  /**
+   * `reclaimable`: the bytes `strata prune` frees now (the same plan, to the byte): the cache's
+   * own layers and every other blob nothing needs. `records` and `bytes` count the distinct layers
+   * of every record, images' included.
+   */
   readonly buildCache: { records: number; bytes: number; reclaimable: number };
   readonly blobs: { count: number; bytes: number };
   readonly snapshots: { bytes: number };
@@ -179,7 +256,7 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
   for (const d of imageBlobs) imageBytes += (await store.blobs.size(d)) ?? 0;
   const records = await new StepCache(store).list();
   const cacheBytes = layerBytes(records);
-  const reclaimable = layerBytes(records.filter((r) => !imageBlobs.has(r.record.layer.digest)));
+  const reclaimable = (await planPrune(store)).blobBytes;
   const all = await store.blobs.list();
   let blobBytes = 0;
   for (const d of all) blobBytes += (await store.blobs.size(d)) ?? 0;

@@ -1,10 +1,10 @@
-import { join } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Digest, Image } from '../oci/index.ts';
-import { type Executor, openExecutor } from '../runtime/index.ts';
+import { type BindMount, type Executor, openExecutor } from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { InvalidInputError, makeDirectories } from '../util/index.ts';
 import { resolveStoredImage } from './images.ts';
 import { processSettings, type StrataSettings } from './settings.ts';
 
@@ -27,6 +27,15 @@ export interface RunImageOptions {
   /** `host` (default) shares the host's network, so ports the process listens on are on 127.0.0.1. */
   readonly network?: 'host' | 'none';
   readonly hostname?: string;
+  /** `-v HOST:CONTAINER[:ro|rw]` bind mounts, as docker run's (see {@link parseVolume}). */
+  readonly volumes?: readonly string[];
+  /** `-i`: a descriptor of this process (0) the container reads as stdin; /dev/null without it. */
+  readonly stdinFd?: number;
+  /**
+   * `-t`: a pseudo-terminal, joined to this process's terminal by the runtime (output then goes
+   * to the terminal, not to `stdout`/`stderr`); `TERM=xterm` unless the image or `-e` sets TERM.
+   */
+  readonly terminal?: boolean;
   /** Where the process's output goes; written to, never ended. */
   readonly stdout: Writable;
   readonly stderr: Writable;
@@ -86,6 +95,34 @@ export function containerEnv(
   return env;
 }
 
+/**
+ * One `-v` of docker run: `HOST:CONTAINER`, `HOST:CONTAINER:ro` or `…:rw`. HOST is an absolute
+ * path or one starting with `.` (taken from the working directory); a missing HOST directory is
+ * created, as docker's `-v` does. A named or anonymous volume (`data:/x`, `/x` alone) is docker's
+ * volume store, which strata does not have: refused with the bind form to use instead.
+ */
+export async function parseVolume(text: string, cwd = process.cwd()): Promise<BindMount> {
+  const parts = text.split(':');
+  const invalid = (why: string, hint = 'e.g. -v /srv/data:/data or -v ./conf:/etc/app:ro') =>
+    new InvalidInputError(`invalid volume specification ${JSON.stringify(text)}: ${why}`, { hint });
+  if (parts.length < 2) throw invalid('anonymous volumes are not supported (strata has no volume store)');
+  if (parts.length > 3) throw invalid('too many colons');
+  const [host, target, mode = 'rw'] = parts as [string, string, string?];
+  if (mode !== 'ro' && mode !== 'rw')
+    throw invalid(`mode ${JSON.stringify(mode)} is not supported`, 'ro or rw');
+  if (!host.startsWith('/') && !host.startsWith('.'))
+    throw invalid(
+      `${JSON.stringify(host)} would be a named volume, which strata does not have`,
+      `give a host path: -v /path/${host}:${target}`,
+    );
+  if (!posix.isAbsolute(target))
+    throw invalid(`the container path ${JSON.stringify(target)} is not absolute`);
+  if (posix.normalize(target) === '/') throw invalid('the container path cannot be /');
+  const source = resolve(cwd, host);
+  await makeDirectories(source);
+  return { type: 'bind', source, target: posix.normalize(target), readonly: mode === 'ro' };
+}
+
 async function imageFor(store: Store, text: string): Promise<Image> {
   return store.image(await resolveStoredImage(store, text));
 }
@@ -106,6 +143,10 @@ export async function runImage(store: Store, options: RunImageOptions): Promise<
   }
   const c = image.config.config ?? {};
   const env = containerEnv(c.Env ?? [], options.env);
+  // docker run -t: TERM=xterm unless the image or -e says otherwise.
+  if (options.terminal && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  const mounts: BindMount[] = [];
+  for (const volume of options.volumes ?? []) mounts.push(await parseVolume(volume));
   const settings = options.settings ?? processSettings();
   const snapshotter = openSnapshotter(store.root, settings.snapshotter);
   const snapshot = await snapshotter.unpack(image.layers, options.signal);
@@ -127,7 +168,10 @@ export async function runImage(store: Store, options: RunImageOptions): Promise<
           user: options.user ?? c.User ?? '',
           network: options.network ?? 'host',
           hostname: options.hostname ?? image.digest.slice('sha256:'.length, 'sha256:'.length + 12),
+          ...(mounts.length > 0 ? { mounts } : {}),
+          ...(options.terminal ? { terminal: true } : {}),
         },
+        ...(options.stdinFd !== undefined ? { stdinFd: options.stdinFd } : {}),
         stdout: options.stdout,
         stderr: options.stderr,
       },
@@ -136,5 +180,6 @@ export async function runImage(store: Store, options: RunImageOptions): Promise<
     return { digest: image.digest, exitCode: result.exitCode, args };
   } finally {
     await active.discard();
+    if (options.executor === undefined) await executor.close?.();
   }
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { formatPlatform, hostPlatform } from '../oci/index.ts';
-import { cgroupLayout, findRuntime } from '../runtime/index.ts';
+import { cgroupLayout, findRuntime, type StepIsolation, stepIsolation } from '../runtime/index.ts';
 import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import { formatErrorChain, nativeCallsStatus } from '../util/index.ts';
@@ -19,12 +19,15 @@ export interface SystemInfo {
     | { readonly name: string; readonly path: string; readonly version: string; readonly mode: string }
     | { readonly error: string };
   readonly cgroups: string;
+  /** What a RUN step is isolated from here: its network (probed), seccomp, namespaces, capabilities. */
+  readonly isolation: StepIsolation;
 }
 
 /**
  * `strata info`: the store, the snapshotter in use and why (overlay when an overlay mount works,
  * native otherwise, or what STRATA_SNAPSHOTTER forces), the OCI runtime the builds use and its
- * mode, the cgroup layout and the host platform.
+ * mode, the cgroup layout, the host platform, and the isolation RUN steps get (the default
+ * network is probed by making one).
  */
 export async function systemInfo(
   store: Store,
@@ -60,5 +63,6 @@ export async function systemInfo(
       : `mount(8) and umount(8): ${nativeCallsStatus()}`,
     runtime,
     cgroups: (await cgroupLayout()).layout,
+    isolation: await stepIsolation(),
   };
 }

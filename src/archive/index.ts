@@ -14,4 +14,4 @@ export * from './parallel-gzip.ts';
 export * from './tar-header.ts';
 export * from './tar-parser.ts';
 export * from './write-layer.ts';
-export { type ZstdModule, ZstdUnavailableError } from './zstd.ts';
+export { loadZstd, type ZstdModule, ZstdUnavailableError } from './zstd.ts';

@@ -27,6 +27,7 @@ import { parseImageLocation } from '../transport/index.ts';
 import { NotFoundError, writeFileAtomic } from '../util/index.ts';
 import { collect, storeFor } from './cli-context.ts';
 import { formatBytes, formatTable } from './format.ts';
+import { checkOutputFile, writeOutputFile } from './output-file.ts';
 
 export { formatAttribution } from './format-attribution.ts';
 
@@ -196,9 +197,10 @@ export function registerAnalyzeCommand(program: Command): void {
     .option('--build-arg <key=value>', 'with --dockerfile: a build argument used (repeatable)', collect, [])
     .action(async (name: string, options: AnalyzeCommandOptions, command: Command) => {
       const thresholds = options.ci ? thresholdsFrom(options) : undefined;
+      if (options.html) await checkOutputFile(options.html, '--html');
       const store = await storeFor(command);
       const graph = await graphFor(options);
-      const { analysis, files, attribution } = await withImageArgument(
+      const { analysis, files, hiddenFiles, attribution } = await withImageArgument(
         name,
         store,
         options,
@@ -213,6 +215,7 @@ export function registerAnalyzeCommand(program: Command): void {
           name,
           analysis,
           files,
+          hiddenFiles,
           ...(attribution ? { attribution } : {}),
         });
       if (options.json) {
@@ -235,7 +238,7 @@ function jsonNumbers(_key: string, value: unknown): unknown {
 }
 
 async function writeHtmlReport(path: string, input: HtmlReportInput): Promise<void> {
-  await writeFileAtomic(path, renderHtmlReport(input));
+  await writeOutputFile(path, renderHtmlReport(input), '--html');
   process.stderr.write(`wrote ${path}\n`);
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { copyImage } from '../api/copy.ts';
 import { parsePlatform } from '../oci/index.ts';
+import { type ProgressSink, withinStep } from '../progress/index.ts';
 import { storeFor } from './cli-context.ts';
 import { addRegistryOptions, type RegistryCommandOptions, rendererFor } from './pull.ts';
 
@@ -27,13 +28,20 @@ export function registerCopyCommand(program: Command): void {
       const store = await storeFor(command);
       const renderer = rendererFor(options);
       try {
-        const result = await copyImage(source, destination, {
-          store,
-          events: renderer,
-          insecureRegistries: options.insecureRegistry,
-          ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
-          ...(options.all ? { allPlatforms: true } : {}),
-        });
+        const copy = (events: ProgressSink) =>
+          copyImage(source, destination, {
+            store,
+            events,
+            insecureRegistries: options.insecureRegistry,
+            ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
+            ...(options.all ? { allPlatforms: true } : {}),
+          });
+        // Into a registry it looks like `docker push`, from one like `docker pull`; between local
+        // places (oci:, docker-archive:, strata:) it is an export, shown as one step with its blobs.
+        const local = !source.startsWith('docker://') && !destination.startsWith('docker://');
+        const result = local
+          ? await withinStep(renderer, { id: 'copy', name: `copying ${source} to ${destination}` }, copy)
+          : await copy(renderer);
         renderer.close();
         process.stdout.write(`${result.descriptor.digest}\n`);
       } finally {

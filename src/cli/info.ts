@@ -3,11 +3,16 @@ import { systemInfo } from '../api/system-info.ts';
 import { storeFor } from './cli-context.ts';
 import { STRATA_VERSION } from './version.ts';
 
-/** `strata info [--json]`: the store, snapshotter, runtime and platform strata uses here. */
+/**
+ * `strata info [--json]`: the store, snapshotter, runtime and platform strata uses here, and the
+ * isolation RUN steps get.
+ */
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
-    .description('show the store, the snapshotter (overlay or native) and the OCI runtime strata uses here')
+    .description(
+      'show the store, the snapshotter (overlay or native), the OCI runtime strata uses here and how RUN steps are isolated',
+    )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const info = await systemInfo(await storeFor(command), STRATA_VERSION);
@@ -15,6 +20,17 @@ export function registerInfoCommand(program: Command): void {
         process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
         return;
       }
+      const { isolation } = info;
+      const network = isolation.network.available
+        ? `a private network namespace per RUN (made ${
+            isolation.network.namespace === 'addon' ? 'in-process by the addon' : 'by ip netns add'
+          }), outbound through slirp4netns ${isolation.network.slirp4netns.version} (${
+            isolation.network.slirp4netns.path
+          }); the host's loopback and interfaces out of reach`
+        : `unavailable: ${isolation.network.error} (RUN steps need --network=none, or host with --allow network.host)`;
+      const seccomp = isolation.seccomp.enabled
+        ? `on — ${isolation.seccomp.profile}, ${isolation.seccomp.allowedSyscalls} syscalls allowed; off for RUN --security=insecure`
+        : `off — ${isolation.seccomp.reason}`;
       const runtime =
         'error' in info.runtime
           ? `unavailable: ${info.runtime.error}`
@@ -28,6 +44,13 @@ export function registerInfoCommand(program: Command): void {
           `mounts:       ${info.mounts}`,
           `runtime:      ${runtime}`,
           `cgroups:      ${info.cgroups}`,
+          'RUN steps:',
+          `  namespaces:   ${isolation.namespaces.join(', ')}; no user namespace (root in a step is root on the host)`,
+          `  network:      ${network}`,
+          `  seccomp:      ${seccomp}`,
+          `  capabilities: ${isolation.capabilities.join(' ')}`,
+          `  masked:       ${isolation.maskedPaths.join(' ')}`,
+          `  read-only:    ${isolation.readonlyPaths.join(' ')} /sys`,
           '',
         ].join('\n'),
       );

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { shortCreatedBy } from '../analyze/layer-history.ts';
 import { type InspectResult, inspectImage } from '../api/inspect.ts';
 import { parsePlatform } from '../oci/index.ts';
 import { collect, storeFor } from './cli-context.ts';
@@ -15,6 +16,7 @@ function render(result: InspectResult): string {
   }
   if (result.manifest && result.manifest.digest !== result.digest)
     lines.push(`Manifest:    ${result.manifest.digest}`);
+  if (result.id) lines.push(`Image ID:    ${result.id}`);
   const c = result.config;
   if (c) {
     lines.push(`Platform:    ${c.platform}`);
@@ -30,13 +32,23 @@ function render(result: InspectResult): string {
   }
   if (result.layers) {
     lines.push(`Layers:      ${result.layers.length}, ${formatBytes(result.size ?? 0)} as stored`);
+    // Numbered from 1, as the build's size table numbers them.
     const table = formatTable(
-      ['  #', 'DIGEST', 'SIZE'],
-      result.layers.map((l, i) => [`  ${i + 1}`, l.digest, formatBytes(l.size)]),
+      ['  #', 'DIGEST', 'SIZE', 'CREATED BY'],
+      result.layers.map((l, i) => [
+        `  ${i + 1}`,
+        l.digest,
+        formatBytes(l.size),
+        l.createdBy ? truncate(shortCreatedBy(l.createdBy), 60) : '',
+      ]),
     );
     lines.push(table.trimEnd());
   }
   return `${lines.join('\n')}\n`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** `strata inspect TARGET [--platform p] [--json]`: an image's manifest, platforms, config and layers. */
@@ -62,16 +74,18 @@ export function registerInspectCommand(program: Command): void {
         options: { platform?: string; json?: boolean; insecureRegistry: string[] },
         command: Command,
       ) => {
-        const store = await storeFor(command);
+        // docker://, oci: and docker-archive: locations never read the local store: it is not opened
+        // (they work where the state directory is unusable or absent).
+        const store = /^(docker|oci|docker-archive):/.test(target) ? undefined : await storeFor(command);
         try {
           const result = await inspectImage(target, {
-            store,
+            ...(store ? { store } : {}),
             insecureRegistries: options.insecureRegistry,
             ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
           });
           process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
         } finally {
-          await store.close();
+          await store?.close();
         }
       },
     );

@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
+import { findStoredImage } from '../api/images.ts';
 import { runImage } from '../api/run-image.ts';
-import { AbortedError, InvalidInputError } from '../util/index.ts';
-import { collect, storeFor } from './cli-context.ts';
+import { createRenderer } from '../progress/index.ts';
+import { isReference, parseReference } from '../reference/index.ts';
+import type { Store } from '../store/index.ts';
+import { AbortedError, InvalidInputError, NotFoundError } from '../util/index.ts';
+import { collect, requireRoot, storeFor } from './cli-context.ts';
 
 /** The options `strata run` accepts (docker run's names). */
 export interface RunCommandOptions {
@@ -12,7 +16,14 @@ export interface RunCommandOptions {
   network?: string;
   hostname?: string;
   rm?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  volume: string[];
+  pull: string;
 }
+
+/** docker run's `--pull` policies. */
+const PULL_POLICIES = ['missing', 'always', 'never'] as const;
 
 /** Exit status for a run stopped by a signal, as a shell reports it (128 + signal number). */
 const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -56,6 +67,18 @@ export function registerRunCommand(program: Command): void {
     .option('-w, --workdir <dir>', "working directory instead of the image's")
     .option('--network <mode>', 'host (default) or none')
     .option('--hostname <name>', 'the container host name')
+    .option('-i, --interactive', "keep stdin open: the container reads this process's standard input")
+    .option(
+      '-t, --tty',
+      'allocate a pseudo-terminal, joined to this terminal (with -i: an interactive shell)',
+    )
+    .option(
+      '-v, --volume <host:container[:ro]>',
+      'bind-mount a host directory or file (repeatable)',
+      collect,
+      [],
+    )
+    .option('--pull <policy>', 'pull the image: missing (default), always or never', 'missing')
     .option('--rm', 'remove the container when it exits (always the case; accepted for docker compatibility)')
     // `strata run IMAGE sh -c …`: options after the image belong to the command, as with docker.
     .allowUnknownOption()
@@ -67,6 +90,12 @@ export function registerRunCommand(program: Command): void {
           hint: 'host or none',
         });
       }
+      requireRoot('run');
+      if (!(PULL_POLICIES as readonly string[]).includes(options.pull))
+        throw new InvalidInputError(`invalid --pull ${JSON.stringify(options.pull)}`, {
+          hint: PULL_POLICIES.join(', '),
+        });
+      checkTerminal(options);
       const controller = new AbortController();
       let stoppedBy: string | undefined;
       const stop = (signal: NodeJS.Signals) => {
@@ -76,6 +105,7 @@ export function registerRunCommand(program: Command): void {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
       const store = await storeFor(cmd);
       try {
+        await pullIfNeeded(store, image, options.pull as (typeof PULL_POLICIES)[number], controller.signal);
         const result = await runImage(store, {
           image,
           ...(command.length > 0 ? { command } : {}),
@@ -87,6 +117,9 @@ export function registerRunCommand(program: Command): void {
           ...(options.workdir !== undefined ? { workdir: options.workdir } : {}),
           ...(options.network ? { network: options.network as 'host' | 'none' } : {}),
           ...(options.hostname ? { hostname: options.hostname } : {}),
+          volumes: options.volume,
+          ...(options.interactive ? { stdinFd: 0 } : {}),
+          ...(options.tty ? { terminal: true } : {}),
           stdout: process.stdout,
           stderr: process.stderr,
           signal: controller.signal,
@@ -116,4 +149,53 @@ function firstOperand(command: Command, args: readonly string[]): number {
     if ((option.required || option.optional) && !inline) i++; // skip its value
   }
   return -1;
+}
+
+/**
+ * `-t` needs a terminal here: the runtime joins the container's pseudo-terminal to it. With `-i`
+ * that is stdin (docker: "the input device is not a TTY"); without, any of the three streams.
+ */
+function checkTerminal(options: RunCommandOptions): void {
+  if (!options.tty) return;
+  if (options.interactive && !process.stdin.isTTY)
+    throw new InvalidInputError('the input device is not a TTY', {
+      hint: 'drop -t to pass piped input: echo x | strata run -i IMAGE cat',
+    });
+  if (!process.stdin.isTTY && !process.stdout.isTTY && !process.stderr.isTTY)
+    throw new InvalidInputError('-t needs a terminal, and none of stdin, stdout and stderr is one', {
+      hint: 'drop -t when the output goes to a file or a pipe',
+    });
+}
+
+/**
+ * docker run's `--pull`: `missing` pulls an image the store lacks (saying so, as docker does),
+ * `always` pulls it anyway, `never` leaves a missing image an error that says how to get it. An
+ * image ID or digest is never pulled: there is no registry name to pull it from.
+ */
+async function pullIfNeeded(
+  store: Store,
+  image: string,
+  policy: (typeof PULL_POLICIES)[number],
+  signal: AbortSignal,
+): Promise<void> {
+  const present = (await findStoredImage(store, image)) !== undefined;
+  if (present && policy !== 'always') return;
+  const pullable = isReference(image) && !/^(?:sha256:)?[a-f0-9]{64}$/.test(image);
+  if (!pullable || policy === 'never') {
+    if (present) return;
+    throw new NotFoundError(`image ${image} not found in the store`, {
+      hint: pullable
+        ? `strata pull ${image} first, or run without --pull never`
+        : 'strata images lists what the store holds',
+    });
+  }
+  const name = parseReference(image).familiar();
+  if (!present) process.stderr.write(`Unable to find image '${name}' locally\n`);
+  const { pull } = await import('../api/pull.ts');
+  const renderer = createRenderer('auto', { stream: process.stderr });
+  try {
+    await pull(store, image, { events: renderer, signal });
+  } finally {
+    renderer.close();
+  }
 }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { parseDockerfile } from '../dockerfile/index.ts';
+import { invalidDefaultBases } from '../analyze/index.ts';
+import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
 import { formatPlatform, parsePlatform } from '../oci/index.ts';
 import { type BuildGraph, planBuild, type Stage } from '../plan/index.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { InvalidInputError, StrataError } from '../util/index.ts';
 import { collect } from './cli-context.ts';
 import { formatTable } from './format.ts';
 import { printWarnings, readDockerfile } from './parse.ts';
@@ -32,11 +33,17 @@ export function registerStagesCommand(program: Command): void {
       ) => {
         const { text, file } = await readDockerfile(path);
         const dockerfile = parseDockerfile(text, { file });
-        const graph = planBuild(dockerfile, {
-          buildArgs: parseBuildArgs(options.buildArg),
-          ...(options.target === undefined ? {} : { target: options.target }),
-          ...(options.platform === undefined ? {} : { platform: parsePlatform(options.platform) }),
-        });
+        const buildArgs = parseBuildArgs(options.buildArg);
+        let graph: BuildGraph;
+        try {
+          graph = planBuild(dockerfile, {
+            buildArgs,
+            ...(options.target === undefined ? {} : { target: options.target }),
+            ...(options.platform === undefined ? {} : { platform: parsePlatform(options.platform) }),
+          });
+        } catch (error) {
+          throw withBuildArgHint(error, dockerfile, buildArgs);
+        }
         printWarnings(graph.warnings);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
@@ -45,6 +52,27 @@ export function registerStagesCommand(program: Command): void {
         process.stdout.write(formatStages(graph));
       },
     );
+}
+
+/**
+ * A FROM that fails because a global ARG it uses has no value (BuildKit's InvalidDefaultArgInFrom)
+ * says which `--build-arg` to pass.
+ */
+function withBuildArgHint(
+  error: unknown,
+  dockerfile: Dockerfile,
+  buildArgs: ReadonlyMap<string, string>,
+): unknown {
+  if (!(error instanceof StrataError) || error.location === undefined) return error;
+  const base = invalidDefaultBases(dockerfile, { targetStage: '' }).find(
+    (b) => b.from.range.line === error.location?.line,
+  );
+  const missing = base?.unset.filter((name) => !buildArgs.has(name)) ?? [];
+  if (missing.length === 0) return error;
+  return new InvalidInputError(`FROM ${base!.from.image} needs a build argument`, {
+    cause: error,
+    hint: `pass ${missing.map((n) => `--build-arg ${n}=…`).join(' ')}: the Dockerfile gives ${missing.map((n) => `ARG ${n}`).join(', ')} no default`,
+  });
 }
 
 /** `KEY=value` pairs; `KEY` alone reads the variable from the environment (skipped when unset). */

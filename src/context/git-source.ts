@@ -38,8 +38,17 @@ const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
  * the commit (or of the annotated tag's object).
  */
 export async function resolveGitRef(ref: GitRef, signal?: AbortSignal): Promise<ResolvedGitRef> {
+  validateRef(ref.ref);
   const checksum = ref.checksum?.toLowerCase();
-  if (ref.fetchByCommit && checksum !== undefined) return { commit: checksum, ref: ref.ref || checksum };
+  if (ref.fetchByCommit && !COMMIT.test(ref.ref)) {
+    if (checksum === undefined || !COMMIT.test(checksum))
+      throw new GitSourceError(
+        `fetch-by-commit requires a full commit SHA checksum, got ${JSON.stringify(ref.checksum ?? '')}`,
+      );
+    // BuildKit's canonical form: an unqualified name is a branch (a tag must say refs/tags/).
+    const name = ref.ref === '' ? checksum : ref.ref.startsWith('refs/') ? ref.ref : `refs/heads/${ref.ref}`;
+    return { commit: checksum, ref: name };
+  }
   if (COMMIT.test(ref.ref)) {
     if (checksum !== undefined && !ref.ref.startsWith(checksum))
       throw new GitSourceError(`expected checksum to match ${checksum}, got ${ref.ref}`);
@@ -77,6 +86,9 @@ export async function resolveGitRef(ref: GitRef, signal?: AbortSignal): Promise<
     throw new GitSourceError(`repository ${redact(ref.remote)} does not contain ref ${name}`, {
       hint: 'check the branch, tag or commit after # in the source',
     });
+  // What the remote listed is given to git as a commit: only a hash will do (BuildKit: IsCommitSHA).
+  for (const hash of peeled === undefined ? [sha] : [sha, peeled])
+    if (!COMMIT.test(hash)) throw new GitSourceError(`invalid commit sha ${JSON.stringify(hash)}`);
   if (checksum !== undefined && !sha.startsWith(checksum) && !(peeled ?? '').startsWith(checksum)) {
     throw new GitSourceError(
       `expected checksum to match ${checksum}, got ${sha}${peeled === undefined ? '' : ` or ${peeled}`}`,
@@ -100,6 +112,10 @@ export async function checkoutGitRef(
   options: { readonly resolved: ResolvedGitRef; readonly keepGitDir: boolean; readonly signal?: AbortSignal },
 ): Promise<GitCheckout> {
   const { resolved, signal } = options;
+  validateRef(ref.ref);
+  validateRef(resolved.ref);
+  if (!COMMIT.test(resolved.commit))
+    throw new GitSourceError(`invalid commit sha ${JSON.stringify(resolved.commit)}`);
   const work = mkdtempSync(join(tmpdir(), 'strata-git-'));
   const dispose = () => rmSync(work, { recursive: true, force: true });
   try {
@@ -110,22 +126,34 @@ export async function checkoutGitRef(
       remote: ref.remote,
       ...(signal ? { signal } : {}),
     });
-    await run(['remote', 'add', 'origin', ref.remote]);
-    const wanted = COMMIT.test(resolved.ref) ? resolved.commit : resolved.ref;
-    let fetched = await tryFetch(run, ['fetch', '-q', '--depth=1', '--no-tags', 'origin', wanted]);
-    if (fetched && (await revParse(run, 'FETCH_HEAD')) !== resolved.commit) {
-      // The ref moved since it was resolved, or names an annotated tag: fetch the commit itself.
-      fetched = await tryFetch(run, ['fetch', '-q', '--depth=1', '--no-tags', 'origin', resolved.commit]);
+    // `--` before each argument that comes from the source, so that none is read as an option.
+    await run(['remote', 'add', '--', 'origin', ref.remote]);
+    const keepGit = options.keepGitDir && ref.subdir === '';
+    // A kept .git has the branch or tag as a ref of its own (BuildKit fetches `<ref>:<ref>`), so
+    // that `git describe` and the like work in the image; an annotated tag comes with its object.
+    const named = resolved.ref.startsWith('refs/') ? resolved.ref : undefined;
+    const byCommit = ref.fetchByCommit || named === undefined;
+    const wanted = byCommit ? resolved.commit : keepGit ? `+${named}:${named}` : named!;
+    const fetch = (spec: string) =>
+      tryFetch(run, ['fetch', '-q', '-u', '--depth=1', '--no-tags', '--', 'origin', spec]);
+    let fetched = await fetch(wanted);
+    if (fetched && !byCommit && (await revParse(run, 'FETCH_HEAD')) !== resolved.commit) {
+      // The ref moved since it was resolved: fetch the commit itself.
+      fetched = await fetch(resolved.commit);
     }
     if (!fetched) {
       // A server that does not serve unadvertised commits: fetch everything and look for it.
-      await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+      await run(['fetch', '-q', '--tags', '--', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
     }
-    await run(['-c', 'advice.detachedHead=false', 'checkout', '-q', resolved.commit]);
+    await run(['-c', 'advice.detachedHead=false', 'checkout', '-q', resolved.commit, '--']);
     if (ref.submodules !== false)
       await run(['submodule', 'update', '-q', '--init', '--recursive', '--depth=1']);
-    const commitTime = Number((await run(['log', '-1', '--format=%ct', resolved.commit])).trim());
-    const keepGit = options.keepGitDir && ref.subdir === '';
+    const commitTime = Number((await run(['log', '-1', '--format=%ct', resolved.commit, '--'])).trim());
+    if (keepGit && named !== undefined && (await tryRevParse(run, named)) !== resolved.commit) {
+      // Fetched by commit (fetch-by-commit, a moved ref, a server that wants everything): the
+      // ref the source named still points at the commit checked out.
+      await run(['update-ref', '--no-deref', named, resolved.commit]);
+    }
     if (keepGit) {
       await run(['remote', 'set-url', 'origin', redact(ref.remote)]);
       await run(['reflog', 'expire', '--all', '--expire=now']);
@@ -136,7 +164,7 @@ export async function checkoutGitRef(
       removeGitEntries(repo);
     }
     const dir = ref.subdir === '' ? repo : subdirectory(repo, ref.subdir, ref.remote);
-    normalizeTree(repo, { mtime: ref.mtime === 'commit' ? commitTime : undefined, skip: '.git' });
+    normalizeTree(repo, { mtime: ref.mtime === 'commit' ? commitTime : undefined, gitDir: '.git' });
     return { dir, commit: resolved.commit, dispose };
   } catch (error) {
     dispose();
@@ -173,7 +201,26 @@ async function tryFetch(
 }
 
 async function revParse(run: (args: readonly string[]) => Promise<string>, name: string): Promise<string> {
-  return (await run(['rev-parse', `${name}^{commit}`])).trim();
+  return (await run(['rev-parse', '--verify', '--end-of-options', `${name}^{commit}`])).trim();
+}
+
+/** The commit `name` points to in the checkout, or undefined when it names nothing. */
+async function tryRevParse(
+  run: (args: readonly string[]) => Promise<string>,
+  name: string,
+): Promise<string | undefined> {
+  try {
+    return await revParse(run, name);
+  } catch (error) {
+    // No such ref (yet): the caller creates it.
+    if (error instanceof GitSourceError) return undefined;
+    throw error;
+  }
+}
+
+/** BuildKit's validateGitRef: a ref is given to git as an argument, where `-…` is an option. */
+function validateRef(name: string): void {
+  if (name.startsWith('-')) throw new GitSourceError(`invalid git ref ${JSON.stringify(name)}`);
 }
 
 /** Removes every `.git` file or directory under `dir`, without following symlinks. */
@@ -201,13 +248,17 @@ function subdirectory(root: string, subdir: string, remote: string): string {
 
 /**
  * Modes as a checkout under umask 022 makes them, whatever strata's umask; every time set to
- * `mtime` when given. A kept `.git` directory (`skip`, at the top) keeps git's own modes and times.
+ * `mtime` when given. A kept `.git` directory (`gitDir`, at the top) keeps git's own modes but
+ * gets the time too, as BuildKit's resetSnapshotMtimes walks the whole checkout.
  */
-function normalizeTree(dir: string, options: { mtime: number | undefined; skip?: string }): void {
+function normalizeTree(dir: string, options: { mtime: number | undefined; gitDir?: string }): void {
   const { mtime } = options;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === options.skip) continue;
     const path = join(dir, entry.name);
+    if (entry.name === options.gitDir) {
+      if (mtime !== undefined) setTimes(path, mtime);
+      continue;
+    }
     if (entry.isDirectory()) {
       normalizeTree(path, { mtime });
       chmodSync(path, 0o755);
@@ -217,6 +268,12 @@ function normalizeTree(dir: string, options: { mtime: number | undefined; skip?:
     if (mtime !== undefined) lutimesSync(path, mtime, mtime);
   }
   if (mtime !== undefined) lutimesSync(dir, mtime, mtime);
+}
+
+/** Sets the times of `path` and, for a directory, of everything under it; no symlink followed. */
+function setTimes(path: string, mtime: number): void {
+  if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) setTimes(join(path, name), mtime);
+  lutimesSync(path, mtime, mtime);
 }
 
 /** A URL with its password (or token) taken out, for messages and the kept `.git/config`. */
@@ -233,16 +290,61 @@ function subcommand(args: readonly string[]): string {
   return 'git';
 }
 
-/** Runs git with no prompts and no system config; fails with its stderr. */
-function git(args: readonly string[], options: { remote: string; signal?: AbortSignal }): Promise<string> {
+const PASSED_ENV = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
+  'SSH_AUTH_SOCK',
+];
+
+/**
+ * The environment git runs in, built from nothing as BuildKit's GitCLI builds it: none of the
+ * host's git configuration (system, global, `HOME`'s, `GIT_CONFIG_*`) and no `GIT_DIR` and the
+ * like, which would let a repository's submodules reach local files or redirect the commands;
+ * no prompts (`GIT_TERMINAL_PROMPT=0`, ssh in batch mode), so a source that wants a password
+ * fails instead of hanging. The proxy variables and the SSH agent pass through.
+ */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    GIT_TERMINAL_PROMPT: '0',
+    // Unlike BuildKit (`ssh -F /dev/null -o StrictHostKeyChecking=no`), strata runs as the user:
+    // their ssh config and known hosts apply, as for `git clone`; only prompts are turned off.
+    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+    LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    HOME: '/dev/null',
+  };
+  for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
+/**
+ * Options before every command: no `file` transport at all (BuildKit allows it for the top-level
+ * remote only, `user`; a strata source is never a local path, so `never` loses nothing and a
+ * submodule can never read the machine's repositories), and no `ext` (arbitrary commands).
+ */
+const PROTOCOLS = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never'];
+
+/** Runs git in its own environment (`gitEnv`); fails with its stderr. */
+function git(
+  args: readonly string[],
+  options: { remote: string; signal?: AbortSignal | undefined },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(new AbortedError('git stopped: the build was interrupted'));
       return;
     }
-    const child = spawn('git', args, {
+    const child = spawn('git', [...PROTOCOLS, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+      env: gitEnv(),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const out: Buffer[] = [];

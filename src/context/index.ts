@@ -16,4 +16,5 @@ export * from './git-source.ts';
 export { BadPatternError, goMatch, hasWildcards } from './go-match.ts';
 export * from './open-build-context.ts';
 export * from './pattern-matcher.ts';
+export * from './remote-context.ts';
 export * from './select-sources.ts';

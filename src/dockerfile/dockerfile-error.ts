@@ -4,12 +4,12 @@ import type { SourceRange } from './source-range.ts';
 /** Options of a {@link DockerfileError}. */
 export interface DockerfileErrorOptions {
   /** The Dockerfile's name as the user knows it (`Dockerfile`, `build/Dockerfile.prod`). */
-  readonly file?: string;
+  readonly file?: string | undefined;
   /** Where the problem is; without it the error is about the file as a whole. */
-  readonly range?: SourceRange;
+  readonly range?: SourceRange | undefined;
   /** The instruction keyword (`COPY`), when the problem sits inside one. */
-  readonly instruction?: string;
-  readonly hint?: string;
+  readonly instruction?: string | undefined;
+  readonly hint?: string | undefined;
   readonly cause?: unknown;
 }
 

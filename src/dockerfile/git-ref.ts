@@ -28,8 +28,9 @@ export interface GitRef {
 
 const SUPPORTED = new Set(['http', 'https', 'ssh', 'git']);
 const PROTOCOL = /^[a-zA-Z0-9]+:\/\//;
-// sshutil's gitSSHRegex: user@host:path[?query][#fragment]
-const SCP_STYLE = /^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$/;
+// sshutil's gitSSHRegex: user@host:path[?query][#fragment]; stricter in that neither the user
+// nor the host may start with `-`, which ssh would read as an option.
+const SCP_STYLE = /^([a-zA-Z0-9_][a-zA-Z0-9-_]*)@([a-zA-Z0-9.][a-zA-Z0-9-.]*):(.*?)(?:\?(.*?))?(?:#(.*))?$/;
 
 /**
  * Reads an ADD source as a Git reference with BuildKit's rules, or undefined when it is none: a
@@ -82,7 +83,13 @@ export function parseGitRef(source: string): GitRef | undefined {
     ref = colon === -1 ? fragment : fragment.slice(0, colon);
     subdir = cleanSubdir(colon === -1 ? '' : fragment.slice(colon + 1));
   }
-  return { remote, scheme, ...readQuery(source, query, { ref, subdir }) };
+  const fields = readQuery(source, query, { ref, subdir });
+  // BuildKit's validateGitRef: the ref reaches git's command line, where `-…` is an option.
+  if (fields.ref.startsWith('-'))
+    throw new DockerfileError(
+      `invalid git source ${JSON.stringify(source)}: invalid git ref ${JSON.stringify(fields.ref)}`,
+    );
+  return { remote, scheme, ...fields };
 }
 
 /** Whether an ADD source is a Git repository (BuildKit's isGitSource). */

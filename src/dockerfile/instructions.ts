@@ -54,7 +54,7 @@ export interface KeyValue {
 /** `NAME` or `NAME=default` in ARG. */
 export interface ArgDeclaration {
   readonly key: string;
-  readonly defaultValue?: string;
+  readonly defaultValue?: string | undefined;
 }
 
 /** The kinds of `RUN --mount`. */
@@ -70,19 +70,19 @@ export type CacheSharing = 'shared' | 'private' | 'locked';
  */
 export interface RunMount {
   readonly type: MountType;
-  readonly from?: string;
-  readonly source?: string;
-  readonly target?: string;
-  readonly readOnly?: boolean;
+  readonly from?: string | undefined;
+  readonly source?: string | undefined;
+  readonly target?: string | undefined;
+  readonly readOnly?: boolean | undefined;
   /** tmpfs size, in bytes. */
-  readonly size?: number;
-  readonly id?: string;
-  readonly sharing?: CacheSharing;
-  readonly required?: boolean;
-  readonly env?: string;
-  readonly mode?: number;
-  readonly uid?: number;
-  readonly gid?: number;
+  readonly size?: number | undefined;
+  readonly id?: string | undefined;
+  readonly sharing?: CacheSharing | undefined;
+  readonly required?: boolean | undefined;
+  readonly env?: string | undefined;
+  readonly mode?: number | undefined;
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
   /** The flag value as written, for messages and history. */
   readonly text: string;
 }
@@ -105,10 +105,10 @@ export interface FromInstruction extends InstructionBase {
   /** The base as written: an image reference, a stage name or `scratch`, possibly with `$ARGS`. */
   readonly image: string;
   /** The stage name, lower-cased (BuildKit compares stage names case-insensitively). */
-  readonly name?: string;
+  readonly name?: string | undefined;
   /** The stage name as written. */
-  readonly nameAsWritten?: string;
-  readonly platform?: string;
+  readonly nameAsWritten?: string | undefined;
+  readonly platform?: string | undefined;
 }
 
 /** `RUN [--mount=…]… [--network=…] [--security=…] [--device=…] command`. */
@@ -117,8 +117,8 @@ export interface RunInstruction extends InstructionBase {
   readonly command: CommandLine;
   readonly heredocs: readonly Heredoc[];
   readonly mounts: readonly RunMount[];
-  readonly network?: NetworkMode;
-  readonly security?: SecurityMode;
+  readonly network?: NetworkMode | undefined;
+  readonly security?: SecurityMode | undefined;
   /** `--device=name[,required]` (CDI devices). */
   readonly devices: readonly RunDevice[];
 }
@@ -152,8 +152,8 @@ export interface CopyLike extends InstructionBase {
   readonly dest: string;
   /** JSON form (`COPY ["a b", "/dst/"]`) or whitespace-separated words. */
   readonly form: 'exec' | 'shell';
-  readonly chown?: string;
-  readonly chmod?: string;
+  readonly chown?: string | undefined;
+  readonly chmod?: string | undefined;
   readonly link: boolean;
   readonly exclude: readonly string[];
 }
@@ -161,16 +161,16 @@ export interface CopyLike extends InstructionBase {
 /** `COPY [--from] [--chown] [--chmod] [--link] [--parents] [--exclude]… src… dest`. */
 export interface CopyInstruction extends CopyLike {
   readonly kind: 'copy';
-  readonly from?: string;
+  readonly from?: string | undefined;
   readonly parents: boolean;
 }
 
 /** `ADD [--chown] [--chmod] [--link] [--checksum] [--keep-git-dir] [--unpack] [--exclude]… src… dest`. */
 export interface AddInstruction extends CopyLike {
   readonly kind: 'add';
-  readonly checksum?: string;
-  readonly keepGitDir?: boolean;
-  readonly unpack?: boolean;
+  readonly checksum?: string | undefined;
+  readonly keepGitDir?: boolean | undefined;
+  readonly unpack?: boolean | undefined;
 }
 
 /** `ENV k=v …` or the legacy `ENV k v`. */
@@ -323,7 +323,7 @@ export interface DockerfileWarning {
   readonly rule: string;
   readonly message: string;
   readonly file: string;
-  readonly range?: SourceRange;
+  readonly range?: SourceRange | undefined;
 }
 
 /** A parsed Dockerfile. */

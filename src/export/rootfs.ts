@@ -5,13 +5,14 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { applyLayer, openDecompressed, packDirectory } from '../archive/index.ts';
 import type { Image } from '../oci/index.ts';
+import { makeDirectories } from '../util/index.ts';
 
 /**
  * `--output type=local,dest=DIR`: the image's root filesystem, written into `dest` by applying
  * every layer in order (whiteouts applied, ownership, modes and xattrs kept).
  */
 export async function exportRootfsDirectory(image: Image, dest: string, signal?: AbortSignal): Promise<void> {
-  await mkdir(dest, { recursive: true });
+  await makeDirectories(dest); // a user's path: not mkdir -p, which hangs under /proc
   for (const layer of image.layers) {
     const blob = await layer.open(signal);
     await applyLayer(openDecompressed(blob), dest, { whiteouts: 'apply', ...(signal ? { signal } : {}) });

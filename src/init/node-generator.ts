@@ -87,6 +87,17 @@ async function generateNode(dir: string): Promise<GeneratedProject> {
   const outDirs = build ? ['dist'] : [];
   if (build) assumed.push('the build writes to dist/ (the final stage copies it)');
 
+  // Each file reaches the final image once: with a build, package.json, the production
+  // node_modules and the build output; without one, /app as it is (package.json and node_modules
+  // included) — copying node_modules first and then /app again would ship it twice (strata lint:
+  // copy-overwrites-copy).
+  const finalCopies = build
+    ? [
+        'COPY --from=build /app/package.json ./',
+        'COPY --from=build /app/node_modules ./node_modules',
+        ...outDirs.map((d) => `COPY --from=build /app/${d} ./${d}`),
+      ].join('\n')
+    : 'COPY --from=build /app ./';
   const copyLock = lockfile ? `COPY package.json ${lockfile} ./` : 'COPY package.json ./';
   const dockerfile = `# syntax=docker/dockerfile:1
 # Multi-stage build for a Node.js service (written by \`strata init node\`).
@@ -107,9 +118,7 @@ RUN ${build ? 'npm run build && ' : ''}${prune}
 FROM node:\${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
-${build ? outDirs.map((d) => `COPY --from=build /app/${d} ./${d}`).join('\n') : 'COPY --from=build /app ./'}
+${finalCopies}
 USER node
 EXPOSE ${port.port}
 CMD ${JSON.stringify(cmd)}

@@ -7,6 +7,7 @@ export * from './canonical-json.ts';
 export * from './digest.ts';
 export * from './image.ts';
 export * from './image-defaults.ts';
+export * from './manifest-format.ts';
 export * from './media-types.ts';
 export * from './parse.ts';
 export * from './platform.ts';

@@ -74,7 +74,7 @@ export interface Stage {
   /** Position in the Dockerfile, 0-based (what `COPY --from=0` means). */
   readonly index: number;
   /** The `AS` name, lower-cased. */
-  readonly name?: string;
+  readonly name?: string | undefined;
   /** The name BuildKit shows: the stage name, or `stage-<index>`. */
   readonly displayName: string;
   readonly base: StageBase;
@@ -126,7 +126,7 @@ export interface StepBase {
    * The SHELL an earlier SHELL instruction of this stage (or a base stage) set; undefined when
    * none did, so the base image's shell applies (`/bin/sh -c` when the image sets none).
    */
-  readonly activeShell?: readonly string[];
+  readonly activeShell?: readonly string[] | undefined;
 }
 
 /** RUN: a command in a container. */
@@ -149,16 +149,16 @@ export interface PlannedMount {
   readonly source: string;
   readonly target: string;
   readonly readOnly: boolean;
-  readonly sizeBytes?: number;
+  readonly sizeBytes?: number | undefined;
   /** Cache mounts: the id (defaults to the cleaned target, as in BuildKit). */
-  readonly id?: string;
-  readonly sharing?: CacheSharing;
+  readonly id?: string | undefined;
+  readonly sharing?: CacheSharing | undefined;
   readonly required: boolean;
   /** Secret mounts: the environment variable to expose the secret in. */
-  readonly env?: string;
-  readonly mode?: number;
-  readonly uid?: number;
-  readonly gid?: number;
+  readonly env?: string | undefined;
+  readonly mode?: number | undefined;
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
 }
 
 /** A heredoc source of COPY/ADD, its content expanded when the delimiter was unquoted. */
@@ -174,8 +174,8 @@ export interface CopyStep extends StepBase {
   readonly sources: readonly string[];
   readonly inline: readonly PlannedInlineSource[];
   readonly dest: string;
-  readonly chown?: string;
-  readonly chmod?: string;
+  readonly chown?: string | undefined;
+  readonly chmod?: string | undefined;
   readonly link: boolean;
   readonly parents: boolean;
   readonly exclude: readonly string[];
@@ -187,12 +187,12 @@ export interface AddStep extends StepBase {
   readonly sources: readonly string[];
   readonly inline: readonly PlannedInlineSource[];
   readonly dest: string;
-  readonly chown?: string;
-  readonly chmod?: string;
+  readonly chown?: string | undefined;
+  readonly chmod?: string | undefined;
   readonly link: boolean;
-  readonly checksum?: string;
-  readonly keepGitDir?: boolean;
-  readonly unpack?: boolean;
+  readonly checksum?: string | undefined;
+  readonly keepGitDir?: boolean | undefined;
+  readonly unpack?: boolean | undefined;
   readonly exclude: readonly string[];
 }
 

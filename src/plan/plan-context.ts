@@ -7,8 +7,8 @@ import {
 
 /** What {@link PlanContext.fail} adds to an error besides its message and range. */
 export interface PlanFailure {
-  readonly hint?: string;
-  readonly instruction?: string;
+  readonly hint?: string | undefined;
+  readonly instruction?: string | undefined;
   readonly cause?: unknown;
 }
 

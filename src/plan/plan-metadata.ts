@@ -40,10 +40,13 @@ export function planUser(c: StepPlanContext, instruction: UserInstruction): Step
   return { kind: 'user', user: c.expand(instruction.user) };
 }
 
-/** VOLUME: each path expanded; none may be empty. */
+/**
+ * VOLUME: each path expanded; none may be empty — unless a base image of unknown Env may set its
+ * variables (`VOLUME $PGDATA` on postgres): the build checks it with the image's Env.
+ */
 export function planVolume(c: StepPlanContext, instruction: VolumeInstruction): StepPart<'volume'> {
   const volumes = instruction.volumes.map((v) => c.expand(v));
-  if (volumes.some((v) => v === ''))
+  if (volumes.some((v, i) => v === '' && !c.usesBaseEnv(instruction.volumes[i]!)))
     throw c.plan.fail('VOLUME specified can not be an empty string', instruction.range, {
       instruction: 'VOLUME',
     });
@@ -56,7 +59,7 @@ export function planStopSignal(
   instruction: StopSignalInstruction,
 ): StepPart<'stopsignal'> {
   const signal = c.expand(instruction.signal);
-  if (!isValidStopSignal(signal)) {
+  if (!isValidStopSignal(signal) && !c.usesBaseEnv(instruction.signal)) {
     throw c.plan.fail(`invalid signal: ${signal}`, instruction.range, {
       instruction: 'STOPSIGNAL',
       hint: 'use a signal name such as SIGTERM or a number such as 15',
@@ -68,9 +71,12 @@ export function planStopSignal(
 /** EXPOSE: each word expanded and split into words, then parsed into ports (ranges included). */
 export function planExpose(c: StepPlanContext, instruction: ExposeInstruction): StepPart<'expose'> {
   const { plan, scope } = c;
-  const words = instruction.ports.flatMap((p) =>
-    plan.placed(instruction, () => plan.lexer.expand(p, { get: (n) => scope.env.get(n)?.value }).words),
-  );
+  // A port made of a variable the base image may set waits for the build's plan with its Env.
+  const words = instruction.ports
+    .filter((p) => !c.usesBaseEnv(p))
+    .flatMap((p) =>
+      plan.placed(instruction, () => plan.lexer.expand(p, { get: (n) => scope.env.get(n)?.value }).words),
+    );
   const ports = plan.placed(instruction, () =>
     parseExposedPorts(words, (rule, message) => plan.warn(rule, message, instruction.range)),
   );

@@ -94,6 +94,8 @@ export function planSteps(
       else for (const name of result.unmatched) undefinedVars.add(name);
       return result.result;
     };
+    const usesBaseEnv = (word: string): boolean =>
+      scope.imageEnvUnknown && plan.lexer.expand(word, envGetter).unmatched.size > 0;
     const planner = PLANNERS[instruction.kind] as (c: StepPlanContext, instruction: Instruction) => StepPart;
     // Built as the kind's own fields, then completed with what every step carries (cheaper
     // than spreading a shared base into every literal).
@@ -105,6 +107,7 @@ export function planSteps(
       scope,
       instruction,
       expand,
+      usesBaseEnv,
       ...(isIgnored ? { isIgnored } : {}),
     };
     const step = planner(context, instruction) as StepPart & {

@@ -25,4 +25,10 @@ export interface StepPlanContext {
   readonly expand: (word: string, lex?: ShellLexer) => string;
   /** Whether `.dockerignore` excludes a context path (CopyIgnoredFile); absent: no check. */
   readonly isIgnored?: (path: string) => boolean;
+  /**
+   * True when the word uses a variable the Dockerfile leaves unset while the base image's Env is
+   * not known (`strata stages`, `lint`): the image may set it, so a check of the expanded value
+   * must wait for the build, which plans again with the image's Env.
+   */
+  readonly usesBaseEnv: (word: string) => boolean;
 }

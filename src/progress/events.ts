@@ -1,10 +1,20 @@
-import type { Digest } from '../oci/index.ts';
+import { type Digest, formatPlatform, type Platform } from '../oci/index.ts';
+import { formatErrorChain } from '../util/index.ts';
 
 /**
  * Identifies one step of a build (a BuildKit "vertex"): stable for the whole run, unique among
  * the run's steps. The solver uses e.g. `stage-1/step-3`; a pull uses `pull docker.io/library/alpine:3`.
  */
 export type StepId = string;
+
+/**
+ * The step of a build's `FROM <image>`: one per image and platform, shared by every stage that
+ * starts from it (BuildKit's LLB has one source vertex for them). The solver starts and ends it;
+ * the base image's metadata lookup and layer downloads report under it.
+ */
+export function baseImageStepId(reference: string, platform: Platform): StepId {
+  return `from ${reference} ${formatPlatform(platform)}`;
+}
 
 /** Fields every event carries. `at` is milliseconds since the epoch (`Date.now()`). */
 interface EventBase {
@@ -150,4 +160,34 @@ export function teeSink(...sinks: readonly ProgressSink[]): ProgressSink {
       for (const sink of sinks) sink.emit(event);
     },
   };
+}
+
+/**
+ * Runs `work` as one step of its own (BuildKit's `exporting to oci image format`, `sending
+ * tarball`): started before, finished or failed after; the transfers and messages `work` emits
+ * without a step become that step's, so renderers show them as the step's progress, not as a
+ * `docker pull`.
+ */
+export async function withinStep<T>(
+  sink: ProgressSink,
+  step: { readonly id: StepId; readonly name: string },
+  work: (sink: ProgressSink) => Promise<T>,
+): Promise<T> {
+  sink.emit({ type: 'step-started', step: step.id, name: step.name, at: Date.now() });
+  const inner: ProgressSink = {
+    emit: (event) =>
+      sink.emit(
+        (event.type === 'transfer' || event.type === 'message') && event.step === undefined
+          ? { ...event, step: step.id }
+          : event,
+      ),
+  };
+  try {
+    const result = await work(inner);
+    sink.emit({ type: 'step-finished', step: step.id, at: Date.now() });
+    return result;
+  } catch (error) {
+    sink.emit({ type: 'step-failed', step: step.id, error: formatErrorChain(error), at: Date.now() });
+    throw error;
+  }
 }

@@ -28,7 +28,11 @@ export function shortId(digest: string): string {
 
 /** `[stage 2/5] RUN x`, `[2/5] RUN x` or `RUN x`, as BuildKit labels a step. */
 export function stepLabel(step: { name: string; stage?: string; index?: number; total?: number }): string {
-  const position = step.index !== undefined && step.total !== undefined ? `${step.index}/${step.total}` : '';
+  // BuildKit pads the index to the width of the total (`[ 2/13]`), so labels line up.
+  const position =
+    step.index !== undefined && step.total !== undefined
+      ? `${String(step.index).padStart(String(step.total).length)}/${step.total}`
+      : '';
   const prefix = [step.stage, position].filter(Boolean).join(' ');
   return prefix ? `[${prefix}] ${step.name}` : step.name;
 }

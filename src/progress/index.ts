@@ -9,5 +9,6 @@ export * from './events.ts';
 export * from './format.ts';
 export * from './json-renderer.ts';
 export * from './plain-renderer.ts';
+export * from './rawjson-renderer.ts';
 export * from './renderer.ts';
 export * from './tty-renderer.ts';

@@ -33,6 +33,8 @@ export class PlainRenderer implements ProgressRenderer {
   readonly #options: RendererOptions;
   readonly #steps = new Map<StepId, PlainStep>();
   readonly #lastStatus = new Map<string, { status: string; at: number }>();
+  /** Events of a step not started yet (a base image's download begins before its FROM step). */
+  readonly #pending = new Map<StepId, BuildEvent[]>();
   #next = 1;
 
   constructor(options: RendererOptions) {
@@ -53,10 +55,23 @@ export class PlainRenderer implements ProgressRenderer {
   }
 
   emit(event: BuildEvent): void {
+    // A step's details wait until its `#N <name>` line is out, so the name comes first, as in BuildKit.
+    const owner = event.type === 'step-log' || event.type === 'cache-key' ? event.step : undefined;
+    const attached = event.type === 'transfer' || event.type === 'message' ? event.step : owner;
+    if (attached !== undefined && !this.#steps.has(attached)) {
+      const queue = this.#pending.get(attached) ?? [];
+      queue.push(event);
+      this.#pending.set(attached, queue);
+      return;
+    }
     switch (event.type) {
       case 'step-started': {
+        if (this.#steps.has(event.step)) return;
         const step = this.#step(event.step, event.at);
         this.#write(`#${step.number} ${stepLabel(event)}`);
+        const queued = this.#pending.get(event.step) ?? [];
+        this.#pending.delete(event.step);
+        for (const e of queued) this.emit(e);
         return;
       }
       case 'step-log': {
@@ -144,6 +159,11 @@ export class PlainRenderer implements ProgressRenderer {
   }
 
   close(): void {
+    for (const [id, queued] of this.#pending) {
+      this.#pending.delete(id);
+      this.#step(id, queued[0]?.at ?? 0);
+      for (const e of queued) this.emit(e);
+    }
     for (const [id] of this.#steps) this.#flush(id, this.#options.now?.() ?? Date.now());
   }
 }

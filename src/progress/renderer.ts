@@ -13,11 +13,23 @@ export interface RendererStream {
   readonly rows?: number;
 }
 
-/** `--progress` values: `auto` picks `tty` on a terminal (and not under `CI`), else `plain`. */
-export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet';
+/**
+ * `--progress` values: `auto` picks `tty` on a terminal (and not under `CI`), else `plain`;
+ * `rawjson` is BuildKit's solve status as JSON lines, `json` strata's own events; `quiet` and
+ * `none` print no progress (for `build`, `quiet` also prints the image ID, as in buildx).
+ */
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'json' | 'quiet' | 'none';
 
 /** The progress modes, for flag validation and help text. */
-export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'json', 'quiet'];
+export const PROGRESS_MODES: readonly ProgressMode[] = [
+  'auto',
+  'tty',
+  'plain',
+  'rawjson',
+  'json',
+  'quiet',
+  'none',
+];
 
 /** Options shared by the renderers. */
 export interface RendererOptions {

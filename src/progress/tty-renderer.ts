@@ -3,12 +3,24 @@ import type { BuildEvent, StepId, TransferEvent } from './events.ts';
 import { cacheKeyLine, formatProgressBytes, formatSeconds, shortId, stepLabel } from './format.ts';
 import type { ProgressRenderer, RendererOptions } from './renderer.ts';
 
+interface TtyLog {
+  readonly at: number;
+  readonly text: string;
+}
+
 interface TtyStep {
   readonly id: StepId;
   readonly label: string;
   readonly startedAt: number;
-  logs: string[];
+  state: 'running' | 'done' | 'cached' | 'error' | 'canceled';
+  endedAt?: number;
+  error?: string;
+  /** Every output line (up to {@link KEPT_LOG_LINES}): a failed step shows all of it at the end. */
+  logs: TtyLog[];
+  droppedLogs: number;
   partial: string;
+  /** Status lines (`writing image sha256:…`), shown under the step. */
+  notes: string[];
 }
 
 interface TtyTransfer {
@@ -18,6 +30,8 @@ interface TtyTransfer {
 
 /** Lines of a running step's output kept on screen (BuildKit shows a few). */
 const LOG_LINES = 6;
+/** Output lines a step keeps for the error display after a failure (the earliest are dropped). */
+const KEPT_LOG_LINES = 10_000;
 /** Redraws per second at most. */
 const FRAME_MS = 100;
 
@@ -26,9 +40,12 @@ const ESC = '\x1b[';
 const FINAL: ReadonlySet<TransferEvent['status']> = new Set(['done', 'exists', 'mounted']);
 
 /**
- * `--progress=tty`: a live view that redraws in place, like BuildKit's (running steps with timers,
- * their transfers and last output lines; a finished step is printed once, above the live view,
- * with its time or `CACHED`/`ERROR`) and like `docker pull` for transfers outside any step
+ * `--progress=tty`: BuildKit's live view, redrawn in place: a header with the time so far and the
+ * steps done (`[+] Building 6.8s (10/13)`), then every step with its time (`CACHED`, `ERROR`,
+ * `CANCELED`), a running step's transfers, status lines and last output lines. When the view is
+ * taller than the terminal, the oldest finished steps leave it; `close()` prints the whole list
+ * once more, then the full output of each failed step between dashed lines (as BuildKit does after
+ * an error). Transfers outside any step (`strata pull`) look like `docker pull`
  * (`0123456789ab: Downloading [=====>    ] 1.2MB/3.4MB`). Colours unless `NO_COLOR` is set.
  * Lines are cut to the terminal width so the redraw can count them.
  */
@@ -37,6 +54,7 @@ export class TtyRenderer implements ProgressRenderer {
   readonly #color: boolean;
   readonly #steps = new Map<StepId, TtyStep>();
   readonly #transfers = new Map<string, TtyTransfer>();
+  #firstAt: number | undefined;
   #liveLines = 0;
   #timer: NodeJS.Timeout | undefined;
   #dirty = false;
@@ -58,14 +76,19 @@ export class TtyRenderer implements ProgressRenderer {
 
   emit(event: BuildEvent): void {
     if (this.#closed) return;
+    this.#firstAt ??= event.at;
     switch (event.type) {
       case 'step-started':
+        if (this.#steps.has(event.step)) break;
         this.#steps.set(event.step, {
           id: event.step,
           label: stepLabel(event),
           startedAt: event.at,
+          state: 'running',
           logs: [],
+          droppedLogs: 0,
           partial: '',
+          notes: [],
         });
         break;
       case 'step-log': {
@@ -73,35 +96,22 @@ export class TtyRenderer implements ProgressRenderer {
         if (!step) break;
         const lines = (step.partial + event.text).split('\n');
         step.partial = lines.pop() ?? '';
-        step.logs.push(...lines.map((l) => l.replace(/\r$/, '')));
-        if (step.logs.length > LOG_LINES) step.logs.splice(0, step.logs.length - LOG_LINES);
+        step.logs.push(...lines.map((l) => ({ at: event.at, text: l.replace(/\r$/, '') })));
+        if (step.logs.length > KEPT_LOG_LINES) {
+          step.droppedLogs += step.logs.length - KEPT_LOG_LINES;
+          step.logs.splice(0, step.logs.length - KEPT_LOG_LINES);
+        }
         break;
       }
       case 'step-cached':
-        this.#finishStep(event.step, this.#paint('34', '=> CACHED '), '');
+        this.#end(event.step, 'cached', event.at);
         break;
-      case 'step-finished': {
-        const step = this.#steps.get(event.step);
-        this.#finishStep(
-          event.step,
-          this.#paint('34', '=> '),
-          step ? formatSeconds(event.at - step.startedAt) : '',
-        );
+      case 'step-finished':
+        this.#end(event.step, 'done', event.at);
         break;
-      }
-      case 'step-failed': {
-        if (event.canceled) {
-          this.#finishStep(event.step, this.#paint('33', '=> CANCELED '), '', []);
-          break;
-        }
-        const step = this.#steps.get(event.step);
-        const tail = step ? [...step.logs, ...(step.partial ? [step.partial] : [])] : [];
-        this.#finishStep(event.step, this.#paint('31', '=> ERROR '), '', [
-          ...tail.map((l) => this.#paint('31', ` > ${l}`)),
-          this.#paint('31', ` > ${event.error}`),
-        ]);
+      case 'step-failed':
+        this.#end(event.step, event.canceled ? 'canceled' : 'error', event.at, event.error);
         break;
-      }
       case 'transfer': {
         const key = `${event.step ?? ''} ${event.direction} ${event.digest}`;
         const existing = this.#transfers.get(key);
@@ -112,11 +122,13 @@ export class TtyRenderer implements ProgressRenderer {
       case 'cache-key':
         this.#permanent([cacheKeyLine(event)]);
         break;
-      case 'message':
-        this.#permanent([
-          event.level === 'warning' ? this.#paint('33', `WARNING: ${event.text}`) : event.text,
-        ]);
+      case 'message': {
+        const step = event.step === undefined ? undefined : this.#steps.get(event.step);
+        const text = event.level === 'warning' ? this.#paint('33', `WARNING: ${event.text}`) : event.text;
+        if (step) step.notes.push(text);
+        else this.#permanent([text]);
         break;
+      }
       default: {
         const unknown: never = event;
         throw new InternalError(`unknown event ${JSON.stringify(unknown)}`);
@@ -125,12 +137,16 @@ export class TtyRenderer implements ProgressRenderer {
     this.#schedule();
   }
 
-  #finishStep(id: StepId, prefix: string, time: string, extra: string[] = []): void {
+  #end(id: StepId, state: TtyStep['state'], at: number, error?: string): void {
     const step = this.#steps.get(id);
-    const label = step?.label ?? id;
-    this.#steps.delete(id);
-    for (const [key, t] of this.#transfers) if (t.event.step === id) this.#transfers.delete(key);
-    this.#permanent([`${prefix}${label}${time ? `  ${time}` : ''}`, ...extra]);
+    if (step?.state !== 'running') return;
+    step.state = state;
+    step.endedAt = at;
+    if (step.partial) {
+      step.logs.push({ at, text: step.partial });
+      step.partial = '';
+    }
+    if (error !== undefined) step.error = error;
   }
 
   /** Prints lines above the live view (they scroll away normally). */
@@ -184,20 +200,83 @@ export class TtyRenderer implements ProgressRenderer {
     return out;
   }
 
-  #frame(): string[] {
+  /** The steps part of the view: header, then each step with its details, as blocks. */
+  #stepBlocks(final: boolean): { header: string; blocks: { finished: boolean; lines: string[] }[] } {
     const now = this.#now();
-    const lines: string[] = [];
-    for (const step of this.#steps.values()) {
-      lines.push(`${this.#paint('34', '=> ')}${step.label}  ${formatSeconds(now - step.startedAt)}`);
+    const steps = [...this.#steps.values()];
+    const ended = steps.filter((s) => s.state !== 'running').length;
+    const elapsed = formatSeconds(
+      (final || ended < steps.length ? now : Math.max(...steps.map((s) => s.endedAt ?? now))) -
+        (this.#firstAt ?? now),
+    );
+    const header = this.#paint(
+      '34',
+      `[+] Building ${elapsed} (${ended}/${steps.length})${final && ended === steps.length ? ' FINISHED' : ''}`,
+    );
+    const blocks = steps.map((step) => {
+      const time = formatSeconds((step.endedAt ?? now) - step.startedAt);
+      const head: Record<TtyStep['state'], string> = {
+        running: `${this.#paint('34', '=> ')}${step.label}  ${time}`,
+        done: `${this.#paint('34', '=> ')}${step.label}  ${time}`,
+        cached: `${this.#paint('34', '=> CACHED ')}${step.label}  0.0s`,
+        error: `${this.#paint('31', '=> ERROR ')}${step.label}  ${time}`,
+        canceled: `${this.#paint('33', '=> CANCELED ')}${step.label}  ${time}`,
+      };
+      const lines = [head[step.state]];
       for (const t of this.#transfers.values())
         if (t.event.step === step.id) lines.push(`=> => ${this.#stepTransferLine(t.event)}`);
-      const logs = step.partial ? [...step.logs, step.partial] : step.logs;
-      for (const l of logs.slice(-LOG_LINES)) lines.push(this.#paint('2', `=> => # ${l}`));
+      for (const note of step.notes) lines.push(`=> => ${note}`);
+      if (step.state === 'running') {
+        const logs = step.partial
+          ? [...step.logs.map((l) => l.text), step.partial]
+          : step.logs.map((l) => l.text);
+        for (const l of logs.slice(-LOG_LINES)) lines.push(this.#paint('2', `=> => # ${l}`));
+      }
+      const busy = [...this.#transfers.values()].some(
+        (t) => t.event.step === step.id && !FINAL.has(t.event.status),
+      );
+      return { finished: step.state !== 'running' && !busy, lines };
+    });
+    return { header, blocks };
+  }
+
+  #frame(): string[] {
+    const lines: string[] = [];
+    const rows = Math.max(2, (this.#options.stream.rows || 40) - 1);
+    if (this.#steps.size > 0) {
+      const { header, blocks } = this.#stepBlocks(false);
+      // Too tall for the terminal: the oldest finished steps leave the view first (BuildKit's rule).
+      let height = 1 + blocks.reduce((n, b) => n + b.lines.length, 0);
+      const shown = [...blocks];
+      for (let i = 0; i < shown.length && height > rows; ) {
+        if (shown[i]!.finished) {
+          height -= shown[i]!.lines.length;
+          shown.splice(i, 1);
+        } else i++;
+      }
+      lines.push(header, ...shown.flatMap((b) => b.lines));
     }
     for (const t of this.#transfers.values())
       if (t.event.step === undefined && t.event.kind === 'layer') lines.push(this.#dockerLine(t.event));
-    const rows = this.#options.stream.rows || 40;
-    return lines.length > rows - 1 ? lines.slice(lines.length - (rows - 1)) : lines;
+    return lines.length > rows ? lines.slice(lines.length - rows) : lines;
+  }
+
+  /** After the last frame: the whole list, and each failed step's output in full. */
+  #finalLines(): string[] {
+    if (this.#steps.size === 0) return this.#frame();
+    const { header, blocks } = this.#stepBlocks(true);
+    const lines = [header, ...blocks.flatMap((b) => b.lines)];
+    for (const t of this.#transfers.values())
+      if (t.event.step === undefined && t.event.kind === 'layer') lines.push(this.#dockerLine(t.event));
+    for (const step of this.#steps.values()) {
+      if (step.state !== 'error') continue;
+      // BuildKit's error box: the step and all it printed (times from the step's start).
+      lines.push('------', ` > ${step.label}:`);
+      if (step.droppedLogs > 0) lines.push(`(${step.droppedLogs} earlier lines not shown)`);
+      for (const log of step.logs) lines.push(`${((log.at - step.startedAt) / 1000).toFixed(3)} ${log.text}`);
+      lines.push('------');
+    }
+    return lines;
   }
 
   #stepTransferLine(event: TransferEvent): string {
@@ -262,7 +341,14 @@ export class TtyRenderer implements ProgressRenderer {
     if (this.#closed) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#draw();
+    this.#dirty = false;
+    // The last view is printed whole (it scrolls normally from here on): nothing is cut to the
+    // terminal's height, and a failed step's output is not cut to the terminal's width either.
+    const lines = this.#finalLines();
+    const boxStart = lines.indexOf('------');
+    const fitted = lines.map((l, i) => (boxStart >= 0 && i >= boxStart ? l : this.#fit(l)));
+    this.#options.stream.write(this.#clear() + fitted.map((l) => `${l}\n`).join(''));
+    this.#liveLines = 0;
     this.#closed = true;
   }
 }

@@ -2,7 +2,15 @@ import { AbortedError } from '../util/index.ts';
 import { NoResponseError } from './http-transport.ts';
 import { redactUrl } from './redact.ts';
 import { isTemporaryStatus, RegistryError } from './registry-error.ts';
-import { backoffDelay, isNetworkError, type RetryPolicy, retryAfterMs, sleep } from './retry-policy.ts';
+import {
+  backoffDelay,
+  isNetworkError,
+  isRecoverableNetworkError,
+  isUnreachableError,
+  type RetryPolicy,
+  retryAfterMs,
+  sleep,
+} from './retry-policy.ts';
 import {
   describeCause,
   headerValue,
@@ -13,10 +21,11 @@ import {
 
 /**
  * The outer layer of the registry transport (go-containerregistry's `retry.go`): sends a request
- * again after a temporary failure — a dropped, refused or timed-out connection
+ * again after a temporary failure — a dropped or timed-out connection
  * ({@link NoResponseError}), or a 408, 429 or 5xx it did not expect — with jittered exponential
  * back-off, honouring `Retry-After`, up to the policy's attempts. A request with `retry: false`
- * is tried once. What the layers below throw on purpose (a refused token, an abort) passes
+ * is tried once. A refused connection or an unreachable or unknown host fails at once, naming the
+ * host: retrying it only kept the terminal blank for ~7 s. What the layers below throw on purpose (a refused token, an abort) passes
  * through; a connection that never answered becomes a RegistryError naming the request.
  * Resuming a cut body (Range) is the caller's: `remote-blob.ts`, `registry-writer.ts`.
  */
@@ -38,12 +47,8 @@ export class RetryTransport implements RegistryTransport {
         res = await this.#inner.roundTrip(req);
       } catch (error) {
         if (!(error instanceof NoResponseError)) throw error;
-        const network = isNetworkError(error.cause);
-        if (!network || attempt >= tries)
-          throw new RegistryError(`${req.what}: ${req.method} ${redactUrl(error.url)}`, {
-            cause: error.cause,
-            temporary: network,
-          });
+        const recoverable = isRecoverableNetworkError(error.cause);
+        if (!recoverable || attempt >= tries) throw noResponse(req, error);
         await this.#wait(req, { attempt, reason: describeCause(error.cause) });
         continue;
       }
@@ -61,5 +66,26 @@ export class RetryTransport implements RegistryTransport {
     const delayMs = retry.after ?? backoffDelay(this.#policy, retry.attempt);
     req.onRetry?.({ attempt: retry.attempt, delayMs, reason: retry.reason });
     await sleep(delayMs, req.signal);
+  }
+}
+
+/** The error for a request nothing answered: names the host, and says what to check when nobody is there. */
+function noResponse(req: RegistryRequest, error: NoResponseError): RegistryError {
+  const message = `${req.what}: ${req.method} ${redactUrl(error.url)}`;
+  if (!isUnreachableError(error.cause))
+    return new RegistryError(message, { cause: error.cause, temporary: isNetworkError(error.cause) });
+  const host = hostOf(error.url);
+  return new RegistryError(message, {
+    cause: error.cause,
+    temporary: false,
+    hint: `cannot reach the registry ${host}: check the host name and port in the image reference, that the registry is running, and the network or proxy settings`,
+  });
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url; // not a URL: name it as it is
   }
 }

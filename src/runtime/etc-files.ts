@@ -8,8 +8,13 @@ export const DEFAULT_HOSTNAME = 'buildkitsandbox';
  * The /etc/hosts a build step sees, byte for byte what BuildKit writes (executor/oci/hosts.go
  * `initHostsFile`): localhost plus the container's hostname on 127.0.0.1, and the IPv6 loopback names.
  */
-export function hostsFileContent(hostname: string = DEFAULT_HOSTNAME): string {
-  return `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
+export function hostsFileContent(
+  hostname: string = DEFAULT_HOSTNAME,
+  extraHosts: readonly { readonly host: string; readonly ip: string }[] = [],
+): string {
+  // BuildKit's makeHostsFile appends `--add-host` entries as `ip<TAB>host` lines.
+  const extra = extraHosts.map((h) => `${h.ip}\t${h.host}\n`).join('');
+  return `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n${extra}`;
 }
 
 /** Google's public resolvers, the fallback Docker and BuildKit use when no usable nameserver is left. */

@@ -77,6 +77,32 @@ export interface ProcessSpec {
   /** Defaults to BuildKit's `buildkitsandbox`. */
   readonly hostname?: string;
   readonly mounts?: readonly ExecMount[];
+  /** `--add-host`: lines added to /etc/hosts after BuildKit's defaults, in order. */
+  readonly extraHosts?: readonly ExtraHost[];
+  /** `--ulimit`: resource limits, replacing the default of the same type (RLIMIT_NOFILE's included). */
+  readonly ulimits?: readonly Ulimit[];
+  /**
+   * Give the process a pseudo-terminal (`strata run -t`). The runtime, in the foreground, makes it
+   * and joins it to this process's terminal: it puts that terminal in raw mode, copies input and
+   * output, passes window size changes on, and restores the terminal when the process exits (runc
+   * and crun both do this; no console socket is needed). `stdout` and `stderr` are then unused.
+   * Needs a terminal on this process's stdin, stdout or stderr. Never for build steps.
+   */
+  readonly terminal?: boolean;
+}
+
+/** One `--add-host` entry: a name and the address /etc/hosts gives it. */
+export interface ExtraHost {
+  readonly host: string;
+  readonly ip: string;
+}
+
+/** One `--ulimit` (docker's `name=soft[:hard]`), as the OCI spec's `process.rlimits` takes it. */
+export interface Ulimit {
+  /** `RLIMIT_NOFILE`, `RLIMIT_NPROC`, … */
+  readonly type: string;
+  readonly soft: number;
+  readonly hard: number;
 }
 
 /** One process to run in a fresh container. */
@@ -88,6 +114,11 @@ export interface Container {
    */
   readonly rootfs: string;
   readonly process: ProcessSpec;
+  /**
+   * A file descriptor of this process the container's stdin reads from directly (`strata run -i`:
+   * 0); without it stdin is /dev/null, as for every build step.
+   */
+  readonly stdinFd?: number;
   /** The process's output streams. They are written to but never ended. */
   readonly stdout: Writable;
   readonly stderr: Writable;
@@ -114,4 +145,9 @@ export interface RunResult {
  */
 export interface Executor {
   run(container: Container, signal?: AbortSignal): Promise<RunResult>;
+  /**
+   * Releases what the executor keeps between runs (processes, namespaces) and waits until it is
+   * gone; for an executor that keeps nothing, absent. The executor stays usable.
+   */
+  close?(): Promise<void>;
 }

@@ -18,5 +18,7 @@ export * from './run-bundle.ts';
 export * from './runtime-errors.ts';
 export * from './runtime-spec.ts';
 export * from './seccomp-profile.ts';
+export * from './step-isolation.ts';
 export * from './step-mounts.ts';
 export * from './step-network.ts';
+export * from './step-network-pool.ts';

@@ -15,7 +15,8 @@ import { runBundle } from './run-bundle.ts';
 import { ContainerStartError } from './runtime-errors.ts';
 import { generateSpec } from './runtime-spec.ts';
 import { type PreparedMounts, prepareStepMounts } from './step-mounts.ts';
-import { openStepNetwork, type StepNetwork, sweepStepNetworks } from './step-network.ts';
+import { type StepNetwork, sweepStepNetworks } from './step-network.ts';
+import { StepNetworkPool } from './step-network-pool.ts';
 
 /** Where an executor keeps its state, and which runtime to use. */
 export interface OpenExecutorOptions {
@@ -54,6 +55,7 @@ export class OciExecutor implements Executor {
   readonly runtime: RuntimeInfo;
   readonly #oci: OciRuntime;
   readonly #bundles: string;
+  readonly #networks = new StepNetworkPool();
   #nofile: Promise<number> | undefined;
 
   constructor(runtime: RuntimeInfo, stateDir: string) {
@@ -99,10 +101,10 @@ export class OciExecutor implements Executor {
     // Cleanup must all happen, even when one part fails. The run's own error wins over a cleanup
     // error; a cleanup error after a good run is still an error (something may be left behind).
     const cleanupErrors: unknown[] = [];
-    // The network goes down beside the other cleanups (slirp4netns's exit and `ip netns delete`
-    // take as long as the rest together).
-    const networkDown = resources.network?.then(
-      (network) => network.release(),
+    // The network goes down in the background (the step's processes are gone; nothing of its
+    // result depends on slirp4netns's exit); close() waits for it.
+    resources.network?.then(
+      (network) => this.#networks.release(network),
       () => undefined, // it failed to come up and removed what it had made; the run reported it
     );
     const cleanups = [
@@ -117,11 +119,6 @@ export class OciExecutor implements Executor {
         cleanupErrors.push(error);
       }
     }
-    try {
-      await networkDown;
-    } catch (error) {
-      cleanupErrors.push(error);
-    }
     if (!outcome.ok) throw outcome.error;
     if (cleanupErrors.length > 0) throw cleanupErrors[0];
     return outcome.value;
@@ -135,9 +132,10 @@ export class OciExecutor implements Executor {
   ): Promise<RunResult> {
     const { rootfs, cwd, id, bundle } = where;
     const spec = container.process;
-    // The step's network comes up while the bundle is prepared.
+    // The step's network (made ahead while the previous step ran, or coming up while the bundle is
+    // prepared).
     if (spec.network === 'sandbox') {
-      const network = openStepNetwork(id);
+      const network = this.#networks.take();
       network.catch(() => undefined); // awaited below, where its failure is the run's error
       resources.network = network;
     }
@@ -145,7 +143,7 @@ export class OciExecutor implements Executor {
     const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
     const hostsPath = join(bundle, 'hosts');
     const resolvConfPath = join(bundle, 'resolv.conf');
-    await writeFile(hostsPath, hostsFileContent(hostname), { mode: 0o644 });
+    await writeFile(hostsPath, hostsFileContent(hostname, spec.extraHosts ?? []), { mode: 0o644 });
     await writeFile(resolvConfPath, await resolvConfContent(spec.network), { mode: 0o644 });
     const mounts = await prepareStepMounts(spec.mounts ?? [], bundle);
     resources.mounts = mounts;
@@ -165,28 +163,35 @@ export class OciExecutor implements Executor {
       user,
       hostname,
       network: spec.network,
+      ...(spec.terminal ? { terminal: true } : {}),
       ...(network ? { networkNamespace: network.path } : {}),
       hostsPath,
       resolvConfPath,
       mounts: mounts.mounts,
       nofile: await this.#maxNofile(),
+      ...(spec.ulimits && spec.ulimits.length > 0 ? { ulimits: spec.ulimits } : {}),
       ...(spec.security === 'insecure'
         ? { security: 'insecure' as const, privilegedCapabilities: await hostCapabilities() }
         : {}),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     throwIfAborted(signal);
-    const outcome = await runBundle(
+    const running = runBundle(
       this.#oci,
       {
         bundle,
         id,
         logPath: join(bundle, 'runtime.log'),
+        ...(container.stdinFd !== undefined ? { stdinFd: container.stdinFd } : {}),
+        ...(spec.terminal ? { terminal: true } : {}),
         stdout: container.stdout,
         stderr: container.stderr,
       },
       signal,
     );
+    // The runtime has been started: the next sandboxed step's network comes up while this runs.
+    if (network) this.#networks.prepareNext();
+    const outcome = await running;
     if (outcome.aborted) throw new AbortedError('step aborted', { cause: signal?.reason });
     if (outcome.runtimeError !== undefined) {
       throw new ContainerStartError(
@@ -235,6 +240,15 @@ export class OciExecutor implements Executor {
     const live = new Set(ids.filter((id) => !swept.includes(id)));
     await sweepStepNetworks((name) => live.has(name));
     return swept;
+  }
+
+  /**
+   * Releases what the executor keeps between runs (the network made ahead for the next sandbox
+   * step) and waits until the networks of finished runs are gone. Call it when the build is done,
+   * failed or was interrupted; a run after it starts afresh.
+   */
+  close(): Promise<void> {
+    return this.#networks.close();
   }
 
   /** RLIMIT_NOFILE for containers; see {@link containerNofile}. */

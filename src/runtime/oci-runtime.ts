@@ -88,12 +88,23 @@ export class OciRuntime {
   }
 
   /**
-   * Starts `run --bundle <bundle> <id>` in the foreground: no terminal, stdin from /dev/null, the
-   * container's stdout and stderr (and the runtime's own error text) on the child's pipes.
+   * Starts `run --bundle <bundle> <id>` in the foreground. By default: stdin from /dev/null (or
+   * `stdinFd`, passed through to the container), the container's stdout and stderr (and the
+   * runtime's own error text) on the child's pipes. With `terminal` (config.json asks for one)
+   * the runtime inherits this process's stdout and stderr and joins the container's pseudo-terminal
+   * to this process's terminal itself.
    */
-  spawnRun(bundle: string, id: string, logPath: string): ChildProcess {
+  spawnRun(
+    bundle: string,
+    id: string,
+    logPath: string,
+    io: { readonly stdinFd?: number; readonly terminal?: boolean } = {},
+  ): ChildProcess {
     const { file, args } = this.command(['run', '--bundle', bundle, id], logPath);
-    return spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdin = io.stdinFd ?? 'ignore';
+    return spawn(file, args, {
+      stdio: io.terminal ? [stdin, 'inherit', 'inherit'] : [stdin, 'pipe', 'pipe'],
+    });
   }
 
   /** Sends SIGKILL to the container's processes; false when the runtime does not know the container. */

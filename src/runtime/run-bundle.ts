@@ -22,6 +22,10 @@ export interface RunBundleOptions {
   readonly id: string;
   /** The runtime's JSON log (inside the bundle); read afterwards to tell a start failure from an exit. */
   readonly logPath: string;
+  /** A descriptor of this process the container reads as stdin; /dev/null without it. */
+  readonly stdinFd?: number;
+  /** The container has a terminal the runtime joins to this process's: stdout and stderr are inherited. */
+  readonly terminal?: boolean;
   readonly stdout?: Writable;
   readonly stderr?: Writable;
 }
@@ -42,7 +46,10 @@ export async function runBundle(
   options: RunBundleOptions,
   signal?: AbortSignal,
 ): Promise<BundleOutcome> {
-  const child = runtime.spawnRun(options.bundle, options.id, options.logPath);
+  const child = runtime.spawnRun(options.bundle, options.id, options.logPath, {
+    ...(options.stdinFd !== undefined ? { stdinFd: options.stdinFd } : {}),
+    ...(options.terminal ? { terminal: true } : {}),
+  });
   const outputFailures: unknown[] = [];
   forward(child.stdout, options.stdout, outputFailures);
   forward(child.stderr, options.stderr, outputFailures);

@@ -10,7 +10,7 @@ import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
 export interface RuntimeSpec {
   readonly ociVersion: '1.0.2';
   readonly process: {
-    readonly terminal: false;
+    readonly terminal: boolean;
     readonly user: {
       readonly uid: number;
       readonly gid: number;
@@ -77,6 +77,8 @@ export interface SpecOptions {
   readonly user: ResolvedUser;
   readonly hostname: string;
   readonly network: 'sandbox' | 'host' | 'none';
+  /** Give the process a pseudo-terminal (`strata run -t`); default false, as for build steps. */
+  readonly terminal?: boolean;
   /** For `sandbox`: the network namespace (a file under /run/netns) the step joins. */
   readonly networkNamespace?: string;
   /** Host files bind-mounted read-only at /etc/hosts and /etc/resolv.conf. */
@@ -86,6 +88,8 @@ export interface SpecOptions {
   readonly mounts?: readonly OciMount[];
   /** RLIMIT_NOFILE soft and hard value; defaults to {@link DEFAULT_NOFILE}. */
   readonly nofile?: number;
+  /** `--ulimit`s: each replaces the limit of its type (RLIMIT_NOFILE's `nofile` too). */
+  readonly ulimits?: readonly { readonly type: string; readonly soft: number; readonly hard: number }[];
   /**
    * `sandbox` (the default): Docker's capabilities, seccomp profile, masked paths, read-only /sys.
    * `insecure` (`RUN --security=insecure`): BuildKit's privileged step — `privilegedCapabilities`, no
@@ -209,7 +213,7 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: options.terminal === true,
       user: {
         uid: user.uid,
         gid: user.gid,
@@ -223,7 +227,12 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
         effective: capabilities,
         permitted: capabilities,
       },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      rlimits: [
+        ...(options.ulimits?.some((u) => u.type === 'RLIMIT_NOFILE')
+          ? []
+          : [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }]),
+        ...(options.ulimits ?? []).map((u) => ({ type: u.type, hard: u.hard, soft: u.soft })),
+      ],
       noNewPrivileges: false,
     },
     root: { path: options.rootfs, readonly: false },

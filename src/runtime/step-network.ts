@@ -1,23 +1,29 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { closeSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { isErrnoException, MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 import { execCollect, findExecutable } from './oci-runtime.ts';
+import { type SlirpProcess, startSlirp } from './slirp-process.ts';
 
 /**
  * A step's own network namespace with outbound access through slirp4netns (BuildKit's default
- * "sandbox" network, which BuildKit makes with a CNI bridge or, rootless, with slirp4netns too):
- * the namespace is made with `ip netns add` (a bind mount under /run/netns that runc joins by
- * path), and slirp4netns gives it `tap0` (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) and `lo`,
- * NATing its connections to sockets of the host's own. `--disable-host-loopback` keeps 10.0.2.2
- * from reaching the host's 127.0.0.1, so loopback services of the host are out of reach; the
+ * "sandbox" network, which BuildKit makes with a CNI bridge or, rootless, with slirp4netns too).
+ * slirp4netns gives the namespace `tap0` (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) and
+ * NATs its connections to sockets of the host's own; `--disable-host-loopback` keeps 10.0.2.2
+ * from reaching the host's 127.0.0.1, so loopback services of the host are out of reach, and the
  * step's packets never appear on any interface of the host.
+ *
+ * The namespace itself is made in-process by strata's addon (`unshare(CLONE_NEWNET)` on a thread
+ * of its own, `lo` brought up) and held by an open file descriptor that runc joins through
+ * `/proc/<strata's pid>/fd/<n>`: no process start, no mount, and nothing left when strata dies.
+ * Without the addon it is made with `ip netns add` (a bind mount under /run/netns).
  */
 export interface StepNetwork {
   /** The namespace file to put in the spec's `linux.namespaces` (`{ type: 'network', path }`). */
   readonly path: string;
-  /** Stops slirp4netns and removes the namespace. */
+  /**
+   * Stops slirp4netns (by closing its exit fd) and lets go of the namespace; resolves once
+   * slirp4netns has exited and the namespace is gone. Idempotent.
+   */
   release(): Promise<void>;
 }
 
@@ -31,14 +37,101 @@ export class NetworkSetupError extends StrataError {
 /** The prefix of every namespace name strata makes, so a sweep finds only its own. */
 export const NETNS_PREFIX = 'strata-';
 
-/** How long slirp4netns may take to say the interface is up. */
-const READY_TIMEOUT_MS = 10_000;
+/** slirp4netns's fds: 3 is the ready fd, 4 the exit fd, 5 the namespace (when strata holds it open). */
+const SLIRP_STDIO_NETNS_FD = 5;
+
+/** How {@link openStepNetwork} makes the network. */
+export interface StepNetworkOptions {
+  /** The slirp4netns program (default: the one on PATH or in the sbin directories). */
+  readonly slirp4netns?: string;
+}
+
+/** The slirp4netns that steps' networks use: its path, else its bare name (for the error). */
+export function slirp4netnsPath(): Promise<string> {
+  return tool('slirp4netns');
+}
+
+/** How a step's namespace is made here: by strata's addon, or by `ip netns add` without it. */
+export function namespaceMaker(): 'addon' | 'ip netns' {
+  return nativeCalls()?.netNamespace ? 'addon' : 'ip netns';
+}
+
+/** A namespace for a step's network: where runc and slirp4netns find it, and how it is let go. */
+interface Namespace {
+  /** For runc (and everything else outside slirp4netns). */
+  readonly path: string;
+  /** For slirp4netns, whose fd 5 is `fd` when there is one. */
+  readonly slirpPath: string;
+  readonly fd?: number;
+  remove(): Promise<void>;
+}
 
 /**
- * Makes the network namespace `name` (the run's id, so a crashed run's namespace is found by its
- * bundle) and starts slirp4netns on it; resolves once `tap0` is configured.
+ * Makes a network namespace for one step and starts slirp4netns on it; resolves once `tap0` is
+ * configured. `name` (under {@link NETNS_PREFIX}, see {@link sweepStepNetworks}) names the
+ * namespace only where `ip netns add` makes it.
  */
-export async function openStepNetwork(name: string): Promise<StepNetwork> {
+export async function openStepNetwork(name: string, options: StepNetworkOptions = {}): Promise<StepNetwork> {
+  const namespace = await createNamespace(name);
+  let slirp: SlirpProcess | undefined;
+  try {
+    slirp = await startSlirp(
+      options.slirp4netns ?? (await slirp4netnsPath()),
+      [
+        '--configure',
+        '--mtu=65520',
+        '--disable-host-loopback',
+        '--ready-fd=3',
+        '--exit-fd=4',
+        '--netns-type=path',
+        namespace.slirpPath,
+        'tap0',
+      ],
+      namespace.fd,
+    );
+    await slirp.ready;
+  } catch (error) {
+    await slirp?.stop();
+    await namespace.remove();
+    throw new NetworkSetupError('cannot start slirp4netns for the step', {
+      cause: error,
+      hint: 'apt-get install slirp4netns, or build with --network host --allow network.host',
+    });
+  }
+  const running = slirp;
+  let released: Promise<void> | undefined;
+  return {
+    path: namespace.path,
+    release() {
+      released ??= running.stop().then(() => namespace.remove());
+      return released;
+    },
+  };
+}
+
+/** A new network namespace: by the addon where it is built, else by `ip netns add`. */
+async function createNamespace(name: string): Promise<Namespace> {
+  const native = nativeCalls();
+  if (native?.netNamespace) {
+    let fd: number;
+    try {
+      fd = native.netNamespace();
+    } catch (error) {
+      throw new NetworkSetupError('cannot create a network namespace for the step', { cause: error });
+    }
+    let closed = false;
+    return {
+      path: `/proc/${process.pid}/fd/${fd}`,
+      slirpPath: `/proc/self/fd/${SLIRP_STDIO_NETNS_FD}`,
+      fd,
+      async remove() {
+        // The namespace goes when its last reference does; slirp4netns has exited, the step's
+        // processes are gone, and this fd is the last.
+        if (!closed) closeSync(fd);
+        closed = true;
+      },
+    };
+  }
   const path = `/run/netns/${name}`;
   const added = await execCollect(await tool('ip'), ['netns', 'add', name]);
   if (added.exitCode !== 0) {
@@ -46,61 +139,58 @@ export async function openStepNetwork(name: string): Promise<StepNetwork> {
       hint: 'apt-get install iproute2',
     });
   }
-  let slirp: ChildProcess | undefined;
-  try {
-    slirp = spawn(
-      await tool('slirp4netns'),
-      [
-        '--configure',
-        '--mtu=65520',
-        '--disable-host-loopback',
-        '--ready-fd=3',
-        // fd 4 is a pipe whose other end only strata holds: if strata dies, slirp4netns exits too.
-        '--exit-fd=4',
-        '--netns-type=path',
-        path,
-        'tap0',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
-    );
-    await ready(slirp);
-  } catch (error) {
-    slirp?.kill('SIGKILL');
-    await deleteNamespace(name);
-    if (error instanceof NetworkSetupError) throw error;
-    throw new NetworkSetupError('cannot start slirp4netns for the step', {
-      cause: error,
-      hint: 'apt-get install slirp4netns, or build with --network host --allow network.host',
-    });
-  }
-  const process = slirp;
-  return {
-    path,
-    async release() {
-      if (process.exitCode === null && process.signalCode === null) {
-        const exited = once(process, 'exit');
-        process.kill('SIGTERM');
-        await exited;
-      }
-      await deleteNamespace(name);
-    },
-  };
+  return { path, slirpPath: path, remove: () => deleteNamespace(name) };
 }
 
-/** Removes the namespaces `ip netns` lists under strata's prefix that `keep` does not name. */
+/**
+ * Removes the namespaces `ip netns` lists under strata's prefix whose owner is gone. `ip netns`
+ * lists the namespaces of every strata process on the machine, whatever its store, so each is
+ * judged by its own owner: a `strata-net-<pid>-…` one (this version's, made without the addon)
+ * by whether that process runs; one named after a run's bundle (older versions) by `isLive` (the
+ * bundles of this store) and, as it may be another store's, by whether a slirp4netns still serves it.
+ */
 export async function sweepStepNetworks(isLive: (name: string) => boolean): Promise<string[]> {
   const listed = await execCollect(await tool('ip'), ['netns', 'list']);
   if (listed.exitCode !== 0) return []; // no iproute2: no namespace of strata's can exist
-  const names = listed.stdout
+  const candidates = listed.stdout
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(NETNS_PREFIX) && !isLive(n));
+  const served = candidates.some((n) => !OWNED_NAME.test(n)) ? await servedNamespaces() : new Set<string>();
+  const names = candidates.filter((n) => {
+    const pid = OWNED_NAME.exec(n)?.[1];
+    return pid === undefined ? !served.has(n) : !isRunning(Number(pid));
+  });
   for (const name of names) await deleteNamespace(name);
   return names;
 }
 
+/** A namespace name that carries its strata process's pid. */
+const OWNED_NAME = /^strata-net-(\d+)-/;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrnoException(error, 'EPERM'); // ESRCH: gone
+  }
+}
+
+/** The /run/netns names that a running process (slirp4netns) has on its command line. */
+async function servedNamespaces(): Promise<Set<string>> {
+  const served = new Set<string>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''); // exited meanwhile
+    for (const arg of cmdline.split('\0'))
+      if (arg.startsWith('/run/netns/')) served.add(arg.slice('/run/netns/'.length));
+  }
+  return served;
+}
+
 /**
- * `ip netns delete`: a lazy unmount of the namespace's bind mount, then the file's removal. Done
+ * `ip netns delete` (of a namespace `ip netns add` made): a lazy unmount of the namespace's bind mount, then the file's removal. Done
  * with strata's addon where it is built (one process start less per step), else with `ip`.
  */
 async function deleteNamespace(name: string): Promise<void> {
@@ -120,44 +210,6 @@ async function deleteNamespace(name: string): Promise<void> {
   const deleted = await execCollect(await tool('ip'), ['netns', 'delete', name]);
   if (deleted.exitCode !== 0 && !/No such file/.test(deleted.stderr))
     throw new NetworkSetupError(`cannot remove network namespace ${name}: ${deleted.stderr.trim()}`);
-}
-
-/** Waits for slirp4netns to write to its ready fd, or fails with what it printed. */
-async function ready(slirp: ChildProcess): Promise<void> {
-  const readyPipe = slirp.stdio[3] as Readable;
-  let stderr = '';
-  slirp.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-2000);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => fail(new NetworkSetupError('slirp4netns did not come up in time')),
-      READY_TIMEOUT_MS,
-    );
-    const done = () => {
-      clearTimeout(timer);
-      readyPipe.removeAllListeners('data');
-      slirp.removeListener('exit', onExit);
-      slirp.removeListener('error', fail);
-    };
-    const fail = (error: Error) => {
-      done();
-      reject(error);
-    };
-    const onExit = (code: number | null) =>
-      fail(
-        new NetworkSetupError(
-          `slirp4netns exited (${code ?? 'signal'}) before the network was up: ${stderr.trim()}`,
-        ),
-      );
-    readyPipe.once('data', () => {
-      done();
-      resolve();
-    });
-    slirp.once('exit', onExit);
-    slirp.once('error', fail);
-  });
-  readyPipe.resume();
 }
 
 const tools = new Map<string, Promise<string>>();

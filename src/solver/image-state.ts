@@ -154,7 +154,8 @@ export function fillHistoryTimes(history: readonly HistoryEntry[]): HistoryEntry
  */
 export function toImageConfig(image: StageImage, options: { fallback: string; epoch?: string }): ImageConfig {
   let history = fillHistoryTimes(image.history);
-  if (options.epoch !== undefined) history = history.map((h) => ({ ...h, created: options.epoch }));
+  const epoch = options.epoch;
+  if (epoch !== undefined) history = history.map((h) => ({ ...h, created: epoch }));
   const created = options.epoch ?? history[history.length - 1]?.created ?? options.fallback;
   return {
     architecture: image.architecture,

@@ -2,10 +2,11 @@ import { availableParallelism } from 'node:os';
 import { type CacheKey, type CacheRecord, cacheKey } from '../cache/index.ts';
 import { DEFAULT_PATH, type Layer } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
+import { baseImageStepId } from '../progress/index.ts';
 import type { Snapshot } from '../snapshot/index.ts';
 import { formatErrorChain, Limiter, type SourceLocation } from '../util/index.ts';
 import { LayerCompressor } from './compress-layers.ts';
-import { BuildStepError } from './errors.ts';
+import { BuildStepError, RunFailedError } from './errors.ts';
 import { commitToHistory } from './history.ts';
 import { cloneStageImage, getEnv, imageStageFrom, type StageImage, scratchImage } from './image-state.ts';
 import type { LayerStepPlan, SolveOptions, SolverDeps, StepContext } from './step-context.ts';
@@ -83,6 +84,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const cachedSteps: string[] = [];
   const executedSteps: string[] = [];
   const records: CacheRecord[] = [];
+  const fromSteps = new Set<string>();
   let failed: { error: unknown } | undefined;
   const compressor = new LayerCompressor({
     store: deps.store,
@@ -121,6 +123,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
         cachedSteps,
         executedSteps,
         records,
+        fromSteps,
       }),
     );
     // One failed stage stops the others (their steps see the abort and clean up); the first
@@ -169,6 +172,8 @@ interface StageRun {
   readonly cachedSteps: string[];
   readonly executedSteps: string[];
   readonly records: CacheRecord[];
+  /** FROM steps already shown (one per base image and platform). */
+  readonly fromSteps: Set<string>;
 }
 
 /** The snapshot of an image's layers, unpacking what a cache hit skipped. */
@@ -179,22 +184,63 @@ async function ensureSnapshot(image: StageImage, deps: SolverDeps, signal: Abort
   return image.snapshot;
 }
 
+/**
+ * Where BuildKit's progress shows a stage's steps: the `i/n` of `[stage i/n]`. Only instructions
+ * that become LLB vertices count (dockerfile2llb's `cmdTotal`): FROM an image (not `scratch`, not
+ * another stage), RUN, COPY, ADD and WORKDIR. ENV, CMD, LABEL and the other config-only
+ * instructions change the image config and are never shown as steps, by BuildKit or by strata.
+ */
+export interface StagePositions {
+  /** Vertices in the stage: `n`. */
+  readonly total: number;
+  /** The FROM's position (1), when the base is an image. */
+  readonly from?: number;
+  /** Each vertex step's position, by `Step.index`. */
+  readonly steps: ReadonlyMap<number, number>;
+}
+
+/** The BuildKit `i/n` numbering of a stage's steps (see {@link StagePositions}). */
+export function stagePositions(stage: Stage): StagePositions {
+  let position = stage.base.kind === 'image' ? 1 : 0;
+  const steps = new Map<number, number>();
+  for (const step of stage.steps) if (isVertexStep(step)) steps.set(step.index, ++position);
+  return { total: position, ...(stage.base.kind === 'image' ? { from: 1 } : {}), steps };
+}
+
+/** A step BuildKit shows as a vertex of its own (it changes files): RUN, COPY, ADD, WORKDIR. */
+export function isVertexStep(step: Step): boolean {
+  return step.kind === 'run' || step.kind === 'copy' || step.kind === 'add' || step.kind === 'workdir';
+}
+
 async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
   const { options, deps, signal } = run;
   const file = options.dockerfile.file;
-  const total = stage.steps.length + 1;
-  const fromId = `${stage.index}/from`;
+  const positions = stagePositions(stage);
+  const total = positions.total;
+  // BuildKit names the stage in its labels only when the Dockerfile has more than one.
+  const stageLabel = options.graph.stages.length > 1 ? { stage: stage.displayName } : {};
+  const fromId =
+    stage.base.kind === 'image'
+      ? baseImageStepId(stage.base.ref.toString(), stage.platform)
+      : `${stage.index}/from`;
   const fromName = `FROM ${stage.base.kind === 'image' ? stage.base.ref.toString() : stage.base.kind === 'stage' ? (options.graph.stages[stage.base.stage]?.displayName ?? '') : 'scratch'}`;
-  deps.events.emit({
-    type: 'step-started',
-    step: fromId,
-    name: fromName,
-    stage: stage.displayName,
-    index: 1,
-    total,
-    at: Date.now(),
-  });
+  // Only a FROM that names an image is a step of its own (BuildKit's source vertex); `FROM scratch`
+  // and `FROM <stage>` only say where the stage starts. Stages FROM the same image share one step,
+  // as they share one vertex in BuildKit: the first stage to start shows it.
+  const fromStep = stage.base.kind === 'image' && !run.fromSteps.has(fromId);
+  if (fromStep) run.fromSteps.add(fromId);
+  if (fromStep)
+    deps.events.emit({
+      type: 'step-started',
+      step: fromId,
+      name: fromName,
+      ...stageLabel,
+      index: 1,
+      total,
+      at: Date.now(),
+    });
   let image: StageImage;
+  let pendingLayers: Promise<void> | undefined;
   const empty: Snapshot = { kind: deps.snapshotter.kind, chainId: '', diffIds: [], dirs: [] };
   try {
     if (stage.base.kind === 'scratch') {
@@ -205,13 +251,21 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     } else {
       const base = await deps.resolveImage(stage.base.ref, stage.platform, signal);
       image = imageStageFrom(base, empty);
+      pendingLayers = deps.pendingLayers?.(base);
       image.cacheKey = cacheKey(undefined, { from: base.digest, platform: stage.platform });
     }
   } catch (error) {
-    deps.events.emit({ type: 'step-failed', step: fromId, error: formatErrorChain(error), at: Date.now() });
+    if (fromStep)
+      deps.events.emit({
+        type: 'step-failed',
+        step: fromId,
+        error: formatErrorChain(error),
+        ...(signal.aborted ? { canceled: true } : {}),
+        at: Date.now(),
+      });
     throw new BuildStepError({
       stage: stage.displayName,
-      step: `1/${total} ${fromName}`,
+      step: fromStep ? `1/${total} ${fromName}` : fromName,
       cause: error,
       location: { file, line: stage.location.line },
     });
@@ -222,7 +276,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
   // BuildKit makes sure PATH is always set.
   if (getEnv(image.config.Env, 'PATH') === undefined)
     image.config.Env = [...(image.config.Env ?? []), `PATH=${DEFAULT_PATH}`];
-  deps.events.emit({ type: 'step-finished', step: fromId, at: Date.now() });
+  if (fromStep) endFromStep(deps, fromId, pendingLayers, signal);
 
   const cacheOff =
     options.cache === undefined ||
@@ -237,15 +291,25 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     const stepId = `${stage.index}/${step.index}`;
     const name = stepName(step);
     const location: SourceLocation = { file, line: step.location.line };
-    deps.events.emit({
-      type: 'step-started',
-      step: stepId,
-      name,
-      stage: stage.displayName,
-      index: step.index + 2,
-      total,
-      at: Date.now(),
-    });
+    // Config-only steps (ENV, CMD, LABEL, …) are no vertex in BuildKit: they are applied silently.
+    const position = positions.steps.get(step.index);
+    // A step starts when its inputs are ready, not when it is reached: its cache answer is known,
+    // or the filesystem it runs on is there (a base image's layers downloaded and unpacked, shown
+    // under its FROM step). Its timer then counts its own work only, as BuildKit's does.
+    let started = false;
+    const start = (): void => {
+      if (started || position === undefined) return;
+      started = true;
+      deps.events.emit({
+        type: 'step-started',
+        step: stepId,
+        name,
+        ...stageLabel,
+        index: position,
+        total,
+        at: Date.now(),
+      });
+    };
     const current = image;
     const ctx: StepContext = {
       deps,
@@ -262,7 +326,8 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       signal,
     };
     try {
-      const outcome = await dispatchStep(ctx, cacheOff);
+      const outcome = await dispatchStep(ctx, cacheOff, start);
+      start();
       if (outcome === 'cached') {
         run.cachedSteps.push(stepId);
         deps.events.emit({ type: 'step-cached', step: stepId, at: Date.now() });
@@ -270,23 +335,64 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       }
       if (outcome === 'executed') run.executedSteps.push(stepId);
     } catch (error) {
-      deps.events.emit({
-        type: 'step-failed',
-        step: stepId,
-        error: formatErrorChain(error),
-        ...(signal.aborted ? { canceled: true } : {}),
-        at: Date.now(),
-      });
+      start();
+      if (position !== undefined)
+        deps.events.emit({
+          type: 'step-failed',
+          step: stepId,
+          error: formatErrorChain(error),
+          ...(signal.aborted ? { canceled: true } : {}),
+          at: Date.now(),
+        });
+      // A failed RUN's error quotes its command already: the summary says it once.
+      const label = causedByRunFailure(error) ? '' : name;
       throw new BuildStepError({
         stage: stage.displayName,
-        step: `${step.index + 2}/${total} ${name}`,
+        step: position !== undefined ? `${position}/${total} ${label}`.trimEnd() : name,
         cause: error,
         location,
       });
     }
-    deps.events.emit({ type: 'step-finished', step: stepId, at: Date.now() });
+    if (position !== undefined) deps.events.emit({ type: 'step-finished', step: stepId, at: Date.now() });
   }
   return image;
+}
+
+/** Whether `error` is a failed RUN, or was caused by one. */
+function causedByRunFailure(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e instanceof Error && !seen.has(e); e = e.cause) {
+    if (e instanceof RunFailedError) return true;
+    seen.add(e);
+  }
+  return false;
+}
+
+/**
+ * Ends a FROM step: now, or once its base's layers have downloaded (shown under it meanwhile). The
+ * stage does not wait: its steps run beside the download and read the layers when they need them.
+ */
+function endFromStep(
+  deps: SolverDeps,
+  step: string,
+  pending: Promise<void> | undefined,
+  signal: AbortSignal,
+): void {
+  if (!pending) {
+    deps.events.emit({ type: 'step-finished', step, at: Date.now() });
+    return;
+  }
+  pending.then(
+    () => deps.events.emit({ type: 'step-finished', step, at: Date.now() }),
+    (error: unknown) =>
+      deps.events.emit({
+        type: 'step-failed',
+        step,
+        error: formatErrorChain(error),
+        ...(signal.aborted ? { canceled: true } : {}),
+        at: Date.now(),
+      }),
+  );
 }
 
 /**
@@ -309,9 +415,7 @@ function stageLayerOptions(
 
 /** The stage's last step that can make a layer (RUN, COPY, ADD, WORKDIR), if any. */
 function lastLayerStep(stage: Stage): Step | undefined {
-  return stage.steps.findLast(
-    (s) => s.kind === 'run' || s.kind === 'copy' || s.kind === 'add' || s.kind === 'workdir',
-  );
+  return stage.steps.findLast(isVertexStep);
 }
 
 /** The stages a step reads files from: COPY --from=<stage>, RUN --mount=…,from=<stage>. */
@@ -322,7 +426,11 @@ function stepStageDependencies(step: Step): number[] {
 }
 
 /** Runs one step (or reuses its cached layer). */
-async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cached' | 'executed' | 'config'> {
+async function dispatchStep(
+  ctx: StepContext,
+  cacheOff: boolean,
+  start: () => void,
+): Promise<'cached' | 'executed' | 'config'> {
   const { step, image } = ctx;
   let plan: LayerStepPlan | undefined;
   switch (step.kind) {
@@ -347,7 +455,7 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
       return 'config';
   }
   try {
-    return await runLayerStep(ctx, plan, cacheOff);
+    return await runLayerStep(ctx, plan, { cacheOff, start });
   } finally {
     await plan.dispose?.();
   }
@@ -357,12 +465,20 @@ async function dispatchStep(ctx: StepContext, cacheOff: boolean): Promise<'cache
 async function runLayerStep(
   ctx: StepContext,
   plan: LayerStepPlan,
-  cacheOff: boolean,
+  how: { readonly cacheOff: boolean; readonly start: () => void },
 ): Promise<'cached' | 'executed'> {
+  const { cacheOff } = how;
   const { step, image } = ctx;
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
-  const key: CacheKey = cacheKey(parentKey, { step: definition, inputs: plan.inputs });
+  // With SOURCE_DATE_EPOCH, a layer's file times are clamped to it when committed: the epoch decides
+  // the layer, so it is in the key (a layer cached without it, or with another, is not this one).
+  const epoch = ctx.options.layers.sourceDateEpoch;
+  const key: CacheKey = cacheKey(parentKey, {
+    step: definition,
+    inputs: plan.inputs,
+    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+  });
   const debugKeys = ctx.options.cache?.debugKeys === true;
   // Why a step missed: the parent key and every input (STRATA_DEBUG_CACHE=1).
   if (debugKeys)
@@ -372,7 +488,11 @@ async function runLayerStep(
       kind: 'definition',
       key,
       ...(parentKey === undefined ? {} : { parent: parentKey }),
-      inputs: { step: definition, inputs: plan.inputs },
+      inputs: {
+        step: definition,
+        inputs: plan.inputs,
+        ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+      },
       at: Date.now(),
     });
   const useCache = ctx.options.cache !== undefined && !cacheOff;
@@ -384,7 +504,11 @@ async function runLayerStep(
   let contentKey: CacheKey | undefined;
   if (!found && plan.contentInputs) {
     const content = await plan.contentInputs();
-    contentKey = cacheKey(parentKey, { step: definition, content });
+    contentKey = cacheKey(parentKey, {
+      step: definition,
+      content,
+      ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+    });
     if (debugKeys)
       ctx.deps.events.emit({
         type: 'cache-key',
@@ -434,6 +558,9 @@ async function runLayerStep(
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
     return 'cached';
   }
+  // What the step runs on first (every layer step's execute prepares it), then the step starts.
+  await ctx.snapshot();
+  how.start();
   const committed = await plan.execute();
   image.layers.push(committed.layer);
   ctx.options.layers.background?.prefetch(committed.layer);

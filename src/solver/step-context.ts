@@ -6,7 +6,7 @@ import type { Image, Platform } from '../oci/index.ts';
 import type { BuildGraph, Stage, Step } from '../plan/index.ts';
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
-import type { Executor } from '../runtime/index.ts';
+import type { Executor, ExtraHost, Ulimit } from '../runtime/index.ts';
 import type { Snapshot, Snapshotter } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import type { SourceLocation } from '../util/index.ts';
@@ -30,6 +30,11 @@ export interface SolverDeps {
   /** The image a reference names, for `platform`: from the store, pulled when missing or `--pull`. */
   readonly resolveImage: (ref: Reference, platform: Platform, signal?: AbortSignal) => Promise<Image>;
   readonly events: ProgressSink;
+  /**
+   * The download of a resolved base image's layers, when one is under way (a lazily pulled base):
+   * its FROM step ends when it does, as BuildKit's source vertex ends once the layers are in.
+   */
+  readonly pendingLayers?: (image: Image) => Promise<void> | undefined;
   /** strata's state root (cache mounts live below it). */
   readonly stateDir: string;
 }
@@ -46,6 +51,8 @@ export interface SolveOptions {
   readonly created: string;
   /** `--network` for every RUN that does not say otherwise. */
   readonly network?: 'default' | 'none' | 'host';
+  /** `--add-host`, `--ulimit` and `--shm-size`: for every RUN, and part of each RUN's cache key. */
+  readonly run?: RunSettings;
   /** `--label k=v`: added to the target image's labels. */
   readonly labels?: Readonly<Record<string, string>>;
   /** Fetches an ADD URL (injected so the solver needs no HTTP client). */
@@ -53,6 +60,14 @@ export interface SolveOptions {
   /** The step cache; absent means every step runs. */
   readonly cache?: SolveCacheOptions;
   readonly signal?: AbortSignal;
+}
+
+/** What `docker buildx build` sets for every RUN of a build (BuildKit keys each ExecOp on them). */
+export interface RunSettings {
+  readonly extraHosts?: readonly ExtraHost[];
+  readonly ulimits?: readonly Ulimit[];
+  /** `--shm-size`: /dev/shm is a tmpfs of this size (BuildKit mounts one over the default 64 MiB). */
+  readonly shmSizeBytes?: number;
 }
 
 /** How the step cache is used in one build. */

@@ -21,6 +21,7 @@ import { isErrnoException, NotFoundError, StrataError, writeFileAtomic } from '.
 import { BlobStore, hashFile } from './blob-store.ts';
 import { Lease, leasedDigests } from './leases.ts';
 import { type ImageName, RefIndex, StoreCorruptError } from './ref-index.ts';
+import { ensureStoreRoot } from './store-root.ts';
 
 const LAYOUT_FILE = JSON.stringify({ imageLayoutVersion: '1.0.0' });
 
@@ -78,7 +79,7 @@ export class Store {
    */
   static async open(root: string): Promise<Store> {
     const store = new Store(resolve(root));
-    await mkdir(root, { recursive: true, mode: 0o700 });
+    await ensureStoreRoot(root); // not mkdir -p: see there
     await makePrivate(root);
     for (const dir of ['blobs/sha256', 'tmp', 'locks', 'leases', 'roots'])
       await mkdir(join(root, dir), { recursive: true });

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
+import { loadZstd } from '../archive/index.ts';
 import {
   canonicalJsonBytes,
   type Descriptor,
@@ -233,7 +233,11 @@ export class DockerArchiveWriter implements ImageWriter {
     const plainHash = new HashingStream({ highWaterMark: 1 << 20 });
     const compression = layerCompression(descriptor.mediaType);
     const decompress: Transform[] =
-      compression === 'gzip' ? [createGunzip()] : compression === 'zstd' ? [new DecompressStream()] : [];
+      compression === 'gzip'
+        ? [createGunzip()]
+        : compression === 'zstd'
+          ? [new (loadZstd().DecompressStream)()]
+          : [];
     // An error the decompressor raised itself (zlib's `incorrect data check`, zstd's) means the blob
     // is damaged: said as such, with the layer's digest, rather than as a bare zlib error. The
     // pipeline hands every error to each stream in it, so the first stream to emit one raised it.

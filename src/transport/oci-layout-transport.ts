@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -23,7 +23,13 @@ import {
   manifestMediaType,
   plainDescriptor,
 } from '../registry/index.ts';
-import { InvalidInputError, isErrnoException, NotFoundError, writeFileAtomic } from '../util/index.ts';
+import {
+  InvalidInputError,
+  isErrnoException,
+  makeDirectories,
+  NotFoundError,
+  writeFileAtomic,
+} from '../util/index.ts';
 import { writeVerifiedFile } from './verified-file.ts';
 
 /** The annotation OCI layouts name images by (`oci:dir:<name>` in skopeo). */
@@ -140,7 +146,7 @@ export class OciLayoutWriter implements ImageWriter {
         throw error;
       },
     );
-    await mkdir(join(this.#root, 'blobs', 'sha256'), { recursive: true });
+    await makeDirectories(join(this.#root, 'blobs', 'sha256')); // not mkdir -p: it hangs under /proc
     const layout = join(this.#root, 'oci-layout');
     await stat(layout).catch(async (error: unknown) => {
       if (!isErrnoException(error, 'ENOENT')) throw error;

@@ -20,12 +20,16 @@ export function imageNameOf(text: string): ImageName {
 /**
  * The stored image a user names, resolved as docker resolves one: a digest (`sha256:<hex>`), then
  * a name (`app`, `app:1`, `registry/app@sha256:…`), then an image ID — the hex of the manifest
- * digest that `strata images` and `build -q` print, whole or a prefix of it that only one image
- * has. Undefined when nothing matches; an ambiguous prefix is an error, as in docker.
+ * digest, or of the config digest (docker's image ID, which `strata images` and `build -q`
+ * print), whole or a prefix of it that only one image has. Undefined when nothing matches; an ambiguous prefix is an error, as in docker.
  */
 export async function findStoredImage(store: Store, text: string): Promise<Descriptor | undefined> {
   const full = /^(?:sha256:)?([a-f0-9]{64})$/.exec(text);
-  if (full && text.startsWith('sha256:')) return manifestDescriptor(store, `sha256:${full[1]}` as Digest);
+  if (full && text.startsWith('sha256:')) {
+    const digest = `sha256:${full[1]}` as Digest;
+    // A manifest's digest, or docker's image ID (the config digest) that `strata images` shows.
+    return (await manifestDescriptor(store, digest)) ?? (await imageWithConfig(store, full[1]!));
+  }
   if (isReference(text)) {
     const named = await store.refs.get(imageNameOf(text).full);
     if (named) return named;
@@ -50,7 +54,34 @@ export async function findStoredImage(store: Store, text: string): Promise<Descr
       text,
       found.map((d) => d.digest),
     );
-  return found[0];
+  return found[0] ?? imageWithConfig(store, text);
+}
+
+/**
+ * The image whose config digest starts with `hex`: docker's image ID, as `strata images`, `build
+ * -q` and `--iidfile` print it. Named images first, then every manifest in the store.
+ */
+async function imageWithConfig(store: Store, hex: string): Promise<Descriptor | undefined> {
+  const prefix = `sha256:${hex}`;
+  const configOf = async (descriptor: Descriptor): Promise<Digest | undefined> => {
+    const raw = await store.blobs.read(descriptor.digest).catch(() => undefined);
+    if (!raw || sniffManifestKind(raw) !== 'manifest') return undefined;
+    return parseManifest(raw).config.digest;
+  };
+  const named = new Map<Digest, Descriptor>();
+  for (const entry of await store.refs.list())
+    if ((await configOf(entry.descriptor))?.startsWith(prefix))
+      named.set(entry.descriptor.digest, entry.descriptor);
+  if (named.size > 1) throw ambiguousId(hex, [...named.keys()]);
+  const [only] = named.values();
+  if (only) return only;
+  const found = new Map<Digest, Descriptor>();
+  for (const digest of await store.blobs.list()) {
+    const descriptor = await manifestDescriptor(store, digest);
+    if (descriptor && (await configOf(descriptor))?.startsWith(prefix)) found.set(digest, descriptor);
+  }
+  if (found.size > 1) throw ambiguousId(hex, [...found.keys()]);
+  return [...found.values()][0];
 }
 
 /** {@link findStoredImage}, or NotFoundError. */

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Digest, DigestMismatchError, sha256Digest } from '../oci/index.ts';
-import { fsyncDirectory } from '../util/index.ts';
+import { fsyncDirectory, makeDirectories } from '../util/index.ts';
 
 /**
  * Streams `source` to `target` through a temp file beside it, hashing on the way; renames into
@@ -17,7 +17,7 @@ export async function writeVerifiedFile(
   expected: { digest: Digest; size: number },
   signal?: AbortSignal,
 ): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
+  await makeDirectories(dirname(target)); // a user's path: not mkdir -p, which hangs under /proc
   const temp = join(dirname(target), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   const hash = createHash('sha256');
   let size = 0;

@@ -12,9 +12,9 @@ export interface SourceLocation {
 export interface StrataErrorOptions {
   readonly cause?: unknown;
   /** What the user can do about it; printed after the message. */
-  readonly hint?: string;
+  readonly hint?: string | undefined;
   /** Where in the user's input the problem is. */
-  readonly location?: SourceLocation;
+  readonly location?: SourceLocation | undefined;
 }
 
 /**

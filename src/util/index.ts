@@ -11,6 +11,7 @@ export * from './go-quote.ts';
 export * from './hashing.ts';
 export * from './limiter.ts';
 export * from './lockfile.ts';
+export * from './make-directories.ts';
 export * from './native.ts';
 export * from './process-liveness.ts';
 export * from './safe-path.ts';

@@ -31,6 +31,21 @@ export interface NativeCalls {
     atimeMs: number,
     mtimeMs: number,
   ): void;
+  /**
+   * A new network namespace with `lo` up, as an open close-on-exec fd (unshare(CLONE_NEWNET) on a
+   * thread of its own); the namespace lives until the fd is closed and nothing else holds it.
+   */
+  netNamespace?(): number;
+  /** pipe2(O_CLOEXEC): [read fd, write fd]. */
+  pipe?(): [number, number];
+  /**
+   * posix_spawn(3) on a thread of libuv's pool (Node's thread is not held up by a fork): resolves
+   * to the pid. The child's fd i is `fds[i]` (-1: /dev/null), and it inherits no other fd; signals
+   * at their defaults. Reap it with {@link waitPid}.
+   */
+  spawnProcess?(file: string, argv: readonly string[], fds: readonly number[]): Promise<number>;
+  /** waitpid(pid, WNOHANG): null while it runs, else its exit status (128+n for signal n). */
+  waitPid?(pid: number): number | null;
 }
 
 /** umount2's lazy-unmount flag. */

@@ -86,11 +86,19 @@ describe('attributeBytes on a real multi-stage build', () => {
     const text = formatAttribution(attributeBytes(result));
     assert.match(text, /^Image size by source \(\S+ compressed\):$/m);
     assert.match(text, /^ +3\d\d(\.\d)?kB {2}stage build \(1 layer\)$/m);
+    // Layers numbered from 1, as `strata inspect` numbers them.
+    assert.match(text, /^ {2}#1 +\S+ {4}\[base image busybox:local\]$/m);
     assert.match(
       text,
-      /^ {2}#1 +3\d\d(\.\d)?kB {2}line 7: COPY --from=build \/artifact \/app\/artifact {2}\[stage build\]$/m,
+      /^ {2}#2 +3\d\d(\.\d)?kB {2}line 7: COPY --from=build \/artifact \/app\/artifact {2}\[stage build\]$/m,
     );
-    assert.match(text, /^ {2}#2 +\d+B {2}line 8: COPY hello\.txt \/app\/ {2}\[context\]$/m);
+    assert.match(text, /^ {2}#3 +\d+B {2}line 8: COPY hello\.txt \/app\/ {2}\[context\]$/m);
+    // With the graph, each step as the progress labelled it (BuildKit's `[stage i/n]`).
+    const labelled = formatAttribution(attributeBytes(result), result.graph);
+    assert.match(
+      labelled,
+      /^ {2}#2 +3\d\d(\.\d)?kB {2}\[stage-1 2\/5\] COPY --from=build \/artifact \/app\/artifact \(line 7\) {2}\[stage build\]$/m,
+    );
   });
 
   it('measures uncompressed sizes too', async () => {

@@ -12,17 +12,21 @@ import { REPO, tempDir } from '../support/cli.ts';
 import { writeFixtureImage } from './fixture-image.ts';
 
 /** The Dockerfile whose final stage the fixture's layers stand for: base, COPY --from, COPY, RUN. */
+const LONG_RUN =
+  'apt-get update && apt-get install -y --no-install-recommends ca-certificates curl git openssh-client tzdata locales && sed -i s/app/app2/ /etc/app.conf && rm -rf /var/lib/apt/lists/*';
+
 const DOCKERFILE = `FROM busybox:1.36 AS build
 RUN make
 FROM busybox:1.36
 COPY --from=build /out /app
 COPY static /srv/static
 RUN rm -rf /tmp/cache && write-config
+RUN ${LONG_RUN}
 `;
 
 /** The bit of the browser's window the colour check calls (the project compiles without the DOM lib). */
 interface BrowserWindow {
-  getComputedStyle(element: unknown): { backgroundColor: string };
+  getComputedStyle(element: unknown): { backgroundColor: string; backgroundImage: string };
 }
 
 const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -49,14 +53,19 @@ describe('the HTML report in headless Chromium', () => {
         createdBy: 'RUN /bin/sh -c rm -rf /tmp/cache && write-config # buildkit',
         files: { 'tmp/.wh.cache': 0, 'etc/app.conf': 9000 },
       },
+      // Overwrites /etc/app.conf: layer 3's copy becomes waste too.
+      { createdBy: `RUN /bin/sh -c ${LONG_RUN} # buildkit`, files: { 'etc/app.conf': 9500 } },
     ]);
     await store.close();
     const graph = planBuild(parseDockerfile(DOCKERFILE));
-    const { analysis, files: visible } = await analyzeImageWithFiles(image);
+    const { analysis, files: visible, hiddenFiles } = await analyzeImageWithFiles(image);
     layer1Files = visible.filter((f) => f.layer === 1).length;
     const attribution = attributeBytes({ image, graph });
     assert.equal(attribution.aligned, true);
-    writeFileSync(reportPath, renderHtmlReport({ name: 'report:1', analysis, files: visible, attribution }));
+    writeFileSync(
+      reportPath,
+      renderHtmlReport({ name: 'report:1', analysis, files: visible, hiddenFiles, attribution }),
+    );
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -94,9 +103,35 @@ describe('the HTML report in headless Chromium', () => {
     const layersShown = await all.evaluateAll((els) =>
       [...new Set(els.map((e) => e.getAttribute('data-layer')))].sort(),
     );
-    assert.deepEqual(layersShown, ['0', '1', '2', '3']);
-    // The removed /tmp/cache is not in the final filesystem, so not in the treemap.
-    assert.equal(await page.locator('#treemap [data-path^="/tmp/"]').count(), 0);
+    assert.deepEqual(layersShown, ['0', '1', '2', '3', '4']);
+    // The removed /tmp/cache is not in the final filesystem, but the image carries it: drawn as
+    // waste, hatched, where it lies, with the layer that hid it.
+    const waste = page.locator('#treemap .tm-waste[data-path^="/tmp/cache/"]');
+    assert.equal(await waste.count(), 5);
+    assert.deepEqual(
+      [...new Set(await waste.evaluateAll((els) => els.map((e) => e.getAttribute('data-hidden-by'))))],
+      ['3'],
+    );
+    assert.match(
+      await waste
+        .first()
+        .evaluate((e) => (globalThis as unknown as BrowserWindow).getComputedStyle(e).backgroundImage),
+      /repeating-linear-gradient/,
+    );
+    const box = await waste.first().boundingBox();
+    assert.ok(box && box.width * box.height >= 30, `waste is drawn with an area: ${JSON.stringify(box)}`);
+    // The overwritten /etc/app.conf of layer 3 is waste too; layer 4's copy is visible.
+    assert.equal(
+      await page.locator('#treemap .tm-waste[data-path="/etc/app.conf"][data-layer="3"]').count(),
+      1,
+    );
+    assert.equal(
+      await page
+        .locator('#treemap .tm-file:not(.tm-waste)[data-path="/etc/app.conf"]')
+        .getAttribute('data-layer'),
+      '4',
+    );
+    assert.match((await page.locator('#filter-label').textContent()) ?? '', /6 files, \d+(\.\d+)?kB wasted/);
     // Coloured by source: the two stage-1 layers (COPY --from=build is "stage build") differ from the base.
     const colour = (layer: string) =>
       page
@@ -123,8 +158,60 @@ describe('the HTML report in headless Chromium', () => {
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-layer')));
     assert.equal(filtered.length, layer1Files);
     assert.ok(filtered.every((l) => l === '1'));
-    assert.match((await page.locator('#filter-label').textContent()) ?? '', /^Layer #1: 8 files/);
+    assert.match(
+      (await page.locator('#filter-label').textContent()) ?? '',
+      /^Layer #1: 8 files, .*; nothing wasted$/,
+    );
+    assert.equal(await page.locator('#layer-files tbody tr[data-status="visible"]').count(), 8);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-report-layer-1.png'), fullPage: true });
+
+    // The base layer: its own files, the ones later layers hid among them, listed and drawn.
+    await page.click('#layers tbody tr[data-layer="0"]');
+    assert.equal(await page.locator('#treemap').getAttribute('data-filter'), '0');
+    assert.match(
+      (await page.locator('#filter-label').textContent()) ?? '',
+      /^Layer #0: 15 files, .*; 5 files, 88\.0kB wasted \(hidden by later layers, hatched red\)$/,
+    );
+    assert.match(
+      (await page.locator('#files-title').textContent()) ?? '',
+      /^Files of layer #0 \(ADD file:busybox in \/\)$/,
+    );
+    const rows = page.locator('#layer-files tbody tr');
+    assert.equal(await rows.count(), 15);
+    const hiddenRows = page.locator('#layer-files tbody tr[data-status="hidden"]');
+    assert.deepEqual(
+      (await hiddenRows.evaluateAll((els) => els.map((e) => e.getAttribute('data-path')))).sort(),
+      [
+        '/tmp/cache/f0.bin',
+        '/tmp/cache/f1.bin',
+        '/tmp/cache/f2.bin',
+        '/tmp/cache/f3.bin',
+        '/tmp/cache/f4.bin',
+      ],
+    );
+    assert.match(
+      (await hiddenRows.first().textContent()) ?? '',
+      /wasted: removed by #3 RUN rm -rf \/tmp\/cache && write-config/,
+    );
+    assert.equal(await page.locator('#layer-files tbody tr[data-status="visible"]').count(), 10);
+    assert.equal(await page.locator('#treemap .tm-waste[data-layer="0"]').count(), 5);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-report-layer-0.png'), fullPage: true });
+
+    // A long command is one line in the tables (full text in the tooltip), whole when selected.
+    const row4 = page.locator('#layers tbody tr[data-layer="4"] code.cmd');
+    const shortText = (await row4.textContent()) ?? '';
+    const [command, source] = shortText.split('  ');
+    assert.ok(command!.length <= 72 && command!.endsWith('\u2026'), shortText);
+    assert.equal(source, '[stage stage-1]');
+    assert.equal(await row4.getAttribute('title'), `RUN ${LONG_RUN}  [stage stage-1]`);
+    const hiddenBy = page.locator('#wasted tbody td', { hasText: 'overwritten by #4' });
+    assert.ok(((await hiddenBy.textContent()) ?? '').length < 80);
+    assert.equal(await hiddenBy.getAttribute('title'), `RUN ${LONG_RUN}`);
+    await page.click('#layers tbody tr[data-layer="4"]');
+    assert.equal(
+      await page.locator('#layers tbody tr[data-layer="4"] code.cmd').textContent(),
+      `RUN ${LONG_RUN}  [stage stage-1]`,
+    );
 
     await page.click('#all-layers');
     assert.equal(await page.locator('#treemap').getAttribute('data-filter'), 'all');

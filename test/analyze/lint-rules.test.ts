@@ -98,6 +98,68 @@ const CASES: readonly RuleCase[] = [
       'FROM alpine:3.20\nARG PUBLIC_KEY\nARG KEYBOARD_LAYOUT\nRUN --mount=type=secret,id=npm_token echo build\n',
   },
   {
+    rule: 'apk-cache-left',
+    triggers: 'FROM alpine:3.20\nRUN apk update && apk add curl\n',
+    line: 2,
+    passes:
+      'FROM alpine:3.20\nRUN apk add --no-cache curl\nRUN apk add curl && rm -rf /var/cache/apk/*\nRUN --mount=type=cache,target=/var/cache/apk apk add jq\n',
+  },
+  {
+    rule: 'package-cache-left',
+    triggers: 'FROM fedora:40\nRUN dnf install -y jq\n',
+    line: 2,
+    passes:
+      'FROM fedora:40\nRUN dnf install -y jq && dnf clean all\nFROM rockylinux:9\nRUN yum install -y jq && yum clean all\nFROM opensuse/leap:15.6\nRUN zypper install -y jq && zypper clean --all\n',
+  },
+  {
+    rule: 'useradd-large-uid',
+    triggers: 'FROM debian:12\nRUN useradd -u 1000000001 app\n',
+    line: 2,
+    passes: 'FROM debian:12\nRUN useradd -l -u 1000000001 app && useradd -u 1001 other\n',
+  },
+  {
+    rule: 'copy-overwrites-copy',
+    // strata init node's template before the fix: node_modules copied, then all of /app again.
+    triggers:
+      'FROM node:20 AS build\nWORKDIR /app\nRUN npm ci\nFROM node:20-slim\nWORKDIR /app\nCOPY --from=build /app/node_modules ./node_modules\nCOPY --from=build /app ./\n',
+    line: 7,
+    passes:
+      'FROM node:20 AS build\nWORKDIR /app\nRUN npm ci\nFROM node:20-slim\nWORKDIR /app\nCOPY package.json ./\nRUN npm ci\nCOPY . .\nCOPY --from=build /app/node_modules ./node_modules\nCOPY --from=build /app/dist ./dist\n',
+  },
+  {
+    rule: 'copy-entire-filesystem',
+    triggers: 'FROM alpine:3.20 AS tools\nRUN apk add --no-cache jq\nFROM scratch\nCOPY --from=tools / /\n',
+    line: 4,
+    passes:
+      'FROM alpine:3.20 AS tools\nRUN apk add --no-cache jq\nFROM scratch\nCOPY --from=tools /usr/bin/jq /usr/bin/\n',
+  },
+  {
+    rule: 'copied-archive-extracted',
+    triggers:
+      'FROM debian:12\nCOPY app.tar.gz /tmp/\nRUN tar -xzf /tmp/app.tar.gz -C /opt && rm /tmp/app.tar.gz\n',
+    line: 2,
+    passes:
+      'FROM debian:12\nRUN --mount=type=bind,source=app.tar.gz,target=/tmp/app.tar.gz tar -xzf /tmp/app.tar.gz -C /opt\nADD app.tar.gz /opt/\n',
+  },
+  {
+    rule: 'invalid-default-arg-in-from',
+    triggers: `ARG GO_VERSION\nFROM golang:\${GO_VERSION}-alpine\nRUN echo hi\n`,
+    line: 2,
+    passes: `ARG GO_VERSION=1.22\nFROM golang:\${GO_VERSION}-alpine\nRUN echo hi\n`,
+  },
+  {
+    rule: 'cd-instead-of-workdir',
+    triggers: 'FROM alpine:3.20\nRUN cd /src && make\n',
+    line: 2,
+    passes: 'FROM alpine:3.20\nWORKDIR /src\nRUN make\n',
+  },
+  {
+    rule: 'shell-form-command',
+    triggers: 'FROM alpine:3.20\nCMD node server.js\n',
+    line: 2,
+    passes: 'FROM alpine:3.20\nENTRYPOINT ["node"]\nCMD ["server.js"]\n',
+  },
+  {
     rule: 'no-cache-mount',
     triggers:
       'FROM golang:1.22 AS build\nRUN go build -o /app .\nFROM scratch\nCOPY --from=build /app /app\n',
@@ -166,6 +228,43 @@ describe('lint rules: each triggers on a bad Dockerfile and stays quiet on the f
       LINT_RULES.map((r) => r.id).filter((id) => !tested.has(id)),
       [],
     );
+  });
+
+  it('removed-in-later-layer stays quiet when each RUN removes what it made itself (docker-library/python)', async () => {
+    const { findings } = await lintDockerfile(
+      [
+        'FROM debian:12',
+        'RUN apt-get update; apt-get install -y --no-install-recommends ca-certificates; rm -rf /var/lib/apt/lists/*',
+        'RUN apt-get update; apt-get install -y --no-install-recommends gcc; rm -rf /var/lib/apt/lists/*',
+        'RUN apt-get update && apt-get install -y --no-install-recommends curl',
+        'RUN rm -rf /var/lib/apt/lists/*',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      findings.filter((f) => f.ruleId === 'removed-in-later-layer').map((f) => f.line),
+      [5],
+    );
+  });
+
+  it("final-stage-compiler-packages knows Debian's apt-mark auto + purge --auto-remove idiom", async () => {
+    const run = (purge: string) =>
+      [
+        'FROM debian:12',
+        'RUN set -eux; savedAptMark="$(apt-mark showmanual)"; apt-get update; \\',
+        '  apt-get install -y --no-install-recommends gcc libssl-dev; make; \\',
+        `  apt-mark auto '.*' > /dev/null; apt-mark manual $savedAptMark; ${purge}; rm -rf /var/lib/apt/lists/*`,
+        '',
+      ].join('\n');
+    const quiet = await lintDockerfile(
+      run('apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false'),
+    );
+    assert.deepEqual(
+      quiet.findings.filter((f) => f.ruleId === 'final-stage-compiler-packages'),
+      [],
+    );
+    const kept = await lintDockerfile(run('true'));
+    assert.equal(kept.findings.filter((f) => f.ruleId === 'final-stage-compiler-packages').length, 1);
   });
 
   it('leaves size rules out of build stages whose layers never ship', async () => {

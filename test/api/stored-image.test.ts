@@ -32,11 +32,15 @@ describe('stored images by digest, name or ID', () => {
     // b has no name: its ID still finds it (an untagged build), as docker finds dangling images.
     assert.equal((await findStoredImage(store, hex(b).slice(0, 10)))?.digest, b.manifest.digest);
     assert.equal(await findStoredImage(store, 'missing:1'), undefined);
-    // A layer's or a config's digest is no image.
+    // A layer's digest is no image; a config's is docker's image ID (what `strata images` shows).
     assert.equal(await findStoredImage(store, a.layers[0]!.digest), undefined);
+    const configHex = hex({ manifest: a.config } as TestImage);
+    for (const text of [configHex.slice(0, 12), configHex, a.config.digest])
+      assert.equal((await findStoredImage(store, text))?.digest, a.manifest.digest, text);
     assert.equal(
-      await findStoredImage(store, hex({ manifest: a.config } as TestImage).slice(0, 12)),
-      undefined,
+      (await findStoredImage(store, hex({ manifest: b.config } as TestImage).slice(0, 12)))?.digest,
+      b.manifest.digest,
+      'an unnamed image by its image ID',
     );
     await assert.rejects(resolveStoredImage(store, 'missing:1'), NotFoundError);
   });

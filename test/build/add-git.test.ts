@@ -1,15 +1,15 @@
 // ADD <git URL>: a repository served on 127.0.0.1 by `git daemon` (git://) and by `git
 // http-backend` behind a small node HTTP server (https-style `…/repo.git` URLs over http).
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildRun } from '../support/build-run.ts';
 import { runStrata, tempDir } from '../support/cli.ts';
+import { type GitDaemon, startGitDaemon } from '../support/git-daemon.ts';
 
 const GIT_ENV = {
   ...process.env,
@@ -22,14 +22,6 @@ const GIT_ENV = {
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' }).trim();
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 /** `git http-backend` as CGI behind node's HTTP server: smart HTTP for every repo under `root`. */
@@ -77,7 +69,7 @@ describe('ADD <git URL>', () => {
   const root = join(dir.path, 'store');
   const repos = join(dir.path, 'repos');
   const work = join(dir.path, 'work');
-  let daemon: ChildProcess;
+  let daemon: GitDaemon | undefined;
   let http: Server;
   let gitUrl = '';
   let httpUrl = '';
@@ -112,7 +104,9 @@ describe('ADD <git URL>', () => {
     git(src, 'commit', '-q', '-m', 'feature');
     git(src, 'checkout', '-q', 'main');
     git(repos, 'clone', '-q', '--bare', src, 'repo.git');
-    const port = await freePort();
+    // The daemon first: the submodule's URL names its port.
+    daemon = await startGitDaemon(repos, { probe: 'repo.git', env: GIT_ENV });
+    const port = daemon.port;
     // A second repository with the first as a submodule, by its git:// URL.
     const outer = join(work, 'outer');
     mkdirSync(outer);
@@ -125,37 +119,15 @@ describe('ADD <git URL>', () => {
       git(outer, 'commit', '-q', '-m', 'submodule');
       git(repos, 'clone', '-q', '--bare', outer, 'outer.git');
     };
-    daemon = spawn(
-      'git',
-      [
-        'daemon',
-        '--reuseaddr',
-        '--export-all',
-        `--base-path=${repos}`,
-        '--listen=127.0.0.1',
-        `--port=${port}`,
-        repos,
-      ],
-      { stdio: 'ignore', env: GIT_ENV },
-    );
     gitUrl = `git://127.0.0.1:${port}/repo.git`;
     http = httpBackend(repos);
     await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
     httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/repo.git`;
-    // git daemon takes a moment to listen.
-    for (let i = 0; i < 50; i++) {
-      try {
-        execFileSync('git', ['ls-remote', gitUrl], { stdio: 'ignore' });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
     pendingSubmodule();
   });
 
   after(() => {
-    daemon?.kill();
+    daemon?.stop();
     http?.close();
     dir.cleanup();
   });
@@ -253,6 +225,16 @@ describe('ADD <git URL>', () => {
     const copy = await buildLocal(`FROM scratch\nCOPY ${gitUrl} /x\n`);
     assert.equal(copy.code, 1, copy.stderr);
     assert.match(copy.stderr, /Dockerfile:2:.*source can't be a git ref for COPY/);
+  });
+
+  it('refuses a ref that git would read as an option, at its Dockerfile line, running nothing', async () => {
+    const marker = join(work, 'pwned');
+    const r = await buildLocal(
+      `FROM scratch\nADD ${httpUrl}?checksum=${first}&fetch-by-commit#--upload-pack=touch%20${marker} /x\n`,
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /Dockerfile:2:.*invalid git ref "--upload-pack=touch /);
+    assert.equal(existsSync(marker), false);
   });
 
   it('is a cache hit at the same commit, and rebuilds when the branch moves', async () => {

@@ -42,7 +42,7 @@ describe('base images pulled from a registry during a build', () => {
     await strata(origin.root, ['push', toolchain]);
     await strata(origin.root, ['push', 'busybox:local', runtime]);
     await strata(origin.root, ['rmi', toolchain]);
-    await strata(origin.root, ['prune']);
+    await strata(origin.root, ['prune', '-f']);
     dockerfile = [
       `FROM ${toolchain} AS build`,
       'COPY src.txt /src/',

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readlinkSync } from 'node:fs';
+import { chmodSync, readlinkSync } from 'node:fs';
+import { createServer as createHttpServer, request } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllow } from '../../src/cli/build-flags.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata } from '../support/cli.ts';
 import { leftovers, NOTHING_LEFT } from '../support/leftovers.ts';
+
+/** The sources of the test's own attack programs. */
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'isolation');
 
 /** Issue 16: what a RUN step is kept from, and the entitlements (`--allow`) that lift it. */
 describe('RUN isolation', () => {
@@ -57,6 +64,60 @@ describe('RUN isolation', () => {
       assert.match(host.stderr, /host-secret/);
       assert.ok(host.stderr.includes(readlinkSync('/proc/self/ns/net')), host.stderr);
     } finally {
+      server.close();
+    }
+  });
+
+  it("keeps the host's loopback traffic from an AF_PACKET sniffer in a step; with --network host it sees the Authorization header", async () => {
+    // The attack of issue 16: while the host sends requests with a secret Authorization header to
+    // a server on its 127.0.0.1 (as to a local registry), a step reads `lo` with a raw packet socket.
+    const secret = `Basic ${randomBytes(12).toString('base64')}`;
+    const server = createHttpServer((_req, res) => res.end('ok\n'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    let sent = 0;
+    let sending = true;
+    const sendLoop = (async () => {
+      while (sending) {
+        await new Promise<void>((resolve) => {
+          const req = request(
+            { host: '127.0.0.1', port, agent: false, headers: { Authorization: secret } },
+            (res) => {
+              res.resume();
+              res.on('end', resolve);
+            },
+          );
+          req.on('error', () => resolve()); // the next one is sent all the same
+          req.end();
+        });
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      const ctx = fx.context(`ctx-${++contexts}`, {
+        Dockerfile: `FROM busybox:local\nCOPY sniff /sniff\nRUN /sniff "Authorization: ${secret}" 4; echo "sniff exit $?"\n`,
+      });
+      execFileSync('gcc', ['-static', '-O1', '-o', join(ctx, 'sniff'), join(FIXTURES, 'sniff.c')]);
+      chmodSync(join(ctx, 'sniff'), 0o755);
+      const flags = ['build', '--no-cache', '--progress', 'plain'];
+      const before = sent;
+      const sandboxed = await runStrata([...flags, ctx], { root: fx.root });
+      assert.equal(sandboxed.code, 0, sandboxed.stderr);
+      assert.ok(sent > before, 'the host sent requests while the step sniffed');
+      assert.match(sandboxed.stderr, /listening on lo/);
+      assert.match(sandboxed.stderr, /none with the needle/);
+      assert.doesNotMatch(sandboxed.stderr, /sniffed:/);
+      // The same step in the host's namespace sees the header: the sniffer works.
+      const host = await runStrata([...flags, '--network', 'host', '--allow', 'network.host', ctx], {
+        root: fx.root,
+      });
+      assert.equal(host.code, 0, host.stderr);
+      assert.ok(host.stderr.includes(`sniffed: Authorization: ${secret}`), host.stderr);
+    } finally {
+      sending = false;
+      await sendLoop;
       server.close();
     }
   });

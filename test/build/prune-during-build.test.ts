@@ -54,7 +54,10 @@ for (const snapshotter of ['overlay', 'native'] as const) {
         });
       });
       await Promise.race([ready, done]);
-      const pruned = await runStrata(['prune'], { root: fx.root, env: { STRATA_SNAPSHOTTER: snapshotter } });
+      const pruned = await runStrata(['prune', '-f'], {
+        root: fx.root,
+        env: { STRATA_SNAPSHOTTER: snapshotter },
+      });
       writeFileSync(join(ctx, 'go'), '');
       const r = await done;
       assert.equal(pruned.code, 0, pruned.stderr);

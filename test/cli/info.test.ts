@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runStrata, tempDir } from '../support/cli.ts';
@@ -21,5 +22,42 @@ describe('strata info', () => {
     assert.equal(forced.snapshotter.reason, 'forced by STRATA_SNAPSHOTTER=native');
     const human = await runStrata(['info'], { root });
     assert.match(human.stdout, /^snapshotter: {2}overlay — overlay mounts work here$/m);
+  });
+
+  it('says how RUN steps are isolated: the network probed, seccomp, namespaces, capabilities, masked paths', async () => {
+    const root = join(dir.path, 'store');
+    const json = await runStrata(['info', '--json'], { root });
+    assert.equal(json.code, 0, json.stderr);
+    const { isolation } = JSON.parse(json.stdout);
+    assert.deepEqual(isolation.network, {
+      available: true,
+      mode: 'sandbox',
+      slirp4netns: { path: '/usr/bin/slirp4netns', version: isolation.network.slirp4netns.version },
+      namespace: 'addon',
+    });
+    assert.match(isolation.network.slirp4netns.version, /^\d+\.\d+\.\d+$/);
+    assert.equal(isolation.seccomp.enabled, true);
+    assert.ok(
+      isolation.seccomp.allowedSyscalls > 300,
+      `${isolation.seccomp.allowedSyscalls} syscalls allowed`,
+    );
+    assert.deepEqual(isolation.namespaces, ['mount', 'pid', 'ipc', 'uts', 'network']);
+    assert.equal(isolation.userNamespace, false);
+    assert.ok(isolation.capabilities.includes('CAP_NET_RAW'));
+    assert.ok(!isolation.capabilities.includes('CAP_SYS_ADMIN'));
+    assert.ok(isolation.maskedPaths.includes('/proc/kcore'));
+    const human = await runStrata(['info'], { root });
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(
+      human.stdout,
+      /^ {2}network: +a private network namespace per RUN \(made in-process by the addon\), outbound through slirp4netns \d[\d.]* \(\/usr\/bin\/slirp4netns\)/m,
+    );
+    assert.match(
+      human.stdout,
+      /^ {2}seccomp: +on — Docker's default profile, built into strata, \d+ syscalls allowed/m,
+    );
+    assert.match(human.stdout, /^ {2}namespaces: +mount, pid, ipc, uts, network; no user namespace/m);
+    // The probe's network is gone: no slirp4netns of strata's left, no namespace under /run/netns.
+    assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /strata-net-/);
   });
 });

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cacheCommandName, cacheDirectories, readCacheFile, writeCacheFile } from '../../src/cli/launcher.ts';
+import { commandNames } from '../../src/cli/commands.ts';
+import {
+  bundleFor,
+  cacheCommandName,
+  cacheDirectories,
+  readCacheFile,
+  writeCacheFile,
+} from '../../src/cli/launcher.ts';
 import { buildFixture } from '../support/build-fixture.ts';
 import { REPO, runStrata, tempDir } from '../support/cli.ts';
 
@@ -16,6 +23,25 @@ describe('launcher: code cache helpers', () => {
     // Anything that could not be a command name cannot reach the file name either.
     assert.equal(cacheCommandName(['../../etc/passwd']), 'other');
     assert.equal(cacheCommandName(['Build']), 'other');
+  });
+
+  it('runs each command from its own bundle, and no command from the front bundle', () => {
+    const bundles = { build: 'build', images: 'images', tag: 'images', du: 'store-commands' };
+    assert.equal(bundleFor(['build', '-t', 'x', '.'], bundles), 'build');
+    assert.equal(bundleFor(['--root', 'images', 'tag', 'a', 'b'], bundles), 'images');
+    assert.equal(bundleFor(['--debug', 'du'], bundles), 'store-commands');
+    assert.equal(bundleFor(['help', 'tag'], bundles), 'images');
+    assert.equal(bundleFor(['--', 'build'], bundles), 'build');
+    for (const argv of [
+      ['--version'],
+      ['--help'],
+      [],
+      ['help'],
+      ['help', 'nope'],
+      ['bild'],
+      ['--root', 'build'],
+    ])
+      assert.equal(bundleFor(argv, bundles), 'front', argv.join(' '));
   });
 
   it('looks beside the bundle, then in the user cache, never in a shared directory', () => {
@@ -91,7 +117,7 @@ describe('launcher: the strata command with its code cache', () => {
     const dockerfile = join(REPO, 'examples', 'go', 'Dockerfile.multi');
     const first = await run(['parse', dockerfile], cache);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stderr, /compile cache: miss [0-9a-f]+-parse-v\d+\.\d+\.\d+-\w+\.v8cache/);
+    assert.match(first.stderr, /compile cache: miss [0-9a-f]{32}-parse-parse-v\d+\.\d+\.\d+-\w+\.v8cache/);
     assert.match(first.stderr, /compile cache: wrote /);
     const files = cacheFiles(cache);
     assert.equal(files.length, 1);
@@ -146,7 +172,8 @@ describe('launcher: the strata command with its code cache', () => {
       });
       assert.equal(result.code, 0, result.stderr);
       const wrote = result.stderr.indexOf('compile cache: wrote');
-      const runDone = result.stderr.search(/#2 DONE/);
+      const run = /^#(\d+) \[2\/2\] RUN sleep/m.exec(result.stderr)?.[1];
+      const runDone = result.stderr.search(new RegExp(`^#${run} DONE`, 'm'));
       assert.ok(wrote >= 0 && runDone > wrote, result.stderr);
       assert.equal(result.stderr.split('compile cache: wrote').length, 2, 'written once');
       assert.equal(cacheFiles(cache).length, 1);
@@ -165,5 +192,112 @@ describe('launcher: the strata command with its code cache', () => {
     const off = await run(['--version'], '0');
     assert.equal(off.code, 0);
     assert.match(off.stderr, /compile cache: off /);
+  });
+});
+
+/** The `strata-trace:` lines of a run with STRATA_TRACE_LOAD=1: which bundle ran, what it loaded. */
+function traceOf(stderr: string): { bundle: string | undefined; modules: string[]; required: string[] } {
+  const lines = stderr.split('\n');
+  const after = (prefix: string) =>
+    lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+  return {
+    bundle: after('strata-trace: bundle ')[0],
+    modules: after('strata-trace: module '),
+    required: [
+      ...after('strata-trace: require '),
+      ...(lines.includes('strata-trace: node-internal undici') ? ['node-internal undici'] : []),
+    ],
+  };
+}
+const UNDICI = /(^|\/)node_modules\/undici\//;
+
+describe('launcher: each command loads only what it uses', () => {
+  const traced = (args: string[], options: { root?: string; command?: boolean } = {}) =>
+    runStrata(args, { ...options, env: { STRATA_TRACE_LOAD: '1' } });
+
+  it('--version and --help run the front bundle: no command module, no undici, no zstd', async () => {
+    for (const args of [['--version'], ['--help'], ['help']]) {
+      const result = await traced(args, { command: true });
+      assert.equal(result.code, 0, result.stderr);
+      const trace = traceOf(result.stderr);
+      assert.equal(trace.bundle, 'front', args.join(' '));
+      // The trace sees bundled modules (commander is one): its silence about undici means something.
+      assert.ok(
+        trace.modules.some((m) => m.includes('node_modules/commander/')),
+        result.stderr,
+      );
+      assert.deepEqual(
+        trace.modules.filter((m) => UNDICI.test(m) || m.includes('zstd')),
+        [],
+        args.join(' '),
+      );
+      assert.deepEqual(
+        trace.modules.filter(
+          (m) => m.startsWith('src/') && !m.startsWith('src/cli/') && !m.startsWith('src/util/'),
+        ),
+        [],
+      );
+      assert.deepEqual(
+        trace.required.filter((r) => /zstd|undici|node:tls|node:http2|node:dns|node:child_process/.test(r)),
+        [],
+        args.join(' '),
+      );
+    }
+    // What the front bundle holds at all: commander and the command table, none of the commands.
+    const front = readFileSync(join(REPO, 'dist', 'bundles', 'front.cjs'), 'latin1');
+    assert.doesNotMatch(front, /node_modules\/undici\//);
+    assert.doesNotMatch(front, /zstd-napi/);
+    // Lazily initialized modules keep their path as a key (esbuild's __esm/__commonJS); a build.cjs has them.
+    assert.doesNotMatch(front, /"src\/(solver|registry|api|archive)\//);
+    assert.match(readFileSync(join(REPO, 'dist', 'bundles', 'build.cjs'), 'latin1'), /"src\/solver\//);
+  });
+
+  it('--help lists every command of the table, and help NAME finds each command', async () => {
+    const help = await runStrata(['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    for (const name of commandNames()) {
+      assert.match(help.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
+      const one = await traced(['help', name]);
+      assert.equal(one.code, 0, `${name}: ${one.stderr}`);
+      assert.match(one.stdout, new RegExp(`^Usage: strata ${name}\\b`), name);
+      assert.notEqual(traceOf(one.stderr).bundle, 'front', name);
+    }
+    const unknown = await runStrata(['bild']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown command 'bild'\n\(Did you mean build\?\)/);
+  });
+
+  it('a no-op rebuild loads neither the registry client (undici) nor zstd-napi; a registry command does', async () => {
+    const fx = await buildFixture('strata-launcher-noop-');
+    try {
+      const ctx = fx.context('noop', {
+        Dockerfile: 'FROM busybox:local\nRUN echo once > /once\nCOPY Dockerfile /\n',
+      });
+      const first = await runStrata(['build', '-q', ctx], { root: fx.root });
+      assert.equal(first.code, 0, first.stderr);
+      const again = await traced(['build', '-q', ctx], { root: fx.root });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, first.stdout, 'the same image');
+      const trace = traceOf(again.stderr);
+      assert.equal(trace.bundle, 'build');
+      assert.ok(trace.modules.includes('src/cli/build.ts'), again.stderr);
+      assert.deepEqual(
+        trace.modules.filter((m) => UNDICI.test(m)),
+        [],
+      );
+      assert.deepEqual(
+        trace.required.filter((r) => /zstd|undici|node:http2|node:dns/.test(r)),
+        [],
+      );
+    } finally {
+      fx.cleanup();
+    }
+    // The positive control: a command that does reach a registry loads undici, and the trace shows it.
+    const remote = await traced(['inspect', 'docker://127.0.0.1:1/none:latest']);
+    assert.notEqual(remote.code, 0);
+    assert.ok(
+      traceOf(remote.stderr).modules.some((m) => UNDICI.test(m)),
+      remote.stderr.slice(-2000),
+    );
   });
 });

@@ -184,7 +184,8 @@ describe('Ctrl-C and SIGTERM stop a command and clean up, as docker does', () =>
         Dockerfile: `FROM ${proxy.host}/base/busybox:2\nRUN echo a > /a\n`,
       });
       const build = startStrata(['build', '--progress', 'plain', ctx], root);
-      await build.waitFor(/Pulling fs layer/);
+      // The base's layers downloading under its FROM step.
+      await build.waitFor(/^#\d+ sha256:[0-9a-f]{64} waiting$/m);
       build.child.kill('SIGINT');
       const r = await build.done;
       assert.equal(r.code, 130, r.stderr);

@@ -38,6 +38,9 @@ const CASES: ReadonlyArray<[string, Expected]> = [
     { remote: 'https://github.com/docker/docker.git', subdir: 'myfolder' },
   ],
   ['./.git', undefined],
+  // An scp-style user or host that reads as an option to ssh is no Git source.
+  ['-oProxyCommand@h:r.git', undefined],
+  ['git@-oProxyCommand:r.git', undefined],
   ['.git', undefined],
   ['ftp://example.com/foo.git', undefined],
   [
@@ -74,6 +77,14 @@ const ERRORS: ReadonlyArray<[string, RegExp]> = [
   ['https://github.com/moby/buildkit.git?invalid=123', /unexpected query "invalid"/],
   ['https://github.com/moby/buildkit.git?ref=a&ref=b', /query "ref" has multiple values/],
   ['https://github.com/moby/buildkit.git?ref=', /query "ref" has no value/],
+  // A ref is given to git as an argument: one that reads as an option is refused (BuildKit's
+  // validateGitRef), whichever way it is written.
+  [
+    `https://h/r.git?checksum=${'a'.repeat(40)}&fetch-by-commit#--upload-pack=touch%20/tmp/x`,
+    /invalid git ref "--upload-pack=touch \/tmp\/x"/,
+  ],
+  ['https://h/r.git?ref=-c', /invalid git ref "-c"/],
+  ['git://h/r#-x:sub', /invalid git ref "-x"/],
 ];
 
 describe('parseGitRef', () => {

@@ -135,6 +135,40 @@ describe('strata init', () => {
     assert.ok(result.assumed.includes('no build step (package.json has no "build" script)'));
   });
 
+  it('node: the final stage copies each file once, with and without a build script (strata lint agrees)', async () => {
+    for (const [name, scripts] of [
+      ['node-once-plain', {}],
+      ['node-once-build', { build: 'tsc' }],
+    ] as const) {
+      const dir = project(join(work.path, name), {
+        'package.json': JSON.stringify({ name, scripts }),
+        'package-lock.json': '{}',
+      });
+      const init = await runStrata(['init', 'node', dir]);
+      assert.equal(init.code, 0, init.stderr);
+      const text = readFileSync(join(dir, 'Dockerfile'), 'utf8');
+      const finalStage = text.slice(text.lastIndexOf('\nFROM '));
+      const copied = [...finalStage.matchAll(/^COPY --from=build (\S+)/gm)].map((m) => m[1]!);
+      // No copied path lies inside another one that is copied too.
+      for (const a of copied)
+        for (const b of copied)
+          assert.ok(a === b || !a.startsWith(`${b}/`), `${a} is copied twice (also by ${b}): ${finalStage}`);
+      const lint = await runStrata([
+        'lint',
+        '--format',
+        'json',
+        '--fail-on',
+        'none',
+        join(dir, 'Dockerfile'),
+      ]);
+      assert.equal(lint.code, 0, lint.stderr);
+      const ids = (JSON.parse(lint.stdout) as { findings: { ruleId: string }[] }).findings.map(
+        (f) => f.ruleId,
+      );
+      assert.ok(!ids.includes('copy-overwrites-copy'), ids.join(', '));
+    }
+  });
+
   it('refuses to overwrite a Dockerfile without --force, and keeps an existing .dockerignore', async () => {
     const dir = project(join(work.path, 'existing'), {
       'package.json': '{}',

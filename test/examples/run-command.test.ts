@@ -9,7 +9,12 @@ import { runStrata, STRATA_BIN, tempDir } from '../support/cli.ts';
 import { makeBusyboxTarball } from '../support/rootfs.ts';
 
 const config = (c: ImageConfig['config']): Pick<{ config: ImageConfig }, 'config'> => ({
-  config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: c },
+  config: {
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: [] },
+    ...(c ? { config: c } : {}),
+  },
 });
 
 describe('containerArgs: docker run override rules', () => {

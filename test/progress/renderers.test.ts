@@ -6,6 +6,8 @@ import {
   createRenderer,
   JsonRenderer,
   PlainRenderer,
+  RawJsonRenderer,
+  type RawSolveStatus,
   type RendererStream,
   TtyRenderer,
 } from '../../src/progress/index.ts';
@@ -22,6 +24,12 @@ class Capture implements RendererStream {
     this.text += chunk;
     return true;
   }
+}
+
+/** What a tty renderer drew last: the text after its last "clear to the end of the screen". */
+function lastView(text: string): string {
+  const at = text.lastIndexOf('\x1b[J');
+  return at < 0 ? text : text.slice(at + 3);
 }
 
 const LAYER = `sha256:${'ab'.repeat(32)}` as Digest;
@@ -111,6 +119,42 @@ describe('plain renderer (BuildKit-style #N lines)', () => {
     assert.doesNotMatch(out.text, /step aborted/);
   });
 
+  it("prints a step's name before its downloads, even when the download began first", () => {
+    const out = new Capture();
+    const renderer = new PlainRenderer({ stream: out });
+    const step = 'from docker.io/library/alpine:3 linux/amd64';
+    renderer.emit({
+      type: 'transfer',
+      at: 10,
+      step,
+      direction: 'pull',
+      digest: LAYER,
+      kind: 'layer',
+      status: 'waiting',
+    });
+    renderer.emit({ type: 'step-started', at: 20, step: 'other', name: 'RUN x', index: 2, total: 2 });
+    renderer.emit({
+      type: 'step-started',
+      at: 30,
+      step,
+      name: 'FROM docker.io/library/alpine:3',
+      index: 1,
+      total: 2,
+    });
+    renderer.emit({ type: 'step-finished', at: 40, step });
+    renderer.close();
+    assert.equal(
+      out.text,
+      [
+        '#1 [2/2] RUN x',
+        '#2 [1/2] FROM docker.io/library/alpine:3',
+        `#2 ${LAYER} waiting`,
+        '#2 DONE 0.0s',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('prints transfers outside steps like non-tty docker pull, byte progress at most every 2 s', () => {
     const out = new Capture();
     const renderer = new PlainRenderer({ stream: out });
@@ -178,8 +222,56 @@ describe('json renderer', () => {
   });
 });
 
+describe('rawjson renderer (BuildKit client.SolveStatus lines)', () => {
+  it('writes vertexes, statuses, logs (base64) and warnings as buildx --progress=rawjson does', () => {
+    const out = new Capture();
+    const renderer = new RawJsonRenderer({ stream: out });
+    for (const e of BUILD) renderer.emit(e);
+    renderer.close();
+    const lines = out.text.trimEnd().split('\n');
+    const statuses = lines.map((l) => JSON.parse(l) as RawSolveStatus);
+    for (const status of statuses) {
+      const keys = Object.keys(status);
+      assert.equal(keys.length, 1, 'one kind of record per line');
+      assert.ok(['vertexes', 'statuses', 'logs', 'warnings'].includes(keys[0]!), keys[0]);
+    }
+    const vertexes = statuses.flatMap((s) => s.vertexes ?? []);
+    const from = vertexes.filter((v) => v.name === '[builder 1/3] FROM docker.io/library/alpine:3');
+    assert.equal(from.length, 2, 'started, then completed');
+    assert.match(from[0]!.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(from[0]!.digest, from[1]!.digest);
+    assert.equal(from[0]!.started, new Date(1000).toISOString());
+    assert.equal(from[0]!.completed, undefined);
+    assert.equal(from[1]!.completed, new Date(1500).toISOString());
+    const cached = vertexes.find((v) => v.name === '[3/3] COPY . /app' && v.completed);
+    assert.equal(cached?.cached, true);
+    const failed = vertexes.find((v) => v.name === 'RUN false' && v.completed);
+    assert.equal(failed?.error, 'RUN false: exited with code 1');
+    const make = vertexes.find((v) => v.name === '[builder 2/3] RUN make')!;
+    const logs = statuses.flatMap((s) => s.logs ?? []).filter((l) => l.vertex === make.digest);
+    assert.deepEqual(
+      logs.map((l) => [l.stream, Buffer.from(l.data, 'base64').toString()]),
+      [
+        [1, 'compiling\nlinking'],
+        [2, ' done\n'],
+      ],
+    );
+    const transfers = statuses.flatMap((s) => s.statuses ?? []);
+    assert.deepEqual(
+      transfers.map((t) => [t.id, t.vertex, t.current, t.total, t.completed !== undefined]),
+      [
+        [LAYER, from[0]!.digest, 1_000_000, 3_400_000, false],
+        [LAYER, from[0]!.digest, 3_400_000, 3_400_000, true],
+      ],
+    );
+    const warning = statuses.flatMap((s) => s.warnings ?? [])[0]!;
+    assert.equal(Buffer.from(warning.short, 'base64').toString(), 'something to know');
+    assert.equal(warning.level, 1);
+  });
+});
+
 describe('tty renderer', () => {
-  it('prints finished steps once with their time, redraws the live part in place, and honours NO_COLOR', () => {
+  it('shows a BuildKit header and every step with its time, redraws in place, and honours NO_COLOR', () => {
     const out = new Capture(true);
     const renderer = new TtyRenderer({ stream: out, env: { NO_COLOR: '1' }, now: () => 3000 });
     for (const e of BUILD) renderer.emit(e);
@@ -197,18 +289,77 @@ describe('tty renderer', () => {
     });
     renderer.close();
     assert.doesNotMatch(out.text, /\x1b\[\d*m/, 'no colour codes with NO_COLOR');
-    assert.match(out.text, /^=> \[builder 1\/3\] FROM docker\.io\/library\/alpine:3 {2}0\.5s$/m);
-    assert.match(out.text, /^=> \[builder 2\/3\] RUN make {2}1\.2s$/m);
-    assert.match(out.text, /^=> CACHED \[3\/3\] COPY \. \/app$/m);
-    assert.match(out.text, /^=> ERROR RUN false$/m);
-    assert.match(out.text, /^ > RUN false: exited with code 1$/m);
-    // The final frame: the running step with its timer and last output, and the docker-style bar.
-    const finalFrame = out.text.slice(out.text.lastIndexOf('\x1b[J') + 3);
-    assert.match(finalFrame, /^=> RUN sleep 10 {2}0\.1s$/m);
-    assert.match(finalFrame, /^=> => # tick$/m);
-    assert.match(finalFrame, /^abababababab: Downloading \[=+>\s+\] {2}500kB\/1\.00MB$/m);
-    // Each finished step line appears exactly once.
-    assert.equal(out.text.match(/RUN make {2}1\.2s/g)?.length, 1);
+    // The last view: header (time since the first event, steps ended / steps seen), then each step.
+    const finalView = lastView(out.text);
+    assert.match(finalView, /^\[\+\] Building 2\.0s \(4\/5\)$/m);
+    assert.match(finalView, /^=> \[builder 1\/3\] FROM docker\.io\/library\/alpine:3 {2}0\.5s$/m);
+    assert.match(finalView, /^=> => sha256:(ab)+/m, 'the download is shown under its FROM step');
+    assert.match(finalView, /^=> \[builder 2\/3\] RUN make {2}1\.2s$/m);
+    assert.match(finalView, /^=> CACHED \[3\/3\] COPY \. \/app {2}0\.0s$/m);
+    assert.match(finalView, /^=> ERROR RUN false {2}0\.1s$/m);
+    assert.match(finalView, /^=> RUN sleep 10 {2}0\.1s$/m);
+    assert.match(finalView, /^=> => # tick$/m);
+    assert.match(finalView, /^abababababab: Downloading \[=+>\s+\] {2}500kB\/1\.00MB$/m);
+    assert.match(finalView, /^------\n > RUN false:\n------$/m);
+    // The header comes before the steps, once per view.
+    assert.equal(finalView.match(/\[\+\] Building/g)?.length, 1);
+    assert.ok(finalView.indexOf('[+] Building') < finalView.indexOf('=> [builder 1/3]'));
+  });
+
+  it("ends with FINISHED and shows all of a failed step's output after the steps, not only the last lines", () => {
+    const out = new Capture(true);
+    const renderer = new TtyRenderer({ stream: out, env: { NO_COLOR: '1' }, now: () => 2000 });
+    renderer.emit({ type: 'step-started', at: 1000, step: 'a', name: 'RUN ./test.sh', index: 2, total: 2 });
+    const lines = Array.from({ length: 40 }, (_, i) => `output line ${i + 1}`);
+    renderer.emit({ type: 'step-log', at: 1500, step: 'a', stream: 'stdout', text: `${lines.join('\n')}\n` });
+    renderer.emit({ type: 'step-log', at: 1600, step: 'a', stream: 'stderr', text: 'the cause' });
+    renderer.emit({
+      type: 'step-failed',
+      at: 1700,
+      step: 'a',
+      error: 'RUN failed with exit code 1: ./test.sh',
+    });
+    renderer.close();
+    const finalView = lastView(out.text);
+    assert.match(finalView, /^\[\+\] Building 1\.0s \(1\/1\) FINISHED$/m);
+    assert.match(finalView, /^=> ERROR \[2\/2\] RUN \.\/test\.sh {2}0\.7s$/m);
+    const box = finalView.slice(finalView.indexOf('------'));
+    assert.match(box, /^------\n > \[2\/2\] RUN \.\/test\.sh:\n0\.500 output line 1\n/);
+    for (const line of lines) assert.ok(box.includes(` ${line}\n`), line);
+    assert.match(box, /^0\.700 the cause\n------\n$/m);
+  });
+
+  it('keeps the view within the terminal: the oldest finished steps leave it first', () => {
+    const out = new Capture(true);
+    out.rows = 8;
+    const renderer = new TtyRenderer({ stream: out, env: { NO_COLOR: '1' }, now: () => 100 });
+    for (let i = 1; i <= 10; i++) {
+      renderer.emit({
+        type: 'step-started',
+        at: i,
+        step: `s${i}`,
+        name: `RUN step${i}`,
+        index: i,
+        total: 11,
+      });
+      renderer.emit({ type: 'step-finished', at: i + 1, step: `s${i}` });
+    }
+    renderer.emit({ type: 'step-started', at: 20, step: 'last', name: 'RUN long', index: 11, total: 11 });
+    // One frame, drawn by the renderer's timer.
+    return new Promise<void>((done) =>
+      setTimeout(() => {
+        const frame = lastView(out.text);
+        const shown = frame.trimEnd().split('\n');
+        assert.ok(shown.length <= 7, frame);
+        assert.equal(shown[0], '[+] Building 0.1s (10/11)');
+        assert.match(frame, /^=> \[11\/11\] RUN long {2}0\.1s$/m);
+        assert.doesNotMatch(frame, /step1 /, 'the oldest finished step left the view');
+        assert.match(frame, /^=> \[10\/11\] RUN step10 {2}0\.0s$/m, 'labels pad the index as BuildKit does');
+        renderer.close();
+        assert.match(lastView(out.text), /^=> \[ 1\/11\] RUN step1 {2}0\.0s$/m);
+        done();
+      }, 250),
+    );
   });
 
   it('colours output unless NO_COLOR is set, and cuts lines to the terminal width', () => {
@@ -277,10 +428,13 @@ describe('createRenderer', () => {
     assert.ok(
       createRenderer('auto', { stream: new Capture(true), env: { CI: 'true' } }) instanceof PlainRenderer,
     );
-    const quiet = new Capture();
-    const renderer = createRenderer('quiet', { stream: quiet });
-    for (const e of BUILD) renderer.emit(e);
-    renderer.close();
-    assert.equal(quiet.text, '');
+    assert.ok(createRenderer('rawjson', { stream: new Capture(true), env: {} }) instanceof RawJsonRenderer);
+    for (const mode of ['quiet', 'none'] as const) {
+      const quiet = new Capture();
+      const renderer = createRenderer(mode, { stream: quiet });
+      for (const e of BUILD) renderer.emit(e);
+      renderer.close();
+      assert.equal(quiet.text, '', mode);
+    }
   });
 });

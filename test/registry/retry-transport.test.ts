@@ -4,6 +4,7 @@ import { HttpTransport } from '../../src/registry/http-transport.ts';
 import { RegistryError } from '../../src/registry/index.ts';
 import { RetryTransport } from '../../src/registry/retry-transport.ts';
 import type { RegistryRequest, RegistryTransport } from '../../src/registry/transport.ts';
+import { freePort } from '../support/registry.ts';
 import { answer, type ScriptedServer, startScriptedServer } from './scripted-server.ts';
 
 const POLICY = { attempts: 4, minDelayMs: 1, maxDelayMs: 10 };
@@ -107,6 +108,32 @@ describe('registry transport: the retry layer', () => {
     );
     assert.equal(seen('/drop'), POLICY.attempts);
     assert.equal(reasons.length, POLICY.attempts - 1);
+  });
+
+  it('does not retry a refused connection: it fails at once, naming the host', async () => {
+    const port = await freePort(); // nothing listens there now
+    const closed = new HttpTransport(`127.0.0.1:${port}`, { insecure: true });
+    const reasons: string[] = [];
+    try {
+      await assert.rejects(
+        new RetryTransport(closed, POLICY).roundTrip({
+          ...request('/v2/'),
+          url: `http://127.0.0.1:${port}/v2/`,
+          what: 'pinging',
+          onRetry: (i) => reasons.push(i.reason),
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof RegistryError);
+          assert.equal(error.code, 'REGISTRY_UNREACHABLE');
+          assert.equal(error.temporary, false);
+          assert.match(error.hint ?? '', new RegExp(`^cannot reach the registry 127\\.0\\.0\\.1:${port}: `));
+          return true;
+        },
+      );
+    } finally {
+      await closed.close();
+    }
+    assert.deepEqual(reasons, [], 'no retries');
   });
 
   it('passes on what the layers below throw on purpose, without trying again', async () => {

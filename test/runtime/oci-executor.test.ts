@@ -191,8 +191,12 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       } finally {
         server.close();
       }
+      await executor.close(); // the network made ahead for a next sandbox step goes too
+      // This process's (other strata processes may be running on the machine).
       assert.deepEqual(
-        execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).match(/strata-\S+/g) ?? [],
+        execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).match(
+          new RegExp(`strata-net-${process.pid}-\\S+`, 'g'),
+        ) ?? [],
         [],
       );
     });

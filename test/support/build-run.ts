@@ -35,8 +35,8 @@ export async function buildRun(
   ctx: string,
   extra: readonly string[] = [],
 ): Promise<BuildRun> {
-  const iid = join(store.work, `iid-${Math.random().toString(16).slice(2)}`);
-  const result = await runStrata(['build', '--progress', 'json', '--iidfile', iid, ...extra, ctx], {
+  const meta = join(store.work, `meta-${Math.random().toString(16).slice(2)}.json`);
+  const result = await runStrata(['build', '--progress', 'json', '--metadata-file', meta, ...extra, ctx], {
     root: store.root,
     env: { SOURCE_DATE_EPOCH: '1700000000' },
   });
@@ -45,5 +45,7 @@ export async function buildRun(
   const names = new Map(events.filter((e) => e.type === 'step-started').map((e) => [e.step!, e.name!]));
   const cached = events.filter((e) => e.type === 'step-cached').map((e) => names.get(e.step!)!);
   const ran = [...names.values()].filter((n) => /^(RUN|COPY|ADD|WORKDIR)/.test(n) && !cached.includes(n));
-  return { ran, cached, digest: readFileSync(iid, 'utf8') };
+  // The manifest digest (buildx's --iidfile holds the config digest).
+  const digest: string = JSON.parse(readFileSync(meta, 'utf8'))['containerimage.digest'];
+  return { ran, cached, digest };
 }

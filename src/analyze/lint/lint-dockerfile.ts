@@ -2,10 +2,19 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { loadIgnoreFile } from '../../context/index.ts';
 import { type Dockerfile, parseDockerfile, type SourceRange } from '../../dockerfile/index.ts';
-import type { BuildGraph, CopyStep, RunStep, Stage, Step } from '../../plan/index.ts';
+import type { AddStep, BuildGraph, CopyStep, RunStep, Stage, Step } from '../../plan/index.ts';
 import { planBuild } from '../../plan/index.ts';
 import { isErrnoException } from '../../util/index.ts';
+import {
+  checkArchiveExtracted,
+  checkCopyEntireStage,
+  checkCopyOverwrites,
+  checkShellFormCommand,
+} from './copy-rules.ts';
+import { invalidDefaultBases, UNSET_ARG_PLACEHOLDER } from './default-args-in-from.ts';
+import { expandRunWord, hasCacheMount, type Report, runScript } from './lint-context.ts';
 import { LINT_RULES, type LintFinding, type LintRule, lintRule } from './lint-rules.ts';
+import { checkApkCache, checkCd, checkPackageCache, checkUseradd } from './run-rules.ts';
 import {
   argumentsOf,
   hasFlag,
@@ -15,6 +24,7 @@ import {
   simpleCommands,
   subcommandOf,
 } from './shell-commands.ts';
+import { type StageTargets, stageTargets } from './stage-targets.ts';
 import {
   apkVirtualName,
   cachedTool,
@@ -49,6 +59,13 @@ export interface LintOptions {
 export interface LintResult {
   readonly findings: readonly LintFinding[];
   readonly rules: readonly LintRule[];
+  /** The stage lint took as the target (its size rules look at it and the stages it is built FROM). */
+  readonly target: string;
+  /**
+   * When the Dockerfile is multi-target (several named stages nothing depends on): every target,
+   * the checked one last. Size rules saw only `target`; lint the others with `--target`.
+   */
+  readonly targets: readonly string[];
 }
 
 /**
@@ -59,11 +76,45 @@ export interface LintResult {
 export async function lintDockerfile(text: string, options: LintOptions = {}): Promise<LintResult> {
   const file = options.file ?? 'Dockerfile';
   const dockerfile = parseDockerfile(text, { file });
+  const targetStage = options.target ?? dockerfile.stages.at(-1)?.from.name ?? '';
+  // BuildKit's InvalidDefaultArgInFrom: a FROM that needs a --build-arg. Lint still checks the
+  // rest: the ARGs nobody set get a placeholder value, and rules about those bases stay quiet.
+  const invalidBases = invalidDefaultBases(dockerfile, { targetStage });
+  const buildArgs = new Map(options.buildArgs ?? []);
+  const placeholderArgs = new Set<string>();
+  for (const base of invalidBases)
+    for (const name of base.unset)
+      if (!buildArgs.has(name)) {
+        buildArgs.set(name, UNSET_ARG_PLACEHOLDER);
+        placeholderArgs.add(name);
+      }
   const graph = planBuild(dockerfile, {
     ...(options.target ? { target: options.target } : {}),
-    ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
+    ...(buildArgs.size > 0 ? { buildArgs } : {}),
   });
-  const findings = lintPlanned(dockerfile, graph);
+  const targets = stageTargets(dockerfile, graph);
+  const findings = lintPlanned(dockerfile, graph, targets);
+  for (const base of invalidBases) {
+    const rule = lintRule('invalid-default-arg-in-from');
+    const stage = graph.stages.find((s) => s.from === base.from);
+    const names = base.unset.length > 0 ? base.unset : [];
+    findings.push({
+      ruleId: rule.id,
+      severity: rule.severity,
+      message: `Default value for ARG ${base.from.image} results in empty or invalid base image name${base.expanded ? ` (${base.expanded})` : ''}`,
+      fix:
+        names.length > 0
+          ? `give ${names.map((n) => `ARG ${n}`).join(', ')} a default before the first FROM (a build without --build-arg ${names[0]}=… fails)`
+          : 'give the global ARGs it uses defaults that make a valid image reference',
+      file: dockerfile.file,
+      line: base.from.range.line,
+      column: base.from.range.column,
+      endLine: base.from.range.endLine,
+      endColumn: base.from.range.endColumn,
+      ...(stage ? { stage: stage.displayName } : {}),
+      ...(rule.alias ? { alias: rule.alias } : {}),
+    });
+  }
   if (options.contextDir !== undefined) {
     const finding = await checkDockerignore(dockerfile, graph, {
       contextDir: options.contextDir,
@@ -72,8 +123,28 @@ export async function lintDockerfile(text: string, options: LintOptions = {}): P
     });
     if (finding) findings.push(finding);
   }
-  findings.sort((a, b) => a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1));
-  return { findings: findings.filter((f) => !skippedByDirective(dockerfile, f.ruleId)), rules: LINT_RULES };
+  // Findings about a base lint had to make up say nothing about the real one.
+  const madeUp = new Set(
+    graph.stages
+      .filter((s) => s.base.kind === 'image' && s.base.text.includes(UNSET_ARG_PLACEHOLDER))
+      .map((s) => s.displayName),
+  );
+  const kept = findings.filter(
+    (f) =>
+      !(
+        placeholderArgs.size > 0 &&
+        (f.ruleId === 'unpinned-base-image' || f.ruleId === 'final-stage-toolchain-image') &&
+        f.stage !== undefined &&
+        madeUp.has(f.stage)
+      ),
+  );
+  kept.sort((a, b) => a.line - b.line || a.column - b.column || (a.ruleId < b.ruleId ? -1 : 1));
+  return {
+    findings: kept.filter((f) => !skippedByDirective(dockerfile, f.ruleId)),
+    rules: LINT_RULES,
+    target: graph.stages[graph.target]!.displayName,
+    targets: targets.targets,
+  };
 }
 
 /**
@@ -94,7 +165,11 @@ function skippedByDirective(dockerfile: Dockerfile, ruleId: string): boolean {
 }
 
 /** The rules that need no file system: everything but missing-dockerignore. Pure. */
-export function lintPlanned(dockerfile: Dockerfile, graph: BuildGraph): LintFinding[] {
+export function lintPlanned(
+  dockerfile: Dockerfile,
+  graph: BuildGraph,
+  targets: StageTargets = stageTargets(dockerfile, graph),
+): LintFinding[] {
   const findings: LintFinding[] = [];
   const report = (id: string, range: SourceRange, message: string, fix: string, stage?: Stage): void => {
     findings.push({
@@ -108,22 +183,14 @@ export function lintPlanned(dockerfile: Dockerfile, graph: BuildGraph): LintFind
       endLine: range.endLine,
       endColumn: range.endColumn,
       ...(stage ? { stage: stage.displayName } : {}),
+      ...(lintRule(id).alias ? { alias: lintRule(id).alias! } : {}),
     });
   };
   const shipping = shippingStages(graph);
   checkToolchainImage(graph, report);
   for (const stage of graph.stages) {
     const ships = shipping.has(stage.index);
-    if (!stage.needed)
-      report(
-        'unused-stage',
-        stage.location,
-        `stage ${stage.displayName} is never used by the target stage ${graph.stages[graph.target]!.displayName}`,
-        stage.name
-          ? `delete the stage, or build it on purpose with --target ${stage.name}`
-          : 'delete the stage, or name it (FROM … AS name) and build it with --target',
-        stage,
-      );
+    checkUnusedStage(graph, stage, targets, report);
     checkBase(stage, report);
     checkSecrets(stage.steps, report, stage);
     checkCopyAllBeforeInstall(stage, report);
@@ -132,14 +199,23 @@ export function lintPlanned(dockerfile: Dockerfile, graph: BuildGraph): LintFind
       if (step.kind !== 'run') continue;
       const commands = simpleCommands(runScript(step)).map(normalizeCommand);
       checkCacheMount(step, commands, report, stage);
+      checkCd(step, commands, report, stage);
       if (!ships) continue;
       checkApt(step, commands, report, stage);
       checkPip(step, commands, report, stage);
       checkJsCache(step, commands, report, stage);
+      checkApkCache(step, commands, report, stage);
+      checkPackageCache(step, commands, report, stage);
+      checkUseradd(step, commands, report, stage);
       if (stage.index === graph.target || isBaseOfTarget(graph, stage.index))
         checkCompilerPackages(step, commands, report, stage);
     }
-    if (ships) checkRemovedLater(stage, report);
+    if (!ships) continue;
+    checkRemovedLater(stage, report);
+    checkCopyOverwrites(stage, report);
+    checkCopyEntireStage(graph, stage, report);
+    checkArchiveExtracted(stage, report);
+    checkShellFormCommand(stage, report);
   }
   for (const arg of dockerfile.globalArgs) {
     for (const a of arg.args)
@@ -156,7 +232,27 @@ export function lintPlanned(dockerfile: Dockerfile, graph: BuildGraph): LintFind
   return findings;
 }
 
-type Report = (id: string, range: SourceRange, message: string, fix: string, stage?: Stage) => void;
+/**
+ * unused-stage: a stage the target never needs. Not in a multi-target Dockerfile, where such stages
+ * are targets of their own (see stage-targets.ts) — there only an unnamed one, which no --target
+ * can name, is dead — nor a stage a FROM or --from picks by a build argument.
+ */
+function checkUnusedStage(graph: BuildGraph, stage: Stage, targets: StageTargets, report: Report): void {
+  // The last stage is what a build without --target builds, whichever stage lint checks.
+  if (stage.needed || targets.selectedByArg.has(stage.index) || stage.index === graph.stages.length - 1)
+    return;
+  if (targets.multiTarget && stage.name !== undefined) return;
+  const target = graph.stages[graph.target]!.displayName;
+  report(
+    'unused-stage',
+    stage.location,
+    `stage ${stage.displayName} is never used by the target stage ${target}, so a build skips it`,
+    stage.name
+      ? `delete the stage; if it is meant to be built on its own, build it with --target ${stage.name} (lint checks one target: strata lint --target ${stage.name})`
+      : 'delete the stage, or name it (FROM … AS name) and build it with --target name',
+    stage,
+  );
+}
 
 /** The target and every stage it is built FROM: their layers end up in the image. */
 function shippingStages(graph: BuildGraph): Set<number> {
@@ -171,16 +267,6 @@ function shippingStages(graph: BuildGraph): Set<number> {
 
 function isBaseOfTarget(graph: BuildGraph, index: number): boolean {
   return shippingStages(graph).has(index);
-}
-
-/** The RUN's script: its command text plus any heredoc bodies. */
-function runScript(step: RunStep): string {
-  const command = step.command.form === 'shell' ? step.command.text : step.command.args.join(' ');
-  return [command, ...step.heredocs.map((h) => h.content)].join('\n');
-}
-
-function hasCacheMount(step: RunStep, targetMatch?: RegExp): boolean {
-  return step.mounts.some((m) => m.type === 'cache' && (!targetMatch || targetMatch.test(m.target)));
 }
 
 const TOOLCHAIN_IMAGES: Record<string, string> = {
@@ -238,10 +324,20 @@ function checkToolchainImage(graph: BuildGraph, report: Report): void {
 
 function checkCompilerPackages(step: RunStep, commands: SimpleCommand[], report: Report, stage: Stage): void {
   const removed = new Set(commands.flatMap(removedPackages));
+  // The Debian images' idiom: `apt-mark auto '.*'` (after saving the manual list) then
+  // `apt-get purge --auto-remove` removes every package the RUN installed and nothing kept needs.
+  const aptAutoRemoves =
+    commands.some((c) => programOf(c) === 'apt-mark' && subcommandOf(c) === 'auto') &&
+    commands.some(
+      (c) =>
+        ['apt-get', 'apt'].includes(programOf(c)) &&
+        (subcommandOf(c) === 'autoremove' || (subcommandOf(c) === 'purge' && hasFlag(c, '--auto-remove'))),
+    );
   const kept: string[] = [];
   for (const c of commands) {
     const installed = installedPackages(c);
     if (!installed) continue;
+    if (aptAutoRemoves && installed.manager === 'apt') continue;
     const virtual = apkVirtualName(c);
     if (virtual && removed.has(virtual)) continue;
     for (const p of installed.packages) if (isCompilerPackage(p) && !removed.has(p)) kept.push(p);
@@ -348,12 +444,17 @@ function checkCacheMount(step: RunStep, commands: SimpleCommand[], report: Repor
   }
 }
 
+/** Options whose next word is a file the command writes (curl -o, wget -O, --output). */
+const OUTPUT_FLAGS = new Set(['-o', '-O', '--output', '--output-document']);
+/** Operands naming a file the command writes (dd of=x, --output=x). */
+const OUTPUT_OPERANDS = /^(of|--output|--output-document)=/;
+
 /** Absolute paths a step writes: COPY/ADD destinations, absolute words of a RUN, tools' known dirs. */
 function createdPaths(step: Step, workdir: string): string[] {
   if (step.kind === 'copy' || step.kind === 'add') {
     const dest = posix.resolve(workdir, step.dest);
     const out = [dest.replace(/\/+$/, '') || '/'];
-    if (step.dest.endsWith('/') || step.sources.length > 1)
+    if (/(^|\/)\.?$/.test(step.dest) || step.dest.endsWith('/') || step.sources.length > 1)
       for (const s of step.sources) out.push(posix.join(dest, posix.basename(s)));
     return out;
   }
@@ -361,9 +462,19 @@ function createdPaths(step: Step, workdir: string): string[] {
   const out: string[] = [];
   for (const c of simpleCommands(runScript(step)).map(normalizeCommand)) {
     if (programOf(c) === 'rm') continue;
-    for (const w of c.slice(1)) {
-      const value = w.includes('=') && w.startsWith('-') ? w.slice(w.indexOf('=') + 1) : w;
+    for (const [i, w] of c.entries()) {
+      if (i === 0) continue;
+      // `--output=/x`, and operands written `name=/x` (dd of=/x, make DESTDIR=/x).
+      const assigned = /^-*[A-Za-z_][\w.-]*=/.test(w);
+      const value = assigned ? w.slice(w.indexOf('=') + 1) : w;
       if (value.startsWith('/') && value.length > 1) out.push(posix.normalize(value).replace(/\/+$/, ''));
+      else if (
+        value !== '' &&
+        !value.startsWith('-') &&
+        !value.includes('$') &&
+        (OUTPUT_OPERANDS.test(w) || OUTPUT_FLAGS.has(c[i - 1] ?? ''))
+      )
+        out.push(posix.resolve(workdir, value).replace(/\/+$/, ''));
     }
     if (isAptUpdate(c)) out.push('/var/lib/apt/lists');
     if (isAptInstall(c)) out.push('/var/cache/apt/archives');
@@ -376,20 +487,25 @@ function createdPaths(step: Step, workdir: string): string[] {
 function checkRemovedLater(stage: Stage, report: Report): void {
   let workdir = '/';
   const earlier: { path: string; step: Step; fromCopy: boolean }[] = [];
+  const within = (path: string, root: string) => path === root || path.startsWith(`${root}/`);
   for (const step of stage.steps) {
     if (step.kind === 'workdir') workdir = posix.resolve(workdir, step.path);
+    const created =
+      step.kind === 'run' || step.kind === 'copy' || step.kind === 'add' ? createdPaths(step, workdir) : [];
+    let removals: string[] = [];
     if (step.kind === 'run') {
-      const removals = simpleCommands(runScript(step))
+      removals = simpleCommands(runScript(step))
         .filter((c) => programOf(c) === 'rm')
         .flatMap(argumentsOf)
+        .map((p) => expandRunWord(step, p))
         .map((p) => posix.resolve(workdir, p.replace(/\*.*$/, '')).replace(/\/+$/, '') || '/')
         .filter((p) => p !== '/');
       for (const removed of removals) {
+        // A RUN that makes the path again before removing it (apt-get update … rm -rf
+        // /var/lib/apt/lists/*) cleans up after itself.
+        if (created.some((c) => within(c, removed) || within(removed, c))) continue;
         const hit = earlier.find(
-          (e) =>
-            e.path === removed ||
-            e.path.startsWith(`${removed}/`) ||
-            (e.fromCopy && removed.startsWith(`${e.path}/`)),
+          (e) => within(e.path, removed) || (e.fromCopy && removed.startsWith(`${e.path}/`)),
         );
         if (!hit) continue;
         report(
@@ -402,17 +518,18 @@ function checkRemovedLater(stage: Stage, report: Report): void {
         break;
       }
     }
-    if (step.kind === 'run' || step.kind === 'copy' || step.kind === 'add')
-      for (const path of createdPaths(step, workdir))
+    // What a RUN removes again itself never reaches its layer.
+    for (const path of created)
+      if (!removals.some((removed) => within(path, removed)))
         earlier.push({ path, step, fromCopy: step.kind !== 'run' });
   }
 }
 
 function checkCopyAllBeforeInstall(stage: Stage, report: Report): void {
+  // ADD from the context copies the same way (hadolint DL3020 says to use COPY for it anyway).
   const copyAll = stage.steps.find(
-    (s): s is CopyStep =>
-      s.kind === 'copy' &&
-      s.from.kind === 'context' &&
+    (s): s is CopyStep | AddStep =>
+      ((s.kind === 'copy' && s.from.kind === 'context') || s.kind === 'add') &&
       s.sources.some((src) => src === '.' || src === './' || src === '*'),
   );
   if (!copyAll) return;
@@ -424,7 +541,7 @@ function checkCopyAllBeforeInstall(stage: Stage, report: Report): void {
       report(
         'copy-all-before-install',
         copyAll.location,
-        `COPY ${copyAll.sources.join(' ')} comes before ${c.slice(0, 3).join(' ')} (line ${step.location.line}): any source change invalidates the install`,
+        `${copyAll.kind.toUpperCase()} ${copyAll.sources.join(' ')} comes before ${c.slice(0, 3).join(' ')} (line ${step.location.line}): any source change invalidates the install`,
         `COPY ${manifests} ./ first, RUN the install, then COPY . .`,
         stage,
       );

@@ -29,6 +29,8 @@ export interface LintFinding {
   readonly endColumn: number;
   /** The stage the finding is in, when it is in one. */
   readonly stage?: string;
+  /** hadolint's or BuildKit's id for the same check (`hadolint DL3009`), as the rule has it. */
+  readonly alias?: string;
 }
 
 /** Every rule strata lint checks, in the order docs/lint.md lists them. */
@@ -68,6 +70,41 @@ export const LINT_RULES: readonly LintRule[] = [
     alias: 'hadolint DL3060',
   },
   {
+    id: 'apk-cache-left',
+    severity: 'warning',
+    title: "apk add without --no-cache keeps apk's package index in the layer",
+    alias: 'hadolint DL3019',
+  },
+  {
+    id: 'package-cache-left',
+    severity: 'warning',
+    title: 'yum, dnf or zypper installs without cleaning their package cache in the same RUN',
+    alias: 'hadolint DL3032, DL3040, DL3036',
+  },
+  {
+    id: 'useradd-large-uid',
+    severity: 'warning',
+    title: 'useradd with a large UID and without -l writes huge lastlog/faillog files',
+    alias: 'hadolint DL3046',
+  },
+  {
+    id: 'copy-overwrites-copy',
+    severity: 'warning',
+    title: 'A later COPY copies again what an earlier COPY of the stage copied (the bytes ship twice)',
+  },
+  {
+    id: 'copy-entire-filesystem',
+    severity: 'warning',
+    title: "COPY --from=<stage> / / copies another stage's whole filesystem",
+    alias: 'hadolint DL3067',
+  },
+  {
+    id: 'copied-archive-extracted',
+    severity: 'warning',
+    title: 'A copied archive is extracted by a RUN: the archive stays in its layer',
+    alias: 'hadolint DL3010',
+  },
+  {
     id: 'removed-in-later-layer',
     severity: 'warning',
     title:
@@ -105,6 +142,24 @@ export const LINT_RULES: readonly LintRule[] = [
     severity: 'warning',
     title: 'A secret-looking name in ARG or ENV (its value is kept in the image history)',
     alias: 'BuildKit SecretsUsedInArgOrEnv',
+  },
+  {
+    id: 'invalid-default-arg-in-from',
+    severity: 'warning',
+    title: 'A FROM needs a --build-arg: with the ARG defaults its base is empty or invalid',
+    alias: 'BuildKit InvalidDefaultArgInFrom',
+  },
+  {
+    id: 'cd-instead-of-workdir',
+    severity: 'info',
+    title: 'cd in a RUN where WORKDIR would set the directory for every later step',
+    alias: 'hadolint DL3003',
+  },
+  {
+    id: 'shell-form-command',
+    severity: 'info',
+    title: 'CMD or ENTRYPOINT in shell form: the program is not PID 1 and misses SIGTERM',
+    alias: 'hadolint DL3025, BuildKit JSONArgsRecommended',
   },
   {
     id: 'no-cache-mount',

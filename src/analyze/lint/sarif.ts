@@ -55,6 +55,15 @@ function levelOf(severity: LintSeverity): SarifLevel {
   return severity === 'info' ? 'note' : severity;
 }
 
+/** `hadolint DL3032, DL3040` → `DL3032`, `DL3040`: tags a code-scanning search can find. */
+function aliasTags(alias: string | undefined): string[] {
+  return alias === undefined
+    ? []
+    : alias
+        .split(/[ ,]+/)
+        .filter((w) => /^(DL\d+|[A-Z][A-Za-z]+[a-z][A-Za-z]*)$/.test(w) && w !== 'BuildKit');
+}
+
 function pascalCase(id: string): string {
   return id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 }
@@ -84,9 +93,11 @@ export function toSarif(
               id: r.id,
               name: pascalCase(r.id),
               shortDescription: { text: r.title },
-              help: { text: `${r.title}. See docs/lint.md, section ${r.id}.` },
+              help: {
+                text: `${r.title}${r.alias ? ` (${r.alias})` : ''}. See docs/lint.md, section ${r.id}.`,
+              },
               defaultConfiguration: { level: levelOf(r.severity) },
-              properties: { tags: ['dockerfile', 'image-size'] },
+              properties: { tags: ['dockerfile', 'image-size', ...aliasTags(r.alias)] },
             })),
           },
         },

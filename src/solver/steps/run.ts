@@ -114,6 +114,7 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
   const user = image.config.User ?? '';
   const cwd = image.config.WorkingDir || '/';
   const network = step.network === 'default' ? (options.network ?? 'default') : step.network;
+  const run = options.run ?? {};
   for (const proxy of options.graph.proxyEnv)
     if (getEnv(env, proxy.name) === undefined) env.push(`${proxy.name}=${proxy.value}`);
   return {
@@ -129,6 +130,10 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       ...(step.security === 'insecure' ? { security: step.security } : {}),
       scripts: scriptFiles,
       mounts: await Promise.all(step.mounts.map((m) => mountKeyInputs(ctx, m))),
+      // Only when set, so the keys of builds without them stay as they were.
+      ...(run.extraHosts?.length ? { extraHosts: run.extraHosts } : {}),
+      ...(run.ulimits?.length ? { ulimits: run.ulimits } : {}),
+      ...(run.shmSizeBytes !== undefined ? { shmSizeBytes: run.shmSizeBytes } : {}),
     },
     execute: async () => {
       const views: SnapshotView[] = [];
@@ -136,7 +141,11 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       let pipesDir: string | undefined;
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
-        const mounts: ExecMount[] = [];
+        // --shm-size: BuildKit adds a tmpfs mount of that size at /dev/shm, before the step's own.
+        const mounts: ExecMount[] =
+          run.shmSizeBytes !== undefined
+            ? [{ type: 'tmpfs', target: '/dev/shm', sizeBytes: run.shmSizeBytes }]
+            : [];
         const processEnv = [...env];
         for (const m of step.mounts) {
           const mount = await execMount(ctx, m, views, locks, processEnv);
@@ -171,6 +180,8 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
               // Granted by --allow security.insecure: checkEntitlements refused the build otherwise.
               ...(step.security === 'insecure' ? { security: 'insecure' as const } : {}),
               mounts,
+              ...(run.extraHosts?.length ? { extraHosts: run.extraHosts } : {}),
+              ...(run.ulimits?.length ? { ulimits: run.ulimits } : {}),
             },
             stdout,
             stderr,

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  NetworkSetupError,
+  openStepNetwork,
+  StepNetworkPool,
+  stepIsolation,
+  sweepStepNetworks,
+} from '../../src/runtime/index.ts';
+import { formatErrorChain } from '../../src/util/index.ts';
+import { tempDir } from '../support/cli.ts';
+
+/** The network namespaces this process holds open (by fd), as `net:[inode]`. */
+function heldNamespaces(): string[] {
+  const held: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('net:[')) held.push(target);
+    } catch {
+      // the fd readdir itself used, closed by now
+    }
+  }
+  return held;
+}
+
+/** Pids of this process's children (running or not yet reaped) whose command is `name`. */
+function children(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (command === name && ppid === process.pid) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+describe('step networks', () => {
+  const dir = tempDir('strata-step-network-');
+  after(() => dir.cleanup());
+
+  it('gives a namespace of its own, held by strata alone, and lets go of it and of slirp4netns on release', async () => {
+    const before = heldNamespaces();
+    const network = await openStepNetwork('strata-net-test-own');
+    // A namespace file (nsfs: the inode is the namespace's), not the one this process is in.
+    assert.notEqual(statSync(network.path).ino, statSync('/proc/self/ns/net').ino);
+    assert.equal(children('slirp4netns').length, 1);
+    await network.release();
+    assert.deepEqual(heldNamespaces(), before);
+    assert.deepEqual(children('slirp4netns'), []);
+    await network.release(); // idempotent
+  });
+
+  it('fails with the hint to install slirp4netns when it is missing, and leaves no namespace', async () => {
+    const before = heldNamespaces();
+    await assert.rejects(
+      openStepNetwork('strata-net-test-missing', { slirp4netns: join(dir.path, 'no-such-slirp4netns') }),
+      (error: unknown) => {
+        assert.ok(error instanceof NetworkSetupError);
+        assert.match(formatErrorChain(error), /cannot start slirp4netns for the step: .*ENOENT/);
+        assert.match(formatErrorChain(error), /apt-get install slirp4netns/);
+        return true;
+      },
+    );
+    assert.deepEqual(heldNamespaces(), before);
+  });
+
+  it('reports what slirp4netns printed when it exits before the network is up', async () => {
+    const fake = join(dir.path, 'failing-slirp4netns');
+    writeFileSync(fake, '#!/bin/sh\necho "cannot open /dev/net/tun: no such device" >&2\nexit 3\n');
+    chmodSync(fake, 0o755);
+    const before = heldNamespaces();
+    await assert.rejects(
+      openStepNetwork('strata-net-test-fails', { slirp4netns: fake }),
+      (error: unknown) => {
+        assert.match(
+          formatErrorChain(error),
+          /slirp4netns exited \(3\) before the network was up: cannot open \/dev\/net\/tun: no such device/,
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(heldNamespaces(), before);
+  });
+
+  it('makes the next network while a step runs, never hands one out twice, and leaves nothing after close', async () => {
+    const before = heldNamespaces();
+    const pool = new StepNetworkPool();
+    const first = await pool.take();
+    pool.prepareNext();
+    pool.prepareNext(); // one spare at most
+    const second = await pool.take();
+    assert.notEqual(statSync(first.path).ino, statSync(second.path).ino);
+    pool.release(first);
+    pool.release(second);
+    await pool.close();
+    assert.deepEqual(heldNamespaces(), before);
+    assert.deepEqual(children('slirp4netns'), []);
+    // Usable again after close: a fresh network, and again nothing left.
+    const third = await pool.take();
+    pool.release(third);
+    await pool.close();
+    assert.deepEqual(heldNamespaces(), before);
+  });
+
+  it('says the default network is unavailable, and why, when slirp4netns is missing', async () => {
+    const isolation = await stepIsolation({ slirp4netns: join(dir.path, 'no-such-slirp4netns') });
+    assert.equal(isolation.network.available, false);
+    assert.ok(!isolation.network.available && /apt-get install slirp4netns/.test(isolation.network.error));
+    assert.equal(isolation.seccomp.enabled, true);
+  });
+
+  it('sweeps the namespaces of dead strata processes only, whatever store made the live ones', async () => {
+    const dead = spawnSync('true').pid ?? 0;
+    const names = {
+      deadOwner: `strata-net-${dead}-sweep`,
+      liveOwner: `strata-net-${process.pid}-sweep`,
+      oldUnserved: `strata-${randomBytes(12).toString('hex')}`,
+      oldOfThisStore: `strata-${randomBytes(12).toString('hex')}`,
+    };
+    for (const name of Object.values(names)) execFileSync('ip', ['netns', 'add', name]);
+    try {
+      const swept = await sweepStepNetworks((name) => name === names.oldOfThisStore);
+      // Other strata processes on the machine sweep too (and older ones everything not theirs), so
+      // only this sweep's own decisions are asserted: what it kept, and that the dead are gone.
+      assert.ok(!swept.includes(names.liveOwner) && !swept.includes(names.oldOfThisStore), swept.join(' '));
+      const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      assert.ok(!left.includes(names.deadOwner) && !left.includes(names.oldUnserved), left);
+    } finally {
+      for (const name of Object.values(names)) spawnSync('ip', ['netns', 'delete', name]);
+    }
+  });
+});
