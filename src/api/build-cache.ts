@@ -136,8 +136,32 @@ export async function exportBuildCache(
     readonly compression: Compression;
     readonly level?: number | undefined;
     readonly access: RegistryAccess;
+    readonly events?: ProgressSink | undefined;
     readonly signal?: AbortSignal | undefined;
   },
+): Promise<Descriptor | undefined> {
+  try {
+    return await writeBuildCache(store, image, records, to, how);
+  } catch (error) {
+    if (!to.ignoreError) throw error;
+    how.signal?.throwIfAborted();
+    // ignore-error=true: BuildKit reports the failed export and keeps the build's result.
+    how.events?.emit({
+      type: 'message',
+      at: Date.now(),
+      level: 'warning',
+      text: `exporting cache to ${to.type === 'registry' ? to.ref : to.path}: ${formatErrorChain(error)} (ignore-error=true)`,
+    });
+    return undefined;
+  }
+}
+
+async function writeBuildCache(
+  store: Store,
+  image: Image,
+  records: readonly CacheRecord[],
+  to: CacheExport,
+  how: Parameters<typeof exportBuildCache>[4],
 ): Promise<Descriptor> {
   const finalLayers = new Set(image.layers.map((l) => l.descriptor.digest));
   const exported = to.mode === 'max' ? [...records] : records.filter((r) => finalLayers.has(r.layer.digest));
