@@ -7,6 +7,7 @@ import type { ProgressSink } from '../progress/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { LayerCompressor } from '../solver/index.ts';
 import type { Store } from '../store/index.ts';
+import { AbortedError, formatErrorChain, InternalError } from '../util/index.ts';
 import type { CacheExport, CacheLocation } from './build.ts';
 import type { RegistryAccess } from './registry-access.ts';
 
@@ -32,6 +33,7 @@ export async function openBuildCaches(
     readonly cacheFrom?: readonly CacheLocation[] | undefined;
     readonly cacheTo?: CacheExport | undefined;
     readonly registry?: RegistryAccess | undefined;
+    /** Where a `--cache-from` that cannot be read is reported (as a warning). */
     readonly events?: ProgressSink | undefined;
     readonly signal?: AbortSignal | undefined;
   },
@@ -53,24 +55,14 @@ export async function openBuildCaches(
   const close = async () => {
     if (owned) await pool?.close();
   };
-  const remote: RemoteCache[] = [];
+  let remote: RemoteCache[];
   try {
-    for (const from of options.cacheFrom ?? []) {
-      try {
-        remote.push(await openRemoteCache(store, from, pool!, options.signal));
-      } catch (error) {
-        // BuildKit goes on without a cache it cannot import (a CI's first run has none yet): the
-        // build is only slower. It says so; an interrupt still stops the build.
-        options.signal?.throwIfAborted();
-        const where = from.type === 'registry' ? from.ref : from.path;
-        options.events?.emit({
-          type: 'message',
-          at: Date.now(),
-          level: 'warning',
-          text: `importing cache manifest from ${where}: ${errorText(error)} (building without it)`,
-        });
-      }
-    }
+    // Opened side by side (one manifest and one config each), kept in the order given: a key is
+    // looked up in the first cache that has it, as BuildKit's combined cache manager does.
+    const opened = await Promise.all(
+      (options.cacheFrom ?? []).map((from) => openOrWarn(store, from, pool!, options)),
+    );
+    remote = opened.filter((c) => c !== undefined);
   } catch (error) {
     await close();
     throw error;
@@ -78,11 +70,38 @@ export async function openBuildCaches(
   return { checksums, remote, pool, close };
 }
 
-/** An error and its causes, joined as the CLI joins them. */
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
-  return parts.length > 0 ? parts.join(': ') : String(error);
+/** How a `--cache-from` location is named in messages: its reference or its directory. */
+function cacheLocationName(from: CacheLocation): string {
+  return from.type === 'registry' ? from.ref : from.path;
+}
+
+/**
+ * Opens one `--cache-from` location, or warns and returns undefined when it cannot be read: a ref
+ * that does not exist yet (the first build of a branch), an image that is not a strata cache, a
+ * registry that refuses or does not answer. BuildKit does the same for every import failure
+ * (solver/llbsolver/bridge.go: a failed "importing cache manifest" leaves an empty cache and the
+ * build goes on), so a CI job's first run builds. An abort still ends the build, and a bug in
+ * strata is not hidden as a warning.
+ */
+async function openOrWarn(
+  store: Store,
+  from: CacheLocation,
+  pool: RegistryPool,
+  options: { readonly events?: ProgressSink | undefined; readonly signal?: AbortSignal | undefined },
+): Promise<RemoteCache | undefined> {
+  try {
+    return await openRemoteCache(store, from, pool, options.signal);
+  } catch (error) {
+    if (options.signal?.aborted || error instanceof AbortedError || error instanceof InternalError)
+      throw error;
+    options.events?.emit({
+      type: 'message',
+      at: Date.now(),
+      level: 'warning',
+      text: `importing cache manifest from ${cacheLocationName(from)}: ${formatErrorChain(error)} (building without it)`,
+    });
+    return undefined;
+  }
 }
 
 /** Opens a `--cache-from` location: reads its key table; layers are fetched on hits only. */
@@ -131,7 +150,7 @@ export async function exportBuildCache(
       type: 'message',
       at: Date.now(),
       level: 'warning',
-      text: `exporting cache to ${to.type === 'registry' ? to.ref : to.path}: ${errorText(error)} (ignore-error=true)`,
+      text: `exporting cache to ${to.type === 'registry' ? to.ref : to.path}: ${formatErrorChain(error)} (ignore-error=true)`,
     });
     return undefined;
   }

@@ -19,6 +19,12 @@ export interface Layer {
   readonly diffId: Digest;
   /** The blob as stored (compressed per its media type). */
   open: Opener;
+  /**
+   * For a layer whose bytes are downloaded on first use (an imported cache's): brings the blob into
+   * the store without reading it, so a reader of several layers can start every download before
+   * it reads the first. `open` joins a fetch already under way.
+   */
+  readonly fetch?: (signal?: AbortSignal) => Promise<void>;
 }
 
 /** An image: manifest and config bytes plus lazily opened layers, base first. */

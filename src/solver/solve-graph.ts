@@ -542,13 +542,15 @@ async function runLayerStep(
       }
     }
     await store.lease.add(hit.layer.digest);
+    const fetchHit = fetchLayer;
     const layer: Layer = {
       descriptor: hit.layer,
       diffId: hit.diffId,
       open: async (s) => {
-        await fetchLayer?.(s);
+        await fetchHit?.(s);
         return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
       },
+      ...(fetchHit ? { fetch: fetchHit } : {}),
     };
     image.layers.push(layer);
     ctx.options.layers.background?.prefetch(layer);

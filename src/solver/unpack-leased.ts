@@ -15,5 +15,9 @@ export async function unpackLeased(
 ): Promise<Snapshot> {
   const diffIds = layers.map((l) => l.diffId);
   await deps.store.lease.addSnapshot({ chainId: chainIdOf(diffIds), diffIds }, signal);
+  // A layer still to be downloaded (an imported cache's hit) starts downloading now, beside the
+  // unpack of the layers below it, not once the unpack reaches it. Its failure is not lost: the
+  // fetch is shared, so the unpack's `open` of that layer awaits the same promise and throws it.
+  for (const layer of layers) layer.fetch?.(signal).catch(() => undefined);
   return deps.snapshotter.unpack(layers, signal);
 }
