@@ -583,7 +583,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
   spawn_job_free(job);
 }
 
-// spawnProcess(file, argv, fds): a promise of the pid of `file` started by posix_spawn(3) with
+// spawnProcess(file, argv, fds): a promise of the pid of `file` (an absolute path) started by posix_spawn(3) with
 // `argv` and Node's environment, signals at their defaults and none blocked, where the child's fd
 // i is the caller's fds[i] (-1: /dev/null) and no other fd of the caller is inherited (Node opens
 // its own close-on-exec). The caller reaps it with waitPid. In place of child_process.spawn for a
@@ -601,6 +601,12 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   int ok;
   job->file = string_arg(env, argv[0], 0, &ok);
   if (!ok) goto fail;
+  if (job->file[0] != '/') {
+    // posix_spawn takes a name without a slash from the current directory (no PATH search): a
+    // program of whoever wrote there, started as root. The caller resolves the path.
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "strata native: spawnProcess takes an absolute path");
+    goto fail;
+  }
   if (napi_get_array_length(env, argv[1], &job->argc) != napi_ok ||
       napi_get_array_length(env, argv[2], &job->nfds) != napi_ok || job->argc == 0 || job->nfds > 64) {
     napi_throw_type_error(env, NULL, "strata native: spawnProcess takes a file, a non-empty argv and up to 64 fds");

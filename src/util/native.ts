@@ -39,8 +39,9 @@ export interface NativeCalls {
   /** pipe2(O_CLOEXEC): [read fd, write fd]. */
   pipe?(): [number, number];
   /**
-   * posix_spawn(3) on a thread of libuv's pool (Node's thread is not held up by a fork): resolves
-   * to the pid. The child's fd i is `fds[i]` (-1: /dev/null), and it inherits no other fd; signals
+   * posix_spawn(3) of `file` (an absolute path: throws a TypeError for any other, which
+   * posix_spawn would take from the current directory) on a thread of libuv's pool (Node's thread
+   * is not held up by a fork): resolves to the pid. The child's fd i is `fds[i]` (-1: /dev/null), and it inherits no other fd; signals
    * at their defaults. Reap it with {@link waitPid}.
    */
   spawnProcess?(file: string, argv: readonly string[], fds: readonly number[]): Promise<number>;

@@ -1,17 +1,27 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  findTool,
   NetworkSetupError,
   openStepNetwork,
   StepNetworkPool,
   stepIsolation,
   sweepStepNetworks,
 } from '../../src/runtime/index.ts';
-import { formatErrorChain } from '../../src/util/index.ts';
+import { formatErrorChain, nativeCalls } from '../../src/util/index.ts';
 import { tempDir } from '../support/cli.ts';
 
 /** The network namespaces this process holds open (by fd), as `net:[inode]`. */
@@ -73,6 +83,40 @@ describe('step networks', () => {
       },
     );
     assert.deepEqual(heldNamespaces(), before);
+  });
+
+  it('never runs a slirp4netns of the current directory: a missing one is a clear error', async () => {
+    // The current directory of a build is often its context: a `slirp4netns` there must not run (as root).
+    const cwd = join(dir.path, 'context-with-slirp4netns');
+    const marker = join(dir.path, 'planted-slirp4netns-ran');
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'slirp4netns'), `#!/bin/sh\ntouch ${marker}\nexit 1\n`);
+    chmodSync(join(cwd, 'slirp4netns'), 0o755);
+    const previous = process.cwd();
+    process.chdir(cwd);
+    try {
+      await assert.rejects(
+        findTool('slirp4netns', 'slirp4netns', join(dir.path, 'empty-bin')),
+        (error: unknown) => {
+          assert.ok(error instanceof NetworkSetupError);
+          assert.match(formatErrorChain(error), /slirp4netns not found on PATH/);
+          assert.match(formatErrorChain(error), /apt-get install slirp4netns/);
+          return true;
+        },
+      );
+      const spawnProcess = nativeCalls()?.spawnProcess;
+      assert.ok(spawnProcess, 'the addon is built');
+      for (const file of ['slirp4netns', './slirp4netns'])
+        assert.throws(() => spawnProcess(file, [file], []), /spawnProcess takes an absolute path/);
+      await assert.rejects(
+        openStepNetwork('strata-net-test-relative', { slirp4netns: 'slirp4netns' }),
+        NetworkSetupError,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200)); // a started script would have run by now
+      assert.equal(existsSync(marker), false, './slirp4netns was run');
+    } finally {
+      process.chdir(previous);
+    }
   });
 
   it('reports what slirp4netns printed when it exits before the network is up', async () => {
