@@ -528,6 +528,7 @@ struct spawn_job {
   char *file;
   char **argv;
   uint32_t argc;
+  char **envp;  // a copy of Node's environment, made on Node's thread (where setenv runs)
   int *temporary;
   uint32_t nfds;
   posix_spawn_file_actions_t actions;
@@ -544,6 +545,9 @@ static void spawn_job_free(struct spawn_job *job) {
       if (job->temporary[i] >= 0) close(job->temporary[i]);
   if (job->argv)
     for (uint32_t i = 0; i < job->argc; i++) free(job->argv[i]);
+  if (job->envp)
+    for (char **entry = job->envp; *entry; entry++) free(*entry);
+  free(job->envp);
   posix_spawn_file_actions_destroy(&job->actions);
   posix_spawnattr_destroy(&job->attributes);
   free(job->argv);
@@ -555,8 +559,7 @@ static void spawn_job_free(struct spawn_job *job) {
 static void spawn_execute(napi_env env, void *data) {
   (void)env;
   struct spawn_job *job = data;
-  extern char **environ;
-  job->err = posix_spawn(&job->pid, job->file, &job->actions, &job->attributes, job->argv, environ);
+  job->err = posix_spawn(&job->pid, job->file, &job->actions, &job->attributes, job->argv, job->envp);
 }
 
 static void spawn_complete(napi_env env, napi_status status, void *data) {
@@ -619,6 +622,21 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
     goto fail;
   }
   for (uint32_t i = 0; i < job->nfds; i++) job->temporary[i] = -1;
+  // The environment is copied here, on Node's thread: a setenv there (process.env.X = …) may
+  // realloc `environ` while the pool thread would read it.
+  extern char **environ;
+  size_t count = 0;
+  while (environ[count]) count++;
+  job->envp = calloc(count + 1, sizeof(char *));
+  if (!job->envp) {
+    napi_throw_error(env, NULL, "strata native: out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (!(job->envp[i] = strdup(environ[i]))) {
+      napi_throw_error(env, NULL, "strata native: out of memory");
+      goto fail;
+    }
   for (uint32_t i = 0; i < job->argc; i++) {
     napi_value element;
     if (napi_get_element(env, argv[1], i, &element) != napi_ok) goto fail;

@@ -3,11 +3,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -53,6 +55,30 @@ function children(name: string): number[] {
     }
   }
   return pids;
+}
+
+/** Runs `script` with /bin/sh through the addon's spawnProcess; resolves to what it printed and its status. */
+async function spawnShell(script: string): Promise<{ stdout: string; status: number }> {
+  const native = nativeCalls();
+  assert.ok(native?.spawnProcess && native.pipe && native.waitPid, 'the addon is built');
+  const [read, write] = native.pipe();
+  let pid: number;
+  try {
+    pid = await native.spawnProcess('/bin/sh', ['sh', '-c', script], [-1, write, 2]);
+  } finally {
+    closeSync(write);
+  }
+  let stdout = '';
+  const chunk = Buffer.alloc(4096);
+  for (let n = readSync(read, chunk); n > 0; n = readSync(read, chunk))
+    stdout += chunk.toString('utf8', 0, n);
+  closeSync(read);
+  let status = native.waitPid(pid);
+  while (status === null) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    status = native.waitPid(pid);
+  }
+  return { stdout, status };
 }
 
 describe('step networks', () => {
@@ -182,6 +208,19 @@ describe('step networks', () => {
       assert.ok(!left.includes(names.deadOwner) && !left.includes(names.oldUnserved), left);
     } finally {
       for (const name of Object.values(names)) spawnSync('ip', ['netns', 'delete', name]);
+    }
+  });
+});
+
+describe("the addon's spawnProcess (slirp4netns's start)", () => {
+  it('gives the child the environment as it is at the call', async () => {
+    const value = randomBytes(8).toString('hex');
+    process.env.STRATA_SPAWN_TEST = value;
+    try {
+      const child = await spawnShell('printf %s "$STRATA_SPAWN_TEST"');
+      assert.deepEqual(child, { stdout: value, status: 0 });
+    } finally {
+      delete process.env.STRATA_SPAWN_TEST;
     }
   });
 });
