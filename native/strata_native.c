@@ -589,7 +589,7 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
 // spawnProcess(file, argv, fds): a promise of the pid of `file` (an absolute path) started by posix_spawn(3) with
 // `argv` and Node's environment, signals at their defaults and none blocked, where the child's fd
 // i is the caller's fds[i] (-1: /dev/null) and no other fd of the caller is inherited (Node opens
-// its own close-on-exec). The caller reaps it with waitPid. In place of child_process.spawn for a
+// its own close-on-exec; with glibc 2.34 or later, any other is closed in the child too). The caller reaps it with waitPid. In place of child_process.spawn for a
 // helper started on every RUN: libuv forks on Node's one thread, which holds it up for the copy of
 // the page tables (tens of ms on a loaded machine); this runs on the thread pool and shares memory.
 static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
@@ -662,6 +662,11 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
     if (job->temporary[i] < 0) err = errno;
     else err = posix_spawn_file_actions_adddup2(&job->actions, job->temporary[i], (int)i);
   }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  // An fd without close-on-exec (one inherited from strata's parent, or opened by another addon)
+  // would otherwise reach the child: every fd above the child's own is closed in it.
+  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&job->actions, (int)job->nfds);
+#endif
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);

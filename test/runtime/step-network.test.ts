@@ -213,6 +213,9 @@ describe('step networks', () => {
 });
 
 describe("the addon's spawnProcess (slirp4netns's start)", () => {
+  const dir = tempDir('strata-spawn-process-');
+  after(() => dir.cleanup());
+
   it('gives the child the environment as it is at the call', async () => {
     const value = randomBytes(8).toString('hex');
     process.env.STRATA_SPAWN_TEST = value;
@@ -222,5 +225,35 @@ describe("the addon's spawnProcess (slirp4netns's start)", () => {
     } finally {
       delete process.env.STRATA_SPAWN_TEST;
     }
+  });
+
+  it('passes the child no fd but its own, even one without close-on-exec', () => {
+    // Node opens its fds close-on-exec, and marks the ones it inherits so at its start; native
+    // code loaded later may not. A node whose fd 3 is made inheritable again (by a library's
+    // constructor, loaded with process.dlopen) starts a shell that lists its fds.
+    const clear = join(dir.path, 'clear-cloexec.so');
+    const source = join(dir.path, 'clear-cloexec.c');
+    writeFileSync(
+      source,
+      '#include <fcntl.h>\n__attribute__((constructor)) static void clear(void) { fcntl(3, F_SETFD, 0); }\n',
+    );
+    execFileSync('gcc', ['-shared', '-fPIC', '-o', clear, source]);
+    const addon = join(import.meta.dirname, '..', '..', 'build', 'Release', 'strata_native.node');
+    const script = `
+      const native = require(${JSON.stringify(addon)});
+      try { process.dlopen({ exports: {} }, ${JSON.stringify(clear)}); } catch {} // not a Node module: its constructor ran
+      const flags = /^flags:\\s+(\\d+)/m.exec(require('fs').readFileSync('/proc/self/fdinfo/3', 'utf8'))[1];
+      process.stderr.write('cloexec ' + ((parseInt(flags, 8) & 0o2000000) !== 0) + '\\n');
+      native.spawnProcess('/bin/sh', ['sh', '-c', 'ls /proc/$$/fd'], [-1, 1, 2]).then((pid) => {
+        const wait = () => (native.waitPid(pid) === null ? setTimeout(wait, 5) : undefined);
+        wait();
+      });`;
+    const child = spawnSync(process.execPath, ['-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stderr, /^cloexec false$/m, 'the fd 3 of the node is inheritable');
+    assert.deepEqual(child.stdout.split('\n').filter(Boolean).sort(), ['0', '1', '2']);
   });
 });
