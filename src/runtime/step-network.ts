@@ -115,7 +115,7 @@ async function createNamespace(name: string): Promise<Namespace> {
   if (native?.netNamespace) {
     let fd: number;
     try {
-      fd = native.netNamespace();
+      fd = await native.netNamespace();
     } catch (error) {
       throw new NetworkSetupError('cannot create a network namespace for the step', { cause: error });
     }

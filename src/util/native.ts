@@ -33,9 +33,10 @@ export interface NativeCalls {
   ): void;
   /**
    * A new network namespace with `lo` up, as an open close-on-exec fd (unshare(CLONE_NEWNET) on a
-   * thread of its own); the namespace lives until the fd is closed and nothing else holds it.
+   * thread of its own, started and awaited from libuv's pool: Node's thread is not held up);
+   * the namespace lives until the fd is closed and nothing else holds it.
    */
-  netNamespace?(): number;
+  netNamespace?(): Promise<number>;
   /** pipe2(O_CLOEXEC): [read fd, write fd]. */
   pipe?(): [number, number];
   /**

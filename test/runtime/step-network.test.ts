@@ -97,6 +97,25 @@ describe('step networks', () => {
     await network.release(); // idempotent
   });
 
+  it("makes namespaces off Node's thread, and leaves every thread of strata in its own namespace", async () => {
+    const netNamespace = nativeCalls()?.netNamespace;
+    assert.ok(netNamespace, 'the addon is built');
+    const pending = [netNamespace(), netNamespace(), netNamespace()];
+    assert.ok(pending.every((p) => p instanceof Promise));
+    const fds = await Promise.all(pending);
+    try {
+      const own = readlinkSync('/proc/self/ns/net');
+      const made = fds.map((fd) => readlinkSync(`/proc/self/fd/${fd}`));
+      assert.equal(new Set(made).size, 3, made.join(' '));
+      assert.ok(!made.includes(own));
+      // Neither Node's thread nor libuv's pool threads (which run other work later) moved.
+      for (const task of readdirSync('/proc/self/task'))
+        assert.equal(readlinkSync(`/proc/self/task/${task}/ns/net`), own, `thread ${task}`);
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  });
+
   it('fails with the hint to install slirp4netns when it is missing, and leaves no namespace', async () => {
     const before = heldNamespaces();
     await assert.rejects(
