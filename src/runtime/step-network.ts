@@ -21,6 +21,11 @@ export interface StepNetwork {
   /** The namespace file to put in the spec's `linux.namespaces` (`{ type: 'network', path }`). */
   readonly path: string;
   /**
+   * False once its slirp4netns has exited (and been reaped): the namespace no longer reaches out.
+   * A network made ahead of need may die before a step takes it.
+   */
+  isUp(): boolean;
+  /**
    * Stops slirp4netns (by closing its exit fd) and lets go of the namespace; resolves once
    * slirp4netns has exited and the namespace is gone. Idempotent.
    */
@@ -99,9 +104,14 @@ export async function openStepNetwork(name: string, options: StepNetworkOptions 
     });
   }
   const running = slirp;
+  let up = true;
+  running.exited.then(() => {
+    up = false;
+  });
   let released: Promise<void> | undefined;
   return {
     path: namespace.path,
+    isUp: () => up,
     release() {
       released ??= running.stop().then(() => namespace.remove());
       return released;

@@ -202,6 +202,39 @@ describe('step networks', () => {
     assert.deepEqual(heldNamespaces(), before);
   });
 
+  it('replaces a spare network whose slirp4netns died before a step took it', async () => {
+    const before = heldNamespaces();
+    const pool = new StepNetworkPool();
+    try {
+      await pool.prepareNext();
+      const [spare, ...others] = children('slirp4netns');
+      assert.ok(spare !== undefined && others.length === 0, 'one spare slirp4netns');
+      process.kill(spare, 'SIGKILL');
+      // The pool reaps it: then it knows.
+      for (let i = 0; i < 1000 && children('slirp4netns').length > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      const network = await pool.take();
+      assert.equal(network.isUp(), true);
+      const running = children('slirp4netns');
+      assert.equal(running.length, 1);
+      assert.notEqual(running[0], spare);
+      // The step's namespace has slirp4netns's tap0, configured.
+      const tap = execFileSync(
+        'nsenter',
+        [`--net=${network.path}`, 'ip', '-o', '-4', 'addr', 'show', 'tap0'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.match(tap, /inet 10\.0\.2\.100\/24/);
+      pool.release(network);
+    } finally {
+      await pool.close();
+    }
+    assert.deepEqual(heldNamespaces(), before);
+    assert.deepEqual(children('slirp4netns'), []);
+  });
+
   it('says the default network is unavailable, and why, when slirp4netns is missing', async () => {
     const isolation = await stepIsolation({ slirp4netns: join(dir.path, 'no-such-slirp4netns') });
     assert.equal(isolation.network.available, false);
