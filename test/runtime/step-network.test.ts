@@ -243,7 +243,8 @@ describe('step networks', () => {
   });
 
   it('sweeps the namespaces of dead strata processes only, whatever store made the live ones', async () => {
-    const dead = spawnSync('true').pid ?? 0;
+    // A pid no process can have (a dead process's pid may be reused meanwhile).
+    const dead = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1;
     const names = {
       deadOwner: `strata-net-${dead}-sweep`,
       liveOwner: `strata-net-${process.pid}-sweep`,
