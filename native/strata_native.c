@@ -82,8 +82,9 @@ static const char *errno_name(int err) {
   }
 }
 
-// Throws an Error shaped like Node's system errors: message, code ("EBUSY"), errno, syscall.
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+// An Error shaped like Node's system errors: message, code ("EBUSY"), errno, syscall; NULL if
+// it cannot be made.
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = errno_name(err);
   char message[512];
   snprintf(message, sizeof message, "%s, %s '%s'", name ? name : "EUNKNOWN", strerror(err), path);
@@ -97,7 +98,13 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
     napi_set_named_property(env, error, "syscall", value);
   if (napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value) == napi_ok)
     napi_set_named_property(env, error, "path", value);
-  napi_throw(env, error);
+  return error;
+}
+
+// Throws errno_error(…); returns NULL, for `return throw_errno(…)`.
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_value error = errno_error(env, err, syscall, path);
+  if (error) napi_throw(env, error);
   return NULL;
 }
 
@@ -448,14 +455,17 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// The work of net_namespace(), done on a thread of its own: a network namespace is a property of
-// the thread (task), so unshare(CLONE_NEWNET) there leaves Node's threads where they are. The
-// thread brings the new namespace's `lo` up (as runc does for a namespace it makes itself) and
-// opens it; the open fd is what keeps the namespace alive once the thread is gone.
+// The work of netNamespace(), done on a thread of its own: a network namespace is a property of
+// the thread (task), so unshare(CLONE_NEWNET) there leaves Node's threads — and libuv's pool
+// threads, which live on and run other work — where they are. The thread brings the new
+// namespace's `lo` up (as runc does for a namespace it makes itself) and opens it; the open fd is
+// what keeps the namespace alive once the thread is gone.
 struct net_namespace_job {
   int fd;
   int err;
   const char *syscall;
+  napi_deferred deferred;
+  napi_async_work work;
 };
 
 static void *net_namespace_thread(void *arg) {
@@ -490,22 +500,63 @@ static void *net_namespace_thread(void *arg) {
   return NULL;
 }
 
-// netNamespace(): a new network namespace with `lo` up, as an open (close-on-exec) file
-// descriptor; it lives until that fd and every other reference (a process inside, a bind mount)
-// are gone — so a crashed strata leaves no namespace behind. In place of `ip netns add` (a process
-// start, and a bind mount under /run/netns to remove again).
+// On a thread of libuv's pool: starts the namespace's own thread and waits for it there, so that
+// Node's thread is not held up by the thread's start, the unshare and the ioctl.
+static void net_namespace_execute(napi_env env, void *data) {
+  (void)env;
+  struct net_namespace_job *job = data;
+  pthread_t thread;
+  int err = pthread_create(&thread, NULL, net_namespace_thread, job);
+  if (err == 0) err = pthread_join(thread, NULL);
+  if (err != 0 && job->err == 0) {
+    job->err = err;
+    job->syscall = "pthread_create";
+  }
+}
+
+static void net_namespace_complete(napi_env env, napi_status status, void *data) {
+  struct net_namespace_job *job = data;
+  napi_value value;
+  if (status == napi_ok && job->err == 0 && napi_create_int32(env, job->fd, &value) == napi_ok) {
+    napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    if (job->fd >= 0) close(job->fd);
+    value = errno_error(env, job->err ? job->err : ECANCELED, job->syscall ? job->syscall : "netNamespace",
+                        "network namespace");
+    if (value) napi_reject_deferred(env, job->deferred, value);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+// netNamespace(): a promise of a new network namespace with `lo` up, as an open (close-on-exec)
+// file descriptor; it lives until that fd and every other reference (a process inside, a bind
+// mount) are gone — so a crashed strata leaves no namespace behind. In place of `ip netns add` (a
+// process start, and a bind mount under /run/netns to remove again).
 static napi_value js_net_namespace(napi_env env, napi_callback_info info) {
   (void)info;
-  struct net_namespace_job job = {.fd = -1, .err = 0, .syscall = NULL};
-  pthread_t thread;
-  int err = pthread_create(&thread, NULL, net_namespace_thread, &job);
-  if (err != 0) return throw_errno(env, err, "pthread_create", "network namespace");
-  err = pthread_join(thread, NULL);
-  if (err != 0) return throw_errno(env, err, "pthread_join", "network namespace");
-  if (job.err != 0) return throw_errno(env, job.err, job.syscall, "network namespace");
-  napi_value result;
-  CHECK(napi_create_int32(env, job.fd, &result));
-  return result;
+  struct net_namespace_job *job = calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, NULL, "strata native: out of memory");
+    return NULL;
+  }
+  job->fd = -1;
+  napi_value promise, name;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "strata:netNamespace", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, net_namespace_execute, net_namespace_complete, job, &job->work) !=
+          napi_ok) {
+    free(job);  // a created promise is left unsettled: nothing holds it
+    napi_throw_error(env, NULL, "strata native: cannot queue netNamespace");
+    return NULL;
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    free(job);
+    napi_throw_error(env, NULL, "strata native: cannot queue netNamespace");
+    return NULL;
+  }
+  return promise;
 }
 
 // pipe(): a pipe as [read fd, write fd], both close-on-exec (Node has no API for a bare pipe).
@@ -528,6 +579,7 @@ struct spawn_job {
   char *file;
   char **argv;
   uint32_t argc;
+  char **envp;  // a copy of Node's environment, made on Node's thread (where setenv runs)
   int *temporary;
   uint32_t nfds;
   posix_spawn_file_actions_t actions;
@@ -544,6 +596,9 @@ static void spawn_job_free(struct spawn_job *job) {
       if (job->temporary[i] >= 0) close(job->temporary[i]);
   if (job->argv)
     for (uint32_t i = 0; i < job->argc; i++) free(job->argv[i]);
+  if (job->envp)
+    for (char **entry = job->envp; *entry; entry++) free(*entry);
+  free(job->envp);
   posix_spawn_file_actions_destroy(&job->actions);
   posix_spawnattr_destroy(&job->attributes);
   free(job->argv);
@@ -555,8 +610,7 @@ static void spawn_job_free(struct spawn_job *job) {
 static void spawn_execute(napi_env env, void *data) {
   (void)env;
   struct spawn_job *job = data;
-  extern char **environ;
-  job->err = posix_spawn(&job->pid, job->file, &job->actions, &job->attributes, job->argv, environ);
+  job->err = posix_spawn(&job->pid, job->file, &job->actions, &job->attributes, job->argv, job->envp);
 }
 
 static void spawn_complete(napi_env env, napi_status status, void *data) {
@@ -583,10 +637,10 @@ static void spawn_complete(napi_env env, napi_status status, void *data) {
   spawn_job_free(job);
 }
 
-// spawnProcess(file, argv, fds): a promise of the pid of `file` started by posix_spawn(3) with
+// spawnProcess(file, argv, fds): a promise of the pid of `file` (an absolute path) started by posix_spawn(3) with
 // `argv` and Node's environment, signals at their defaults and none blocked, where the child's fd
 // i is the caller's fds[i] (-1: /dev/null) and no other fd of the caller is inherited (Node opens
-// its own close-on-exec). The caller reaps it with waitPid. In place of child_process.spawn for a
+// its own close-on-exec; with glibc 2.34 or later, any other is closed in the child too). The caller reaps it with waitPid. In place of child_process.spawn for a
 // helper started on every RUN: libuv forks on Node's one thread, which holds it up for the copy of
 // the page tables (tens of ms on a loaded machine); this runs on the thread pool and shares memory.
 static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
@@ -601,6 +655,12 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   int ok;
   job->file = string_arg(env, argv[0], 0, &ok);
   if (!ok) goto fail;
+  if (job->file[0] != '/') {
+    // posix_spawn takes a name without a slash from the current directory (no PATH search): a
+    // program of whoever wrote there, started as root. The caller resolves the path.
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "strata native: spawnProcess takes an absolute path");
+    goto fail;
+  }
   if (napi_get_array_length(env, argv[1], &job->argc) != napi_ok ||
       napi_get_array_length(env, argv[2], &job->nfds) != napi_ok || job->argc == 0 || job->nfds > 64) {
     napi_throw_type_error(env, NULL, "strata native: spawnProcess takes a file, a non-empty argv and up to 64 fds");
@@ -613,6 +673,21 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
     goto fail;
   }
   for (uint32_t i = 0; i < job->nfds; i++) job->temporary[i] = -1;
+  // The environment is copied here, on Node's thread: a setenv there (process.env.X = …) may
+  // realloc `environ` while the pool thread would read it.
+  extern char **environ;
+  size_t count = 0;
+  while (environ[count]) count++;
+  job->envp = calloc(count + 1, sizeof(char *));
+  if (!job->envp) {
+    napi_throw_error(env, NULL, "strata native: out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (!(job->envp[i] = strdup(environ[i]))) {
+      napi_throw_error(env, NULL, "strata native: out of memory");
+      goto fail;
+    }
   for (uint32_t i = 0; i < job->argc; i++) {
     napi_value element;
     if (napi_get_element(env, argv[1], i, &element) != napi_ok) goto fail;
@@ -638,6 +713,11 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
     if (job->temporary[i] < 0) err = errno;
     else err = posix_spawn_file_actions_adddup2(&job->actions, job->temporary[i], (int)i);
   }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  // An fd without close-on-exec (one inherited from strata's parent, or opened by another addon)
+  // would otherwise reach the child: every fd above the child's own is closed in it.
+  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&job->actions, (int)job->nfds);
+#endif
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);

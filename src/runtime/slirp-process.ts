@@ -17,6 +17,11 @@ export interface SlirpProcess {
   /** Resolves once slirp4netns has written to its ready fd (its tap device is configured). */
   readonly ready: Promise<void>;
   /**
+   * Resolves to its exit status (128+n for signal n) once it has exited, whatever made it: its
+   * stop, a crash, a kill. Never rejects.
+   */
+  readonly exited: Promise<number>;
+  /**
    * Closes its exit fd, which makes slirp4netns exit, and resolves once it has (it is killed if it
    * takes longer than {@link EXIT_TIMEOUT_MS}). Idempotent.
    */
@@ -130,6 +135,7 @@ async function startWithAddon(
   });
   return {
     ready,
+    exited,
     stop() {
       stopped ??= stop();
       return stopped;
@@ -183,6 +189,7 @@ async function startWithChildProcess(
   await once(child, 'spawn').catch(() => undefined); // a spawn error is `ready`'s
   return {
     ready,
+    exited,
     stop() {
       stopped ??= stop();
       return stopped;

@@ -76,8 +76,9 @@ export async function stepIsolation(options: StepNetworkOptions = {}): Promise<S
 }
 
 async function stepNetworkStatus(options: StepNetworkOptions): Promise<StepNetworkStatus> {
-  const path = options.slirp4netns ?? (await slirp4netnsPath());
+  let path: string;
   try {
+    path = options.slirp4netns ?? (await slirp4netnsPath());
     const network = await openStepNetwork(`${NETNS_PREFIX}net-${process.pid}-info`, options);
     await network.release();
   } catch (error) {

@@ -17,24 +17,31 @@ export class StepNetworkPool {
 
   /**
    * A fresh network for one step: the one made ahead, else one made now. A spare that failed to
-   * come up is this call's error, as a network made now would fail the same way.
+   * come up is this call's error, as a network made now would fail the same way; a spare whose
+   * slirp4netns has exited since (killed, crashed) is let go and a network made now instead.
    */
-  take(): Promise<StepNetwork> {
-    const network = this.#spare ?? open();
+  async take(): Promise<StepNetwork> {
+    const spare = this.#spare;
     this.#spare = undefined;
-    return network;
+    if (spare === undefined) return open();
+    const network = await spare;
+    if (network.isUp()) return network;
+    this.release(network);
+    return open();
   }
 
   /**
    * Starts making the next step's network, unless one is on its way. The executor calls it once
    * the step's container has been started: the work (a namespace, a process start) then runs while
-   * the step does, not while its bundle is prepared.
+   * the step does, not while its bundle is prepared. The promise (which never rejects) settles
+   * once the spare is up or has failed; nothing needs to wait for it.
    */
-  prepareNext(): void {
-    if (this.#spare !== undefined) return;
-    const spare = open();
-    spare.catch(() => undefined); // its failure is the error of the step that takes it
-    this.#spare = spare;
+  prepareNext(): Promise<void> {
+    if (this.#spare === undefined) this.#spare = open();
+    return this.#spare.then(
+      () => undefined,
+      () => undefined, // its failure is the error of the step that takes it
+    );
   }
 
   /**

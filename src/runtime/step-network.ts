@@ -21,6 +21,11 @@ export interface StepNetwork {
   /** The namespace file to put in the spec's `linux.namespaces` (`{ type: 'network', path }`). */
   readonly path: string;
   /**
+   * False once its slirp4netns has exited (and been reaped): the namespace no longer reaches out.
+   * A network made ahead of need may die before a step takes it.
+   */
+  isUp(): boolean;
+  /**
    * Stops slirp4netns (by closing its exit fd) and lets go of the namespace; resolves once
    * slirp4netns has exited and the namespace is gone. Idempotent.
    */
@@ -46,9 +51,9 @@ export interface StepNetworkOptions {
   readonly slirp4netns?: string;
 }
 
-/** The slirp4netns that steps' networks use: its path, else its bare name (for the error). */
+/** The slirp4netns that steps' networks use (absolute); rejects, naming its package, when it is missing. */
 export function slirp4netnsPath(): Promise<string> {
-  return tool('slirp4netns');
+  return tool('slirp4netns', 'slirp4netns');
 }
 
 /** How a step's namespace is made here: by strata's addon, or by `ip netns add` without it. */
@@ -99,9 +104,14 @@ export async function openStepNetwork(name: string, options: StepNetworkOptions 
     });
   }
   const running = slirp;
+  let up = true;
+  running.exited.then(() => {
+    up = false;
+  });
   let released: Promise<void> | undefined;
   return {
     path: namespace.path,
+    isUp: () => up,
     release() {
       released ??= running.stop().then(() => namespace.remove());
       return released;
@@ -115,7 +125,7 @@ async function createNamespace(name: string): Promise<Namespace> {
   if (native?.netNamespace) {
     let fd: number;
     try {
-      fd = native.netNamespace();
+      fd = await native.netNamespace();
     } catch (error) {
       throw new NetworkSetupError('cannot create a network namespace for the step', { cause: error });
     }
@@ -133,7 +143,7 @@ async function createNamespace(name: string): Promise<Namespace> {
     };
   }
   const path = `/run/netns/${name}`;
-  const added = await execCollect(await tool('ip'), ['netns', 'add', name]);
+  const added = await execCollect(await tool('ip', 'iproute2'), ['netns', 'add', name]);
   if (added.exitCode !== 0) {
     throw new NetworkSetupError(`cannot create network namespace ${name}: ${added.stderr.trim()}`, {
       hint: 'apt-get install iproute2',
@@ -150,8 +160,10 @@ async function createNamespace(name: string): Promise<Namespace> {
  * bundles of this store) and, as it may be another store's, by whether a slirp4netns still serves it.
  */
 export async function sweepStepNetworks(isLive: (name: string) => boolean): Promise<string[]> {
-  const listed = await execCollect(await tool('ip'), ['netns', 'list']);
-  if (listed.exitCode !== 0) return []; // no iproute2: no namespace of strata's can exist
+  const ip = await tool('ip', 'iproute2').catch(() => undefined);
+  if (ip === undefined) return []; // no iproute2: no namespace of strata's can exist
+  const listed = await execCollect(ip, ['netns', 'list']);
+  if (listed.exitCode !== 0) return [];
   const candidates = listed.stdout
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
@@ -207,22 +219,40 @@ async function deleteNamespace(name: string): Promise<void> {
     await rm(path, { force: true });
     return;
   }
-  const deleted = await execCollect(await tool('ip'), ['netns', 'delete', name]);
+  const deleted = await execCollect(await tool('ip', 'iproute2'), ['netns', 'delete', name]);
   if (deleted.exitCode !== 0 && !/No such file/.test(deleted.stderr))
     throw new NetworkSetupError(`cannot remove network namespace ${name}: ${deleted.stderr.trim()}`);
 }
 
 const tools = new Map<string, Promise<string>>();
 
-/** A tool's path on PATH or in the sbin directories a non-login root shell may lack (else its bare name, for the error). */
-function tool(name: string): Promise<string> {
+/** Where {@link tool} looks: PATH, then the sbin directories a non-login root shell may lack. */
+function toolSearchPath(): string {
+  return [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'].join(':');
+}
+
+/**
+ * The absolute path of the program `name` (of Debian's package `debianPackage`) on `searchPath`;
+ * rejects with a {@link NetworkSetupError} naming both when it is not there. Never the bare name:
+ * strata starts it as root with posix_spawn, which would take a bare name from the current
+ * directory (often a build context).
+ */
+export async function findTool(name: string, debianPackage: string, searchPath: string): Promise<string> {
+  const file = await findExecutable(name, searchPath);
+  if (file === undefined || !file.startsWith('/'))
+    throw new NetworkSetupError(`${name} not found on PATH or in /usr/local/sbin, /usr/sbin, /sbin`, {
+      hint: `apt-get install ${debianPackage}`,
+    });
+  return file;
+}
+
+/** {@link findTool} on PATH and the sbin directories, remembered once found. */
+function tool(name: string, debianPackage: string): Promise<string> {
   let found = tools.get(name);
   if (found === undefined) {
-    const path = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'].join(
-      ':',
-    );
-    found = findExecutable(name, path).then((file) => file ?? name);
+    found = findTool(name, debianPackage, toolSearchPath());
     tools.set(name, found);
+    found.catch(() => tools.delete(name)); // installed later: looked for again
   }
   return found;
 }

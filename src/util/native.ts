@@ -33,14 +33,16 @@ export interface NativeCalls {
   ): void;
   /**
    * A new network namespace with `lo` up, as an open close-on-exec fd (unshare(CLONE_NEWNET) on a
-   * thread of its own); the namespace lives until the fd is closed and nothing else holds it.
+   * thread of its own, started and awaited from libuv's pool: Node's thread is not held up);
+   * the namespace lives until the fd is closed and nothing else holds it.
    */
-  netNamespace?(): number;
+  netNamespace?(): Promise<number>;
   /** pipe2(O_CLOEXEC): [read fd, write fd]. */
   pipe?(): [number, number];
   /**
-   * posix_spawn(3) on a thread of libuv's pool (Node's thread is not held up by a fork): resolves
-   * to the pid. The child's fd i is `fds[i]` (-1: /dev/null), and it inherits no other fd; signals
+   * posix_spawn(3) of `file` (an absolute path: throws a TypeError for any other, which
+   * posix_spawn would take from the current directory) on a thread of libuv's pool (Node's thread
+   * is not held up by a fork): resolves to the pid. The child's fd i is `fds[i]` (-1: /dev/null), and it inherits no other fd; signals
    * at their defaults. Reap it with {@link waitPid}.
    */
   spawnProcess?(file: string, argv: readonly string[], fds: readonly number[]): Promise<number>;

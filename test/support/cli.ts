@@ -16,6 +16,8 @@ export interface CliResult {
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** The process's pid (runStrata's runs). */
+  readonly pid?: number;
 }
 
 /** Runs `strata args…` as a real subprocess. */
@@ -49,7 +51,13 @@ export function runStrata(
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
+      resolvePromise({
+        code,
+        signal,
+        stdout,
+        stderr,
+        ...(child.pid !== undefined ? { pid: child.pid } : {}),
+      });
     });
     child.stdin!.on('error', () => undefined); // the child may exit before reading all input
     child.stdin!.end(options.input ?? '');
