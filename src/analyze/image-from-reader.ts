@@ -11,7 +11,7 @@ import {
   platformMatches,
   sniffManifestKind,
 } from '../oci/index.ts';
-import type { ImageReader } from '../registry/index.ts';
+import type { ImageReader } from '../transport/index.ts';
 import { NotFoundError } from '../util/index.ts';
 
 /**

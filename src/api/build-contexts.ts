@@ -11,8 +11,8 @@ import {
 } from '../oci/index.ts';
 import type { BuildGraph } from '../plan/index.ts';
 import { parseReference, type Reference } from '../reference/index.ts';
-import type { ImageReader } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
+import type { ImageReader } from '../transport/index.ts';
 import { OciLayoutReader } from '../transport/index.ts';
 import { InvalidInputError, NotFoundError } from '../util/index.ts';
 import type { ImageResolver } from './build.ts';

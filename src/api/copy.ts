@@ -1,24 +1,20 @@
 import type { Descriptor, Platform } from '../oci/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
-import {
-  type ImageReader,
-  type ImageWriter,
-  type RegistryPool,
-  RegistryReader,
-  RegistryWriter,
-  transferImage,
-} from '../registry/index.ts';
+import { type RegistryPool, RegistryReader, RegistryWriter } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
 import {
   DockerArchiveReader,
   DockerArchiveWriter,
   formatImageLocation,
   type ImageLocation,
+  type ImageReader,
+  type ImageWriter,
   OciLayoutReader,
   OciLayoutWriter,
   parseImageLocation,
   StoreImageReader,
   StoreImageWriter,
+  transferImage,
 } from '../transport/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { imageNameOf } from './images.ts';

@@ -11,12 +11,15 @@ import {
   parseManifest,
   sniffManifestKind,
 } from '../oci/index.ts';
-import { choosePlatform, type ImageReader, plainDescriptor, readLimited } from '../registry/index.ts';
+import { readLimited } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
 import {
+  choosePlatform,
   formatImageLocation,
   type ImageLocation,
+  type ImageReader,
   parseImageLocation,
+  plainDescriptor,
   TRANSPORTS,
 } from '../transport/index.ts';
 import { NotFoundError } from '../util/index.ts';

@@ -1,15 +1,15 @@
 import { type Descriptor, digestOf, type Platform, parseManifest } from '../oci/index.ts';
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
+import { RegistryReader } from '../registry/index.ts';
+import type { ImageName, Store } from '../store/index.ts';
 import {
   type ImageReader,
   type ManifestBlob,
   platformManifest,
-  RegistryReader,
+  StoreImageWriter,
   transferImage,
-} from '../registry/index.ts';
-import type { ImageName, Store } from '../store/index.ts';
-import { StoreImageWriter } from '../transport/index.ts';
+} from '../transport/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { imageNameOf } from './images.ts';
 import { type RegistryAccess, withRegistryPool } from './registry-access.ts';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { canonicalJsonBytes, type Descriptor, digestOf, MediaTypes, parseManifest } from '../oci/index.ts';
-import type { ImageReader } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
+import type { ImageReader } from '../transport/index.ts';
 import { InvalidInputError } from '../util/index.ts';
 import { CACHE_KEY_VERSION, type CacheKey } from './cache-key.ts';
 import type { CacheRecord } from './step-cache.ts';

@@ -1,8 +1,7 @@
 import type { Digest, Platform } from '../oci/index.ts';
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
-import { type BlobSink, BlobSinkWriter } from './blob-sink.ts';
-import { type TransferResult, transferImage } from './image-transfer.ts';
+import { type BlobSink, BlobSinkWriter, type TransferResult, transferImage } from '../transport/index.ts';
 import type { RegistryPool } from './registry-client.ts';
 import { RegistryReader } from './registry-reader.ts';
 

@@ -1,6 +1,6 @@
 import type { ProgressSink, StepId } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
-import { type ImageReader, type TransferResult, transferImage } from './image-transfer.ts';
+import { type ImageReader, type TransferResult, transferImage } from '../transport/index.ts';
 import type { RegistryPool } from './registry-client.ts';
 import { RegistryWriter, type UploadOptions } from './registry-writer.ts';
 

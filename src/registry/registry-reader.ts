@@ -8,8 +8,8 @@ import {
   parseDigest,
 } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
-import type { BlobOrigin, ImageReader, ManifestBlob } from './image-transfer.ts';
-import { manifestMediaType } from './image-transfer.ts';
+import type { BlobOrigin, ImageReader, ManifestBlob } from '../transport/index.ts';
+import { manifestMediaType } from '../transport/index.ts';
 import { headerValue, type RegistryClient, readLimited } from './registry-client.ts';
 import { RegistryError } from './registry-error.ts';
 import { openRemoteBlob } from './remote-blob.ts';

@@ -1,7 +1,6 @@
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Descriptor } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
-import { AbortedError } from '../util/index.ts';
 import {
   type BlobOpener,
   type BlobOrigin,
@@ -10,7 +9,8 @@ import {
   type ImageWriter,
   linkStreams,
   type ManifestBlob,
-} from './image-transfer.ts';
+} from '../transport/index.ts';
+import { AbortedError } from '../util/index.ts';
 import { describeCause, headerValue, type RegistryClient, type RegistryResponse } from './registry-client.ts';
 import { RegistryError } from './registry-error.ts';
 import { backoffDelay, isNetworkError, sleep } from './retry-policy.ts';

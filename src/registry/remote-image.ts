@@ -7,7 +7,7 @@ import {
   sniffManifestKind,
 } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
-import { choosePlatform, plainDescriptor } from './image-transfer.ts';
+import { choosePlatform, plainDescriptor } from '../transport/index.ts';
 import type { RegistryPool } from './registry-client.ts';
 import { RegistryReader } from './registry-reader.ts';
 

@@ -23,6 +23,8 @@ import {
   sniffManifestKind,
 } from '../oci/index.ts';
 import type { Reference } from '../reference/index.ts';
+import { CorruptBlobError } from '../store/index.ts';
+import { HashingStream, InvalidInputError, NotFoundError, tempSiblingPath } from '../util/index.ts';
 import {
   type BlobOpener,
   type BlobWriteOptions,
@@ -30,9 +32,7 @@ import {
   type ImageReader,
   type ImageWriter,
   type ManifestBlob,
-} from '../registry/index.ts';
-import { CorruptBlobError } from '../store/index.ts';
-import { HashingStream, InvalidInputError, NotFoundError, tempSiblingPath } from '../util/index.ts';
+} from './image-transfer.ts';
 import {
   listTarMembers,
   openTarMember,

@@ -68,16 +68,3 @@ export function formatImageLocation(location: ImageLocation): string {
     }
   }
 }
-
-// The interfaces every transport implements and the engine that copies between two of them. They
-// live in registry/ (its pull and push compose them; see docs/architecture.md, "Transports").
-export type {
-  BlobOpener,
-  BlobOrigin,
-  BlobWriteOptions,
-  ImageReader,
-  ImageWriter,
-  ManifestBlob,
-  TransferResult,
-} from '../registry/index.ts';
-export { transferImage } from '../registry/index.ts';

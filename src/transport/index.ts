@@ -3,13 +3,15 @@
  * (`docker://`, `oci:`, `docker-archive:`, `strata:`), the three local transports (the store, an
  * OCI image layout directory, a `docker save` archive) as `ImageReader`/`ImageWriter` pairs, the
  * tar and verified-file helpers they write with, and resolving the image a user names in the
- * store. The reader/writer interfaces and the transfer engine (`transferImage`) sit one layer
- * lower, in registry/, because the registry's own pull and push compose them; they are re-exported
- * here so every transport is found in one place. Every transport passes one conformance suite
+ * store; the reader/writer interfaces every transport implements (the registry's too) and the
+ * transfer engine that copies between two of them (`image-transfer.ts`: `transferImage`), and the
+ * writer into a content-addressed blob sink (`blob-sink.ts`). registry/ imports them from here. Every transport passes one conformance suite
  * (test/transport/transport-conformance.test.ts): round trip, a corrupt blob leaves nothing
  * behind, an aborted write leaves nothing behind.
  */
+export * from './blob-sink.ts';
 export * from './docker-archive-transport.ts';
+export * from './image-transfer.ts';
 export * from './image-transport.ts';
 export * from './oci-layout-transport.ts';
 export * from './store-transport.ts';

@@ -14,6 +14,13 @@ import {
   parseIndex,
 } from '../oci/index.ts';
 import {
+  InvalidInputError,
+  isErrnoException,
+  makeDirectories,
+  NotFoundError,
+  writeFileAtomic,
+} from '../util/index.ts';
+import {
   type BlobOpener,
   type BlobWriteOptions,
   countedStream,
@@ -22,14 +29,7 @@ import {
   type ManifestBlob,
   manifestMediaType,
   plainDescriptor,
-} from '../registry/index.ts';
-import {
-  InvalidInputError,
-  isErrnoException,
-  makeDirectories,
-  NotFoundError,
-  writeFileAtomic,
-} from '../util/index.ts';
+} from './image-transfer.ts';
 import { writeVerifiedFile } from './verified-file.ts';
 
 /** The annotation OCI layouts name images by (`oci:dir:<name>` in skopeo). */

@@ -3,18 +3,18 @@ import type { Readable } from 'node:stream';
 import type { Descriptor, Digest } from '../oci/index.ts';
 import { isDigest } from '../oci/index.ts';
 import { isReference, parseReference } from '../reference/index.ts';
+import type { ImageName, Store } from '../store/index.ts';
+import { isErrnoException, NotFoundError } from '../util/index.ts';
+import { BlobSinkWriter } from './blob-sink.ts';
 import {
   type BlobOpener,
   type BlobOrigin,
-  BlobSinkWriter,
   type BlobWriteOptions,
   type ImageReader,
   type ImageWriter,
   type ManifestBlob,
   manifestMediaType,
-} from '../registry/index.ts';
-import type { ImageName, Store } from '../store/index.ts';
-import { isErrnoException, NotFoundError } from '../util/index.ts';
+} from './image-transfer.ts';
 import { resolveStoredImage } from './stored-image.ts';
 
 /**

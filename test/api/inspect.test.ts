@@ -8,8 +8,8 @@ import { inspectImage } from '../../src/api/inspect.ts';
 import { pull } from '../../src/api/pull.ts';
 import { push } from '../../src/api/push.ts';
 import { canonicalJsonBytes, type Descriptor, type Index, MediaTypes } from '../../src/oci/index.ts';
-import { PlatformNotFoundError } from '../../src/registry/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { PlatformNotFoundError } from '../../src/transport/index.ts';
 import { writeTestImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
