@@ -115,7 +115,9 @@ describe('RUN isolation', () => {
       const flags = ['build', '--no-cache', '--progress', 'plain'];
       const sandboxed = await runStrata([...flags, ctx], { root: fx.root });
       assert.equal(sandboxed.code, 0, sandboxed.stderr);
-      const window = /listening on lo at (\d+)[\s\S]*none with the needle, until (\d+)/.exec(sandboxed.stderr);
+      const window = /listening on lo at (\d+)[\s\S]*none with the needle, until (\d+)/.exec(
+        sandboxed.stderr,
+      );
       assert.ok(window, sandboxed.stderr);
       const [start, end] = [Number(window[1]), Number(window[2])];
       const duringSniff = sentAt.filter((at) => at >= start && at <= end).length;
