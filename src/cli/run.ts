@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import type { Command } from 'commander';
 import { findStoredImage } from '../api/images.ts';
 import { runImage } from '../api/run-image.ts';
@@ -118,7 +119,7 @@ export function registerRunCommand(program: Command): void {
           ...(options.network ? { network: options.network as 'host' | 'none' } : {}),
           ...(options.hostname ? { hostname: options.hostname } : {}),
           volumes: options.volume,
-          ...(options.interactive ? { stdinFd: 0 } : {}),
+          ...(options.interactive || pipedStdin() ? { stdinFd: 0 } : {}),
           ...(options.tty ? { terminal: true } : {}),
           stdout: process.stdout,
           stderr: process.stderr,
@@ -197,5 +198,20 @@ async function pullIfNeeded(
     await pull(store, image, { events: renderer, signal });
   } finally {
     renderer.close();
+  }
+}
+
+/**
+ * Whether standard input is a pipe, a socket or a file (`echo x | strata run IMAGE cat`, `< file`): then the
+ * container reads it even without `-i`. docker needs `-i` for that (without it the process gets
+ * an empty stdin); strata passes what was clearly meant for the process, and, as docker, never a
+ * terminal without `-i`.
+ */
+function pipedStdin(): boolean {
+  try {
+    const stat = fstatSync(0);
+    return stat.isFIFO() || stat.isFile() || stat.isSocket();
+  } catch {
+    return false;
   }
 }
