@@ -471,13 +471,16 @@ async function runLayerStep(
   const { step, image } = ctx;
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
-  // With SOURCE_DATE_EPOCH, a layer's file times are clamped to it when committed: the epoch decides
-  // the layer, so it is in the key (a layer cached without it, or with another, is not this one).
-  const epoch = ctx.options.layers.sourceDateEpoch;
+  // With SOURCE_DATE_EPOCH, a layer's file times are clamped to it when committed, so whether the
+  // times are clamped is in the key: a layer cached without an epoch (today's mtimes) is not used
+  // for a build with one. The epoch's value is not: a CI that sets it from each commit's time
+  // still reuses the steps a commit did not change, their files clamped to the earlier commit's
+  // time, as BuildKit's rewrite-timestamp leaves times older than the epoch alone.
+  const epoch = ctx.options.layers.sourceDateEpoch === undefined ? undefined : true;
   const key: CacheKey = cacheKey(parentKey, {
     step: definition,
     inputs: plan.inputs,
-    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+    ...(epoch !== undefined ? { clampedToEpoch: epoch } : {}),
   });
   const debugKeys = ctx.options.cache?.debugKeys === true;
   // Why a step missed: the parent key and every input (STRATA_DEBUG_CACHE=1).
@@ -491,7 +494,7 @@ async function runLayerStep(
       inputs: {
         step: definition,
         inputs: plan.inputs,
-        ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+        ...(epoch !== undefined ? { clampedToEpoch: epoch } : {}),
       },
       at: Date.now(),
     });
@@ -507,7 +510,7 @@ async function runLayerStep(
     contentKey = cacheKey(parentKey, {
       step: definition,
       content,
-      ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+      ...(epoch !== undefined ? { clampedToEpoch: epoch } : {}),
     });
     if (debugKeys)
       ctx.deps.events.emit({

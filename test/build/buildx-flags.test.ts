@@ -478,6 +478,16 @@ describe('SOURCE_DATE_EPOCH', () => {
     assert.notEqual(later, cold, 'another epoch, another image');
   });
 
+  it("reuses the cache across epochs (a CI that sets it from each commit's time)", async () => {
+    await digestOf(['--build-arg', 'SOURCE_DATE_EPOCH=1600000000']);
+    const result = await runStrata(
+      ['build', '--progress=plain', '--build-arg', 'SOURCE_DATE_EPOCH=1600000500', ctx],
+      { root: fx.root, env: { SOURCE_DATE_EPOCH: '' } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /RUN echo made > \/made\.txt\n#\d+ CACHED/);
+  });
+
   it('refuses rewrite-timestamp=false with an epoch, since strata always clamps layer times to it', async () => {
     const result = await runStrata(
       [
