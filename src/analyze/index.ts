@@ -17,7 +17,6 @@ export * from './image-from-reader.ts';
 export * from './largest-directories.ts';
 export * from './layer-history.ts';
 export * from './layer-table.ts';
-export * from './lint/default-args-in-from.ts';
 export * from './lint/lint-dockerfile.ts';
 export * from './lint/lint-rules.ts';
 export * from './lint/sarif.ts';

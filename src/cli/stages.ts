@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { invalidDefaultBases } from '../analyze/index.ts';
 import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
-import { formatPlatform, parsePlatform } from '../oci/index.ts';
-import { type BuildGraph, planBuild, type Stage } from '../plan/index.ts';
+import { formatPlatform, hostPlatform, parsePlatform } from '../oci/index.ts';
+import { type BuildGraph, invalidDefaultBases, planBuild, type Stage } from '../plan/index.ts';
 import { InvalidInputError, StrataError } from '../util/index.ts';
 import { collect } from './cli-context.ts';
 import { formatTable } from './format.ts';
@@ -64,9 +63,11 @@ function withBuildArgHint(
   buildArgs: ReadonlyMap<string, string>,
 ): unknown {
   if (!(error instanceof StrataError) || error.location === undefined) return error;
-  const base = invalidDefaultBases(dockerfile, { targetStage: '' }).find(
-    (b) => b.from.range.line === error.location?.line,
-  );
+  const base = invalidDefaultBases(dockerfile, {
+    targetStage: '',
+    buildPlatform: hostPlatform(),
+    targetPlatform: hostPlatform(),
+  }).find((b) => b.from.range.line === error.location?.line);
   const missing = base?.unset.filter((name) => !buildArgs.has(name)) ?? [];
   if (missing.length === 0) return error;
   return new InvalidInputError(`FROM ${base!.from.image} needs a build argument`, {

@@ -1,15 +1,90 @@
-import { type Dockerfile, DockerfileError } from '../dockerfile/index.ts';
+import { type Dockerfile, envFrom, type FromInstruction, ShellLexer } from '../dockerfile/index.ts';
 import type { Platform } from '../oci/index.ts';
 import { parseReference } from '../reference/index.ts';
 import { StrataError } from '../util/index.ts';
-import { resolveGlobalArgs } from './global-args.ts';
-import { PlanContext } from './plan-context.ts';
+import { predefinedArgs } from './build-args.ts';
+import type { PlanContext } from './plan-context.ts';
+
+/** A FROM whose base, expanded with the global ARGs' defaults alone, is empty or not a reference. */
+export interface InvalidDefaultBase {
+  readonly from: FromInstruction;
+  /** The base after expansion with the defaults (`golang:-alpine`, or empty). */
+  readonly expanded: string;
+  /** The ARGs the FROM uses that have no value, or an empty one, without `--build-arg`. */
+  readonly unset: readonly string[];
+}
 
 /**
- * InvalidDefaultArgInFrom, as BuildKit's validateBaseImagesWithDefaultArgs: every FROM line,
- * expanded with the global ARGs' defaults alone (no `--build-arg`), should still name a valid
- * image, so the Dockerfile builds without arguments. A FROM line that cannot be expanded that way
- * abandons the check, as BuildKit does (the build reports the real error later, if any).
+ * BuildKit's InvalidDefaultArgInFrom check (dockerfile2llb `validateBaseImagesWithDefaultArgs`):
+ * every FROM expanded with the predefined ARGs and the global ARGs' defaults — no `--build-arg`,
+ * whatever the build passes — must be a valid image reference (or a stage name, or `scratch`).
+ * A Dockerfile that needs `--build-arg BASE=…` to build at all fails it.
+ */
+export function invalidDefaultBases(
+  dockerfile: Dockerfile,
+  options: {
+    readonly targetStage: string;
+    readonly buildPlatform: Platform;
+    readonly targetPlatform: Platform;
+  },
+): InvalidDefaultBase[] {
+  const lexer = new ShellLexer({ escapeToken: dockerfile.escapeToken });
+  const values = new Map<string, string>();
+  for (const v of predefinedArgs({
+    buildPlatform: options.buildPlatform,
+    targetPlatform: options.targetPlatform,
+    targetStage: options.targetStage,
+    overrides: new Map(),
+  }))
+    values.set(v.name, v.value);
+  const env = envFrom(values);
+  for (const arg of dockerfile.globalArgs)
+    for (const decl of arg.args) {
+      if (decl.defaultValue === undefined) continue;
+      try {
+        values.set(decl.key, lexer.processWord(decl.defaultValue, env));
+      } catch (error) {
+        // As BuildKit: a default that does not expand abandons this check; planning reports it.
+        if (error instanceof StrataError) return [];
+        throw error;
+      }
+    }
+  const out: InvalidDefaultBase[] = [];
+  for (const { from } of dockerfile.stages) {
+    let expanded: ReturnType<ShellLexer['expand']>;
+    try {
+      expanded = lexer.expand(from.image, env);
+    } catch (error) {
+      if (error instanceof StrataError) return out; // planning reports the syntax error
+      throw error;
+    }
+    if (expanded.result !== '' && isReference(expanded.result)) continue;
+    const unset = [...expanded.unmatched, ...[...expanded.matched].filter((name) => values.get(name) === '')];
+    out.push({ from, expanded: expanded.result, unset });
+  }
+  return out;
+}
+
+function isReference(text: string): boolean {
+  try {
+    parseReference(text);
+    return true;
+  } catch (error) {
+    if (error instanceof StrataError) return false;
+    throw error;
+  }
+}
+
+/**
+ * The value lint gives an ARG that a FROM needs but nothing sets, so the rest of the Dockerfile can
+ * still be planned and checked: valid as a registry, repository path component and tag.
+ */
+export const UNSET_ARG_PLACEHOLDER = 'unset-build-arg';
+
+/**
+ * Raises InvalidDefaultArgInFrom (a build check) for each FROM that {@link invalidDefaultBases}
+ * finds, as BuildKit's validateBaseImagesWithDefaultArgs: the Dockerfile should build without
+ * `--build-arg`.
  */
 export function warnInvalidDefaultArgInFrom(
   ctx: PlanContext,
@@ -20,33 +95,11 @@ export function warnInvalidDefaultArgInFrom(
     readonly targetStage: string;
   },
 ): void {
-  const { dockerfile } = options;
-  // Planned in a context of its own: defaults only, and nothing it might warn about is kept.
-  const defaults = new PlanContext({ file: ctx.file, lexer: ctx.lexer, buildArgs: new Map(), warnings: [] });
-  try {
-    const globals = resolveGlobalArgs(defaults, options);
-    for (const stage of dockerfile.stages) {
-      const from = stage.from;
-      const base = ctx.lexer.expand(from.image, globals.env).result;
-      if (isValidReference(base)) continue;
-      ctx.warn(
-        'InvalidDefaultArgInFrom',
-        `Default value for ARG ${from.image} results in empty or invalid base image name`,
-        from.range,
-      );
-    }
-  } catch (error) {
-    if (!(error instanceof DockerfileError)) throw error;
-    // An expansion error: BuildKit abandons the check; the build proper reports it if it matters.
-  }
-}
-
-function isValidReference(text: string): boolean {
-  try {
-    parseReference(text);
-    return true;
-  } catch (error) {
-    if (error instanceof StrataError) return false;
-    throw error;
+  for (const { from } of invalidDefaultBases(options.dockerfile, options)) {
+    ctx.warn(
+      'InvalidDefaultArgInFrom',
+      `Default value for ARG ${from.image} results in empty or invalid base image name`,
+      from.range,
+    );
   }
 }

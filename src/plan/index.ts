@@ -10,6 +10,7 @@
  */
 export * from './build-args.ts';
 export type * from './build-graph.ts';
+export * from './default-arg-bases.ts';
 export * from './expose-ports.ts';
 export * from './plan-build.ts';
 export * from './run-invocation.ts';

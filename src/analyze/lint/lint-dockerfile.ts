@@ -2,8 +2,9 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { loadIgnoreFile } from '../../context/index.ts';
 import { type Dockerfile, parseDockerfile, type SourceRange } from '../../dockerfile/index.ts';
+import { hostPlatform } from '../../oci/index.ts';
 import type { AddStep, BuildGraph, CopyStep, RunStep, Stage, Step } from '../../plan/index.ts';
-import { planBuild } from '../../plan/index.ts';
+import { invalidDefaultBases, planBuild, UNSET_ARG_PLACEHOLDER } from '../../plan/index.ts';
 import { isErrnoException } from '../../util/index.ts';
 import {
   checkArchiveExtracted,
@@ -11,7 +12,6 @@ import {
   checkCopyOverwrites,
   checkShellFormCommand,
 } from './copy-rules.ts';
-import { invalidDefaultBases, UNSET_ARG_PLACEHOLDER } from './default-args-in-from.ts';
 import { expandRunWord, hasCacheMount, type Report, runScript } from './lint-context.ts';
 import { LINT_RULES, type LintFinding, type LintRule, lintRule } from './lint-rules.ts';
 import { checkApkCache, checkCd, checkPackageCache, checkUseradd } from './run-rules.ts';
@@ -79,7 +79,12 @@ export async function lintDockerfile(text: string, options: LintOptions = {}): P
   const targetStage = options.target ?? dockerfile.stages.at(-1)?.from.name ?? '';
   // BuildKit's InvalidDefaultArgInFrom: a FROM that needs a --build-arg. Lint still checks the
   // rest: the ARGs nobody set get a placeholder value, and rules about those bases stay quiet.
-  const invalidBases = invalidDefaultBases(dockerfile, { targetStage });
+  const host = hostPlatform();
+  const invalidBases = invalidDefaultBases(dockerfile, {
+    targetStage,
+    buildPlatform: host,
+    targetPlatform: host,
+  });
   const buildArgs = new Map(options.buildArgs ?? []);
   const placeholderArgs = new Set<string>();
   for (const base of invalidBases)
