@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
-import { type CliResult, runStrata, STRATA_BIN } from '../support/cli.ts';
+import { type CliResult, collectOutput, runStrata, STRATA_BIN } from '../support/cli.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
 /**
@@ -40,23 +40,12 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf-8', 'replace'))
 sys.exit(os.waitstatus_to_exitcode(status))
 `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'python3',
-      ['-c', driver, options.prompt, options.input, process.execPath, STRATA_BIN, ...args],
-      { env: { ...process.env, STRATA_ROOT: options.root } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const child = spawn(
+    'python3',
+    ['-c', driver, options.prompt, options.input, process.execPath, STRATA_BIN, ...args],
+    { env: { ...process.env, STRATA_ROOT: options.root } },
+  );
+  return collectOutput(child);
 }
 
 describe("strata run with docker run's habits", () => {

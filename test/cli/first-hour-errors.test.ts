@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
-import { type CliResult, runStrata, STRATA_BIN } from '../support/cli.ts';
+import { type CliResult, collectOutput, runStrata, STRATA_BIN } from '../support/cli.ts';
 import { freePort, startRegistry, type TestRegistry } from '../support/registry.ts';
 
 /**
@@ -13,35 +13,24 @@ import { freePort, startRegistry, type TestRegistry } from '../support/registry.
  * capabilities until it execs, so its exec of node would not be checked as nobody's.
  */
 function strataAsNobody(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        '--',
-        'sh',
-        '-c',
-        'exec "$@"',
-        'sh',
-        process.execPath,
-        STRATA_BIN,
-        ...args,
-      ],
-      { env: { PATH: process.env.PATH, STRATA_COMPILE_CACHE: '0', ...env }, cwd: '/' },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const child = spawn(
+    'setpriv',
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--',
+      'sh',
+      '-c',
+      'exec "$@"',
+      'sh',
+      process.execPath,
+      STRATA_BIN,
+      ...args,
+    ],
+    { env: { PATH: process.env.PATH, STRATA_COMPILE_CACHE: '0', ...env }, cwd: '/' },
+  );
+  return collectOutput(child);
 }
 
 /** An error a user can act on: exit 1, `error: …` with no "bug in strata" text. */

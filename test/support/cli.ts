@@ -1,4 +1,4 @@
-import { type SpawnOptions, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,34 +33,38 @@ export function runStrata(
     command?: boolean;
   } = {},
 ): Promise<CliResult> {
+  const env = { ...process.env, ...options.env, ...(options.root ? { STRATA_ROOT: options.root } : {}) };
+  const spawnOptions: SpawnOptions = { env, cwd: options.cwd ?? REPO, stdio: ['pipe', 'pipe', 'pipe'] };
+  const child = options.command
+    ? spawn(STRATA_COMMAND, args, spawnOptions)
+    : spawn(process.execPath, [STRATA_BIN, ...args], spawnOptions);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  child.stdin!.on('error', () => undefined); // the child may exit before reading all input
+  child.stdin!.end(options.input ?? '');
+  return collectOutput(child).finally(() => clearTimeout(timer));
+}
+
+/** A child's standard output and error, collected until it exits, with its exit status. */
+export function collectOutput(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const env = { ...process.env, ...options.env, ...(options.root ? { STRATA_ROOT: options.root } : {}) };
-    const spawnOptions: SpawnOptions = { env, cwd: options.cwd ?? REPO, stdio: ['pipe', 'pipe', 'pipe'] };
-    const child = options.command
-      ? spawn(STRATA_COMMAND, args, spawnOptions)
-      : spawn(process.execPath, [STRATA_BIN, ...args], spawnOptions);
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout?.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
+    child.on('close', (code, signal) =>
       resolvePromise({
         code,
         signal,
         stdout,
         stderr,
         ...(child.pid !== undefined ? { pid: child.pid } : {}),
-      });
-    });
-    child.stdin!.on('error', () => undefined); // the child may exit before reading all input
-    child.stdin!.end(options.input ?? '');
+      }),
+    );
   });
 }
 
