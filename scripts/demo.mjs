@@ -138,6 +138,17 @@ function run(command, args, { env, onLine } = {}) {
  */
 export async function buildExample(example, variant, { root, buildArgs = [], secrets = [], onLine } = {}) {
   const tag = `strata-demo/${example.name}:${variant}`;
+  const ms = await buildImage(join(example.dir, `Dockerfile.${variant}`), example.dir, tag, {
+    root,
+    buildArgs,
+    secrets,
+    onLine,
+  });
+  return { tag, ms };
+}
+
+/** `strata build --progress plain -f <dockerfile> -t <tag> <dir>`; resolves with the wall-clock time. */
+async function buildImage(dockerfile, dir, tag, { root, buildArgs = [], secrets = [], onLine } = {}) {
   const args = [
     strataCli(),
     ...(root ? ['--root', root] : []),
@@ -145,16 +156,16 @@ export async function buildExample(example, variant, { root, buildArgs = [], sec
     '--progress',
     'plain',
     '-f',
-    join(example.dir, `Dockerfile.${variant}`),
+    dockerfile,
     '-t',
     tag,
     ...buildArgs.flatMap((a) => ['--build-arg', a]),
     ...secrets.flatMap((s) => ['--secret', s]),
-    example.dir,
+    dir,
   ];
   const r = await run(process.execPath, args, { onLine });
   if (r.code !== 0) throw new Error(`building ${tag} failed:\n${r.tail.join('\n')}`);
-  return { tag, ms: r.ms };
+  return r.ms;
 }
 
 /** An unused TCP port on 127.0.0.1. */
@@ -306,10 +317,7 @@ export function formatTable(rows) {
     formatSeconds(r.single.buildMs),
     formatSeconds(r.multi.buildMs),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return alignedTable(header, body);
 }
 
 /**
@@ -354,24 +362,7 @@ export async function slimExamples(
     if (slimmed.code !== 0)
       throw new Error(`strata slim failed for ${example.name}:\n${slimmed.tail.join('\n')}`);
     const tag = `strata-demo/${example.name}:slim`;
-    const built = await run(
-      process.execPath,
-      [
-        strataCli(),
-        ...(root ? ['--root', root] : []),
-        'build',
-        '--progress',
-        'plain',
-        '-f',
-        file,
-        '-t',
-        tag,
-        ...flags,
-        example.dir,
-      ],
-      { onLine },
-    );
-    if (built.code !== 0) throw new Error(`building ${tag} failed:\n${built.tail.join('\n')}`);
+    const buildMs = await buildImage(file, example.dir, tag, { root, buildArgs, secrets, onLine });
     const sizes = await imageSizes(tag, {
       root,
       cacheFile: join(repo, 'node_modules', '.cache', 'strata-demo', 'layer-sizes.json'),
@@ -386,10 +377,18 @@ export async function slimExamples(
       example: example.name,
       file,
       multi,
-      slim: { tag, buildMs: built.ms, ...sizes, ...(answer ? { answer } : {}) },
+      slim: { tag, buildMs, ...sizes, ...(answer ? { answer } : {}) },
     });
   }
   return out;
+}
+
+/** Columns padded to their widest cell (the first left-aligned), a dashed rule under the header. */
+function alignedTable(header, body) {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
 /** The slim table: the tool's rewrite beside the hand-written multi-stage image. */
@@ -404,10 +403,7 @@ export function formatSlimTable(rows) {
       : '-',
     r.slim.answer ?? 'not run',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return alignedTable(header, body);
 }
 
 async function main() {
