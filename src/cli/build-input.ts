@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { openContextArgument } from '../api/build-remote-context.ts';
 import { InvalidInputError, isErrnoException, NotFoundError, resolveInRoot } from '../util/index.ts';
-import { requireRoot } from './cli-context.ts';
 
 /** The context and Dockerfile a `strata build` reads, checked before any work starts. */
 export interface BuildInput {
@@ -18,14 +17,12 @@ export interface BuildInput {
 
 /**
  * Checks and prepares `strata build`'s inputs up front, as docker's CLI does before it talks to
- * the daemon: the build needs root (it unpacks layers with their owners and runs steps in runc);
- * a context directory that does not exist is docker's `unable to prepare context: path "…" not
+ * the daemon (the caller checks for root first when it builds): a context directory that does not exist is docker's `unable to prepare context: path "…" not
  * found` even when `-f` names a Dockerfile elsewhere. `-`, a git URL and an http(s) URL are
  * fetched or unpacked first (docker's rule for `-`: an archive is the context, anything else the
  * Dockerfile with an empty context); in such a context `-f` names a file inside it.
  */
 export async function prepareBuildInput(contextArg: string, file: string | undefined): Promise<BuildInput> {
-  requireRoot('build');
   // docker's own message for asking stdin for two things.
   if (contextArg === '-' && file === '-')
     throw new InvalidInputError("invalid argument: can't use stdin for both build context and dockerfile");

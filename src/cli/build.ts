@@ -30,7 +30,7 @@ import {
 } from './build-flags.ts';
 import { prepareBuildInput } from './build-input.ts';
 import { buildMetadata } from './build-metadata.ts';
-import { collect, storeFor } from './cli-context.ts';
+import { collect, requireRoot, storeFor } from './cli-context.ts';
 import { formatAttribution } from './format-attribution.ts';
 import { interruptSignal } from './interrupts.ts';
 import { buildOutputs, checkRewriteTimestamp, parseAnnotationFlag } from './output-attributes.ts';
@@ -249,6 +249,9 @@ export function registerBuildCommand(program: Command): void {
           return [parsed.id, parsed.content] as const;
         }),
       );
+      // A build unpacks layers with their owners and runs steps in runc: it needs root, said before
+      // any work (a remote context is not fetched first). `--call check` only plans: no root.
+      if (call !== 'check') requireRoot('build');
       const { context, dockerfile, release } = await prepareBuildInput(contextArg, options.file);
       if (call === 'check') {
         try {

@@ -73,6 +73,10 @@ describe('errors that are not bugs say what to do (exit 1, never 70)', () => {
       );
       assert.deepEqual(readdirSync(store), [], `${args[0]} did work before failing`);
     }
+    // Only planning: the build checks need no root, as with buildx.
+    const check = await strataAsNobody(['build', '--check', ctx], { STRATA_ROOT: store });
+    assert.equal(check.code, 0, check.stderr);
+    assert.doesNotMatch(check.stderr, /needs root/);
   });
 
   it('names the state directory nobody can create, and the fix (`strata images` as nobody with HOME=/nonexistent)', async () => {
