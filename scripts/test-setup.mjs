@@ -51,6 +51,12 @@ export const PACKAGES = [
   },
   { name: 'procps', command: 'ps', for: ['test'], why: 'ps/pkill in leftover checks' },
   {
+    name: 'jq',
+    command: 'jq',
+    for: ['test'],
+    why: 'the CI-step test reads the metadata file with jq, as CI scripts do',
+  },
+  {
     name: 'g++',
     command: 'g++',
     for: ['test', 'demo'],
