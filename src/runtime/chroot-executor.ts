@@ -1,15 +1,22 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { AbortedError, InvalidInputError, StrataError, type StrataErrorOptions } from '../util/index.ts';
+import { promisify } from 'node:util';
+import {
+  AbortedError,
+  InvalidInputError,
+  resolveInRoot,
+  StrataError,
+  type StrataErrorOptions,
+} from '../util/index.ts';
 import { prepareChrootRootFiles } from './chroot-root-files.ts';
 import { containerNofile } from './container-nofile.ts';
 import { DEFAULT_HOSTNAME, hostsFileContent, resolvConfContent } from './etc-files.ts';
-import type { Container, Executor, RunResult, Ulimit } from './executor.ts';
+import type { Container, ExecMount, Executor, RunResult, Ulimit } from './executor.ts';
 import { CAPABILITY_NAMES, hostCapabilities } from './host-capabilities.ts';
 import { ensureWorkingDirectory } from './oci-executor.ts';
 import { resolveUser } from './resolve-user.ts';
@@ -55,6 +62,8 @@ const RLIMIT_NUMBERS: Readonly<Record<string, number>> = {
   RLIMIT_RTPRIO: 14,
   RLIMIT_RTTIME: 15,
 };
+
+const execFileAsync = promisify(execFile);
 
 /** How long the output pipes may stay open after the step's process exited (a daemon it left behind). */
 const OUTPUT_GRACE_MS = 2_000;
@@ -112,7 +121,7 @@ export async function openChrootExecutor(): Promise<ChrootExecutor> {
  *
  * What the step sees differs from runc's container (docs/kubernetes.md, "chroot isolation"):
  * strata's network (no `--network=none`), hostname, pids and IPC; no /proc or /sys contents; /dev
- * with the standard nodes only; no RUN --mount. Environment, user, groups, working directory,
+ * with the standard nodes only; RUN --mount only inside /dev (heredocs, --shm-size). Environment, user, groups, working directory,
  * rlimits, output and exit status are as under runc.
  */
 export class ChrootExecutor implements Executor {
@@ -140,8 +149,10 @@ export class ChrootExecutor implements Executor {
     if (spec.terminal) throw new InvalidInputError('--isolation=chroot cannot give a step a terminal');
     if (container.stdinFd !== undefined)
       throw new InvalidInputError('--isolation=chroot steps read no input');
-    if ((spec.mounts ?? []).length > 0) {
-      const kinds = [...new Set((spec.mounts ?? []).map((m) => `type=${m.type}`))].join(', ');
+    const mounts = spec.mounts ?? [];
+    const unsupported = mounts.filter((m) => !isUnderDev(m.target));
+    if (unsupported.length > 0) {
+      const kinds = [...new Set(unsupported.map((m) => `type=${m.type}`))].join(', ');
       throw new InvalidInputError(
         `RUN --mount (${kinds}) needs mounts, which --isolation=chroot cannot make`,
         {
@@ -166,6 +177,8 @@ export class ChrootExecutor implements Executor {
     ]);
     let outcome: { ok: true; value: RunResult } | { ok: false; error: unknown };
     try {
+      // After the /dev listing was taken: restore() removes these with the rest of the step's /dev.
+      for (const mount of mounts) await makeDevMount(rootfs, mount);
       await ensureWorkingDirectory(rootfs, cwd, user.uid, user.gid);
       const keep = spec.security === 'insecure' ? await hostCapabilities() : DEFAULT_CAPABILITIES;
       const nofile = await this.#maxNofile();
@@ -257,6 +270,44 @@ export class ChrootExecutor implements Executor {
   #maxNofile(): Promise<number> {
     this.#nofile ??= containerNofile();
     return this.#nofile;
+  }
+}
+
+/** Whether a mount target lies inside /dev (not /dev itself). */
+function isUnderDev(target: string): boolean {
+  const clean = posix.normalize(`/${target}`);
+  return clean.startsWith('/dev/') && clean.length > '/dev/'.length;
+}
+
+/**
+ * Makes a mount inside /dev as plain files there: a bind source is copied, a tmpfs is an empty
+ * directory, a secret a file with its mode and owner. runc's /dev is a tmpfs, so nothing under it
+ * reaches the layer; under chroot, {@link prepareChrootRootFiles}' restore removes every /dev entry
+ * the run added. This is how heredocs reach a step (BuildKit mounts them under /dev/pipes) and
+ * `--shm-size` (a tmpfs at /dev/shm). The top-level /dev entry must be new, or it would stay.
+ */
+async function makeDevMount(rootfs: string, mount: ExecMount): Promise<void> {
+  const target = posix.normalize(`/${mount.target}`);
+  const top = target.split('/').slice(0, 3).join('/');
+  if (existsSync(resolveInRoot(rootfs, top)))
+    throw new InvalidInputError(
+      `RUN --mount at ${target}: ${top} exists in the image, and --isolation=chroot cannot mount over it`,
+    );
+  const real = resolveInRoot(rootfs, target);
+  await mkdir(dirname(real), { recursive: true, mode: 0o755 });
+  switch (mount.type) {
+    case 'bind':
+    case 'cache':
+      // cp -a: owners, modes and times as the source has them; symlinks copied as links.
+      await execFileAsync('cp', ['-a', '--', mount.source, real]);
+      return;
+    case 'tmpfs':
+      await mkdir(real, { mode: 0o1777 });
+      return;
+    case 'secret':
+      await writeFile(real, mount.content, { mode: mount.mode ?? 0o400, flag: 'wx' });
+      await chown(real, mount.uid ?? 0, mount.gid ?? 0);
+      return;
   }
 }
 

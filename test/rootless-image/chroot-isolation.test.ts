@@ -59,6 +59,9 @@ RUN echo "$(id -u):$(id -g) $(pwd) HOME=$HOME" | tee who.txt; echo to-stderr >&2
  cat /dev/null; head -c 4 /dev/zero | wc -c > zero.txt
 USER root
 RUN ["/bin/sh", "-c", "echo exec-form > /exec.txt"]
+RUN <<EOF
+echo "from a heredoc: $(ls /dev/pipes | wc -l) script" > /heredoc.txt
+EOF
 `;
 
 describe('--isolation=chroot', () => {
@@ -98,6 +101,8 @@ describe('--isolation=chroot', () => {
     assert.match(all, /1234\/2345 .* home\/bob\/sub\/who\.txt$/m);
     assert.match(all, / link -> \/data$/m);
     assert.match(all, / work\/dir\/\.wh\.out\.txt$/m);
+    assert.match(all, / heredoc\.txt$/m);
+    assert.doesNotMatch(all, /dev\/pipes/);
   });
 
   it('reports a failing step with its exit code and command', async () => {
