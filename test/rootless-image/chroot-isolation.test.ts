@@ -6,12 +6,12 @@
  * test/rootless-image/strata-image.test.ts runs the same mode inside an unprivileged container.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
-import { runStrata } from '../support/cli.ts';
+import { collectOutput, REPO, runStrata, STRATA_BIN } from '../support/cli.ts';
 
 let fixture: BuildFixture;
 before(async () => {
@@ -149,6 +149,44 @@ describe('--isolation=chroot', () => {
       mounted.stderr,
       /RUN --mount \(type=tmpfs\) needs mounts, which --isolation=chroot cannot make/,
     );
+  });
+
+  it('kills the step and what it started when the build is interrupted', async () => {
+    const marker = `chroot-interrupt-${process.pid}`;
+    const ctx = fixture.context('interrupt', {
+      Dockerfile: `FROM busybox:local\nRUN (sleep 300; echo ${marker}) & echo started-${marker}; sleep 301 ${marker}\n`,
+    });
+    const child = spawn(
+      process.execPath,
+      [STRATA_BIN, 'build', '--progress', 'plain', '--isolation', 'chroot', ctx],
+      {
+        cwd: REPO,
+        env: { ...process.env, STRATA_ROOT: fixture.root },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const done = collectOutput(child);
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      child.stderr?.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (seen.includes(`started-${marker}`)) resolve();
+      });
+      done.then((r) => reject(new Error(`strata ended before the step started: ${r.stderr}`)), reject);
+    });
+    child.kill('SIGINT');
+    const result = await done;
+    assert.equal(result.code, 130, result.stderr);
+    const left = readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+    assert.deepEqual(left, [], 'no process of the step is left');
   });
 
   it('refuses an unknown --isolation', async () => {
