@@ -41,21 +41,8 @@ export function registerInfoCommand(program: Command): void {
         : '--isolation=chroot available';
       const isolationLine =
         mode.mode === 'chroot'
-          ? `chroot — ${mode.reason ?? 'chosen'}; RUN steps run with chroot(2) in strata's own namespaces, network and seccomp profile: the container strata runs in is the boundary (docs/kubernetes.md)`
+          ? `chroot — ${mode.reason ?? 'chosen'}; RUN steps run with chroot(2) in strata's own namespaces, network and seccomp profile, with at most the capabilities below: the container strata runs in is the boundary (docs/kubernetes.md)`
           : `oci — each RUN step in a container made by the runtime, as below (${chroot})`;
-      const steps =
-        mode.mode === 'chroot'
-          ? [
-              `  capabilities: ${isolation.capabilities.join(' ')} (at most; the bounding set is cut to these)`,
-            ]
-          : [
-              `  namespaces:   ${isolation.namespaces.join(', ')}; no user namespace (root in a step is root on the host)`,
-              `  network:      ${network}`,
-              `  seccomp:      ${seccomp}`,
-              `  capabilities: ${isolation.capabilities.join(' ')}`,
-              `  masked:       ${isolation.maskedPaths.join(' ')}`,
-              `  read-only:    ${isolation.readonlyPaths.join(' ')} /sys`,
-            ];
       process.stdout.write(
         [
           `strata:       ${info.version} (node ${info.node})`,
@@ -66,8 +53,13 @@ export function registerInfoCommand(program: Command): void {
           `runtime:      ${runtime}`,
           `cgroups:      ${info.cgroups}`,
           `isolation:    ${isolationLine}`,
-          'RUN steps:',
-          ...steps,
+          mode.mode === 'chroot' ? 'RUN steps with --isolation=oci (not in use here):' : 'RUN steps:',
+          `  namespaces:   ${isolation.namespaces.join(', ')}; no user namespace (root in a step is root on the host)`,
+          `  network:      ${network}`,
+          `  seccomp:      ${seccomp}`,
+          `  capabilities: ${isolation.capabilities.join(' ')}`,
+          `  masked:       ${isolation.maskedPaths.join(' ')}`,
+          `  read-only:    ${isolation.readonlyPaths.join(' ')} /sys`,
           '',
         ].join('\n'),
       );

@@ -68,6 +68,9 @@ describe("strata's image under docker, unprivileged", () => {
       ].join('\n'),
     });
     chmodSync(ctx, 0o755);
+    const info = await docker(['run', '--rm', '--user', '0', image.name, 'info']);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /^isolation: +chroot — runc cannot make a container here/m);
     const target = `${registry.host}/built/hello:1`;
     // Root in the container (for chroot(2)), docker's default capabilities and seccomp profile.
     const caps = await docker([
