@@ -143,9 +143,22 @@ export async function buildStrataImage(): Promise<StrataImage> {
   };
 }
 
-/** Loads the image into docker (`/usr/bin/docker`, the 20.10 client) unless docker has it already. */
+/**
+ * Loads the image into docker (`/usr/bin/docker`, the 20.10 client) unless docker has it already,
+ * after removing the strata-test images of earlier sources (each is a few hundred MB).
+ */
 export async function loadIntoDocker(image: StrataImage): Promise<void> {
-  if (spawnSync('/usr/bin/docker', ['image', 'inspect', image.name], { stdio: 'ignore' }).status === 0)
-    return;
-  execFileSync('/usr/bin/docker', ['load', '-i', await image.archive()], { stdio: 'ignore' });
+  const docker = '/usr/bin/docker';
+  if (spawnSync(docker, ['image', 'inspect', image.name], { stdio: 'ignore' }).status === 0) return;
+  const older = execFileSync(
+    docker,
+    ['images', 'localhost/strata-test', '--format', '{{.Repository}}:{{.Tag}}'],
+    {
+      encoding: 'utf8',
+    },
+  )
+    .split('\n')
+    .filter((name) => name !== '' && name !== image.name);
+  if (older.length > 0) spawnSync(docker, ['rmi', ...older], { stdio: 'ignore' }); // in use elsewhere: kept
+  execFileSync(docker, ['load', '-i', await image.archive()], { stdio: 'ignore' });
 }
