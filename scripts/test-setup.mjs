@@ -122,6 +122,13 @@ export const PACKAGES = [
     why: 'the HTML report test (driven by playwright-core)',
   },
   {
+    name: 'podman',
+    command: 'podman',
+    for: ['test'],
+    why: '`podman kube play`, the stand-in cluster for deploy/kubernetes/',
+  },
+  { name: 'catatonit', command: 'catatonit', for: ['test'], why: "the pause process of podman's pods" },
+  {
     name: 'libcap2-bin',
     command: 'getcap',
     for: ['test'],

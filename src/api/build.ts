@@ -14,7 +14,14 @@ import {
 import { type BuildGraph, type PlanOptions, planBuild } from '../plan/index.ts';
 import { nullSink, type ProgressSink } from '../progress/index.ts';
 import type { Reference } from '../reference/index.ts';
-import { type Executor, openExecutor } from '../runtime/index.ts';
+import {
+  chooseIsolation,
+  type Executor,
+  type IsolationRequest,
+  isolationNotice,
+  openIsolatedExecutor,
+  processIsolationFacts,
+} from '../runtime/index.ts';
 import { openSnapshotter } from '../snapshot/index.ts';
 import {
   checkEntitlements,
@@ -98,6 +105,8 @@ export interface BuildOptions {
   readonly cacheTo?: CacheExport;
   /** Registry access for pulls and cache import/export. */
   readonly registry?: RegistryAccess;
+  /** `--isolation`: how RUN steps are isolated (runtime/isolation-mode.ts); `default` when absent. */
+  readonly isolation?: IsolationRequest;
   /** Resolves base images; default: the local store only. */
   readonly resolveImage?: ImageResolver;
   /** `--build-context`: named contexts, by {@link namedContextKey}, answering for `FROM name` and `COPY --from=name`. */
@@ -295,6 +304,9 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
   const epoch = inputs.epoch;
   const fetcher = urlFetcher(join(store.root, 'tmp'));
   let executor: Promise<Executor> | undefined;
+  const isolation = chooseIsolation(options.isolation ?? 'default', await processIsolationFacts());
+  const notice = isolationNotice(isolation);
+  if (notice) options.events?.emit({ type: 'message', level: 'warning', text: notice, at: Date.now() });
   try {
     return await solveGraph(
       {
@@ -330,7 +342,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
         store,
         snapshotter,
         executor: () => {
-          executor ??= openExecutor({
+          executor ??= openIsolatedExecutor(isolation.mode, {
             stateDir: join(store.root, 'runtime'),
             ...(settings.runtime ? { runtime: settings.runtime } : {}),
           });

@@ -1,6 +1,15 @@
 import { join } from 'node:path';
 import { formatPlatform, hostPlatform } from '../oci/index.ts';
-import { cgroupLayout, findRuntime, type StepIsolation, stepIsolation } from '../runtime/index.ts';
+import {
+  cgroupLayout,
+  chooseIsolation,
+  chrootUnavailableReason,
+  findRuntime,
+  type IsolationMode,
+  processIsolationFacts,
+  type StepIsolation,
+  stepIsolation,
+} from '../runtime/index.ts';
 import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
 import { formatErrorChain, nativeCallsStatus } from '../util/index.ts';
@@ -21,6 +30,15 @@ export interface SystemInfo {
   readonly cgroups: string;
   /** What a RUN step is isolated from here: its network (probed), seccomp, namespaces, capabilities. */
   readonly isolation: StepIsolation;
+  /**
+   * The isolation mode `strata build` uses here by default (`--isolation`, runtime/isolation-mode.ts),
+   * why when it is not `oci`, and whether `--isolation=chroot` can run here (undefined: it can).
+   */
+  readonly isolationMode: {
+    readonly mode: IsolationMode;
+    readonly reason?: string;
+    readonly chrootUnavailable?: string;
+  };
 }
 
 /**
@@ -64,5 +82,16 @@ export async function systemInfo(
     runtime,
     cgroups: (await cgroupLayout()).layout,
     isolation: await stepIsolation(),
+    isolationMode: await isolationMode(),
+  };
+}
+
+async function isolationMode(): Promise<SystemInfo['isolationMode']> {
+  const choice = chooseIsolation('default', await processIsolationFacts());
+  const chrootUnavailable = await chrootUnavailableReason();
+  return {
+    mode: choice.mode,
+    ...(choice.reason ? { reason: choice.reason } : {}),
+    ...(chrootUnavailable ? { chrootUnavailable } : {}),
   };
 }

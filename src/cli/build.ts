@@ -10,6 +10,7 @@ import { type BuildOutput, exportBuildOutput } from '../api/export-build-output.
 import { registryImageResolver } from '../api/image-resolver.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode, withinStep } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
+import { parseIsolation } from '../runtime/index.ts';
 import { RunFailedError } from '../solver/index.ts';
 import { InvalidInputError, resolveInRoot } from '../util/index.ts';
 import {
@@ -53,6 +54,7 @@ export interface BuildCommandOptions {
   label: string[];
   secret: string[];
   network?: string;
+  isolation?: string;
   allow: string[];
   output: string[];
   push?: boolean;
@@ -127,6 +129,7 @@ export function registerBuildCommand(program: Command): void {
       '--network <mode>',
       'network for RUN steps: default, none or host (host needs --allow network.host)',
     )
+    .option('--isolation <type>', 'how RUN steps are isolated: default, oci or chroot (docs/kubernetes.md)')
     .option(
       '--allow <entitlement>',
       'grant network.host or security.insecure (repeatable, comma-separated, as buildx)',
@@ -191,6 +194,7 @@ export function registerBuildCommand(program: Command): void {
         });
       }
       refuseUnsupportedFlags(options);
+      const isolation = options.isolation === undefined ? undefined : parseIsolation(options.isolation);
       const call = callMethod(options);
       const platform = singlePlatform(options.platform);
       checkAttestations({
@@ -293,6 +297,7 @@ export function registerBuildCommand(program: Command): void {
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
           allow: parseAllow(options.allow),
+          ...(isolation ? { isolation } : {}),
           ...(buildContexts.size > 0 ? { buildContexts } : {}),
           ...(Object.keys(run).length > 0 ? { run } : {}),
           resolveImage: registryImageResolver(store, {

@@ -35,6 +35,14 @@ export function registerInfoCommand(program: Command): void {
         'error' in info.runtime
           ? `unavailable: ${info.runtime.error}`
           : `${info.runtime.name} (${info.runtime.version}, ${info.runtime.path}, mode ${info.runtime.mode})`;
+      const mode = info.isolationMode;
+      const chroot = mode.chrootUnavailable
+        ? `--isolation=chroot unavailable: ${mode.chrootUnavailable}`
+        : '--isolation=chroot available';
+      const isolationLine =
+        mode.mode === 'chroot'
+          ? `chroot — ${mode.reason ?? 'chosen'}; RUN steps run with chroot(2) in strata's own namespaces, network and seccomp profile, with at most the capabilities below: the container strata runs in is the boundary (docs/kubernetes.md)`
+          : `oci — each RUN step in a container made by the runtime, as below (${chroot})`;
       process.stdout.write(
         [
           `strata:       ${info.version} (node ${info.node})`,
@@ -44,7 +52,8 @@ export function registerInfoCommand(program: Command): void {
           `mounts:       ${info.mounts}`,
           `runtime:      ${runtime}`,
           `cgroups:      ${info.cgroups}`,
-          'RUN steps:',
+          `isolation:    ${isolationLine}`,
+          mode.mode === 'chroot' ? 'RUN steps with --isolation=oci (not in use here):' : 'RUN steps:',
           `  namespaces:   ${isolation.namespaces.join(', ')}; no user namespace (root in a step is root on the host)`,
           `  network:      ${network}`,
           `  seccomp:      ${seccomp}`,

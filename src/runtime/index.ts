@@ -5,11 +5,14 @@
  * capabilities, USER resolved in the rootfs), adds the step's bind, cache, tmpfs and secret mounts,
  * streams the output and reports the exit status. See README.md. Depends on util only.
  */
+export * from './chroot-executor.ts';
+export * from './chroot-root-files.ts';
 export * from './container-nofile.ts';
 export * from './etc-files.ts';
 export * from './executor.ts';
 export * from './find-runtime.ts';
 export * from './host-capabilities.ts';
+export * from './isolation-mode.ts';
 export * from './mount-stubs.ts';
 export * from './oci-executor.ts';
 export * from './oci-runtime.ts';

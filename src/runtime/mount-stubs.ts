@@ -122,7 +122,7 @@ async function removeStubs(root: string, created: readonly CreatedStub[], parent
  * Sets a directory's mtime to the nanosecond. Node's utimes takes seconds as a double, which loses
  * the low bits of the nanoseconds, so GNU touch does it.
  */
-async function setMtime(path: string, mtimeNs: bigint): Promise<void> {
+export async function setMtime(path: string, mtimeNs: bigint): Promise<void> {
   const seconds = mtimeNs / 1_000_000_000n;
   const nanos = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
   // -h: the path's own times, never a link's target (the caller checked it is a directory).

@@ -263,7 +263,12 @@ export class OciExecutor implements Executor {
  * included (BuildKit's runc executor: `MkdirAllAndChown(cwd, 0o755, uid, gid)`). It stays in the
  * layer, as in BuildKit.
  */
-async function ensureWorkingDirectory(rootfs: string, cwd: string, uid: number, gid: number): Promise<void> {
+export async function ensureWorkingDirectory(
+  rootfs: string,
+  cwd: string,
+  uid: number,
+  gid: number,
+): Promise<void> {
   const parts = cwd.split('/').filter((p) => p !== '');
   let current = '/';
   for (const part of parts) {
