@@ -271,6 +271,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       });
     throw new BuildStepError({
       stage: stage.displayName,
+      ...(stageLabel.platform ? { platform: stageLabel.platform } : {}),
       step: fromStep ? `1/${total} ${fromName}` : fromName,
       cause: error,
       location: { file, line: stage.location.line },
@@ -354,6 +355,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       const label = causedByRunFailure(error) ? '' : name;
       throw new BuildStepError({
         stage: stage.displayName,
+        ...(stageLabel.platform ? { platform: stageLabel.platform } : {}),
         step: position !== undefined ? `${position}/${total} ${label}`.trimEnd() : name,
         cause: error,
         location,

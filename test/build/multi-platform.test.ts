@@ -274,6 +274,74 @@ describe('multi-platform builds (--platform a,b)', () => {
     assert.match(listing, /^linux_arm64\/hello\.txt$/m);
   });
 
+  it('fails the build when one platform fails, stopping the others and leaving nothing mounted', async () => {
+    const ctx = fx.context('one-fails', {
+      Dockerfile: `FROM --platform=$BUILDPLATFORM busybox:local AS builder
+ARG TARGETARCH
+RUN if [ "$TARGETARCH" = arm64 ]; then echo "no arm64 here" >&2; exit 3; fi; sleep 5; echo ok > /ok
+FROM scratch
+COPY --from=builder /ok /
+`,
+    });
+    const failed = await build(['--platform', 'linux/amd64,linux/arm64'], ctx);
+    assert.equal(failed.code, 1, failed.stderr);
+    const error = failed.stderr.split('\n').find((l) => l.startsWith('error: '));
+    assert.match(
+      error ?? '',
+      /building stage "builder" \(linux\/amd64->arm64\): step 2\/2: RUN failed with exit code 3/,
+    );
+    assert.match(failed.stderr, /no arm64 here/);
+    // The amd64 RUN was stopped, not left to finish, and reported as canceled.
+    assert.match(failed.stderr, /CANCELED/);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+    assert.equal(mounts.includes(fx.root), false, 'no mount left under the store');
+  });
+
+  it('exports one cache for every platform (--cache-to) that a fresh store builds both platforms from', async () => {
+    const ctx = fx.context('cache-to', { Dockerfile: CROSS, 'hello.txt': 'cache me\n' });
+    const cacheDir = join(fx.work, 'mp-cache');
+    const first = await build(
+      ['--platform', 'linux/amd64,linux/arm64', '--cache-to', `type=local,dest=${cacheDir},mode=max`],
+      ctx,
+    );
+    assert.equal(first.code, 0, first.stderr);
+    const other = await buildFixture('strata-mp-fresh-');
+    try {
+      const meta = join(other.work, 'meta.json');
+      const fresh = await runStrata(
+        [
+          'build',
+          '--platform',
+          'linux/amd64,linux/arm64',
+          '--cache-from',
+          `type=local,src=${cacheDir}`,
+          '--metadata-file',
+          meta,
+          ctx,
+        ],
+        { root: other.root, timeoutMs: 300_000 },
+      );
+      assert.equal(fresh.code, 0, fresh.stderr);
+      const cache = (JSON.parse(readFileSync(meta, 'utf8')) as Metadata)['strata.cache'];
+      assert.deepEqual(cache.executedSteps, []);
+      assert.equal(cache.cachedSteps.filter((s) => s.endsWith(' 0/2')).length, 2, `${cache.cachedSteps}`);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('warns InvalidBaseImagePlatform for the platform a base lacks, once', async () => {
+    const ctx = fx.context('base-platform', {
+      Dockerfile: 'FROM busybox:local\nCOPY hello.txt /\n',
+      'hello.txt': 'x\n',
+    });
+    const built = await build(['--platform', 'linux/amd64,linux/arm64'], ctx);
+    assert.equal(built.code, 0, built.stderr);
+    const warnings = built.stderr.split('\n').filter((l) => l.includes('InvalidBaseImagePlatform'));
+    assert.equal(warnings.length, 1, built.stderr);
+    assert.match(warnings[0]!, /expected "linux\/arm64"/);
+  });
+
   it('keeps a single platform a plain manifest, as buildx does', async () => {
     const ctx = fx.context('single', { Dockerfile: 'FROM scratch\nCOPY hello.txt /\n', 'hello.txt': 'x\n' });
     const layout = join(fx.work, 'single-layout');
