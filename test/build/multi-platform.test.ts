@@ -210,13 +210,38 @@ describe('multi-platform builds (--platform a,b)', () => {
     });
     const layout = join(fx.work, 'scratch-layout');
     const built = await build(
-      ['--platform', 'linux/amd64,linux/arm/v7', '-o', `type=oci,tar=false,dest=${layout}`],
+      [
+        '--platform',
+        'linux/amd64,linux/arm/v7',
+        '--annotation',
+        'index:org.opencontainers.image.title=both',
+        '--annotation',
+        'manifest[linux/arm/v7]:only=arm',
+        '-o',
+        `type=oci,tar=false,dest=${layout},annotation-manifest-descriptor.described=yes`,
+      ],
       ctx,
     );
     assert.equal(built.code, 0, built.stderr);
     const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
     assert.equal(index.manifests.length, 1);
     assert.equal(index.manifests[0].mediaType, 'application/vnd.oci.image.index.v1+json');
+    const blob = (digest: string) =>
+      JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)), 'utf8'));
+    const inner = blob(index.manifests[0].digest);
+    assert.deepEqual(inner.annotations, { 'org.opencontainers.image.title': 'both' });
+    assert.deepEqual(
+      inner.manifests.map((m: { platform: { architecture: string }; annotations: object }) => [
+        m.platform.architecture,
+        m.annotations,
+      ]),
+      [
+        ['amd64', { described: 'yes' }],
+        ['arm', { described: 'yes' }],
+      ],
+    );
+    assert.equal(blob(inner.manifests[0].digest).annotations, undefined);
+    assert.deepEqual(blob(inner.manifests[1].digest).annotations, { only: 'arm' });
     for (const [arch, variant, env] of [
       ['amd64', '', 'linux/amd64'],
       ['arm', 'v7', 'linux/arm/v7'],
