@@ -312,6 +312,7 @@ export function registerBuildCommand(program: Command): void {
           resolveImage: registryImageResolver(store, {
             policy: options.pull ? 'always' : 'missing',
             events: renderer,
+            ...(platforms.length > 1 ? { showPlatform: true } : {}),
           }),
           ...(compression.compression ? { compression: compression.compression } : {}),
           ...(compression.level !== undefined ? { compressionLevel: compression.level } : {}),

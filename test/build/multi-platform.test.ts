@@ -156,6 +156,15 @@ describe('multi-platform builds (--platform a,b)', () => {
     // The image ID of an index is its digest (it has no config), as buildx writes it.
     assert.equal(readFileSync(iid, 'utf8'), metadata['containerimage.digest']);
     const cache = metadata['strata.cache'];
+    // -q prints the image ID: the index's digest, which the store names.
+    const quiet = await runStrata(
+      ['build', '-q', '-t', 'mp/quiet:1', '--platform', 'linux/arm64,linux/amd64', ctx],
+      { root: fx.root },
+    );
+    assert.equal(quiet.code, 0, quiet.stderr);
+    const named = await runStrata(['inspect', '--json', 'mp/quiet:1'], { root: fx.root });
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(quiet.stdout, `${JSON.parse(named.stdout).digest}\n`);
     assert.deepEqual(cache.executedSteps, []);
     for (const platform of ['linux/amd64', 'linux/arm64'])
       assert.ok(
@@ -185,6 +194,11 @@ describe('multi-platform builds (--platform a,b)', () => {
       ctx,
     );
     assert.equal(built.code, 0, built.stderr);
+    for (const platform of ['linux/amd64', 'linux/arm64'])
+      assert.match(
+        built.stderr,
+        new RegExp(`\\[${platform} internal\\] load metadata for ${registry.host}/mp/cross:1`),
+      );
     assert.equal(readFileSync(join(out, 'linux_arm64', 'out'), 'utf8'), 'built for arm64\n');
     assert.equal(readFileSync(join(out, 'linux_amd64', 'out'), 'utf8'), 'built for amd64\n');
     assert.equal(readFileSync(join(out, 'linux_amd64', 'extra.txt'), 'utf8'), 'extra\n');
