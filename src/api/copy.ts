@@ -108,6 +108,10 @@ export async function copyImage(
 ): Promise<CopyImageResult> {
   const from = parseImageLocation(source);
   const to = parseImageLocation(destination);
+  if (options.allPlatforms && options.platform)
+    throw new InvalidInputError('--all and --platform cannot be used together', {
+      hint: 'copy the whole index with --all, or one platform with --platform',
+    });
   return withRegistryPool(options, async (pool) => {
     const reader = imageReaderFor(from, pool, options.store);
     const writer = imageWriterFor(to, pool, {

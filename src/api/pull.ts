@@ -18,6 +18,8 @@ import { type RegistryAccess, withRegistryPool } from './registry-access.ts';
 export interface PullImageOptions extends RegistryAccess {
   /** Platform to take from an index (default: this host's). */
   readonly platform?: Platform;
+  /** Keep a multi-platform image whole: the index and every platform's image (not with `platform`). */
+  readonly allPlatforms?: boolean;
   readonly events?: ProgressSink;
   readonly step?: StepId;
   /** Layers at once (default 4). */
@@ -33,7 +35,10 @@ export interface PullImageOptions extends RegistryAccess {
 /** What {@link pull} stored. */
 export interface PullImageResult {
   readonly name: ImageName;
-  /** The manifest stored and named (the platform's manifest when the reference names an index). */
+  /**
+   * The manifest stored and named: the platform's manifest when the reference names an index, or
+   * the index itself with `allPlatforms`.
+   */
   readonly descriptor: Descriptor;
   /** The digest the reference resolved to in the registry (the index's, for a multi-platform image). */
   readonly resolvedDigest: string;
@@ -56,6 +61,10 @@ export async function pull(
 ): Promise<PullImageResult> {
   const ref = parseReference(reference);
   const name = imageNameOf(reference);
+  if (options.allPlatforms && options.platform)
+    throw new InvalidInputError('--all-platforms and --platform cannot be used together', {
+      hint: 'keep the whole index with --all-platforms, or one platform with --platform',
+    });
   const events = options.events;
   const message = (text: string) =>
     events?.emit({
@@ -82,6 +91,7 @@ export async function pull(
       const result = await transferImage(reader, new StoreImageWriter(store, name), {
         direction: 'pull',
         ...(options.platform ? { platform: options.platform } : {}),
+        ...(options.allPlatforms ? { allPlatforms: true } : {}),
         ...(events ? { events } : {}),
         ...(options.step ? { step: options.step } : {}),
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),

@@ -17,12 +17,13 @@ export function registerCopyCommand(program: Command): void {
         '--platform <os/arch[/variant]>',
         'platform to copy from a multi-platform image (default: this host)',
       )
-      .option('--all', 'copy every platform of a multi-platform image'),
+      .option('-a, --all', 'copy every platform of a multi-platform image (skopeo copy --all)')
+      .option('--all-platforms', 'the same as --all (podman/strata pull spelling)'),
   ).action(
     async (
       source: string,
       destination: string,
-      options: RegistryCommandOptions & { platform?: string; all?: boolean },
+      options: RegistryCommandOptions & { platform?: string; all?: boolean; allPlatforms?: boolean },
       command: Command,
     ) => {
       const store = await storeFor(command);
@@ -34,7 +35,7 @@ export function registerCopyCommand(program: Command): void {
             events,
             insecureRegistries: options.insecureRegistry,
             ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
-            ...(options.all ? { allPlatforms: true } : {}),
+            ...(options.all || options.allPlatforms ? { allPlatforms: true } : {}),
           });
         // Into a registry it looks like `docker push`, from one like `docker pull`; between local
         // places (oci:, docker-archive:, strata:) it is an export, shown as one step with its blobs.

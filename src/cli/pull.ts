@@ -41,7 +41,7 @@ export function rendererFor(options: RegistryCommandOptions): ProgressRenderer {
   return createRenderer(mode, { stream: process.stderr });
 }
 
-/** `strata pull REF [--platform p]`: like `docker pull`; prints the full name when done. */
+/** `strata pull REF [--platform p | --all-platforms]`: like `docker pull`; prints the full name when done. */
 export function registerPullCommand(program: Command): void {
   addRegistryOptions(
     program
@@ -51,9 +51,14 @@ export function registerPullCommand(program: Command): void {
       .option(
         '--platform <os/arch[/variant]>',
         'platform to pull from a multi-platform image (default: this host)',
-      ),
+      )
+      .option('--all-platforms', 'keep a multi-platform image whole: its index and every platform'),
   ).action(
-    async (reference: string, options: RegistryCommandOptions & { platform?: string }, command: Command) => {
+    async (
+      reference: string,
+      options: RegistryCommandOptions & { platform?: string; allPlatforms?: boolean },
+      command: Command,
+    ) => {
       // Ctrl-C or SIGTERM stops the downloads; what was half-written goes, the lease is released.
       const signal = interruptSignal();
       const store = await storeFor(command);
@@ -64,6 +69,7 @@ export function registerPullCommand(program: Command): void {
           signal,
           insecureRegistries: options.insecureRegistry,
           ...(options.platform ? { platform: parsePlatform(options.platform) } : {}),
+          ...(options.allPlatforms ? { allPlatforms: true } : {}),
         });
         renderer.close();
         process.stdout.write(`${result.name.full}\n`);

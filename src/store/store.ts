@@ -50,8 +50,26 @@ export class NoMatchingPlatformError extends StrataError {
     super(
       'NO_MATCHING_PLATFORM',
       `no image for platform ${formatPlatform(wanted)} (available: ${available.join(', ') || 'none'})`,
+      available.length > 0 ? { hint: `choose one with --platform ${available[0]}` } : {},
     );
   }
+}
+
+/**
+ * The manifest an index offers for `wanted`; with no platform asked for, the host's, or — when the
+ * index holds exactly one image platform and it is not the host's — that one (as docker picks the
+ * only image of a single-platform index). Attestation manifests (`unknown/unknown`) never count.
+ */
+export function chooseIndexManifest(index: Index, wanted: Platform | undefined): Descriptor {
+  const images = index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown');
+  const target = wanted ?? hostPlatform();
+  const chosen = images.find((m) => platformMatches(target, m.platform!));
+  if (chosen) return chosen;
+  if (wanted === undefined && images.length === 1) return images[0]!;
+  throw new NoMatchingPlatformError(
+    target,
+    images.map((m) => formatPlatform(m.platform!)),
+  );
 }
 
 /**
@@ -168,21 +186,14 @@ export class Store {
   }
 
   /**
-   * Loads the image a descriptor points to. For an index, the manifest for `platform` (default:
-   * the host's) is chosen.
+   * Loads the image a descriptor points to. For an index, the manifest for `platform` is chosen
+   * ({@link chooseIndexManifest}: by default the host's, or the index's only platform).
    */
-  async image(target: Descriptor | Digest, platform: Platform = hostPlatform()): Promise<Image> {
+  async image(target: Descriptor | Digest, platform?: Platform): Promise<Image> {
     let digest = typeof target === 'string' ? target : target.digest;
     let raw = await this.blobs.read(digest);
     if (sniffManifestKind(raw) === 'index') {
-      const index = parseIndex(raw);
-      const chosen = index.manifests.find((m) => m.platform && platformMatches(platform, m.platform));
-      if (!chosen) {
-        throw new NoMatchingPlatformError(
-          platform,
-          index.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform!)),
-        );
-      }
+      const chosen = chooseIndexManifest(parseIndex(raw), platform);
       digest = chosen.digest;
       raw = await this.blobs.read(digest);
     }

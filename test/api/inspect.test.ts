@@ -10,6 +10,7 @@ import { push } from '../../src/api/push.ts';
 import { canonicalJsonBytes, type Descriptor, type Index, MediaTypes } from '../../src/oci/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { PlatformNotFoundError } from '../../src/transport/index.ts';
+import { runStrata } from '../support/cli.ts';
 import { writeTestImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
@@ -115,6 +116,56 @@ describe('multi-platform images: push an index, inspect, pull one platform', () 
         return true;
       },
     );
+  });
+
+  it('pull --all-platforms keeps the whole index; each platform loads from the store', async () => {
+    const root = join(dir, 'all');
+    const name = `${registry.host}/multi/app:1`;
+    const out = await runStrata(['pull', '--all-platforms', '-q', name], { env: { STRATA_ROOT: root } });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, `${name}\n`);
+    const store = await Store.open(root);
+    try {
+      assert.equal((await store.resolve(name)).digest, index.digest);
+      assert.deepEqual(await store.verify(), []);
+      assert.equal((await store.image(index, { os: 'linux', architecture: 'arm64' })).digest, arm64.digest);
+      assert.equal((await store.image(index, { os: 'linux', architecture: 'amd64' })).digest, amd64.digest);
+      // Every blob of both platforms is here: nothing is fetched lazily later.
+      for (const manifest of [amd64, arm64])
+        for (const digest of await store.reachable(manifest.digest)) assert.ok(await store.blobs.has(digest));
+    } finally {
+      await store.close();
+    }
+    const both = await runStrata(['pull', '--all-platforms', '--platform', 'linux/arm64', name], {
+      env: { STRATA_ROOT: root },
+    });
+    assert.equal(both.code, 1, both.stderr);
+    assert.match(both.stderr, /--all-platforms and --platform cannot be used together/);
+  });
+
+  it("a stored index without the host's platform: its only platform by default, else the choices", async () => {
+    const store = await Store.open(join(dir, 'default-choice'));
+    try {
+      const armOnly = canonicalJsonBytes({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociIndex,
+        manifests: [{ ...arm64, platform: { os: 'linux', architecture: 'arm64' } }],
+      } satisfies Index);
+      const only = await store.blobs.writeBytes(armOnly);
+      await writeTestImage(store, {
+        layerSizes: [20_000, 300],
+        seed: 42,
+        platform: { os: 'linux', architecture: 'arm64' },
+      });
+      const image = await store.image(only.digest);
+      assert.equal(image.digest, arm64.digest, 'the only platform, though not the host');
+      await assert.rejects(
+        store.image(only.digest, { os: 'linux', architecture: 's390x' }),
+        /available: linux\/arm64/,
+      );
+    } finally {
+      await store.close();
+    }
   });
 
   it('inspects a local image when the store has the name', async () => {

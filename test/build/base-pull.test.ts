@@ -134,10 +134,17 @@ describe('base images pulled from a registry during a build', () => {
     let proxy: FaultProxy | undefined;
     const fx = await buildFixture('strata-basepull-slow-');
     try {
-      // Every blob over 100 kB (the toolchain layer) arrives 2 s late.
+      // Every blob over 100 kB (the toolchain layer) is held back until the stage on the local base
+      // has finished (seen in the progress as it streams), so the order the test asserts does not
+      // depend on how fast a loaded machine runs a step. If that stage waited for the download (the
+      // bug), the blob comes after 60 s and the assertions below say so.
+      let hereFinished!: () => void;
+      const released = new Promise<void>((resolve) => {
+        hereFinished = resolve;
+      });
       proxy = await startFaultProxy(registry.host, {
         seed: 1,
-        slowBlobs: { minBytes: 100_000, delayMs: 2000 },
+        slowBlobs: { minBytes: 100_000, delayMs: 60_000, until: released },
       });
       const slowRef = `${proxy.host}/base/toolchain:1`;
       const ctx = fx.context('overlap', {
@@ -152,7 +159,25 @@ describe('base images pulled from a registry during a build', () => {
           '',
         ].join('\n'),
       });
-      const r = await runStrata(['build', '--progress', 'json', ctx], { root: fx.root });
+      let seen = '';
+      let hereStep: string | undefined;
+      const r = await runStrata(['build', '--progress', 'json', ctx], {
+        root: fx.root,
+        onStderr: (text) => {
+          seen += text;
+          const lines = seen.split('\n');
+          seen = lines.pop()!;
+          for (const line of lines) {
+            if (!line.startsWith('{')) continue;
+            const event = JSON.parse(line) as { type: string; step?: string; name?: string };
+            if (event.type === 'step-started' && event.name === 'RUN echo here > /here')
+              hereStep = event.step;
+            if (event.type === 'step-finished' && event.step !== undefined && event.step === hereStep)
+              hereFinished();
+          }
+        },
+      });
+      hereFinished();
       assert.equal(r.code, 0, r.stderr);
       const events = progressEvents(r.stderr) as Array<{
         type: string;

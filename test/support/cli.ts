@@ -31,6 +31,8 @@ export function runStrata(
     timeoutMs?: number;
     /** Run bin/strata, the installed command, rather than `node dist/strata.cjs`. */
     command?: boolean;
+    /** Sees standard error as it arrives (to act on progress while the command runs). */
+    onStderr?: (text: string) => void;
   } = {},
 ): Promise<CliResult> {
   const env = { ...process.env, ...options.env, ...(options.root ? { STRATA_ROOT: options.root } : {}) };
@@ -41,6 +43,8 @@ export function runStrata(
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
   child.stdin!.on('error', () => undefined); // the child may exit before reading all input
   child.stdin!.end(options.input ?? '');
+  const onStderr = options.onStderr;
+  if (onStderr) child.stderr!.on('data', (chunk: Buffer) => onStderr(chunk.toString('utf8')));
   return collectOutput(child).finally(() => clearTimeout(timer));
 }
 

@@ -26,8 +26,15 @@ export interface FaultOptions {
   readonly corruptBlobs?: boolean;
   /** Faults start after this many requests (lets setup pass). */
   readonly after?: number;
-  /** Hold back the response to every blob GET larger than `minBytes` for `delayMs` (a slow link). */
-  readonly slowBlobs?: { readonly minBytes: number; readonly delayMs: number };
+  /**
+   * Hold back the response to every blob GET larger than `minBytes` for `delayMs` (a slow link), or
+   * until `until` settles when that comes first (a test that releases it at a moment it observes).
+   */
+  readonly slowBlobs?: {
+    readonly minBytes: number;
+    readonly delayMs: number;
+    readonly until?: Promise<unknown>;
+  };
 }
 
 /** Counters of injected faults and seen requests. */
@@ -200,12 +207,19 @@ export async function startFaultProxy(target: string, options: FaultOptions): Pr
         onResponse: (up) => {
           if (!(Number(up.headers['content-length']) > slow.minBytes)) return true;
           up.pause();
-          const timer = setTimeout(() => {
+          let released = false;
+          const release = () => {
+            if (released || res.destroyed) return;
+            released = true;
+            clearTimeout(timer);
             res.writeHead(up.statusCode ?? 502, up.headers);
             up.pipe(res);
-          }, slow.delayMs);
+          };
+          const timer = setTimeout(release, slow.delayMs);
+          slow.until?.then(release, release);
           // The client gave up waiting: nothing more to send.
           res.on('close', () => {
+            released = true;
             clearTimeout(timer);
             up.destroy();
           });
