@@ -6,10 +6,12 @@
 export {
   type BuildOptions,
   type BuildResult,
+  type BuiltIndex,
   buildImage,
   type CacheExport,
   type CacheLocation,
   type ImageResolver,
+  type PlatformBuild,
   type PullPolicy,
   storeImageResolver,
 } from './api/build.ts';

@@ -128,7 +128,7 @@ async function openRemoteCache(
  */
 export async function exportBuildCache(
   store: Store,
-  image: Image,
+  image: Pick<Image, 'layers'>,
   records: readonly CacheRecord[],
   to: CacheExport,
   how: {
@@ -158,7 +158,7 @@ export async function exportBuildCache(
 
 async function writeBuildCache(
   store: Store,
-  image: Image,
+  image: Pick<Image, 'layers'>,
   records: readonly CacheRecord[],
   to: CacheExport,
   how: Parameters<typeof exportBuildCache>[4],

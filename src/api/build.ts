@@ -6,8 +6,13 @@ import { type Dockerfile, parseDockerfile } from '../dockerfile/index.ts';
 import {
   type Compression,
   type Descriptor,
+  formatPlatform,
   type Image,
+  type Index,
   imageFromParts,
+  type ManifestMediaTypes,
+  MediaTypes,
+  normalizePlatform,
   type Platform,
   validateImage,
 } from '../oci/index.ts';
@@ -27,7 +32,9 @@ import {
   checkEntitlements,
   type Entitlement,
   type RunSettings,
+  type SolveResult,
   type StageImage,
+  sharedSolve,
   solveGraph,
   toImageConfig,
 } from '../solver/index.ts';
@@ -76,7 +83,13 @@ export interface BuildOptions {
   readonly finishExportStep?: boolean;
   readonly target?: string;
   readonly buildArgs?: ReadonlyMap<string, string>;
+  /** The platform to build for (default: the host's); see `platforms` for several. */
   readonly platform?: Platform;
+  /**
+   * Several target platforms (`--platform a,b`): one image each, stored as an OCI image index, as
+   * `docker buildx build --platform` makes. One platform here is the same as `platform`.
+   */
+  readonly platforms?: readonly Platform[];
   readonly labels?: Readonly<Record<string, string>>;
   /** The environment's settings (snapshotter, runtime, cache debugging); default: this process's. */
   readonly settings?: StrataSettings;
@@ -115,11 +128,38 @@ export interface BuildOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What a build produced. */
+/** One platform's image of a multi-platform build. */
+export interface PlatformBuild {
+  /** The target platform it was built for (normalised), as the index's descriptor names it. */
+  readonly platform: Platform;
+  readonly image: Image;
+  /** Its manifest as stored. */
+  readonly descriptor: Descriptor;
+  readonly graph: BuildGraph;
+  readonly target: StageImage;
+  readonly stages: ReadonlyMap<number, StageImage>;
+  readonly cachedSteps: readonly string[];
+  readonly executedSteps: readonly string[];
+}
+
+/** What a multi-platform build stored: the index, and each platform's image. */
+export interface BuiltIndex {
+  /** The OCI image index as stored (and tagged). */
+  readonly descriptor: Descriptor;
+  readonly platforms: readonly PlatformBuild[];
+}
+
+/**
+ * What a build produced. A multi-platform build (`index` set) describes its first platform in
+ * `image`, `graph`, `target` and `stages`, stores and names the index (`descriptor`), and lists the
+ * steps of every platform (ids prefixed with the platform).
+ */
 export interface BuildResult {
   readonly image: Image;
-  /** The manifest as stored (and tagged). */
+  /** The manifest as stored (and tagged); the index, for several platforms. */
   readonly descriptor: Descriptor;
+  /** Several platforms: the index and each platform's image. */
+  readonly index?: BuiltIndex;
   readonly graph: BuildGraph;
   readonly target: StageImage;
   /** Each built stage's final image state, by stage index. */
@@ -179,6 +219,16 @@ export async function buildImage(store: Store, options: BuildOptions): Promise<B
   }
 }
 
+/**
+ * The target platforms of a build: none (the host), one, or several, normalised and each once.
+ * One platform builds a plain manifest, as buildx does; several build an index.
+ */
+export function targetPlatforms(options: Pick<BuildOptions, 'platform' | 'platforms'>): Platform[] {
+  const all = [...(options.platforms ?? []), ...(options.platform ? [options.platform] : [])];
+  const distinct = new Map(all.map((p) => [formatPlatform(p), normalizePlatform(p)] as const));
+  return [...distinct.values()];
+}
+
 /** A build's steps, in order: plan, resolve bases, open caches, solve, store and tag, export cache. */
 async function buildWith(
   store: Store,
@@ -189,14 +239,32 @@ async function buildWith(
     readonly resolvedBases: Image[];
   },
 ): Promise<BuildResult> {
-  const { dockerfile, contextDir, ignore, graph: firstPlan, planOptions } = await planFirst(options);
+  const platforms = targetPlatforms(options);
+  const multi = platforms.length > 1;
+  const first = platforms[0];
+  const {
+    dockerfile,
+    contextDir,
+    ignore,
+    graph: firstPlan,
+    planOptions,
+  } = await planFirst({ ...options, ...(first ? { platform: first } : {}) });
   const entitlements = {
     file: dockerfile.file,
     allow: options.allow ?? [],
     ...(options.network ? { network: options.network } : {}),
   };
-  checkEntitlements(firstPlan, entitlements);
-  if (options.buildContexts) checkNamedContexts(firstPlan, options.buildContexts);
+  // Each platform is planned on its own (TARGETARCH and the stages' platforms differ); the
+  // Dockerfile, the context's ignore file and every base image (once per reference and platform)
+  // are read once for all.
+  const firstPlans = [
+    firstPlan,
+    ...platforms.slice(1).map((platform) => planBuild(dockerfile, { ...planOptions, platform })),
+  ];
+  for (const plan of firstPlans) {
+    checkEntitlements(plan, entitlements);
+    if (options.buildContexts) checkNamedContexts(plan, options.buildContexts);
+  }
   const buildSignal = options.signal
     ? AbortSignal.any([options.signal, background.pullsSignal])
     : background.pullsSignal;
@@ -209,9 +277,19 @@ async function buildWith(
     buildSignal,
     background.resolvedBases,
   );
-  const graph = await planWithBases(dockerfile, firstPlan, planOptions, resolveOnce, options.signal);
-  checkEntitlements(graph, entitlements); // again: ONBUILD triggers of the bases are in this plan
-  const prefetches = prefetchTargetBases(graph, resolveOnce);
+  const graphs = await Promise.all(
+    firstPlans.map((plan, i) =>
+      planWithBases(
+        dockerfile,
+        plan,
+        { ...planOptions, ...(platforms[i] ? { platform: platforms[i] } : {}) },
+        resolveOnce,
+        options.signal,
+      ),
+    ),
+  );
+  for (const graph of graphs) checkEntitlements(graph, entitlements); // again: ONBUILD triggers of the bases
+  const prefetches = graphs.flatMap((graph) => prefetchTargetBases(graph, resolveOnce));
 
   const caches = await openBuildCaches(store, contextDir, options);
   try {
@@ -219,8 +297,8 @@ async function buildWith(
     const steps = new StepCache(store);
     const epoch = sourceDateEpoch(options);
     const created = epoch === undefined ? createdTime() : epochTime(epoch);
-    const solved = await solve(store, options, {
-      graph,
+    const solvedAll = await solve(store, options, {
+      graphs,
       dockerfile,
       context: { dir: contextDir, view: new ContextView(contextDir, ignore.matcher) },
       settings,
@@ -231,34 +309,61 @@ async function buildWith(
       ...(epoch !== undefined ? { epoch } : {}),
     });
     await caches.checksums.save();
-    const { image, descriptor } = await storeAndTag(store, solved.target, { created, epoch }, options);
+    const time = { created, epoch };
+    const stored = multi
+      ? await storeIndexAndTag(store, solvedAll, graphs, time, options)
+      : await storeAndTag(store, solvedAll[0]!.target, time, options);
+    const built = multi ? stored.index!.platforms : undefined;
+    const images = built ? built.map((b) => b.image) : [stored.image];
+    // One cache for every platform (BuildKit's export holds every platform's records too): mode=min
+    // keeps the layers of each platform's image.
     const cacheExported = options.cacheTo
-      ? await exportBuildCache(store, image, solved.records, options.cacheTo, {
-          steps,
-          compression: options.compression ?? 'gzip',
-          level: options.compressionLevel,
-          access: { ...options.registry, ...(caches.pool ? { pool: caches.pool } : {}) },
-          events: options.events,
-          signal: options.signal,
-        })
+      ? await exportBuildCache(
+          store,
+          { layers: images.flatMap((image) => image.layers) },
+          solvedAll.flatMap((s) => s.records),
+          options.cacheTo,
+          {
+            steps,
+            compression: options.compression ?? 'gzip',
+            level: options.compressionLevel,
+            access: { ...options.registry, ...(caches.pool ? { pool: caches.pool } : {}) },
+            events: options.events,
+            signal: options.signal,
+          },
+        )
       : undefined;
     // The export has read those layers, unless the store had them all: then their pull is just
     // naming the image; let it finish rather than leave it running.
     await Promise.allSettled(prefetches);
+    const solved = solvedAll[0]!;
+    const graph = graphs[0]!;
     return {
-      image,
-      descriptor,
+      image: stored.image,
+      descriptor: stored.descriptor,
+      ...(stored.index ? { index: stored.index } : {}),
       graph,
       target: solved.target,
       stages: solved.stages,
-      warnings: graph.warnings,
-      cachedSteps: solved.cachedSteps,
-      executedSteps: solved.executedSteps,
+      warnings: uniqueWarnings(graphs.flatMap((g) => g.warnings)),
+      cachedSteps: solvedAll.flatMap((s) => s.cachedSteps),
+      executedSteps: solvedAll.flatMap((s) => s.executedSteps),
       ...(cacheExported ? { cacheExported } : {}),
     };
   } finally {
     await caches.close();
   }
+}
+
+/** Warnings of several platforms' plans, each once (most do not depend on the platform). */
+function uniqueWarnings(warnings: BuildGraph['warnings']): BuildGraph['warnings'] {
+  const seen = new Set<string>();
+  return warnings.filter((w) => {
+    const key = JSON.stringify(w);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Reads the Dockerfile and the context's ignore file, and plans without the bases' config. */
@@ -283,7 +388,8 @@ export async function planFirst(
 
 /** What {@link solve} needs besides the options: the plan, the context and the open caches. */
 interface SolveInputs {
-  readonly graph: BuildGraph;
+  /** One plan per target platform. */
+  readonly graphs: readonly BuildGraph[];
   readonly dockerfile: Dockerfile;
   readonly context: { readonly dir: string; readonly view: ContextView };
   readonly settings: StrataSettings;
@@ -295,8 +401,13 @@ interface SolveInputs {
   readonly epoch?: number;
 }
 
-/** Runs the graph: opens the snapshotter (sweeping what a dead build left), the URL fetcher, and the executor on first RUN. */
-async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
+/**
+ * Runs the graphs, one per target platform, side by side: opens the snapshotter (sweeping what a
+ * dead build left), the URL fetcher, and the executor on first RUN, once for all of them. Several
+ * platforms share their steps' results by cache key (a `FROM --platform=$BUILDPLATFORM` stage runs
+ * once); one failing stops the others, and the build fails once they all have stopped.
+ */
+async function solve(store: Store, options: BuildOptions, inputs: SolveInputs): Promise<SolveResult[]> {
   const { settings } = inputs;
   const snapshotter = openSnapshotter(store.root, settings.snapshotter);
   // What a build that died left (mounted overlays, half-made trees) goes before this one starts.
@@ -307,10 +418,14 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
   const isolation = chooseIsolation(options.isolation ?? 'default', await processIsolationFacts());
   const notice = isolationNotice(isolation);
   if (notice) options.events?.emit({ type: 'message', level: 'warning', text: notice, at: Date.now() });
-  try {
-    return await solveGraph(
+  const multi = inputs.graphs.length > 1;
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const shared = multi ? sharedSolve() : undefined;
+  const solveOne = (graph: BuildGraph) =>
+    solveGraph(
       {
-        graph: inputs.graph,
+        graph,
         dockerfile: inputs.dockerfile,
         context: inputs.context,
         ...(options.secrets ? { secrets: options.secrets } : {}),
@@ -324,19 +439,20 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
           ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
         },
         created: inputs.created,
-        fetchUrl: (url, signal) => fetcher.fetch(url, signal),
+        fetchUrl: (url, s) => fetcher.fetch(url, s),
         cache: {
           steps: inputs.steps,
           checksums: inputs.caches.checksums,
           disabled: options.noCache === true,
-          disabledStages: new Set((options.noCacheFilter ?? []).map((s) => s.toLowerCase())),
+          disabledStages: new Set((options.noCacheFilter ?? []).map((n) => n.toLowerCase())),
           remote: inputs.caches.remote,
           ...(settings.debugCache ? { debugKeys: true } : {}),
         },
         ...(options.network ? { network: options.network } : {}),
         ...(options.run ? { run: options.run } : {}),
         ...(options.labels ? { labels: options.labels } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...(multi ? { multiPlatform: true } : {}),
+        ...(multi ? { signal } : options.signal ? { signal: options.signal } : {}),
       },
       {
         store,
@@ -352,18 +468,29 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs) {
         pendingLayers: pendingLayerPull,
         events: options.events ?? nullSink,
         stateDir: store.root,
-      },
-    ).then(
-      async (result) => {
-        await closeExecutor(executor);
-        return result;
-      },
-      async (error: unknown) => {
-        // The build's own error wins; a failure to close after it is secondary.
-        await closeExecutor(executor).catch(() => undefined);
-        throw error;
+        ...(shared ? { shared } : {}),
       },
     );
+  try {
+    let failure: { error: unknown } | undefined;
+    const solves = inputs.graphs.map((graph) =>
+      solveOne(graph).catch((error: unknown) => {
+        // The first platform to fail is the build's error; the others are stopped (their steps
+        // kill their containers and release their mounts) and their aborts are not reported.
+        failure ??= { error };
+        stop.abort();
+        throw error;
+      }),
+    );
+    const settled = await Promise.allSettled(solves);
+    if (failure) throw failure.error;
+    const results = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    await closeExecutor(executor);
+    return results as SolveResult[];
+  } catch (error) {
+    // The build's own error wins; a failure to close after it is secondary.
+    await closeExecutor(executor).catch(() => undefined);
+    throw error;
   } finally {
     await fetcher.close();
   }
@@ -400,13 +527,11 @@ function epochTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-/** The target stage's image: config and manifest, validated, written to the store and tagged. */
-async function storeAndTag(
-  store: Store,
+/** The target stage's image: config and manifest, validated. */
+function targetImage(
   target: StageImage,
   time: { readonly created: string; readonly epoch: number | undefined },
-  options: BuildOptions,
-) {
+): Image {
   const config = toImageConfig(target, {
     fallback: time.created,
     ...(time.epoch !== undefined ? { epoch: epochTime(time.epoch) } : {}),
@@ -418,26 +543,107 @@ async function storeAndTag(
       `built image is invalid: ${problems.map((p) => `${p.section}: ${p.message}`).join('; ')}`,
     );
   }
-  // BuildKit's last vertex: the image written (its ID, the config digest) and each name given.
+  return image;
+}
+
+/**
+ * BuildKit's last vertex, `exporting to image`: `write` stores the result (noting what it wrote),
+ * then the result is named with each tag.
+ */
+async function exportStep<T extends { readonly descriptor: Descriptor }>(
+  store: Store,
+  options: BuildOptions,
+  write: (note: (text: string) => void) => Promise<T>,
+): Promise<T> {
   const events = options.events ?? nullSink;
-  const exportStep = 'export image';
-  events.emit({ type: 'step-started', step: exportStep, name: 'exporting to image', at: Date.now() });
-  const note = (text: string) =>
-    events.emit({ type: 'message', level: 'info', step: exportStep, text, at: Date.now() });
-  let descriptor: Descriptor;
+  const step = 'export image';
+  events.emit({ type: 'step-started', step, name: 'exporting to image', at: Date.now() });
+  const note = (text: string) => events.emit({ type: 'message', level: 'info', step, text, at: Date.now() });
+  let written: T;
   try {
-    descriptor = await store.writeImage(image, options.signal);
-    note(`writing image ${image.manifest.config.digest} done`);
+    written = await write(note);
     for (const tag of options.tags ?? []) {
       const name = imageNameOf(tag);
-      await store.tag(name, descriptor);
+      await store.tag(name, written.descriptor);
       note(`naming to ${name.full} done`);
     }
   } catch (error) {
-    events.emit({ type: 'step-failed', step: exportStep, error: formatErrorChain(error), at: Date.now() });
+    events.emit({ type: 'step-failed', step, error: formatErrorChain(error), at: Date.now() });
     throw error;
   }
-  if (options.finishExportStep !== false)
-    events.emit({ type: 'step-finished', step: exportStep, at: Date.now() });
-  return { image, descriptor };
+  if (options.finishExportStep !== false) events.emit({ type: 'step-finished', step, at: Date.now() });
+  return written;
+}
+
+/** The target stage's image written to the store and tagged. */
+async function storeAndTag(
+  store: Store,
+  target: StageImage,
+  time: { readonly created: string; readonly epoch: number | undefined },
+  options: BuildOptions,
+): Promise<{ image: Image; descriptor: Descriptor; index?: BuiltIndex }> {
+  const image = targetImage(target, time);
+  return exportStep(store, options, async (note) => {
+    // The image written (its ID, the config digest) and each name given.
+    const descriptor = await store.writeImage(image, options.signal);
+    note(`writing image ${image.manifest.config.digest} done`);
+    return { image, descriptor };
+  });
+}
+
+/**
+ * Every platform's image written to the store, then the OCI image index over them (each manifest
+ * with its `platform`, in the order the platforms were asked for, as buildx writes it), tagged.
+ */
+async function storeIndexAndTag(
+  store: Store,
+  solved: readonly SolveResult[],
+  graphs: readonly BuildGraph[],
+  time: { readonly created: string; readonly epoch: number | undefined },
+  options: BuildOptions,
+): Promise<{ image: Image; descriptor: Descriptor; index: BuiltIndex }> {
+  const images = solved.map((s) => targetImage(s.target, time));
+  return exportStep(store, options, async (note) => {
+    const platforms: PlatformBuild[] = [];
+    for (const [i, image] of images.entries()) {
+      const graph = graphs[i]!;
+      const result = solved[i]!;
+      const descriptor = await store.writeImage(image, options.signal);
+      note(`exporting manifest ${descriptor.digest} done`);
+      note(`exporting config ${image.manifest.config.digest} done`);
+      platforms.push({
+        platform: normalizePlatform(graph.platform),
+        image,
+        descriptor,
+        graph,
+        target: result.target,
+        stages: result.stages,
+        cachedSteps: result.cachedSteps,
+        executedSteps: result.executedSteps,
+      });
+    }
+    const descriptor = await store.writeIndex(indexOf(platforms, 'oci'));
+    note(`exporting manifest list ${descriptor.digest} done`);
+    return { image: images[0]!, descriptor, index: { descriptor, platforms } };
+  });
+}
+
+/** The index over a multi-platform build's manifests, in OCI's or Docker's media types. */
+export function indexOf(
+  platforms: readonly { readonly platform: Platform; readonly descriptor: Descriptor }[],
+  mediaTypes: ManifestMediaTypes,
+  annotations?: Readonly<Record<string, string>>,
+): Index {
+  return {
+    schemaVersion: 2,
+    mediaType: mediaTypes === 'oci' ? MediaTypes.ociIndex : MediaTypes.dockerManifestList,
+    manifests: platforms.map(({ platform, descriptor }) => ({
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+      ...(descriptor.annotations ? { annotations: descriptor.annotations } : {}),
+      platform,
+    })),
+    ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
 }

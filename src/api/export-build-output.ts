@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { packDirectory } from '../archive/index.ts';
-import { exportRootfsDirectory, exportRootfsTar } from '../export/index.ts';
+import {
+  exportPlatformsDirectory,
+  exportPlatformsTar,
+  exportRootfsDirectory,
+  exportRootfsTar,
+  platformDirectory,
+} from '../export/index.ts';
 import {
   type Descriptor,
   formatPlatform,
@@ -21,7 +27,7 @@ import { parseReference } from '../reference/index.ts';
 import type { Store } from '../store/index.ts';
 import { imageNameOf } from '../transport/index.ts';
 import { InvalidInputError, isErrnoException, StrataError, tempSiblingPath } from '../util/index.ts';
-import type { BuildResult } from './build.ts';
+import { type BuildResult, type BuiltIndex, indexOf } from './build.ts';
 
 /** Thrown when `docker load` refuses what strata wrote (or docker is missing). */
 export class DockerLoadError extends StrataError {
@@ -139,8 +145,13 @@ export type BuildOutput =
       readonly names: readonly string[];
       readonly manifest: OutputManifest;
     }
-  | { readonly type: 'local'; readonly dest: string; readonly platformSplit: boolean }
-  | { readonly type: 'tar'; readonly dest: string; readonly platformSplit: boolean }
+  | {
+      readonly type: 'local';
+      readonly dest: string;
+      /** `platform-split=`: unset, true for several platforms (BuildKit's default), else false. */
+      readonly platformSplit?: boolean;
+    }
+  | { readonly type: 'tar'; readonly dest: string; readonly platformSplit?: boolean }
   | { readonly type: 'cacheonly' };
 
 /** What one output exported: its metadata (`--metadata-file`) and, for image outputs, the manifest. */
@@ -168,7 +179,7 @@ function manifestFormatFor(image: Image, manifest: OutputManifest): ManifestForm
       throw new InvalidInputError(
         `annotation-${a.on}.${a.key}: index annotations not supported for single platform export`,
         {
-          hint: 'strata builds one platform, whose image is a manifest, not an index: use annotation.* or annotation-manifest.*',
+          hint: 'a single-platform image is a manifest, not an index: use annotation.* or annotation-manifest.*, or build several platforms (--platform a,b) for an index',
         },
       );
     if (
@@ -201,6 +212,93 @@ async function outputImage(
   const image = imageWithManifestFormat(result.image, manifestFormatFor(result.image, manifest));
   if (image === result.image) return result.descriptor;
   return store.writeImage(image, signal);
+}
+
+/** Whether an annotation is for `platform` (it names none, or this one). */
+function forPlatform(annotation: OutputAnnotation, platform: Platform): boolean {
+  return (
+    annotation.platform === undefined ||
+    formatPlatform(normalizePlatform(annotation.platform)) === formatPlatform(normalizePlatform(platform))
+  );
+}
+
+/**
+ * A multi-platform build's index as an output asks for it: each platform's manifest in the
+ * output's media types (`oci-mediatypes=false`: Docker's schema 2 manifests under a Docker
+ * manifest list) with its `annotation-manifest.*`, its descriptor in the index with its
+ * `annotation-manifest-descriptor.*`, and the index with `annotation-index.*` — written to the store
+ * when it differs from the build's own index; its descriptor.
+ */
+async function outputIndex(
+  store: Store,
+  index: BuiltIndex,
+  manifest: OutputManifest,
+  signal?: AbortSignal,
+): Promise<Descriptor> {
+  const built = new Set(index.platforms.map((p) => formatPlatform(p.platform)));
+  for (const a of manifest.annotations) {
+    if (a.platform && !built.has(formatPlatform(normalizePlatform(a.platform))))
+      throw new InvalidInputError(
+        `invalid annotation ${a.key}: no platform ${formatPlatform(a.platform)} found in source (this build is ${[...built].join(',')})`,
+      );
+    if (a.on === 'index-descriptor')
+      throw new InvalidInputError(
+        `annotation-index-descriptor.${a.key}: index descriptor annotations are not supported`,
+        { hint: 'use annotation-index.* (on the index itself)' },
+      );
+  }
+  if (manifest.mediaTypes === 'oci' && manifest.annotations.length === 0) return index.descriptor;
+  const platforms: { platform: Platform; descriptor: Descriptor }[] = [];
+  for (const build of index.platforms) {
+    const mine = manifest.annotations.filter((a) => forPlatform(a, build.platform));
+    const pick = (on: OutputAnnotation['on']) =>
+      Object.fromEntries(mine.filter((a) => a.on === on).map((a) => [a.key, a.value]));
+    const image = imageWithManifestFormat(build.image, {
+      mediaTypes: manifest.mediaTypes,
+      annotations: pick('manifest'),
+    });
+    const written = image === build.image ? build.descriptor : await store.writeImage(image, signal);
+    const descriptorAnnotations = pick('manifest-descriptor');
+    platforms.push({
+      platform: build.platform,
+      descriptor: {
+        ...written,
+        ...(Object.keys(descriptorAnnotations).length > 0 ? { annotations: descriptorAnnotations } : {}),
+      },
+    });
+  }
+  const indexAnnotations = Object.fromEntries(
+    manifest.annotations.filter((a) => a.on === 'index').map((a) => [a.key, a.value]),
+  );
+  return store.writeIndex(indexOf(platforms, manifest.mediaTypes, indexAnnotations), signal);
+}
+
+/** The image (or, for several platforms, the index) an image output writes. */
+async function outputTarget(
+  store: Store,
+  result: BuildResult,
+  manifest: OutputManifest,
+  signal?: AbortSignal,
+): Promise<Descriptor> {
+  return result.index
+    ? outputIndex(store, result.index, manifest, signal)
+    : outputImage(store, result, manifest, signal);
+}
+
+/** buildx's `containerimage.*` metadata for what an image output wrote. */
+function targetMetadata(descriptor: Descriptor, result: BuildResult, names: readonly string[]) {
+  if (!result.index) return imageMetadata(descriptor, result, names);
+  // An index has no config: BuildKit leaves containerimage.config.digest out, and the descriptor
+  // has no platform.
+  return {
+    'containerimage.digest': descriptor.digest,
+    'containerimage.descriptor': {
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+    },
+    ...(names.length > 0 ? { 'image.name': names.map((n) => imageNameOf(n).full).join(',') } : {}),
+  };
 }
 
 /** buildx's `containerimage.*` metadata for a manifest. */
@@ -247,7 +345,7 @@ export async function exportBuildOutput(
     case 'cacheonly':
       return { metadata: {} };
     case 'image': {
-      const descriptor = await outputImage(store, result, output.manifest, signal);
+      const descriptor = await outputTarget(store, result, output.manifest, signal);
       if (output.store) {
         for (const name of output.names) {
           await store.tag(imageNameOf(name), descriptor);
@@ -276,27 +374,49 @@ export async function exportBuildOutput(
           ...(output.insecure ? output.names.map((n) => parseReference(n).domain) : []),
         ];
         for (const name of output.names) {
+          // An index goes with every manifest (each pushed before it).
           await copyImage(`strata:${descriptor.digest}`, `docker://${imageNameOf(name).full}`, {
             ...common,
+            ...(result.index ? { allPlatforms: true } : {}),
             ...(insecure.length > 0 ? { insecureRegistries: insecure } : {}),
           });
         }
       }
-      return { metadata: imageMetadata(descriptor, result, output.names), descriptor };
+      return { metadata: targetMetadata(descriptor, result, output.names), descriptor };
     }
     case 'local': {
-      const dest = output.platformSplit ? join(output.dest, platformDirectory(result.image)) : output.dest;
+      if (result.index) {
+        await exportPlatformsDirectory(result.index.platforms, output.dest, {
+          split: output.platformSplit ?? true,
+          tmpRoot: join(store.root, 'tmp'),
+          ...(signal ? { signal } : {}),
+        });
+        return { metadata: {} };
+      }
+      const dest = output.platformSplit
+        ? join(output.dest, platformDirectory(imagePlatform(result.image)))
+        : output.dest;
       await exportRootfsDirectory(result.image, dest, signal);
       return { metadata: {} };
     }
     case 'tar': {
       const tmpRoot = join(store.root, 'tmp');
       const write = async (sink: string | Writable) => {
+        if (result.index)
+          return exportPlatformsTar(result.index.platforms, sink, {
+            split: output.platformSplit ?? true,
+            tmpRoot,
+            ...(signal ? { signal } : {}),
+          });
         if (!output.platformSplit) return exportRootfsTar(result.image, sink, tmpRoot, signal);
         // platform-split=true: the files under linux_amd64/ in the tar, as BuildKit writes them.
         const dir = await mkdtemp(join(tmpRoot, 'rootfs-'));
         try {
-          await exportRootfsDirectory(result.image, join(dir, platformDirectory(result.image)), signal);
+          await exportRootfsDirectory(
+            result.image,
+            join(dir, platformDirectory(imagePlatform(result.image))),
+            signal,
+          );
           const out = typeof sink === 'string' ? createWriteStream(sink) : sink;
           await pipeline(packDirectory(dir, signal ? { signal } : {}), out, ...(signal ? [{ signal }] : []));
         } finally {
@@ -308,6 +428,11 @@ export async function exportBuildOutput(
       return { metadata: {} };
     }
     case 'docker': {
+      // The CLI refuses this before the build; an API caller is told the same.
+      if (result.index)
+        throw new InvalidInputError('docker exporter does not currently support exporting manifest lists', {
+          hint: 'build one platform for docker, or use an oci or image output',
+        });
       const descriptor = await outputImage(store, result, output.manifest, signal);
       const source = `strata:${descriptor.digest}`;
       const tmp = await mkdtemp(join(store.root, 'tmp', 'docker-'));
@@ -325,15 +450,16 @@ export async function exportBuildOutput(
       return { metadata: imageMetadata(descriptor, result, output.names), descriptor };
     }
     case 'oci': {
-      const descriptor = await outputImage(store, result, output.manifest, signal);
+      const descriptor = await outputTarget(store, result, output.manifest, signal);
       const source = `strata:${descriptor.digest}`;
       const tag = output.names[0] ? imageNameOf(output.names[0]).short : undefined;
+      const copyOptions = { ...common, ...(result.index ? { allPlatforms: true } : {}) };
       if (!output.tar) {
-        await copyImage(source, `oci:${output.dest}${tag ? `:${tag}` : ''}`, common);
+        await copyImage(source, `oci:${output.dest}${tag ? `:${tag}` : ''}`, copyOptions);
       } else {
         const tmp = await mkdtemp(join(store.root, 'tmp', 'oci-'));
         try {
-          await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, common);
+          await copyImage(source, `oci:${join(tmp, 'layout')}${tag ? `:${tag}` : ''}`, copyOptions);
           const pack = (sink: Writable) =>
             pipeline(packDirectory(join(tmp, 'layout')), sink, ...(signal ? [{ signal }] : []));
           if (output.dest === '-') await pack(process.stdout);
@@ -342,13 +468,13 @@ export async function exportBuildOutput(
           await rm(tmp, { recursive: true, force: true });
         }
       }
-      return { metadata: imageMetadata(descriptor, result, output.names), descriptor };
+      return { metadata: targetMetadata(descriptor, result, output.names), descriptor };
     }
   }
 }
 
-/** BuildKit's directory for one platform under `platform-split=true`: `linux_amd64`, `linux_arm_v7`. */
-function platformDirectory(image: Image): string {
+/** The platform an image's config names. */
+function imagePlatform(image: Image): Platform {
   const { os, architecture, variant } = image.config;
-  return [os, architecture, ...(variant ? [variant] : [])].join('_');
+  return { os, architecture, ...(variant ? { variant } : {}) };
 }

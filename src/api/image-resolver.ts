@@ -14,7 +14,13 @@ import type { RegistryAccess } from './registry-access.ts';
  */
 export function registryImageResolver(
   store: Store,
-  options: { policy?: PullPolicy; access?: RegistryAccess; events?: ProgressSink } = {},
+  options: {
+    policy?: PullPolicy;
+    access?: RegistryAccess;
+    events?: ProgressSink;
+    /** A multi-platform build: name the platform in the step (`[linux/arm64 internal] …`), as buildx. */
+    showPlatform?: boolean;
+  } = {},
 ): ImageResolver {
   const policy = options.policy ?? 'missing';
   return async (ref: Reference, platform: Platform, signal?: AbortSignal): Promise<Image> => {
@@ -25,7 +31,7 @@ export function registryImageResolver(
     events?.emit({
       type: 'step-started',
       step: metadataStep,
-      name: `[internal] load metadata for ${name}`,
+      name: `[${options.showPlatform ? `${formatPlatform(platform)} ` : ''}internal] load metadata for ${name}`,
       at: Date.now(),
     });
     try {

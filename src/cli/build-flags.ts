@@ -342,23 +342,20 @@ export function parseAllow(values: readonly string[]): Entitlement[] {
 }
 
 /**
- * The one `--platform` (repeatable and comma-separated in buildx, for multi-platform builds, which
- * strata does not make yet: more than one is refused rather than silently keeping the last).
+ * The platforms of `--platform` (repeatable and comma-separated, as buildx takes them), in the
+ * order given, each normalised as BuildKit's platforms are (`linux/arm64/v8` is `linux/arm64`,
+ * `aarch64` is `arm64`) and given once. None: the build is for the host, one image.
  */
-export function singlePlatform(values: readonly string[]): Platform | undefined {
-  const platforms = values
-    .flatMap((v) => v.split(','))
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  const distinct = [...new Set(platforms.map((p) => formatPlatform(parsePlatform(p))))];
-  if (distinct.length > 1)
-    throw new InvalidInputError(
-      `--platform ${distinct.join(',')}: multi-platform builds are not supported yet`,
-      {
-        hint: 'build one platform per run',
-      },
-    );
-  return platforms[0] === undefined ? undefined : parsePlatform(platforms[0]);
+export function parsePlatforms(values: readonly string[]): Platform[] {
+  const platforms = new Map<string, Platform>();
+  for (const value of values)
+    for (const text of value.split(',')) {
+      if (text.trim() === '') continue;
+      const platform = parsePlatform(text);
+      const key = formatPlatform(platform);
+      if (!platforms.has(key)) platforms.set(key, platform);
+    }
+  return [...platforms.values()];
 }
 
 /**

@@ -8,6 +8,7 @@ import { parseNamedContext } from '../api/build-contexts.ts';
 import { openContextArgument } from '../api/build-remote-context.ts';
 import { type BuildOutput, exportBuildOutput } from '../api/export-build-output.ts';
 import { registryImageResolver } from '../api/image-resolver.ts';
+import { formatPlatform, type Platform } from '../oci/index.ts';
 import { createRenderer, PROGRESS_MODES, type ProgressMode, withinStep } from '../progress/index.ts';
 import { parseReference } from '../reference/index.ts';
 import { parseIsolation } from '../runtime/index.ts';
@@ -24,10 +25,10 @@ import {
   parseCacheLocation,
   parseLabels,
   parseOutput,
+  parsePlatforms,
   parseSecret,
   parseShmSize,
   parseUlimits,
-  singlePlatform,
 } from './build-flags.ts';
 import { prepareBuildInput } from './build-input.ts';
 import { buildMetadata } from './build-metadata.ts';
@@ -102,7 +103,12 @@ export function registerBuildCommand(program: Command): void {
       collect,
       [],
     )
-    .option('--platform <os/arch[/variant]>', 'the platform to build for (one)', collect, [])
+    .option(
+      '--platform <os/arch[/variant]>',
+      'the platforms to build for (comma-separated or repeated: one image each, stored as an index)',
+      collect,
+      [],
+    )
     .option('--no-cache', 'do not use the build cache')
     // commander treats `--no-…` as a negation and stores it as `cacheFilter` (default true).
     .option(
@@ -196,7 +202,7 @@ export function registerBuildCommand(program: Command): void {
       refuseUnsupportedFlags(options);
       const isolation = options.isolation === undefined ? undefined : parseIsolation(options.isolation);
       const call = callMethod(options);
-      const platform = singlePlatform(options.platform);
+      const platforms = parsePlatforms(options.platform);
       checkAttestations({
         ...(options.provenance !== undefined ? { provenance: options.provenance } : {}),
         ...(options.sbom !== undefined ? { sbom: options.sbom } : {}),
@@ -210,6 +216,7 @@ export function registerBuildCommand(program: Command): void {
         tags: options.tag,
         annotations: options.annotation.flatMap(parseAnnotationFlag),
       });
+      if (platforms.length > 1) checkMultiPlatformOutputs(outputs, platforms);
       if (options.iidfile && outputs.some((o) => o.type === 'local' || o.type === 'tar'))
         throw new InvalidInputError(
           'local and tar exporters are incompatible with image ID file (--iidfile)',
@@ -259,13 +266,20 @@ export function registerBuildCommand(program: Command): void {
       const { context, dockerfile, release } = await prepareBuildInput(contextArg, options.file);
       if (call === 'check') {
         try {
-          const warnings = await checkBuild({
-            context,
-            ...(dockerfile ? { dockerfile } : {}),
-            buildArgs,
-            ...(options.target ? { target: options.target } : {}),
-            ...(platform ? { platform } : {}),
-          });
+          // Each platform is checked (its stages and args differ); a warning they share, once.
+          const warnings = uniqueCheckWarnings(
+            await Promise.all(
+              (platforms.length > 0 ? platforms : [undefined]).map((platform) =>
+                checkBuild({
+                  context,
+                  ...(dockerfile ? { dockerfile } : {}),
+                  buildArgs,
+                  ...(options.target ? { target: options.target } : {}),
+                  ...(platform ? { platform } : {}),
+                }),
+              ),
+            ),
+          );
           process.stdout.write(formatCheckWarnings(warnings));
           // buildx exits 1 when a check found something.
           if (warnings.length > 0) process.exitCode = 1;
@@ -292,7 +306,7 @@ export function registerBuildCommand(program: Command): void {
           finishExportStep: !outputs.some((o) => o.type === 'image'),
           ...(options.target ? { target: options.target } : {}),
           buildArgs,
-          ...(platform ? { platform } : {}),
+          ...(platforms.length > 0 ? { platforms } : {}),
           labels: parseLabels(options.label),
           secrets,
           ...(options.network ? { network: options.network as 'default' | 'none' | 'host' } : {}),
@@ -303,6 +317,7 @@ export function registerBuildCommand(program: Command): void {
           resolveImage: registryImageResolver(store, {
             policy: options.pull ? 'always' : 'missing',
             events: renderer,
+            ...(platforms.length > 1 ? { showPlatform: true } : {}),
           }),
           ...(compression.compression ? { compression: compression.compression } : {}),
           ...(compression.level !== undefined ? { compressionLevel: compression.level } : {}),
@@ -325,16 +340,25 @@ export function registerBuildCommand(program: Command): void {
         }
         renderer.close();
         printWarnings(result.warnings);
-        // Where the bytes of the final image came from: by step, and by the stage each was copied from.
-        const attribution = attributeBytes(result);
-        if (human) process.stderr.write(formatAttribution(attribution, result.graph));
-        // buildx writes the image ID, the config digest, not the manifest's.
-        const imageId = result.image.manifest.config.digest;
+        // Where the bytes of the final image came from: by step, and by the stage each was copied
+        // from — for each platform of a multi-platform build.
+        const builds = result.index?.platforms ?? [result];
+        const attributions = builds.map((b) => attributeBytes(b));
+        if (human)
+          builds.forEach((b, i) => {
+            if (result.index) process.stderr.write(`${formatPlatform(b.graph.platform)}:\n`);
+            process.stderr.write(formatAttribution(attributions[i]!, b.graph));
+          });
+        // buildx writes the image ID, the config digest, not the manifest's; for an index, which has
+        // no config, the index's digest (its containerimage.digest).
+        const imageId = result.index ? result.index.descriptor.digest : result.image.manifest.config.digest;
         if (options.iidfile) writeFileSync(options.iidfile, imageId);
         if (options.metadataFile) {
           const metadata = {
             ...buildMetadata(exported),
-            'strata.attribution': attribution,
+            'strata.attribution': result.index
+              ? Object.fromEntries(builds.map((b, i) => [formatPlatform(b.graph.platform), attributions[i]]))
+              : attributions[0],
             'strata.cache': { cachedSteps: result.cachedSteps, executedSteps: result.executedSteps },
           };
           writeFileSync(options.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
@@ -352,6 +376,33 @@ export function registerBuildCommand(program: Command): void {
         await release();
       }
     });
+}
+
+/**
+ * The outputs a multi-platform build can go to: `type=docker` (and `--load`) cannot, as BuildKit's
+ * docker exporter refuses several platforms and docker 20.10 cannot load an index.
+ */
+function checkMultiPlatformOutputs(outputs: readonly BuildOutput[], platforms: readonly Platform[]): void {
+  const list = platforms.map(formatPlatform).join(',');
+  for (const output of outputs)
+    if (output.type === 'docker')
+      throw new InvalidInputError(
+        `${output.load && output.dest === undefined ? '--load' : '--output type=docker'} cannot export a multi-platform image (--platform ${list}): docker exporter does not currently support exporting manifest lists`,
+        {
+          hint: `build one platform for docker (--platform ${formatPlatform(platforms[0]!)}), or write the index with -o type=oci,dest=FILE or push it with --push`,
+        },
+      );
+}
+
+/** Warnings of several platforms' checks, each once. */
+function uniqueCheckWarnings(lists: readonly (readonly BuildCheckWarning[])[]): BuildCheckWarning[] {
+  const seen = new Set<string>();
+  return lists.flat().filter((w) => {
+    const key = JSON.stringify(w);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The step an output's export shows as, with BuildKit's names for its exporters. */

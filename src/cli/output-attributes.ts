@@ -50,7 +50,7 @@ const IMAGE: Readonly<Record<string, AttributeSupport>> = {
   'push-by-digest': {
     kind: 'bool',
     refusedWhen: true,
-    why: 'push-by-digest is not supported (it serves multi-platform merges, which strata does not build yet)',
+    why: 'push-by-digest is not supported (it serves merging images built on several machines; strata builds every platform in one build: --platform a,b)',
   },
   'registry.insecure': BOOL,
   unpack: {
@@ -259,8 +259,10 @@ export function toBuildOutput(spec: OutputSpec, context: OutputContext): BuildOu
         manifest,
       };
     case 'local':
-    case 'tar':
-      return { type: spec.type, dest: spec.dest!, platformSplit: bools.get('platform-split') ?? false };
+    case 'tar': {
+      const split = bools.get('platform-split');
+      return { type: spec.type, dest: spec.dest!, ...(split !== undefined ? { platformSplit: split } : {}) };
+    }
     case 'cacheonly':
       return { type: 'cacheonly' };
   }

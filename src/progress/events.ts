@@ -29,6 +29,8 @@ export interface StepStartedEvent extends EventBase {
   readonly type: 'step-started';
   readonly step: StepId;
   readonly name: string;
+  /** The platform, in a build for several (`linux/arm64`, `linux/amd64->arm64`): BuildKit's label prefix. */
+  readonly platform?: string;
   readonly stage?: string;
   /** 1-based position of the step in its stage. */
   readonly index?: number;

@@ -26,14 +26,23 @@ export function shortId(digest: string): string {
   return digest.slice(colon + 1, colon + 13);
 }
 
-/** `[stage 2/5] RUN x`, `[2/5] RUN x` or `RUN x`, as BuildKit labels a step. */
-export function stepLabel(step: { name: string; stage?: string; index?: number; total?: number }): string {
+/**
+ * `[stage 2/5] RUN x`, `[2/5] RUN x` or `RUN x`, as BuildKit labels a step; in a multi-platform
+ * build the platform comes first (`[linux/arm64 stage 2/5] RUN x`).
+ */
+export function stepLabel(step: {
+  name: string;
+  platform?: string;
+  stage?: string;
+  index?: number;
+  total?: number;
+}): string {
   // BuildKit pads the index to the width of the total (`[ 2/13]`), so labels line up.
   const position =
     step.index !== undefined && step.total !== undefined
       ? `${String(step.index).padStart(String(step.total).length)}/${step.total}`
       : '';
-  const prefix = [step.stage, position].filter(Boolean).join(' ');
+  const prefix = [step.platform, step.stage, position].filter(Boolean).join(' ');
   return prefix ? `[${prefix}] ${step.name}` : step.name;
 }
 

@@ -46,11 +46,23 @@ export class RunFailedError extends StrataError {
 export class BuildStepError extends StrataError {
   readonly stage: string;
   readonly step: string;
-  constructor(options: { stage: string; step: string; cause: unknown; location?: SourceLocation }) {
-    super('BUILD_STEP_FAILED', `building stage "${options.stage}": step ${excerpt(options.step)}`, {
-      cause: options.cause,
-      ...(options.location ? { location: options.location } : {}),
-    });
+  constructor(options: {
+    stage: string;
+    step: string;
+    cause: unknown;
+    location?: SourceLocation;
+    /** In a multi-platform build, the step's platform label (`linux/amd64->arm64`). */
+    platform?: string;
+  }) {
+    const platform = options.platform ? ` (${options.platform})` : '';
+    super(
+      'BUILD_STEP_FAILED',
+      `building stage "${options.stage}"${platform}: step ${excerpt(options.step)}`,
+      {
+        cause: options.cause,
+        ...(options.location ? { location: options.location } : {}),
+      },
+    );
     this.stage = options.stage;
     this.step = options.step;
   }

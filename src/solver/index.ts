@@ -12,6 +12,7 @@ export * from './errors.ts';
 export * from './go-format.ts';
 export * from './history.ts';
 export * from './image-state.ts';
+export * from './shared-solve.ts';
 export * from './solve-graph.ts';
 export type * from './step-context.ts';
 export { commandArgs } from './steps/config.ts';

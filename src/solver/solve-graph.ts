@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { type CacheKey, type CacheRecord, cacheKey } from '../cache/index.ts';
-import { DEFAULT_PATH, type Layer } from '../oci/index.ts';
+import { DEFAULT_PATH, formatPlatform, type Layer, normalizePlatform, type Platform } from '../oci/index.ts';
 import type { Stage, Step } from '../plan/index.ts';
 import { baseImageStepId } from '../progress/index.ts';
 import type { Snapshot } from '../snapshot/index.ts';
@@ -9,6 +9,7 @@ import { LayerCompressor } from './compress-layers.ts';
 import { BuildStepError, RunFailedError } from './errors.ts';
 import { commitToHistory } from './history.ts';
 import { cloneStageImage, getEnv, imageStageFrom, type StageImage, scratchImage } from './image-state.ts';
+import type { SharedStepResult } from './shared-solve.ts';
 import type { LayerStepPlan, SolveOptions, SolverDeps, StepContext } from './step-context.ts';
 import { applyConfigStep } from './steps/config.ts';
 import { planCopy } from './steps/copy.ts';
@@ -84,7 +85,7 @@ export async function solveGraph(options: SolveOptions, deps: SolverDeps): Promi
   const cachedSteps: string[] = [];
   const executedSteps: string[] = [];
   const records: CacheRecord[] = [];
-  const fromSteps = new Set<string>();
+  const fromSteps = deps.shared?.shownSteps ?? new Set<string>();
   let failed: { error: unknown } | undefined;
   const compressor = new LayerCompressor({
     store: deps.store,
@@ -217,12 +218,17 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
   const file = options.dockerfile.file;
   const positions = stagePositions(stage);
   const total = positions.total;
-  // BuildKit names the stage in its labels only when the Dockerfile has more than one.
-  const stageLabel = options.graph.stages.length > 1 ? { stage: stage.displayName } : {};
+  // BuildKit names the stage in its labels only when the Dockerfile has more than one, and the
+  // platform when the build has several.
+  const stageLabel = {
+    ...(options.multiPlatform ? { platform: platformLabel(stage.platform, options.graph.platform) } : {}),
+    ...(options.graph.stages.length > 1 ? { stage: stage.displayName } : {}),
+  };
+  const idPrefix = options.multiPlatform ? `${formatPlatform(options.graph.platform)} ` : '';
   const fromId =
     stage.base.kind === 'image'
       ? baseImageStepId(stage.base.ref.toString(), stage.platform)
-      : `${stage.index}/from`;
+      : `${idPrefix}${stage.index}/from`;
   const fromName = `FROM ${stage.base.kind === 'image' ? stage.base.ref.toString() : stage.base.kind === 'stage' ? (options.graph.stages[stage.base.stage]?.displayName ?? '') : 'scratch'}`;
   // Only a FROM that names an image is a step of its own (BuildKit's source vertex); `FROM scratch`
   // and `FROM <stage>` only say where the stage starts. Stages FROM the same image share one step,
@@ -265,6 +271,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       });
     throw new BuildStepError({
       stage: stage.displayName,
+      ...(stageLabel.platform ? { platform: stageLabel.platform } : {}),
       step: fromStep ? `1/${total} ${fromName}` : fromName,
       cause: error,
       location: { file, line: stage.location.line },
@@ -288,7 +295,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     // A step that reads another stage's files starts when that stage is done.
     for (const dependency of stepStageDependencies(step)) await run.stageResult(dependency);
     signal.throwIfAborted();
-    const stepId = `${stage.index}/${step.index}`;
+    const stepId = `${idPrefix}${stage.index}/${step.index}`;
     const name = stepName(step);
     const location: SourceLocation = { file, line: step.location.line };
     // Config-only steps (ENV, CMD, LABEL, …) are no vertex in BuildKit: they are applied silently.
@@ -348,6 +355,7 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
       const label = causedByRunFailure(error) ? '' : name;
       throw new BuildStepError({
         stage: stage.displayName,
+        ...(stageLabel.platform ? { platform: stageLabel.platform } : {}),
         step: position !== undefined ? `${position}/${total} ${label}`.trimEnd() : name,
         cause: error,
         location,
@@ -356,6 +364,20 @@ async function buildStage(stage: Stage, run: StageRun): Promise<StageImage> {
     if (position !== undefined) deps.events.emit({ type: 'step-finished', step: stepId, at: Date.now() });
   }
   return image;
+}
+
+/**
+ * The platform in a step's label of a multi-platform build, as BuildKit's dockerfile2llb writes it
+ * (prefixCommand, formatTargetPlatform): the stage's platform, and `->arch` (or `->os/arch`) when
+ * the stage runs on another platform than the target (`linux/amd64->arm64`).
+ */
+export function platformLabel(stage: Platform, target: Platform): string {
+  const s = normalizePlatform(stage);
+  const t = normalizePlatform(target);
+  const base = formatPlatform(s);
+  if (s.os === t.os && s.architecture === t.architecture) return base;
+  if (s.os !== t.os) return `${base}->${formatPlatform(t)}`;
+  return `${base}->${t.architecture}${t.variant ? `/${t.variant}` : ''}`;
 }
 
 /** Whether `error` is a failed RUN, or was caused by one. */
@@ -467,7 +489,6 @@ async function runLayerStep(
   plan: LayerStepPlan,
   how: { readonly cacheOff: boolean; readonly start: () => void },
 ): Promise<'cached' | 'executed'> {
-  const { cacheOff } = how;
   const { step, image } = ctx;
   const parentKey = image.cacheKey;
   const definition = stepDefinition(step);
@@ -498,6 +519,79 @@ async function runLayerStep(
       },
       at: Date.now(),
     });
+  // The same step in another platform's solve of this build: its result, once it has one.
+  const shared = ctx.deps.shared;
+  const running = shared?.steps.get(key);
+  if (running) {
+    const result = await running;
+    ctx.signal?.throwIfAborted();
+    if (result) return takeSharedResult(ctx, plan, result);
+  }
+  let share: ((result: SharedStepResult | undefined) => void) | undefined;
+  if (shared && !running) {
+    shared.steps.set(
+      key,
+      new Promise((resolve) => {
+        share = resolve;
+      }),
+    );
+  }
+  try {
+    const outcome = await lookupOrRun(ctx, plan, { ...how, key, definition, epoch, debugKeys });
+    share?.(outcome.shared);
+    return outcome.kind;
+  } catch (error) {
+    // A failed step fails its own solve (and with it the build); a waiting solve sees undefined
+    // and stops with the build's signal, or runs the step itself if the build goes on.
+    share?.(undefined);
+    throw error;
+  }
+}
+
+/** A step another platform's solve ran (or found cached): its layer, as a cache hit here. */
+async function takeSharedResult(
+  ctx: StepContext,
+  plan: LayerStepPlan,
+  result: SharedStepResult,
+): Promise<'cached'> {
+  const { image } = ctx;
+  const hit = result.record;
+  ctx.records.push(hit);
+  await ctx.deps.store.lease.add(hit.layer.digest);
+  const fetchHit = result.fetchLayer;
+  const store = ctx.deps.store;
+  const layer: Layer = {
+    descriptor: hit.layer,
+    diffId: hit.diffId,
+    open: async (s) => {
+      await fetchHit?.(s);
+      return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
+    },
+    ...(fetchHit ? { fetch: fetchHit } : {}),
+  };
+  image.layers.push(layer);
+  ctx.options.layers.background?.prefetch(layer);
+  image.cacheKey = result.chainKey;
+  commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
+  return 'cached';
+}
+
+/** A layer step's cache lookups and, on a miss, its work; what another solve can take from it. */
+async function lookupOrRun(
+  ctx: StepContext,
+  plan: LayerStepPlan,
+  how: {
+    readonly cacheOff: boolean;
+    readonly start: () => void;
+    readonly key: CacheKey;
+    readonly definition: unknown;
+    readonly epoch: true | undefined;
+    readonly debugKeys: boolean;
+  },
+): Promise<{ kind: 'cached' | 'executed'; shared: SharedStepResult }> {
+  const { cacheOff, key, definition, epoch, debugKeys } = how;
+  const { image } = ctx;
+  const parentKey = image.cacheKey;
   const useCache = ctx.options.cache !== undefined && !cacheOff;
   let found = useCache ? await findRecord(ctx, key) : undefined;
   // BuildKit's second chance: when the definition key misses, a key from the content the step
@@ -559,7 +653,10 @@ async function runLayerStep(
     ctx.options.layers.background?.prefetch(layer);
     image.cacheKey = contentKey ?? hit.chainKey ?? hit.key;
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
-    return 'cached';
+    return {
+      kind: 'cached',
+      shared: { record: hit, ...(fetchHit ? { fetchLayer: fetchHit } : {}), chainKey: image.cacheKey },
+    };
   }
   // What the step runs on first (every layer step's execute prepares it), then the step starts.
   await ctx.snapshot();
@@ -593,7 +690,7 @@ async function runLayerStep(
     await ctx.options.cache?.steps.put(record);
     ctx.records.push(record);
   }
-  return 'executed';
+  return { kind: 'executed', shared: { record: made, chainKey: image.cacheKey } };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Store } from '../store/index.ts';
 import type { SourceLocation } from '../util/index.ts';
 import type { CommittedLayer, LayerOptions } from './commit-layer.ts';
 import type { StageImage } from './image-state.ts';
+import type { SharedSolve } from './shared-solve.ts';
 
 /** The build context as the solver sees it. */
 export interface BuildContextSource {
@@ -37,6 +38,8 @@ export interface SolverDeps {
   readonly pendingLayers?: (image: Image) => Promise<void> | undefined;
   /** strata's state root (cache mounts live below it). */
   readonly stateDir: string;
+  /** What this solve shares with the other platforms' solves of a multi-platform build. */
+  readonly shared?: SharedSolve;
 }
 
 /** One build's inputs beyond the graph. */
@@ -59,6 +62,12 @@ export interface SolveOptions {
   readonly fetchUrl?: (url: string, signal?: AbortSignal) => Promise<Readable>;
   /** The step cache; absent means every step runs. */
   readonly cache?: SolveCacheOptions;
+  /**
+   * One of several target platforms of a build: step ids start with the platform, and each step
+   * shows it (BuildKit's `[linux/arm64 builder 2/3]`, `[linux/amd64->arm64 …]` for a stage that runs
+   * on another platform), as buildx shows a multi-platform build.
+   */
+  readonly multiPlatform?: boolean;
   readonly signal?: AbortSignal;
 }
 

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  canonicalJsonBytes,
   type Descriptor,
   type Digest,
   formatPlatform,
@@ -156,6 +157,20 @@ export class Store {
       digest: manifest.digest,
       size: manifest.size,
     };
+  }
+
+  /**
+   * Writes an image index (or Docker manifest list) whose manifests are already stored, and returns
+   * its descriptor. The index is written as canonical JSON.
+   */
+  async writeIndex(index: Index, signal?: AbortSignal): Promise<Descriptor> {
+    signal?.throwIfAborted();
+    for (const child of index.manifests)
+      if ((await this.blobs.size(child.digest)) !== child.size)
+        throw new NotFoundError(`index child ${child.digest} is not in the store`);
+    const written = await this.blobs.writeBytes(canonicalJsonBytes(index));
+    await this.lease.add(written.digest);
+    return { mediaType: index.mediaType ?? MediaTypes.ociIndex, digest: written.digest, size: written.size };
   }
 
   /** Names `target` as `name`. */

@@ -8,9 +8,10 @@ import {
   parseCacheExport,
   parseCacheLocation,
   parseOutput,
-  singlePlatform,
+  parsePlatforms,
 } from '../../src/cli/build-flags.ts';
 import { buildOutputs, parseAnnotationFlag, toBuildOutput } from '../../src/cli/output-attributes.ts';
+import { formatPlatform } from '../../src/oci/index.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
 import { runStrata } from '../support/cli.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -133,17 +134,25 @@ describe('--output attributes as buildx and BuildKit take them', () => {
     );
   });
 
-  it('refuses a second --platform instead of keeping the last', () => {
-    assert.equal(singlePlatform([])?.architecture, undefined);
-    assert.equal(singlePlatform(['linux/arm64'])?.architecture, 'arm64');
-    assert.equal(singlePlatform(['linux/amd64', 'linux/amd64'])?.architecture, 'amd64');
+  it('reads every --platform, comma-separated or repeated, normalised and once each', () => {
+    const formatted = (values: string[]) => parsePlatforms(values).map(formatPlatform);
+    assert.deepEqual(formatted([]), []);
+    assert.deepEqual(formatted(['linux/arm64']), ['linux/arm64']);
+    assert.deepEqual(formatted(['linux/amd64', 'linux/amd64']), ['linux/amd64']);
+    assert.deepEqual(formatted(['linux/amd64,linux/arm/v7', 'linux/arm64']), [
+      'linux/amd64',
+      'linux/arm/v7',
+      'linux/arm64',
+    ]);
+    // BuildKit normalises: arm64/v8 is arm64, aarch64 is arm64, arm is arm/v7.
+    assert.deepEqual(formatted(['linux/arm64/v8,linux/aarch64', 'linux/arm', 'linux/arm/v7']), [
+      'linux/arm64',
+      'linux/arm/v7',
+    ]);
+    assert.deepEqual(formatted(['linux/amd64, ,linux/arm64']), ['linux/amd64', 'linux/arm64']);
     assert.match(
-      errorOf(() => singlePlatform(['linux/amd64', 'linux/arm64'])),
-      /--platform linux\/amd64,linux\/arm64: multi-platform builds are not supported yet/,
-    );
-    assert.match(
-      errorOf(() => singlePlatform(['linux/amd64,linux/arm/v7'])),
-      /multi-platform/,
+      errorOf(() => parsePlatforms(['linux/amd64,linux/arm64/v8/x'])),
+      /invalid platform "linux\/arm64\/v8\/x"/,
     );
   });
 
@@ -552,8 +561,8 @@ describe('--call check, and the buildx flags strata refuses', () => {
       [['--cache-to', 'type=gha'], /--cache-to type=gha is not supported/],
       [['-o', 'type=image,bogus=1'], /unknown attribute "bogus"/],
       [
-        ['--platform', 'linux/amd64', '--platform', 'linux/arm64'],
-        /multi-platform builds are not supported yet/,
+        ['--platform', 'linux/amd64', '--platform', 'linux/arm64', '--load'],
+        /--load cannot export a multi-platform image \(--platform linux\/amd64,linux\/arm64\)/,
       ],
       [['--provenance', 'mode=max'], /strata does not produce provenance attestations/],
       [['-t', 'Upper/Case:1'], /invalid tag "Upper\/Case:1"/],
