@@ -562,6 +562,7 @@ async function runLayerStep(
     return 'cached';
   }
   // What the step runs on first (every layer step's execute prepares it), then the step starts.
+  plan.prepare?.();
   await ctx.snapshot();
   how.start();
   const committed = await plan.execute();
