@@ -210,9 +210,9 @@ const CACHE_ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, true | s
   'to:registry': {
     ref: true,
     mode: true,
+    'ignore-error': true,
     mounts: true,
     'max-size': true,
-    'ignore-error': true,
     'registry.insecure': true,
     'oci-mediatypes': 'default:true',
     'image-manifest': 'default:true',
@@ -223,9 +223,9 @@ const CACHE_ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, true | s
   'to:local': {
     dest: true,
     mode: true,
+    'ignore-error': true,
     mounts: true,
     'max-size': true,
-    'ignore-error': true,
     'oci-mediatypes': 'default:true',
     'image-manifest': 'default:true',
     tag: 'strata names the cache "cache" in the layout',
