@@ -202,6 +202,36 @@ describe('RUN --mount=type=cache contents travel through --cache-to / --cache-fr
     assert.equal(restored.code, 0, restored.stderr);
   });
 
+  it('a mount this machine already has is kept, not overwritten or merged with the cache', async () => {
+    const laptop = await store('local-wins');
+    const own = await build(
+      laptop,
+      laptop.context('own', {
+        Dockerfile: [
+          'FROM busybox:local',
+          "RUN --mount=type=cache,target=/cache,id=data sh -c 'echo mine > /cache/marker'",
+          '',
+        ].join('\n'),
+      }),
+      [],
+    );
+    assert.equal(own.code, 0, own.stderr);
+    const got = await build(
+      laptop,
+      laptop.context('look', {
+        Dockerfile: [
+          'FROM busybox:local',
+          "RUN --mount=type=cache,target=/cache,id=data sh -c 'echo marker=$(cat /cache/marker) small=$(ls /cache/small 2>/dev/null | wc -l)'",
+          '',
+        ].join('\n'),
+      }),
+      ['--cache-from', `type=registry,ref=${ref()}`],
+    );
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stderr, /marker=mine small=0\n/);
+    assert.doesNotMatch(got.stderr, /restored cache mount/);
+  });
+
   it('mounts=ID exports only that mount; mounts=none (the default) none', async () => {
     const fx = await store('select');
     const two = {
@@ -256,10 +286,12 @@ describe('RUN --mount=type=cache contents travel through --cache-to / --cache-fr
     const mismatched = await build(other, other.context('r', readerFiles('owned')), ['--cache-from', owned]);
     assert.notEqual(mismatched.code, 0, 'uid 0 must not get the uid 1000 mount');
     const same = await store('uid-same');
-    const matched = await build(same, same.context('r', readerFiles('owned', ',uid=1000,gid=1000')), [
-      '--cache-from',
-      owned,
-    ]);
+    // sharing= is not part of the identity: a locked mount is restored the same way.
+    const matched = await build(
+      same,
+      same.context('r', readerFiles('owned', ',uid=1000,gid=1000,sharing=locked')),
+      ['--cache-from', owned],
+    );
     assert.equal(matched.code, 0, matched.stderr);
     assert.match(matched.stderr, /owner=1000:1000:755/);
   });
