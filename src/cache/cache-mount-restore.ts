@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { sha256Digest } from '../oci/index.ts';
-import { InvalidInputError, isErrnoException } from '../util/index.ts';
+import { InvalidInputError, isErrnoException, processStartTime } from '../util/index.ts';
 import type { CacheMountEntry, CacheMountManifest } from './cache-mount-manifest.ts';
 
 type FileEntry = Extract<CacheMountEntry, { type: 'file' }>;
@@ -36,7 +36,8 @@ export async function restoreCacheMount(
   openPiece: (index: number) => Promise<Readable>,
   signal?: AbortSignal,
 ): Promise<boolean> {
-  const temp = `${dir}.restore-${randomBytes(6).toString('hex')}`;
+  // Named after this process, so `strata prune` can remove what a killed restore left.
+  const temp = `${dir}.restore-${process.pid}-${processStartTime(process.pid) ?? '0'}-${randomBytes(4).toString('hex')}`;
   await mkdir(dirname(dir), { recursive: true });
   await mkdir(temp, { mode: 0o700 });
   try {

@@ -174,7 +174,8 @@ export async function listCacheMounts(root: string): Promise<CacheMountInfo[]> {
 
 /**
  * Removes the mounts named, except those a live process has in use (checked again under the
- * prune lock); returns the ones removed.
+ * prune lock); returns the ones removed. Also removes what a killed restore left
+ * (`<name>.restore-<pid>-<start>-…` of a process that is gone).
  */
 export async function removeCacheMounts(root: string, names: readonly string[]): Promise<string[]> {
   const dir = cacheMountsDir(root);
@@ -200,8 +201,17 @@ export async function removeCacheMounts(root: string, names: readonly string[]):
         await rm(`${path}.lock`, { force: true });
         removed.push(name);
       }
-      for (const name of files)
-        if (name.startsWith('trash-')) await rm(join(dir, name), { recursive: true, force: true });
+      for (const name of files) {
+        // What an interrupted prune left, and restores whose process is gone (killed mid-way).
+        const restore = /^[0-9a-f]{32}\.restore-(\d+)-([^-]+)-[0-9a-f]+$/.exec(name);
+        const dead =
+          restore !== null &&
+          (() => {
+            const alive = processStartTime(Number(restore[1]));
+            return alive === undefined || (restore[2] !== '0' && alive !== restore[2]);
+          })();
+        if (name.startsWith('trash-') || dead) await rm(join(dir, name), { recursive: true, force: true });
+      }
       return removed;
     },
     { timeoutMs: 3_600_000 },

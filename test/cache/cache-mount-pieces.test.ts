@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   chownSync,
+  existsSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -20,9 +21,11 @@ import {
   type CacheMountManifest,
   packCacheMount,
   parseCacheMountManifest,
+  removeCacheMounts,
   restoreCacheMount,
 } from '../../src/cache/index.ts';
 import { Store } from '../../src/store/index.ts';
+import { processStartTime } from '../../src/util/index.ts';
 import { listTree } from '../support/tree-listing.ts';
 
 const identity: CacheMountIdentity = { id: 'go-build', platform: 'linux/amd64', uid: 0, gid: 0, mode: 0o755 };
@@ -81,6 +84,21 @@ describe('cache mount pieces: pack, restore, and what a manifest may say', () =>
       store.blobs.open(manifest.pieces[i]!.digest),
     );
     assert.equal(again2, false);
+  });
+
+  it('prune removes what a killed restore left, and leaves a running one', async () => {
+    const root = join(work, 'sweep');
+    const mounts = join(root, 'cache-mounts');
+    const killed = join(mounts, `${'a'.repeat(32)}.restore-999999999-1-abcd`);
+    const running = join(
+      mounts,
+      `${'b'.repeat(32)}.restore-${process.pid}-${processStartTime(process.pid)}-abcd`,
+    );
+    mkdirSync(join(killed, 'x'), { recursive: true });
+    mkdirSync(running, { recursive: true });
+    assert.deepEqual(await removeCacheMounts(root, []), []);
+    assert.equal(existsSync(killed), false);
+    assert.equal(existsSync(running), true);
   });
 
   it('refuses manifests whose paths escape, repeat, or lie below a symlink, and ranges outside a piece', () => {
