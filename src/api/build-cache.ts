@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CacheRecord, RemoteCache, type StepCache, writeCacheManifest } from '../cache/index.ts';
+import type { Readable } from 'node:stream';
+import {
+  BuildCacheMounts,
+  type CacheManifestMounts,
+  type CacheMountRef,
+  type CacheRecord,
+  cacheMountName,
+  packCacheMount,
+  RemoteCache,
+  type StepCache,
+  writeCacheManifest,
+} from '../cache/index.ts';
 import { ChecksumCache } from '../context/index.ts';
-import type { Compression, Descriptor, Image } from '../oci/index.ts';
+import type { Compression, Descriptor, Digest, Image } from '../oci/index.ts';
 import type { ProgressSink } from '../progress/index.ts';
 import type { RegistryPool } from '../registry/index.ts';
 import { LayerCompressor } from '../solver/index.ts';
@@ -15,6 +27,8 @@ import type { RegistryAccess } from './registry-access.ts';
 export interface BuildCaches {
   readonly checksums: ChecksumCache;
   readonly remote: readonly RemoteCache[];
+  /** The cache mounts the build's RUN steps declare, restored from `remote` when a step needs one. */
+  readonly mounts: BuildCacheMounts;
   /** The registry connections the caches use (only when a cache goes to or comes from elsewhere). */
   readonly pool: RegistryPool | undefined;
   /** Closes the pool if this build opened it. */
@@ -67,7 +81,19 @@ export async function openBuildCaches(
     await close();
     throw error;
   }
-  return { checksums, remote, pool, close };
+  const warn = (text: string) =>
+    options.events?.emit({ type: 'message', at: Date.now(), level: 'warning', text });
+  const mounts = new BuildCacheMounts(store, remote, {
+    onWarning: warn,
+    onRestored: (r) =>
+      options.events?.emit({
+        type: 'message',
+        at: Date.now(),
+        level: 'info',
+        text: `restored cache mount ${cacheMountName(r.identity)} from ${r.from}: ${r.files} files, ${r.bytes} bytes`,
+      }),
+  });
+  return { checksums, remote, mounts, pool, close };
 }
 
 /** How a `--cache-from` location is named in messages: its reference or its directory. */
@@ -133,6 +159,8 @@ export async function exportBuildCache(
   to: CacheExport,
   how: {
     readonly steps: StepCache;
+    /** The build's cache mounts (exported with `mounts=`). */
+    readonly mounts?: BuildCacheMounts | undefined;
     readonly compression: Compression;
     readonly level?: number | undefined;
     readonly access: RegistryAccess;
@@ -172,13 +200,100 @@ async function writeBuildCache(
     ...(how.level !== undefined ? { level: how.level } : {}),
     ...(how.signal ? { signal: how.signal } : {}),
   }).records(exported);
-  const descriptor = await writeCacheManifest(store, exported);
-  const { copyImage } = await import('./copy.ts');
-  const destination = to.type === 'registry' ? `docker://${to.ref}` : `oci:${to.path}:cache`;
-  await copyImage(`strata:${descriptor.digest}`, destination, {
-    ...how.access,
-    store,
-    ...(how.signal ? { signal: how.signal } : {}),
+  const mounts = await exportCacheMounts(store, to, how);
+  const descriptor = await writeCacheManifest(store, exported, mounts);
+  const [{ imageWriterFor }, { parseImageLocation, StoreImageReader, transferImage }, { withRegistryPool }] =
+    await Promise.all([import('./copy.ts'), import('../transport/index.ts'), import('./registry-access.ts')]);
+  const destination = parseImageLocation(
+    to.type === 'registry' ? `docker://${to.ref}` : `oci:${to.path}:cache`,
+  );
+  const result = await withRegistryPool(how.access, async (pool) => {
+    const store_ = new StoreImageReader(store, descriptor.digest);
+    // A mount carried over from an imported cache has pieces this store never downloaded: they
+    // are read from that cache when the destination lacks them (it has them when it is the same).
+    const reader = {
+      name: store_.name,
+      resolve: () => store_.resolve(),
+      readManifest: (d: Descriptor) => store_.readManifest(d),
+      openBlob: async (
+        d: Descriptor,
+        options: { offset?: number; signal?: AbortSignal; onRetry?: (reason: string) => void } = {},
+      ): Promise<Readable> => {
+        const remote = mounts.carried.get(d.digest);
+        if (remote && (await store.blobs.size(d.digest)) !== d.size) return remote.openBlob(d, options);
+        return store_.openBlob(d, options);
+      },
+    };
+    return transferImage(reader, imageWriterFor(destination, pool, { store }), {
+      direction: to.type === 'registry' ? 'push' : 'pull',
+      ...(how.signal ? { signal: how.signal } : {}),
+    });
+  });
+  how.events?.emit({
+    type: 'message',
+    at: Date.now(),
+    level: 'info',
+    text: `exported cache to ${to.type === 'registry' ? to.ref : to.path}: ${result.copiedBlobs} blobs uploaded (${result.copiedBytes} bytes), ${result.skippedBlobs} already there`,
   });
   return descriptor;
+}
+
+/** The cache mounts an export carries, and the imported caches some of their blobs are read from. */
+interface ExportedMounts extends CacheManifestMounts {
+  readonly carried: ReadonlyMap<Digest, RemoteCache>;
+}
+
+/**
+ * `mounts=`: packs each selected mount the build declares. A mount this machine has is packed from
+ * its directory (pieces this store packed or restored before are not compressed again, and the
+ * destination skips those it holds); one it does not have — its steps all hit, and no step needed
+ * it restored — is carried over from the first imported cache that holds it, unchanged, so a build
+ * that changed nothing under it does not drop it from the cache. An id that `mounts=` names but
+ * no RUN of the build uses is a warning.
+ */
+async function exportCacheMounts(
+  store: Store,
+  to: CacheExport,
+  how: Parameters<typeof exportBuildCache>[4],
+): Promise<ExportedMounts> {
+  const refs: CacheMountRef[] = [];
+  const blobs: Descriptor[] = [];
+  const carried = new Map<Digest, RemoteCache>();
+  const selection = to.mounts;
+  if (selection === undefined || how.mounts === undefined) return { refs, blobs, carried };
+  const declared = how.mounts.declared();
+  const wanted = (id: string) => selection === 'all' || selection.includes(id);
+  if (selection !== 'all')
+    for (const id of selection)
+      if (!declared.some((d) => d.identity.id === id))
+        how.events?.emit({
+          type: 'message',
+          at: Date.now(),
+          level: 'warning',
+          text: `--cache-to mounts=: no RUN of this build has a cache mount with id ${JSON.stringify(id)}`,
+        });
+  for (const { identity, dir } of declared) {
+    if (!wanted(identity.id)) continue;
+    if (existsSync(dir)) {
+      const packed = await packCacheMount(store, dir, identity, {
+        maxSize: to.maxSize,
+        signal: how.signal,
+      });
+      refs.push(packed.ref);
+      blobs.push(packed.ref.manifest, ...packed.pieces);
+      continue;
+    }
+    for (const cache of how.mounts.remote) {
+      const ref = cache.findMount(identity);
+      if (!ref) continue;
+      const manifest = await cache.readMountManifest(ref, how.signal);
+      refs.push(ref);
+      for (const d of [ref.manifest, ...manifest.pieces]) {
+        blobs.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+        carried.set(d.digest, cache);
+      }
+      break;
+    }
+  }
+  return { refs, blobs, carried };
 }

@@ -60,6 +60,10 @@ export type CacheExport = CacheLocation & {
   readonly mode: 'min' | 'max';
   /** `ignore-error=true`: a failed export is a warning, not a failed build. */
   readonly ignoreError?: boolean;
+  /** `mounts=all|ID[;ID…]`: the cache mounts to export too (absent: none, docs/cache.md). */
+  readonly mounts?: 'all' | readonly string[];
+  /** `max-size=`: at most this many bytes of files per exported mount (least recently used dropped). */
+  readonly maxSize?: number;
 };
 
 /** How base images are found. */
@@ -325,6 +329,7 @@ async function buildWith(
           options.cacheTo,
           {
             steps,
+            mounts: caches.mounts,
             compression: options.compression ?? 'gzip',
             level: options.compressionLevel,
             access: { ...options.registry, ...(caches.pool ? { pool: caches.pool } : {}) },
@@ -446,6 +451,7 @@ async function solve(store: Store, options: BuildOptions, inputs: SolveInputs): 
           disabled: options.noCache === true,
           disabledStages: new Set((options.noCacheFilter ?? []).map((n) => n.toLowerCase())),
           remote: inputs.caches.remote,
+          mounts: inputs.caches.mounts,
           ...(settings.debugCache ? { debugKeys: true } : {}),
         },
         ...(options.network ? { network: options.network } : {}),

@@ -1,7 +1,14 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type CacheEntryInfo, type CacheKey, StepCache } from '../cache/index.ts';
+import {
+  type CacheEntryInfo,
+  type CacheKey,
+  type CacheMountInfo,
+  listCacheMounts,
+  removeCacheMounts,
+  StepCache,
+} from '../cache/index.ts';
 import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
 import { openSnapshotter, type Snapshot } from '../snapshot/index.ts';
 import { leasedDigests, readLeases, type Store, withSnapshotPruneLock } from '../store/index.ts';
@@ -20,9 +27,12 @@ export interface PruneOptions {
    * the cache takes is freed either way, and rebuilding a named image stays cached.
    */
   readonly all?: boolean;
-  /** Keep at most this many bytes of build cache (least recently used records go first). */
+  /**
+   * Keep at most this many bytes of build cache: cache records' layers and cache mounts together,
+   * least recently used first.
+   */
   readonly keepStorage?: number;
-  /** Only cache records unused for longer than this many milliseconds (`--filter until=24h`). */
+  /** Only cache records and cache mounts unused for longer than this many milliseconds (`--filter until=24h`). */
   readonly olderThanMs?: number;
   readonly dryRun?: boolean;
 }
@@ -40,6 +50,10 @@ export interface PruneResult {
   readonly blobBytes: number;
   /** Unpacked layers removed (not counted by a dry run, which removes nothing to count). */
   readonly unpackedLayers: number;
+  /** The cache mounts removed (ids, or directory names when the id is not known), least recently used first. */
+  readonly removedCacheMounts: readonly string[];
+  /** Bytes of the removed cache mounts. */
+  readonly cacheMountBytes: number;
 }
 
 /** What a prune with the same options would remove now (see {@link planPrune}). */
@@ -54,6 +68,10 @@ export interface PrunePlan {
   readonly blobs: ReadonlyMap<Digest, number>;
   /** Their total size. */
   readonly blobBytes: number;
+  /** The cache mounts (`RUN --mount=type=cache`, made here or restored) to remove, least recently used first. */
+  readonly cacheMounts: readonly CacheMountInfo[];
+  /** Their bytes. */
+  readonly cacheMountBytes: number;
 }
 
 /** `10GB`, `512MB`, `1.5gb`, `1000` (bytes): Docker's size syntax (decimal units, `i` for binary). */
@@ -124,16 +142,33 @@ export async function planPrune(store: Store, options: PruneOptions = {}): Promi
   // many records name it (a COPY --from is recorded under two keys), and its bytes are freed with
   // the last record that names it — unless an image holds it.
   const holders = recordsPerLayer(entries);
-  let total = layerBytes(entries);
+  const mounts = await listCacheMounts(store.root);
+  let total = layerBytes(entries) + mounts.reduce((n, m) => n + m.bytes, 0);
   let cacheBytes = 0;
   const records: CacheEntryInfo[] = [];
   const kept: CacheEntryInfo[] = [];
-  for (const entry of entries) {
-    const digest = entry.record.layer.digest;
-    const selected =
-      (options.all === true || !names.has(digest)) &&
-      (options.olderThanMs === undefined || now - entry.lastUsed.getTime() > options.olderThanMs);
+  const cacheMounts: CacheMountInfo[] = [];
+  let cacheMountBytes = 0;
+  // Records and cache mounts are one build cache, trimmed least recently used first (BuildKit's
+  // cache mounts are cache records too). A mount a running step has bound is never selected.
+  const items = [
+    ...entries.map((entry) => ({ kind: 'record' as const, entry, at: entry.lastUsed.getTime() })),
+    ...mounts.map((mount) => ({ kind: 'mount' as const, mount, at: mount.lastUsed.getTime() })),
+  ].sort((a, b) => a.at - b.at);
+  for (const item of items) {
     const overBudget = options.keepStorage === undefined || total > options.keepStorage;
+    const old = options.olderThanMs === undefined || now - item.at > options.olderThanMs;
+    if (item.kind === 'mount') {
+      if (!item.mount.inUse && old && overBudget) {
+        cacheMounts.push(item.mount);
+        cacheMountBytes += item.mount.bytes;
+        total -= item.mount.bytes;
+      }
+      continue;
+    }
+    const { entry } = item;
+    const digest = entry.record.layer.digest;
+    const selected = (options.all === true || !names.has(digest)) && old;
     if (!selected || !overBudget) {
       kept.push(entry);
       continue;
@@ -159,7 +194,7 @@ export async function planPrune(store: Store, options: PruneOptions = {}): Promi
     blobs.set(digest, size);
     blobBytes += size;
   }
-  return { records, kept, cacheBytes, blobs, blobBytes };
+  return { records, kept, cacheBytes, blobs, blobBytes, cacheMounts, cacheMountBytes };
 }
 
 /**
@@ -178,10 +213,20 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
       blobs: plan.blobs.size,
       blobBytes: plan.blobBytes,
       unpackedLayers: 0,
+      removedCacheMounts: plan.cacheMounts.map(mountName),
+      cacheMountBytes: plan.cacheMountBytes,
     };
   }
   const cache = new StepCache(store);
   for (const entry of plan.records) await cache.remove(entry.record.key);
+  // Checked again under the prune lock: a mount a step bound meanwhile stays.
+  const removedMounts = new Set(
+    await removeCacheMounts(
+      store.root,
+      plan.cacheMounts.map((m) => m.name),
+    ),
+  );
+  const goneMounts = plan.cacheMounts.filter((m) => removedMounts.has(m.name));
   // The collection decides again under the names lock: a build that finished meanwhile keeps
   // what it named or recorded, and the numbers are what was really removed.
   const gc = await store.collectGarbage();
@@ -204,7 +249,14 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     blobs: gc.removedBlobs,
     blobBytes: gc.freedBytes,
     unpackedLayers,
+    removedCacheMounts: goneMounts.map(mountName),
+    cacheMountBytes: goneMounts.reduce((n, m) => n + m.bytes, 0),
   };
+}
+
+/** How a cache mount is named in prune's report: its id, or its directory when the id is unknown. */
+function mountName(m: CacheMountInfo): string {
+  return m.id ?? m.name;
 }
 
 /** How many of `entries` name each layer blob. */
@@ -234,7 +286,11 @@ export interface DiskUsage {
   readonly buildCache: { records: number; bytes: number; reclaimable: number };
   readonly blobs: { count: number; bytes: number };
   readonly snapshots: { bytes: number };
-  readonly cacheMounts: { bytes: number };
+  /**
+   * `RUN --mount=type=cache` directories: how many and their bytes, how many of them were restored
+   * from a `--cache-from`, and the bytes `strata prune` removes now (all but those in use).
+   */
+  readonly cacheMounts: { count: number; bytes: number; restored: number; reclaimable: number };
 }
 
 async function duBytes(path: string): Promise<number> {
@@ -256,7 +312,9 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
   for (const d of imageBlobs) imageBytes += (await store.blobs.size(d)) ?? 0;
   const records = await new StepCache(store).list();
   const cacheBytes = layerBytes(records);
-  const reclaimable = (await planPrune(store)).blobBytes;
+  const plan = await planPrune(store);
+  const reclaimable = plan.blobBytes;
+  const mounts = await listCacheMounts(store.root);
   const all = await store.blobs.list();
   let blobBytes = 0;
   for (const d of all) blobBytes += (await store.blobs.size(d)) ?? 0;
@@ -265,6 +323,11 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
     buildCache: { records: records.length, bytes: cacheBytes, reclaimable },
     blobs: { count: all.length, bytes: blobBytes },
     snapshots: { bytes: await duBytes(join(store.root, 'snapshots')) },
-    cacheMounts: { bytes: await duBytes(join(store.root, 'cache-mounts')) },
+    cacheMounts: {
+      count: mounts.length,
+      bytes: await duBytes(join(store.root, 'cache-mounts')),
+      restored: mounts.filter((m) => m.restoredFrom !== undefined).length,
+      reclaimable: plan.cacheMountBytes,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { CacheExport, CacheLocation } from '../api/build.ts';
+import { parseSize } from '../api/prune.ts';
 import { type Compression, formatPlatform, type Platform, parsePlatform } from '../oci/index.ts';
 import { parseReference } from '../reference/index.ts';
 import type { ExtraHost, Ulimit } from '../runtime/index.ts';
@@ -210,6 +211,8 @@ const CACHE_ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, true | s
     ref: true,
     mode: true,
     'ignore-error': true,
+    mounts: true,
+    'max-size': true,
     'registry.insecure': true,
     'oci-mediatypes': 'default:true',
     'image-manifest': 'default:true',
@@ -221,6 +224,8 @@ const CACHE_ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, true | s
     dest: true,
     mode: true,
     'ignore-error': true,
+    mounts: true,
+    'max-size': true,
     'oci-mediatypes': 'default:true',
     'image-manifest': 'default:true',
     tag: 'strata names the cache "cache" in the layout',
@@ -314,11 +319,36 @@ export function parseCacheExport(values: readonly string[]): CacheExport | undef
   const ignoreError = attrs.get('ignore-error');
   if (ignoreError !== undefined && !BOOLEAN.test(ignoreError))
     throw new InvalidInputError(`--cache-to: non-bool value ${JSON.stringify(ignoreError)} for ignore-error`);
+  const mounts = parseCacheMountsSelection(attrs.get('mounts'));
+  const maxSizeText = attrs.get('max-size');
+  const maxSize = maxSizeText === undefined ? undefined : parseSize(maxSizeText);
+  if (maxSize !== undefined && mounts === undefined)
+    throw new InvalidInputError(
+      '--cache-to: max-size= limits exported cache mounts; it needs mounts=all or mounts=ID',
+    );
   return {
     ...location,
     mode,
     ...(ignoreError !== undefined && TRUE.test(ignoreError) ? { ignoreError: true } : {}),
+    ...(mounts !== undefined ? { mounts } : {}),
+    ...(maxSize !== undefined ? { maxSize } : {}),
   };
+}
+
+/**
+ * `--cache-to …,mounts=all|none|ID[;ID…]`: which `RUN --mount=type=cache` directories the cache
+ * carries (strata's own attribute; `;` separates ids because `,` separates attributes). `none`, the
+ * default, is undefined.
+ */
+function parseCacheMountsSelection(value: string | undefined): 'all' | readonly string[] | undefined {
+  if (value === undefined || value === 'none') return undefined;
+  if (value === 'all') return 'all';
+  const ids = value.split(';');
+  if (ids.some((id) => id.trim() === ''))
+    throw new InvalidInputError(`--cache-to: mounts=${JSON.stringify(value)} has an empty id`, {
+      hint: 'mounts=all, mounts=none or mounts=ID[;ID…] (a mount without id= is named by its target)',
+    });
+  return ids.map((id) => id.trim());
 }
 
 /**

@@ -100,8 +100,12 @@ export function registerPruneCommand(program: Command): void {
 function warning(plan: PrunePlan, all: boolean): string {
   const records = plural(plan.records.length, 'build cache record');
   const what = all ? `all build cache (${records})` : `${records} whose layers no image holds`;
+  const mounts =
+    plan.cacheMounts.length > 0
+      ? `, ${plural(plan.cacheMounts.length, 'cache mount')} (${formatBytes(plan.cacheMountBytes)})`
+      : '';
   return (
-    `WARNING! This will remove ${what}, and ${plural(plan.blobs.size, 'blob')} nothing else needs ` +
+    `WARNING! This will remove ${what}${mounts}, and ${plural(plan.blobs.size, 'blob')} nothing else needs ` +
     `(${formatBytes(plan.blobBytes)}). Are you sure you want to continue?`
   );
 }
@@ -134,9 +138,15 @@ function formatPruneResult(result: PruneResult, dryRun: boolean): string {
     lines.push(dryRun ? 'Would delete build cache objects:' : 'Deleted build cache objects:');
     lines.push(...result.removedRecords, '');
   }
+  if (result.removedCacheMounts.length > 0) {
+    lines.push(dryRun ? 'Would delete cache mounts:' : 'Deleted cache mounts:');
+    lines.push(...result.removedCacheMounts, '');
+  }
   const unpacked = dryRun ? '' : ` and ${plural(result.unpackedLayers, 'unpacked layer')}`;
   lines.push(`${dryRun ? 'Would delete' : 'Deleted'} ${plural(result.blobs, 'blob')}${unpacked}`);
-  lines.push(`Total ${dryRun ? 'reclaimable' : 'reclaimed'} space: ${formatBytes(result.blobBytes)}`);
+  lines.push(
+    `Total ${dryRun ? 'reclaimable' : 'reclaimed'} space: ${formatBytes(result.blobBytes + result.cacheMountBytes)}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -169,7 +179,13 @@ export function registerDuCommand(program: Command): void {
             ],
             ['Blobs (all)', String(usage.blobs.count), formatBytes(usage.blobs.bytes), ''],
             ['Unpacked layers', '', formatBytes(usage.snapshots.bytes), ''],
-            ['Cache mounts', '', formatBytes(usage.cacheMounts.bytes), ''],
+            [
+              'Cache mounts',
+              String(usage.cacheMounts.count),
+              formatBytes(usage.cacheMounts.bytes),
+              formatBytes(usage.cacheMounts.reclaimable),
+            ],
+            ['  restored from a cache', String(usage.cacheMounts.restored), '', ''],
           ],
         ),
       );

@@ -659,6 +659,7 @@ async function lookupOrRun(
     };
   }
   // What the step runs on first (every layer step's execute prepares it), then the step starts.
+  plan.prepare?.();
   await ctx.snapshot();
   how.start();
   const committed = await plan.execute();

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { CacheRecord, RemoteCache, StepCache } from '../cache/index.ts';
+import type { BuildCacheMounts, CacheRecord, RemoteCache, StepCache } from '../cache/index.ts';
 import type { ChecksumCache, ContextView } from '../context/index.ts';
 import type { Dockerfile } from '../dockerfile/index.ts';
 import type { Image, Platform } from '../oci/index.ts';
@@ -90,6 +90,8 @@ export interface SolveCacheOptions {
   readonly disabledStages?: ReadonlySet<string>;
   /** Caches imported with `--cache-from`, asked after the local cache misses. */
   readonly remote?: readonly RemoteCache[];
+  /** The build's cache mounts: which RUNs declare them (`--cache-to …,mounts=`), restored from `remote`. */
+  readonly mounts?: BuildCacheMounts;
   /** Emit a `cache-key` event with every step's key inputs (`STRATA_DEBUG_CACHE=1`). */
   readonly debugKeys?: boolean;
 }
@@ -108,6 +110,8 @@ export interface LayerStepPlan {
    * content-based cache key), and the key later steps chain from.
    */
   readonly contentInputs?: () => Promise<unknown>;
+  /** Called on a cache miss before the step's filesystem is prepared: starts work it can overlap. */
+  prepare?(): void;
   execute(): Promise<CommittedLayer>;
   /** Releases what the plan opened (views of other stages), whether it executed or not. */
   dispose?(): Promise<void>;

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
+import { type CacheMountIdentity, cacheMountDir } from '../../cache/index.ts';
 import { checksumSources } from '../../context/index.ts';
-import { DEFAULT_SHELL } from '../../oci/index.ts';
+import { DEFAULT_SHELL, formatPlatform } from '../../oci/index.ts';
 import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
 import type { ExecMount } from '../../runtime/index.ts';
 import { copyForBind, releaseViews, type SnapshotView } from '../../snapshot/index.ts';
@@ -117,7 +117,19 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
   const run = options.run ?? {};
   for (const proxy of options.graph.proxyEnv)
     if (getEnv(env, proxy.name) === undefined) env.push(`${proxy.name}=${proxy.value}`);
+  // The cache mounts this RUN declares: `--cache-to …,mounts=` exports them even when the step
+  // hits, and on a miss their restore from `--cache-from` starts beside the filesystem's unpack.
+  const cacheMounts = options.cache?.mounts;
+  const declared = step.mounts.flatMap((m) => (m.type === 'cache' ? [cacheMountOf(ctx, m)] : []));
+  for (const c of declared) cacheMounts?.declare(c.identity, c.dir);
   return {
+    ...(cacheMounts && declared.length > 0
+      ? {
+          prepare: () => {
+            for (const c of declared) cacheMounts.prefetch(c.identity, c.dir, ctx.signal);
+          },
+        }
+      : {}),
     createdBy,
     inputs: {
       args,
@@ -289,9 +301,9 @@ async function execMount(
       };
     }
     case 'cache': {
-      const id = m.id ?? target;
+      const { identity, dir: shared } = cacheMountOf(ctx, m);
       const mounts = join(ctx.deps.stateDir, 'cache-mounts');
-      let dir = join(mounts, createHash('sha256').update(id).digest('hex').slice(0, 32));
+      let dir = shared;
       await mkdir(mounts, { recursive: true });
       if (m.sharing === 'locked' || m.sharing === 'private') {
         // locked: one step at a time uses the cache, others wait. private: a step that finds the
@@ -309,6 +321,10 @@ async function execMount(
           locks.push(() => rm(temp, { recursive: true, force: true }));
         }
       }
+      const tracked = ctx.options.cache?.mounts;
+      // The shared directory (not a private step's own): restored from --cache-from if this
+      // machine has none, and marked in use so `strata prune` leaves it while the step runs.
+      if (tracked && dir === shared) locks.push(await tracked.use(identity, dir, ctx.signal));
       if (!existsSync(dir) && m.from.kind !== 'scratch') {
         // `from=`/`source=`: a new cache starts as a copy of that directory.
         await seedCacheMount(ctx, m, dir, views);
@@ -360,6 +376,28 @@ async function execMount(
         hint: 'use a secret mount for keys, or build with docker buildx',
       });
   }
+}
+
+/**
+ * A cache mount's identity (its id — the target when it has none — with the stage's platform and
+ * the uid/gid/mode its directory is created with, BuildKit's defaults 0/0/0755) and its local
+ * directory, which is keyed by the id alone, as BuildKit shares a cache by id.
+ */
+function cacheMountOf(ctx: StepContext, m: PlannedMount): { identity: CacheMountIdentity; dir: string } {
+  const target = posix.isAbsolute(m.target)
+    ? m.target
+    : posix.join(ctx.image.config.WorkingDir || '/', m.target);
+  const id = m.id ?? target;
+  return {
+    identity: {
+      id,
+      platform: formatPlatform(ctx.stage.platform),
+      uid: m.uid ?? 0,
+      gid: m.gid ?? 0,
+      mode: (m.mode ?? 0o755) & 0o7777,
+    },
+    dir: cacheMountDir(ctx.deps.stateDir, id),
+  };
 }
 
 /** Fills a new cache mount directory from its `from=` stage, image or context at `source=`. */
