@@ -145,7 +145,12 @@ const BUILD_ONLY_PREFIXES = [
   '/root/.config/node-gyp/',
   '/var/lib/apt/',
   '/var/lib/dpkg/',
-  '/var/cache/',
+  // Tools' caches under /var/cache; another directory there may be the program's data.
+  '/var/cache/apt/',
+  '/var/cache/debconf/',
+  '/var/cache/ldconfig/',
+  '/var/cache/man/',
+  '/var/cache/fontconfig/',
   '/var/log/',
   '/usr/share/doc/',
   '/usr/local/share/man/',
@@ -1272,6 +1277,7 @@ async function libraries(
 ): Promise<void> {
   const { root, env, db } = ctx;
   const seen = new Set<string>();
+  const transitive = new Set<string>();
   for (const object of objects) {
     const closure = await libraryClosure(root, object, env);
     for (const m of closure.missing) {
@@ -1291,6 +1297,13 @@ async function libraries(
       const owner = owners[0];
       if (owner && final.debianFinal && final.finalBase !== 'scratch') {
         if (!final.finalRoot && db?.isInMinbase(owner)) continue; // every Debian -slim image has it
+        // A library another installed package's library needs: that package depends on it
+        // (dpkg-shlibdeps wrote its Depends), so apt installs it without being named.
+        const parent = db?.owners(root.realPath(lib.neededBy))[0];
+        if (parent && parent !== owner && (ctx.apt.has(parent) || transitive.has(parent))) {
+          transitive.add(owner);
+          continue;
+        }
         if (!ctx.apt.has(owner)) ctx.apt.set(owner, `provides ${lib.soname} (needed by ${lib.neededBy})`);
         continue;
       }
@@ -1317,6 +1330,11 @@ async function libraries(
       }
     }
   }
+  for (const pkg of transitive) ctx.apt.delete(pkg);
+  if (transitive.size > 0)
+    ctx.decisions.push(
+      `library packages ${[...transitive].sort().join(', ')} come with the packages installed above, as their dependencies`,
+    );
 }
 
 interface PasswdEntry {

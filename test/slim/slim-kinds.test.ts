@@ -107,7 +107,8 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     assert.equal(r.code, 0, r.stderr);
     const final = finalStage(written(dir));
     assert.match(final, /^FROM debian:bookworm-slim$/m);
-    assert.match(final, /apt-get install -y --no-install-recommends [^\n]*\blibcurl4\b/);
+    // Only libcurl4: the libraries it loads in turn come with it as its dependencies.
+    assert.match(final, /apt-get install -y --no-install-recommends libcurl4$/m);
     assert.doesNotMatch(final, /-dev\b|\bgcc\b|\bmake\b/);
     assert.match(final, /^COPY --from=build \/usr\/local\/bin\/fetchd \/usr\/local\/bin\/fetchd$/m);
     // `make install` copied /build/fetchd to /usr/local/bin: the build directory's copy stays behind.
@@ -138,8 +139,11 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
       out,
       /^ARG GO_VERSION=1\.19\nARG DEBIAN_RELEASE=bookworm\nFROM golang:\$\{GO_VERSION\}-\$\{DEBIAN_RELEASE\} AS build$/m,
     );
+    // strip runs after the stage's USER greeter: as root, or it could not write the binary.
+    assert.match(out, /^USER root\n\n(#[^\n]*\n)+RUN strip --strip-unneeded \/opt\/greeter\/greeter$/m);
     const final = finalStage(out);
     assert.match(final, /^FROM scratch$/m);
+    assert.doesNotMatch(final, /\.pwd\.lock|subuid|subgid/, "useradd's lock and subordinate ids stay behind");
     assert.match(final, /^WORKDIR \/opt\/greeter$/m);
     assert.match(final, /^COPY --from=build \/opt\/greeter\/greeter \/opt\/greeter\/greeter$/m);
     // The program reads /etc/greeter/greeting, which a RUN wrote: copied at the same path.
@@ -212,7 +216,11 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     assert.match(out, /^RUN [^\n]*cd \/app && yarn install --production /m);
     assert.match(out, /global npm package yarn \(yarn, yarnpkg\) stays in the builder/);
     const final = finalStage(out);
-    assert.doesNotMatch(final, /node_modules\/yarn|bin\/yarn/);
+    assert.doesNotMatch(
+      final,
+      /node_modules\/yarn|bin\/yarn/,
+      'neither yarn nor its commands (dangling links)',
+    );
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
 
@@ -225,7 +233,11 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     assert.match(out, /^RUN [^\n]*cd \/app && pnpm prune --prod$/m);
     const final = finalStage(out);
     assert.match(final, /^FROM node:18-bookworm-slim$/m);
-    assert.doesNotMatch(final, /node_modules\/pnpm|bin\/pnpm/);
+    assert.doesNotMatch(
+      final,
+      /node_modules\/pnpm|bin\/pnp[mx]|\.local\/state/,
+      'pnpm, its commands and its state stay behind',
+    );
     assert.match(final, /^USER node$/m);
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
@@ -240,6 +252,42 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     const final = finalStage(out);
     assert.match(final, /\/usr\/local\/lib\/node_modules\/pnpm\b/);
     assert.match(final, /^CMD pnpm start$/m);
+    assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
+  });
+});
+
+describe('strata slim: files and tools the final stage must have, copied or refused by name', {
+  concurrency: 2,
+}, () => {
+  it('refuses an ENTRYPOINT script and names what it calls and where each comes from; --force writes it marked UNVERIFIED', async () => {
+    const dir = project('script-tools');
+    const r = await slim(dir, []);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /runs \/usr\/local\/bin\/docker-entrypoint\.sh, a script for \/bin\/sh that calls jq \(apt package jq, which a step installed\), sleep \(apt package coreutils, from the base image\) \(as far as its text shows\)/,
+    );
+    assert.equal(existsSync(join(dir, 'Dockerfile.slim')), false, 'nothing is written');
+    const forced = await slim(dir, ['--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    const out = written(dir);
+    assert.match(out, /UNVERIFIED/);
+    assert.match(
+      out,
+      /# Missing facts:\n# - [^\n]*docker-entrypoint\.sh, a script for \/bin\/sh that calls jq/,
+    );
+  });
+
+  it("keeps a settings file a RUN wrote in the user's ~/.config, which the program reads at start", async () => {
+    const port = await freePort();
+    const dir = project('python-home-config');
+    const r = await slim(dir, ['--verify', '-e', `PORT=${port}`, '--http', `${port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    const final = finalStage(written(dir));
+    assert.match(
+      final,
+      /^COPY --from=build \/root\/\.config\/greeter\/settings\.json \/root\/\.config\/greeter\/settings\.json$/m,
+    );
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
 });
