@@ -71,6 +71,8 @@ export interface SlimPlan {
    * which has no shell: its command is plain words, so `/bin/sh -c` would run exactly `args`.
    */
   readonly execForm?: { readonly line: number; readonly args: readonly string[]; readonly why: string };
+  /** `ENV PATH` for the final stage, which does not inherit the builder's base's PATH. */
+  readonly addedPath?: { readonly value: string; readonly why: string };
   /** USER for the final stage that the original did not have (scratch runs as nobody). */
   readonly addedUser?: { readonly user: string; readonly why: string };
   /** One line per decision, for comments and the terminal. */
@@ -189,7 +191,7 @@ const SYSTEM_DIRS = new Set([
 ]);
 /** Files a compiled program does not read at run time (sources, build files, docs). */
 const SOURCE_FILE =
-  /\.(go|c|h|cc|cpp|cxx|hpp|hh|rs|o|a|obj|s|S|mod|sum|toml|lock|mk|cmake|md|rst|in|am|ac|m4)$|^(Makefile|makefile|GNUmakefile|CMakeLists\.txt|configure|Dockerfile.*|\.dockerignore|\.git.*|README.*|LICENSE.*|COPYING.*|CHANGELOG.*|\.editorconfig)$/;
+  /\.(go|c|h|cc|cpp|cxx|hpp|hh|rs|o|a|obj|s|S|mod|sum|lock|mk|cmake|md|rst|in|am|ac|m4)$|^(Cargo\.toml|pyproject\.toml|rust-toolchain(\.toml)?|rustfmt\.toml|clippy\.toml|Makefile|makefile|GNUmakefile|CMakeLists\.txt|configure|Dockerfile.*|\.dockerignore|\.git.*|README.*|LICENSE.*|COPYING.*|CHANGELOG.*|\.editorconfig)$/;
 const BUILD_DIRS = new Set([
   'target',
   'vendor',
@@ -721,6 +723,22 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     }
   }
 
+  // 7b. A program CMD names without a path must be found on the final stage's PATH. The builder's
+  // PATH may come from its base image (golang's /go/bin), which the final stage does not inherit.
+  let addedPath: SlimPlan['addedPath'];
+  const pathSet = stage.steps.some((s) => s.kind === 'env' && s.pairs.some((p) => p.name === 'PATH'));
+  if (program && argv[0] && !argv[0].includes('/') && !pathSet) {
+    const dir = posix.dirname(program);
+    const finalPath = DEFAULT_PATH.split(':');
+    if (!finalPath.includes(dir)) {
+      addedPath = {
+        value: [dir, ...finalPath].join(':'),
+        why: `CMD runs ${argv[0]} from ${dir}, which is on the builder's PATH (from ${stage.from.image}) but not on the default PATH the final stage has`,
+      };
+      ctx.decisions.push(addedPath.why);
+    }
+  }
+
   // 8. The image's user.
   let createUser: string | undefined;
   const user = (facts.config.User ?? '').split(':')[0] ?? '';
@@ -879,6 +897,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     ...(createUser ? { createUser } : {}),
     ...(addedUser ? { addedUser } : {}),
     ...(execForm ? { execForm } : {}),
+    ...(addedPath ? { addedPath } : {}),
     decisions: ctx.decisions,
     leftBehind,
     missing: ctx.missing,
@@ -926,6 +945,9 @@ function cacheTargetHere(
       return lintTarget;
   }
 }
+
+/** The PATH a container gets when its image sets none (moby's oci.DefaultPathEnv for Linux). */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const LIBC = /^(libc|libpthread|libdl|librt|libm|libresolv)\.so\.\d+$/;
 const GO_STD_CGO = new Set(['net', 'os/user', 'runtime/cgo', 'plugin', 'crypto/x509']);

@@ -153,6 +153,7 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
   if (declared.length > 0) out.push(...declared);
   const early = kept.filter((i) => i.kind === 'env' || i.kind === 'label');
   for (const i of early) out.push(written(lines, i));
+  if (plan.addedPath) out.push(...comment([`${plan.addedPath.why}:`]), `ENV PATH=${plan.addedPath.value}`);
   if (plan.aptPackages.size > 0) {
     out.push(
       ...comment([

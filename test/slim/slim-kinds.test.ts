@@ -124,8 +124,24 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     const final = finalStage(written(dir));
     assert.match(final, /^FROM scratch$/m);
     assert.match(final, new RegExp(`^CMD \\["\\./server", "--port", "${port}"\\]$`, 'm'));
-    assert.match(final, new RegExp(`as written: CMD \\./server --port ${port}`));
+    assert.match(final, new RegExp(`as written: CMD\\s+(#\\s+)?\\./server --port ${port}`));
     assert.match(final, /^WORKDIR \/go\/src\/app$/m);
+    assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
+  });
+
+  it("Go installed with `go install` and run by name: the final stage gets the builder's PATH directory (golang's /go/bin)", async () => {
+    const port = await freePort();
+    const dir = project('go-install');
+    const r = await slim(dir, ['--verify', '-e', `PORT=${port}`, '--http', `${port}/ping`]);
+    assert.equal(r.code, 0, r.stderr);
+    const final = finalStage(written(dir));
+    assert.match(final, /^FROM scratch$/m);
+    assert.match(final, /^COPY --from=build \/go\/bin\/server \/go\/bin\/server$/m);
+    assert.match(
+      final,
+      /^ENV PATH=\/go\/bin:\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m,
+    );
+    assert.match(final, /^CMD \["server"\]$/m);
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
 
@@ -202,7 +218,11 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     );
     const final = finalStage(out);
     assert.match(final, /^FROM node:18-bookworm-slim$/m);
-    assert.match(final, /\/usr\/local\/lib\/node_modules\/yarn\b/);
+    // Where `npm install -g` put it (/usr with Debian's Node.js, /usr/local with the official image's).
+    assert.match(
+      out,
+      /^\s+\/usr(\/local)?\/lib\/node_modules\/yarn \\$|^COPY --from=build \/usr(\/local)?\/lib\/node_modules\/yarn /m,
+    );
     assert.match(final, /^CMD \["yarn", "start"\]$/m);
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
@@ -250,7 +270,11 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     const out = written(dir);
     assert.match(out, /^RUN [^\n]*cd \/home\/node\/app && pnpm prune --prod$/m);
     const final = finalStage(out);
-    assert.match(final, /\/usr\/local\/lib\/node_modules\/pnpm\b/);
+    // Where `npm install -g` put it (/usr with Debian's Node.js, /usr/local with the official image's).
+    assert.match(
+      out,
+      /^\s+\/usr(\/local)?\/lib\/node_modules\/pnpm \\$|^COPY --from=build \/usr(\/local)?\/lib\/node_modules\/pnpm /m,
+    );
     assert.match(final, /^CMD pnpm start$/m);
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
