@@ -192,7 +192,7 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
 
-  it('Python started by a console script pip wrote: the package and its script onto the -slim image, the source tree left behind', async () => {
+  it('Python started by a console script pip wrote: the package, its .dist-info and its script onto the -slim image', async () => {
     const port = await freePort();
     const dir = project('python-console');
     const r = await slim(dir, ['--build-arg', `PORT=${port}`, '--verify', '--http', `${port}/`]);
