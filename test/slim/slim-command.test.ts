@@ -213,6 +213,12 @@ describe('strata slim: single-stage → multi-stage, verified by running both', 
       /steps wrote 1 file\(s\), 25\.0 MB, outside the application.*\/opt\/data\/blob/,
     );
     assert.equal(existsSync(join(big, 'Dockerfile.slim')), false);
+    // --force writes it, marked unverified, the unexplained file named in the header.
+    const forced = await slim(big, ['--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    const text = readFileSync(join(big, 'Dockerfile.slim'), 'utf8');
+    assert.match(text, /UNVERIFIED/);
+    assert.match(text, /^# - steps wrote 1 file\(s\), 25\.0 MB[^\n]*(\n# {3}[^\n]*)*\/opt\/data\/blob/m);
   });
 
   it('refuses a CMD that is a shell script, writes nothing, and --force writes it marked unverified', async () => {
