@@ -372,6 +372,21 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     if (argv[i] === '--') i++;
     argv = argv.slice(i);
   }
+  // An entrypoint script that ends by running its arguments (`exec "$@"`, the docker-entrypoint.sh
+  // pattern) wraps CMD's program: the program is CMD's, and the script's own commands are checked
+  // one by one against the final stage (step 5c).
+  const scriptWrappers: string[] = [];
+  while (argv.length > 1) {
+    const first = root.which(argv[0]!, env, workdir);
+    if (!first || (await root.elf(first))) break;
+    const shebang = root.shebang(first) ?? [];
+    const text = root.readText(first) ?? '';
+    if (!/^(\/usr)?\/bin\/(ba|da)?sh$/.test(shebang[0] ?? '') || !/^\s*exec\s+"\$(@|\{@\})"\s*$/m.test(text))
+      break;
+    scriptWrappers.push(first);
+    wrappers.push(argv[0]!);
+    argv = argv.slice(1);
+  }
   const program = argv.length > 0 ? root.which(argv[0]!, env, workdir) : undefined;
   if (parsed && argv.length > 0 && !program) {
     ctx.missing.push(`CMD runs ${argv[0]}, which is not an executable file in the built image`);
@@ -488,7 +503,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     finalBase = distroSlim ?? 'debian:stable-slim';
     finalBaseReason =
       kind === 'static-binary'
-        ? `the static binary runs with ${shellNeeded ? 'a shell (CMD is in shell form)' : wrappers.length > 0 ? `an init wrapper (${wrappers.join(', ')})` : `packages the Dockerfile installed (${runtimePackages.join(', ')})`}: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''})`
+        ? `the static binary runs with ${shellNeeded ? 'a shell (CMD is in shell form)' : wrappers.length > 0 ? `a wrapper around CMD (${wrappers.join(', ')})` : `packages the Dockerfile installed (${runtimePackages.join(', ')})`}: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''})`
         : `the binary needs glibc and shared libraries: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''}), so the libraries' versions match the ones it was linked against`;
     if (programPackages.length > 0) {
       for (const pkg of programPackages) ctx.apt.set(pkg, `provides ${program}, the program CMD runs`);
@@ -621,7 +636,14 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
   if (kind === 'node') nodeGlobals(ctx, program, nodeCommandsRun(ctx, argv, appRoots));
   for (const w of wrappers) {
     const path = root.which(w, env, workdir);
-    if (path && !db?.owned(root.realPath(path))) copy(ctx, path, 'the init wrapper CMD runs');
+    if (path && !db?.owned(root.realPath(path)))
+      copy(
+        ctx,
+        path,
+        scriptWrappers.includes(path)
+          ? 'the entrypoint script, which runs CMD with exec "$@"'
+          : 'the init wrapper CMD runs',
+      );
   }
   if (kind === 'node') nodeProduction(ctx, appRoots);
 
@@ -677,6 +699,48 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
         ctx.missing.push(`HEALTHCHECK runs ${name} (${real}), and strata cannot put it in ${finalBase}`);
       }
     }
+  }
+  // 5c. What an entrypoint script calls: each command must be in the final stage.
+  for (const script of scriptWrappers) {
+    const text = (root.readText(script) ?? '').replace(/^#!.*\n/, '');
+    const shell = root.shebang(script)?.[0];
+    const commands = [...(shell ? [[shell]] : []), ...simpleCommands(text)];
+    const unknown: string[] = [];
+    for (const words of commands) {
+      const name = words.find((x) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(x));
+      if (!name || SHELL_WORDS.has(name) || /^[-0-9]/.test(name)) continue;
+      if (/^"?\$(@|\{@\})"?$/.test(name)) continue; // CMD, decided above
+      if (name.includes('$')) {
+        unknown.push(`${name} (a command named by a variable)`);
+        continue;
+      }
+      const path = root.which(name, env, workdir);
+      if (!path) {
+        unknown.push(`${name} (not in the image)`);
+        continue;
+      }
+      const real = root.realPath(path);
+      if (copied(ctx, real) || copied(ctx, path)) continue;
+      if (finalRoot && (finalRoot.which(name, env, workdir) || finalRoot.isFile(real))) continue;
+      const owner = db?.owners(real)[0];
+      if (owner && debianFinal && finalBase !== 'scratch') {
+        if (!finalRoot && db?.isInMinbase(owner)) continue;
+        if (!ctx.apt.has(owner)) ctx.apt.set(owner, `${script} calls ${name}`);
+      } else if (facts.changes.has(real)) {
+        copy(ctx, path, `${script} calls it`);
+        objects.push(path);
+      } else {
+        unknown.push(`${name} (${real}, from ${stage.from.image}, which ${finalBase} may lack)`);
+      }
+    }
+    if (unknown.length > 0)
+      ctx.missing.push(
+        `the entrypoint script ${script} calls ${unknown.join(', ')}: strata cannot put it in the final stage`,
+      );
+    else
+      ctx.decisions.push(
+        `${script} is an entrypoint script that ends with exec "$@": the program is CMD's, and every command the script calls is in the final stage`,
+      );
   }
   if (program && kind === 'dynamic-binary' && programBuilt) objects.push(program);
   for (const w of wrappers) {

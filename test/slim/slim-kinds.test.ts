@@ -145,6 +145,28 @@ describe('strata slim: kinds in the shapes people write them', { concurrency: 2 
     assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
   });
 
+  it('Go behind an entrypoint script that ends with exec "$@": the script and CMD\'s program onto debian:bookworm-slim, which has what the script calls', async () => {
+    const port = await freePort();
+    const dir = project('go-entrypoint');
+    const r = await slim(dir, ['--verify', '-e', `PORT=${port}`, '--http', `${port}/ping`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = written(dir);
+    assert.match(out, /docker-entrypoint\.sh is an entrypoint script that ends with exec "\$@"/);
+    const final = finalStage(out);
+    assert.match(
+      final,
+      /^FROM debian:bookworm-slim$/m,
+      'the script needs /bin/sh, mkdir and date: not scratch',
+    );
+    assert.match(final, /^COPY --from=build \/usr\/local\/bin\/api \/usr\/local\/bin\/api$/m);
+    assert.match(
+      final,
+      /^COPY --from=build \/usr\/local\/bin\/docker-entrypoint\.sh \/usr\/local\/bin\/docker-entrypoint\.sh$/m,
+    );
+    assert.match(final, /^ENTRYPOINT \["docker-entrypoint\.sh"\]\nCMD \["api"\]$/m);
+    assertVerified(r.stdout, /^ok \(HTTP 200\)$/);
+  });
+
   it('ARGs in FROM, a second WORKDIR, USER, HEALTHCHECK, ENTRYPOINT + CMD and a file a RUN wrote in /etc: all kept', async () => {
     const port = await freePort();
     const dir = project('go-args', (d) => d.replaceAll('8081', String(port)));
