@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { cachedTool, installedPackages, isCompilerPackage, simpleCommands } from '../analyze/index.ts';
 import type { Instruction, RunInstruction } from '../dockerfile/index.ts';
@@ -23,6 +24,11 @@ export interface SlimCopy {
 export interface BuilderStep {
   readonly comment: readonly string[];
   readonly text: string;
+  /**
+   * The cache (as `strata lint` names it) the step's tool reads: when the build's install step
+   * has a cache mount there, this step mounts it too, or it would find the cache empty.
+   */
+  readonly cacheOf?: string;
 }
 
 /** Bytes the Dockerfile's layers added that the final stage leaves behind. */
@@ -60,6 +66,13 @@ export interface SlimPlan {
    * GNU cp in the builder.
    */
   readonly collect: boolean;
+  /**
+   * The shell-form CMD or ENTRYPOINT (its 1-based line) written in exec form in the final stage,
+   * which has no shell: its command is plain words, so `/bin/sh -c` would run exactly `args`.
+   */
+  readonly execForm?: { readonly line: number; readonly args: readonly string[]; readonly why: string };
+  /** `ENV PATH` for the final stage, which does not inherit the builder's base's PATH. */
+  readonly addedPath?: { readonly value: string; readonly why: string };
   /** USER for the final stage that the original did not have (scratch runs as nobody). */
   readonly addedUser?: { readonly user: string; readonly why: string };
   /** One line per decision, for comments and the terminal. */
@@ -122,10 +135,24 @@ const BUILD_ONLY_PREFIXES = [
   '/usr/local/rustup/',
   '/usr/local/share/.cache/',
   '/root/.local/share/pnpm/',
-  '/root/.config/',
+  '/root/.local/state/pnpm/',
+  // Tools' own settings under ~/.config; any other directory there may be the program's.
+  '/root/.config/configstore/',
+  '/root/.config/yarn/',
+  '/root/.config/pnpm/',
+  '/root/.config/pip/',
+  '/root/.config/go/',
+  '/root/.config/git/',
+  '/root/.config/npm/',
+  '/root/.config/node-gyp/',
   '/var/lib/apt/',
   '/var/lib/dpkg/',
-  '/var/cache/',
+  // Tools' caches under /var/cache; another directory there may be the program's data.
+  '/var/cache/apt/',
+  '/var/cache/debconf/',
+  '/var/cache/ldconfig/',
+  '/var/cache/man/',
+  '/var/cache/fontconfig/',
   '/var/log/',
   '/usr/share/doc/',
   '/usr/local/share/man/',
@@ -164,7 +191,7 @@ const SYSTEM_DIRS = new Set([
 ]);
 /** Files a compiled program does not read at run time (sources, build files, docs). */
 const SOURCE_FILE =
-  /\.(go|c|h|cc|cpp|cxx|hpp|hh|rs|o|a|obj|s|S|mod|sum|toml|lock|mk|cmake|md|rst|in|am|ac|m4)$|^(Makefile|makefile|GNUmakefile|CMakeLists\.txt|configure|Dockerfile.*|\.dockerignore|\.git.*|README.*|LICENSE.*|COPYING.*|CHANGELOG.*|\.editorconfig)$/;
+  /\.(go|c|h|cc|cpp|cxx|hpp|hh|rs|o|a|obj|s|S|mod|sum|lock|mk|cmake|md|rst|in|am|ac|m4)$|^(Cargo\.toml|pyproject\.toml|rust-toolchain(\.toml)?|rustfmt\.toml|clippy\.toml|Makefile|makefile|GNUmakefile|CMakeLists\.txt|configure|Dockerfile.*|\.dockerignore|\.git.*|README.*|LICENSE.*|COPYING.*|CHANGELOG.*|\.editorconfig)$/;
 const BUILD_DIRS = new Set([
   'target',
   'vendor',
@@ -217,7 +244,7 @@ function programArgs(
   facts: SlimFacts,
   ctx: { missing: string[] },
   skipEntrypoint: boolean,
-): { argv: string[]; shell: boolean } | undefined {
+): { argv: string[]; shell: boolean; plain: boolean } | undefined {
   const c = facts.config;
   const args = [...(skipEntrypoint ? [] : (c.Entrypoint ?? [])), ...(c.Cmd ?? [])];
   if (args.length === 0) {
@@ -228,7 +255,7 @@ function programArgs(
   const isShell =
     (shellPrefix.every((w, i) => args[i] === w) && args.length === shellPrefix.length + 1) ||
     (/^(\/usr)?(\/bin\/)?(sh|bash|dash)$/.test(args[0] ?? '') && args[1] === '-c' && args.length === 3);
-  if (!isShell) return { argv: args, shell: false };
+  if (!isShell) return { argv: args, shell: false, plain: false };
   const script = args[args.length - 1]!;
   const commands = simpleCommands(script);
   if (commands.length !== 1 || /[;&|`<>]|\$\(/.test(script)) {
@@ -237,7 +264,12 @@ function programArgs(
     );
     return undefined;
   }
-  return { argv: [...commands[0]!], shell: true };
+  // Plain words (no quotes, expansions, globs or escapes): `sh -c` would run exactly this argv.
+  const plain =
+    /^\s*[A-Za-z0-9_./:=@%+,-]+(\s+[A-Za-z0-9_./:=@%+,-]+)*\s*$/.test(script) &&
+    !SHELL_BUILTINS.has(commands[0]![0]!) &&
+    !/=/.test(commands[0]![0]!);
+  return { argv: [...commands[0]!], shell: true, plain };
 }
 
 function dockerfileStage(facts: SlimFacts): Stage {
@@ -340,6 +372,21 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     if (argv[i] === '--') i++;
     argv = argv.slice(i);
   }
+  // An entrypoint script that ends by running its arguments (`exec "$@"`, the docker-entrypoint.sh
+  // pattern) wraps CMD's program: the program is CMD's, and the script's own commands are checked
+  // one by one against the final stage (step 5c).
+  const scriptWrappers: string[] = [];
+  while (argv.length > 1) {
+    const first = root.which(argv[0]!, env, workdir);
+    if (!first || (await root.elf(first))) break;
+    const shebang = root.shebang(first) ?? [];
+    const text = root.readText(first) ?? '';
+    if (!/^(\/usr)?\/bin\/(ba|da)?sh$/.test(shebang[0] ?? '') || !/^\s*exec\s+"\$(@|\{@\})"\s*$/m.test(text))
+      break;
+    scriptWrappers.push(first);
+    wrappers.push(argv[0]!);
+    argv = argv.slice(1);
+  }
   const program = argv.length > 0 ? root.which(argv[0]!, env, workdir) : undefined;
   if (parsed && argv.length > 0 && !program) {
     ctx.missing.push(`CMD runs ${argv[0]}, which is not an executable file in the built image`);
@@ -405,9 +452,11 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
         interpreter = interp;
         script = program;
       } else {
+        const calls =
+          shebang && interp && /^(ba|da|z|k)?sh$/.test(interpName) ? scriptCalls(ctx, program) : '';
         ctx.missing.push(
           shebang
-            ? `CMD runs ${program}, a script for ${shebang.join(' ')}: strata cannot tell which programs a shell script calls, so it cannot prove the final stage has them`
+            ? `CMD runs ${program}, a script for ${shebang.join(' ')}${calls ? `${calls} (as far as its text shows)` : ''}: strata does not prove what a shell script runs (variables, functions, sourced files), so it cannot prove the final stage has it`
             : `CMD runs ${program}, which is neither an ELF binary nor a script strata can read`,
         );
       }
@@ -431,7 +480,9 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
   const distroSlim = slimDistroImage(os);
   const explicit = explicitAptPackages(stage, db);
   const runtimePackages = explicit.filter((p) => !isBuildPackage(p) && !/^lib.*/.test(p));
-  const shellNeeded = parsed?.shell === true;
+  // A shell-form CMD of plain words runs the same argv without a shell: on scratch it is written
+  // in exec form instead (a static binary then needs no /bin/sh).
+  const shellNeeded = parsed?.shell === true && !parsed.plain;
   if (
     kind === 'static-binary' &&
     runtimePackages.filter((p) => p !== 'ca-certificates' && p !== 'tzdata').length === 0 &&
@@ -452,7 +503,7 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     finalBase = distroSlim ?? 'debian:stable-slim';
     finalBaseReason =
       kind === 'static-binary'
-        ? `the static binary runs with ${shellNeeded ? 'a shell (CMD is in shell form)' : wrappers.length > 0 ? `an init wrapper (${wrappers.join(', ')})` : `packages the Dockerfile installed (${runtimePackages.join(', ')})`}: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''})`
+        ? `the static binary runs with ${shellNeeded ? 'a shell (CMD is in shell form)' : wrappers.length > 0 ? `a wrapper around CMD (${wrappers.join(', ')})` : `packages the Dockerfile installed (${runtimePackages.join(', ')})`}: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''})`
         : `the binary needs glibc and shared libraries: the smallest image of the builder's release (${os?.id} ${os?.codename ?? os?.versionId ?? ''}), so the libraries' versions match the ones it was linked against`;
     if (programPackages.length > 0) {
       for (const pkg of programPackages) ctx.apt.set(pkg, `provides ${program}, the program CMD runs`);
@@ -483,6 +534,21 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     }
   }
   ctx.decisions.push(`final stage FROM ${finalBase}: ${finalBaseReason}`);
+  let execForm: SlimPlan['execForm'];
+  if (finalBase === 'scratch' && parsed?.shell) {
+    const shellStep = [...stage.steps]
+      .reverse()
+      .find((s) => (s.kind === 'cmd' || s.kind === 'entrypoint') && s.command.form === 'shell');
+    if (shellStep) {
+      const line = shellStep.instruction.range.line;
+      execForm = {
+        line,
+        args: [...parsed.argv],
+        why: `line ${line} is in shell form, and scratch has no /bin/sh; its command is plain words (no quotes, variables or globs), so the exec form runs exactly what \`/bin/sh -c\` ran`,
+      };
+      ctx.decisions.push(`${shellStep.kind.toUpperCase()} ${execForm.why}`);
+    }
+  }
   const finalRoot = finalBase === 'scratch' ? undefined : await facts.openImage(finalBase);
   const finalDb = finalRoot ? DpkgDatabase.read(finalRoot) : undefined;
   const debianFinal = finalBase !== 'scratch' && (finalDb !== undefined || !finalRoot);
@@ -538,6 +604,12 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
         const st = root.lstat(path);
         if (st?.isDirectory() && allSources(root, path)) continue;
         if (path === program) continue;
+        if (st?.isFile() && sameContent(root, path, root.realPath(program))) {
+          ctx.decisions.push(
+            `${path} is the same file as ${program} (the build made it, an install step copied it): not copied twice`,
+          );
+          continue;
+        }
         copy(ctx, path, `not source code: the program may read it at run time`);
       }
     }
@@ -561,10 +633,17 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
   }
   if (script && facts.changes.has(script) && !db?.owned(script)) copy(ctx, script, 'the script CMD runs');
   if (kind === 'python') pythonPackages(ctx);
-  if (kind === 'node') nodeGlobals(ctx);
+  if (kind === 'node') nodeGlobals(ctx, program, nodeCommandsRun(ctx, argv, appRoots));
   for (const w of wrappers) {
     const path = root.which(w, env, workdir);
-    if (path && !db?.owned(root.realPath(path))) copy(ctx, path, 'the init wrapper CMD runs');
+    if (path && !db?.owned(root.realPath(path)))
+      copy(
+        ctx,
+        path,
+        scriptWrappers.includes(path)
+          ? 'the entrypoint script, which runs CMD with exec "$@"'
+          : 'the init wrapper CMD runs',
+      );
   }
   if (kind === 'node') nodeProduction(ctx, appRoots);
 
@@ -621,6 +700,48 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       }
     }
   }
+  // 5c. What an entrypoint script calls: each command must be in the final stage.
+  for (const script of scriptWrappers) {
+    const text = (root.readText(script) ?? '').replace(/^#!.*\n/, '');
+    const shell = root.shebang(script)?.[0];
+    const commands = [...(shell ? [[shell]] : []), ...simpleCommands(text)];
+    const unknown: string[] = [];
+    for (const words of commands) {
+      const name = words.find((x) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(x));
+      if (!name || SHELL_WORDS.has(name) || /^[-0-9]/.test(name)) continue;
+      if (/^"?\$(@|\{@\})"?$/.test(name)) continue; // CMD, decided above
+      if (name.includes('$')) {
+        unknown.push(`${name} (a command named by a variable)`);
+        continue;
+      }
+      const path = root.which(name, env, workdir);
+      if (!path) {
+        unknown.push(`${name} (not in the image)`);
+        continue;
+      }
+      const real = root.realPath(path);
+      if (copied(ctx, real) || copied(ctx, path)) continue;
+      if (finalRoot && (finalRoot.which(name, env, workdir) || finalRoot.isFile(real))) continue;
+      const owner = db?.owners(real)[0];
+      if (owner && debianFinal && finalBase !== 'scratch') {
+        if (!finalRoot && db?.isInMinbase(owner)) continue;
+        if (!ctx.apt.has(owner)) ctx.apt.set(owner, `${script} calls ${name}`);
+      } else if (facts.changes.has(real)) {
+        copy(ctx, path, `${script} calls it`);
+        objects.push(path);
+      } else {
+        unknown.push(`${name} (${real}, from ${stage.from.image}, which ${finalBase} may lack)`);
+      }
+    }
+    if (unknown.length > 0)
+      ctx.missing.push(
+        `the entrypoint script ${script} calls ${unknown.join(', ')}: strata cannot put it in the final stage`,
+      );
+    else
+      ctx.decisions.push(
+        `${script} is an entrypoint script that ends with exec "$@": the program is CMD's, and every command the script calls is in the final stage`,
+      );
+  }
   if (program && kind === 'dynamic-binary' && programBuilt) objects.push(program);
   for (const w of wrappers) {
     const path = root.which(w, env, workdir);
@@ -666,6 +787,22 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     }
   }
 
+  // 7b. A program CMD names without a path must be found on the final stage's PATH. The builder's
+  // PATH may come from its base image (golang's /go/bin), which the final stage does not inherit.
+  let addedPath: SlimPlan['addedPath'];
+  const pathSet = stage.steps.some((s) => s.kind === 'env' && s.pairs.some((p) => p.name === 'PATH'));
+  if (program && argv[0] && !argv[0].includes('/') && !pathSet) {
+    const dir = posix.dirname(program);
+    const finalPath = DEFAULT_PATH.split(':');
+    if (!finalPath.includes(dir)) {
+      addedPath = {
+        value: [dir, ...finalPath].join(':'),
+        why: `CMD runs ${argv[0]} from ${dir}, which is on the builder's PATH (from ${stage.from.image}) but not on the default PATH the final stage has`,
+      };
+      ctx.decisions.push(addedPath.why);
+    }
+  }
+
   // 8. The image's user.
   let createUser: string | undefined;
   const user = (facts.config.User ?? '').split(':')[0] ?? '';
@@ -688,7 +825,11 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
 
   // 9. Cache mounts where the lint recommends them, unless they would hide what is copied.
   const cacheMounts = new Map<number, string[]>();
+  let runWorkdir = '/';
+  let runUser = 'root';
   for (const step of stage.steps) {
+    if (step.kind === 'workdir') runWorkdir = posix.resolve(runWorkdir, step.path);
+    if (step.kind === 'user') runUser = step.user.split(':')[0] || 'root';
     if (step.kind !== 'run' || step.mounts.some((m) => m.type === 'cache')) continue;
     const instruction = step.instruction as RunInstruction;
     const script = step.command.form === 'shell' ? step.command.text : step.command.args.join(' ');
@@ -697,7 +838,8 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     for (const c of commands) {
       const tool = cachedTool(c);
       if (!tool) continue;
-      for (const t of tool.mounts) {
+      for (const lintTarget of tool.mounts) {
+        const t = cacheTargetHere(lintTarget, { root, env, workdir: runWorkdir, user: runUser });
         if (targets.includes(t)) continue;
         if (ctx.copies.some((c) => under(c.path, t) || under(t, c.path))) {
           ctx.decisions.push(
@@ -709,6 +851,16 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       }
     }
     if (targets.length > 0) cacheMounts.set(instruction.range.line, targets);
+  }
+  // The prune steps read their tool's cache: the same cache mount as the install, when it has one.
+  for (const [i, step] of ctx.builderSteps.entries()) {
+    if (!step.cacheOf) continue;
+    const t = cacheTargetHere(step.cacheOf, { root, env, workdir, user: 'root' }); // they run as root
+    const mounted =
+      [...cacheMounts.values()].some((ts) => ts.includes(t)) ||
+      stage.steps.some((s) => s.kind === 'run' && s.mounts.some((m) => m.type === 'cache' && m.target === t));
+    if (mounted)
+      ctx.builderSteps[i] = { ...step, text: step.text.replace(/^RUN /, `RUN ${cacheMountFlag(t)} `) };
   }
   if (cacheMounts.size > 0) {
     ctx.decisions.push(
@@ -730,7 +882,8 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       path === '/etc/group' ||
       path === '/etc/shadow' ||
       path === '/etc/gshadow' ||
-      /^\/etc\/(passwd|group|shadow|gshadow|subuid|subgid)-$/.test(path)
+      // useradd/groupadd's other files: backups, the lock, subordinate ids (user namespaces only).
+      /^\/etc\/((passwd|group|shadow|gshadow|subuid|subgid)-|subuid|subgid|\.pwd\.lock)$/.test(path)
     )
       continue;
     if (path.startsWith('/etc/ssl/certs/') || path.startsWith('/usr/local/share/ca-certificates/')) continue;
@@ -741,6 +894,8 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
       const target = root.realPath(path);
       if (
         target.startsWith('/etc/alternatives/') ||
+        // The command of a package left behind (a global npm package only the build ran).
+        /\/node_modules\/|\/(site|dist)-packages\//.test(target) ||
         db?.owned(target) ||
         copied(ctx, target) ||
         !root.exists(path)
@@ -805,12 +960,58 @@ export async function planSlim(facts: SlimFacts): Promise<SlimPlan> {
     aptPackages: ctx.apt,
     ...(createUser ? { createUser } : {}),
     ...(addedUser ? { addedUser } : {}),
+    ...(execForm ? { execForm } : {}),
+    ...(addedPath ? { addedPath } : {}),
     decisions: ctx.decisions,
     leftBehind,
     missing: ctx.missing,
     kept,
   };
 }
+
+/**
+ * Where a tool keeps its cache in this image, for the target `strata lint` names after the
+ * official images' defaults: the same variables and defaults the tools read (GOCACHE, GOMODCACHE
+ * and GOPATH, npm_config_cache, PIP_CACHE_DIR, CARGO_HOME and CARGO_TARGET_DIR, YARN_CACHE_FOLDER),
+ * the RUN's user's home and, for cargo's `target/`, the RUN's working directory.
+ */
+function cacheTargetHere(
+  lintTarget: string,
+  at: { root: ImageRoot; env: ReadonlyMap<string, string>; workdir: string; user: string },
+): string {
+  const { env } = at;
+  const home =
+    at.user === 'root' || at.user === '0'
+      ? '/root'
+      : ((/^\d+$/.test(at.user) ? undefined : passwdEntry(at.root, at.user)?.home) ?? '/root');
+  const fromHome = (rest: string) => posix.join(env.get('HOME') || home, rest);
+  switch (lintTarget) {
+    case '/root/.cache/go-build':
+      return env.get('GOCACHE') || fromHome('.cache/go-build');
+    case '/go/pkg/mod':
+      return (
+        env.get('GOMODCACHE') ||
+        posix.join((env.get('GOPATH') ?? '').split(':')[0] || fromHome('go'), 'pkg/mod')
+      );
+    case '/root/.npm':
+      return env.get('npm_config_cache') || env.get('NPM_CONFIG_CACHE') || fromHome('.npm');
+    case '/root/.cache/pip':
+      return env.get('PIP_CACHE_DIR') || fromHome('.cache/pip');
+    case '/usr/local/share/.cache/yarn':
+      return env.get('YARN_CACHE_FOLDER') || (home === '/root' ? lintTarget : fromHome('.cache/yarn'));
+    case '/root/.local/share/pnpm/store':
+      return fromHome('.local/share/pnpm/store');
+    case '/usr/local/cargo/registry':
+      return posix.join(env.get('CARGO_HOME') || fromHome('.cargo'), 'registry');
+    case '/app/target':
+      return posix.resolve(at.workdir, env.get('CARGO_TARGET_DIR') || 'target');
+    default:
+      return lintTarget;
+  }
+}
+
+/** The PATH a container gets when its image sets none (moby's oci.DefaultPathEnv for Linux). */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const LIBC = /^(libc|libpthread|libdl|librt|libm|libresolv)\.so\.\d+$/;
 const GO_STD_CGO = new Set(['net', 'os/user', 'runtime/cgo', 'plugin', 'crypto/x509']);
@@ -835,6 +1036,14 @@ function producingRun(stage: Stage, createdBy: string | undefined): RunInstructi
       return step.instruction as RunInstruction;
   }
   return undefined;
+}
+
+/** Whether two regular files of the image have the same bytes. */
+function sameContent(root: ImageRoot, a: string, b: string): boolean {
+  const sa = root.stat(a);
+  const sb = root.stat(b);
+  if (!sa?.isFile() || !sb?.isFile() || sa.size !== sb.size) return false;
+  return readFileSync(root.hostPath(a)).equals(readFileSync(root.hostPath(b)));
 }
 
 function allSources(root: ImageRoot, dir: string, depth = 0): boolean {
@@ -881,6 +1090,77 @@ function applicationRoots(
   return list.filter((r) => !list.some((o) => o !== r && under(r, o))).sort();
 }
 
+const SHELL_WORDS = new Set([
+  ...SHELL_BUILTINS,
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'for',
+  'while',
+  'until',
+  'do',
+  'done',
+  'case',
+  'esac',
+  'in',
+  '{',
+  '}',
+  '!',
+  'shift',
+  'trap',
+  'wait',
+  'umask',
+  'ulimit',
+  'unset',
+  'local',
+  'source',
+  '.',
+  'eval',
+  'getopts',
+  'break',
+  'continue',
+]);
+
+/**
+ * What a shell script calls, as far as its text shows, with where each command comes from: the
+ * facts a reader needs to write the final stage by hand (" that calls jq (apt package jq, which a
+ * step installed), ./server (built by a step), $APP (a command named by a variable)").
+ */
+function scriptCalls(ctx: Context, script: string): string {
+  const text = ctx.root.readText(script);
+  if (text === undefined) return '';
+  const described = new Map<string, string>();
+  for (const words of simpleCommands(text.replace(/^#!.*\n/, ''))) {
+    const w = words.find((x) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(x));
+    if (!w || SHELL_WORDS.has(w) || described.has(w) || /^[-0-9]/.test(w)) continue;
+    if (w.includes('$')) {
+      described.set(w, 'a command named by a variable');
+      continue;
+    }
+    const path = ctx.root.which(w, ctx.env, ctx.workdir);
+    if (!path) {
+      described.set(w, 'not in the image');
+      continue;
+    }
+    const real = ctx.root.realPath(path);
+    const owner = ctx.db?.owners(real)[0];
+    const byStep = ctx.facts.changes.has(real);
+    described.set(
+      w,
+      owner
+        ? `apt package ${owner}${byStep ? ', which a step installed' : ', from the base image'}`
+        : byStep
+          ? 'written by a step'
+          : 'from the base image',
+    );
+  }
+  if (described.size === 0) return '';
+  const list = [...described].slice(0, 12).map(([w, d]) => `${w} (${d})`);
+  return ` that calls ${list.join(', ')}${described.size > 12 ? ', …' : ''}`;
+}
+
 /** pip- or venv-installed packages and the scripts that start them. */
 function pythonPackages(ctx: Context): void {
   const { facts, db, root } = ctx;
@@ -911,23 +1191,97 @@ function pythonPackages(ctx: Context): void {
     );
 }
 
-/** Packages installed with `npm install -g` and their commands. */
-function nodeGlobals(ctx: Context): void {
-  for (const [path, change] of ctx.facts.changes) {
+/**
+ * The commands a Node program's start runs: CMD's program, what HEALTHCHECK runs, and — when CMD is
+ * `npm start`, `yarn run x`, `pnpm x` … — the commands of those package.json scripts (with their
+ * pre/post scripts and the `npm run` they call in turn).
+ */
+function nodeCommandsRun(ctx: Context, argv: readonly string[], appRoots: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  const health = ctx.facts.config.Healthcheck?.Test ?? [];
+  const healthCommands =
+    health[0] === 'CMD'
+      ? [health.slice(1)]
+      : health[0] === 'CMD-SHELL'
+        ? simpleCommands(health[1] ?? '')
+        : [];
+  for (const c of [argv, ...healthCommands]) if (c[0]) names.add(posix.basename(c[0]));
+  const scripts: Record<string, string> = {};
+  for (const dir of [ctx.workdir, ...appRoots]) {
+    const text = ctx.root.readText(posix.join(dir, 'package.json'));
+    if (text === undefined) continue;
+    try {
+      Object.assign(scripts, (JSON.parse(text) as { scripts?: Record<string, string> }).scripts ?? {});
+    } catch {
+      // Not JSON: nodeProduction reports it; no scripts to follow here.
+    }
+    break;
+  }
+  const seen = new Set<string>();
+  const follow = (words: readonly string[]) => {
+    const tool = posix.basename(words[0] ?? '');
+    if (!['npm', 'yarn', 'pnpm'].includes(tool)) return;
+    let rest = words.slice(1).filter((w) => !w.startsWith('-'));
+    if (rest[0] === 'run' || rest[0] === 'run-script') rest = rest.slice(1);
+    const name = rest[0] ?? (tool === 'yarn' ? 'install' : '');
+    for (const script of [`pre${name}`, name, `post${name}`]) {
+      const body = scripts[script];
+      if (body === undefined || seen.has(script)) continue;
+      seen.add(script);
+      for (const c of simpleCommands(body)) {
+        if (c[0]) names.add(posix.basename(c[0]));
+        follow(c);
+      }
+    }
+  };
+  follow(argv);
+  return names;
+}
+
+/**
+ * Packages installed with `npm install -g`, and their commands, that the program runs. A global
+ * package is not on `require`'s path (unless NODE_PATH names it): it is used only through its
+ * commands, so one whose commands nothing in CMD, HEALTHCHECK or the package.json scripts they
+ * run calls (yarn and pnpm for the build, tsc) stays in the builder.
+ */
+function nodeGlobals(ctx: Context, program: string | undefined, commands: ReadonlySet<string>): void {
+  const nodePath = (ctx.env.get('NODE_PATH') ?? '').split(':').filter(Boolean);
+  const packages = new Map<string, { bins: string[]; binPaths: string[] }>();
+  for (const [path] of ctx.facts.changes) {
     const m = /^(.*\/lib\/node_modules)\/((?:@[^/]+\/)?[^/]+)/.exec(path);
-    if (
-      m &&
-      !ctx.db?.owned(path) &&
-      !copied(ctx, `${m[1]}/${m[2]}`) &&
-      !['npm', 'corepack'].includes(m[2]!)
-    ) {
-      copy(ctx, `${m[1]}/${m[2]}`, 'a package installed with npm install -g');
+    if (m && !ctx.db?.owned(path) && !['npm', 'corepack'].includes(m[2]!) && !packages.has(`${m[1]}/${m[2]}`))
+      packages.set(`${m[1]}/${m[2]}`, { bins: [], binPaths: [] });
+  }
+  for (const [path, change] of ctx.facts.changes) {
+    if (!/\/bin\/[^/]+$/.test(path) || change.type !== 'symlink' || ctx.db?.owned(path)) continue;
+    const target = ctx.root.realPath(path);
+    for (const [dir, entry] of packages) {
+      if (under(target, dir)) {
+        entry.bins.push(posix.basename(path));
+        entry.binPaths.push(path);
+      }
     }
-    if (/\/bin\/[^/]+$/.test(path) && change.type === 'symlink' && !ctx.db?.owned(path)) {
-      const target = ctx.root.realPath(path);
-      if (/\/lib\/node_modules\//.test(target) && !/\/node_modules\/(npm|corepack)\//.test(target))
-        copy(ctx, path, 'the command of a global npm package');
+  }
+  const programReal = program ? ctx.root.realPath(program) : undefined;
+  for (const [dir, entry] of packages) {
+    const name = dir.replace(/^.*\/node_modules\//, '');
+    const runs = entry.bins.filter((b) => commands.has(b));
+    const why =
+      programReal && under(programReal, dir)
+        ? 'CMD runs it'
+        : runs.length > 0
+          ? `CMD, HEALTHCHECK or a package.json script they run calls ${runs.join(', ')}`
+          : nodePath.some((p) => under(dir, p))
+            ? 'NODE_PATH makes it loadable'
+            : undefined;
+    if (!why) {
+      ctx.decisions.push(
+        `global npm package ${name}${entry.bins.length > 0 ? ` (${entry.bins.join(', ')})` : ''} stays in the builder: nothing CMD, HEALTHCHECK or the package.json scripts they run calls it`,
+      );
+      continue;
     }
+    copy(ctx, dir, `a package installed with npm install -g: ${why}`);
+    for (const bin of entry.binPaths) copy(ctx, bin, `the command of the global npm package ${name}`);
   }
 }
 
@@ -973,6 +1327,11 @@ function nodeProduction(ctx: Context, appRoots: readonly string[]): void {
           `Production dependencies only: package.json lists devDependencies (${shown}) that the build needed and the program does not (${why}).`,
         ],
         text: `RUN cd ${dir} && ${command}`,
+        cacheOf: command.startsWith('pnpm')
+          ? '/root/.local/share/pnpm/store'
+          : command.startsWith('yarn')
+            ? '/usr/local/share/.cache/yarn'
+            : '/root/.npm',
       });
       ctx.decisions.push(`devDependencies (${shown}) dropped in the builder with \`${command}\` (${why})`);
     } else {
@@ -1004,6 +1363,7 @@ async function libraries(
 ): Promise<void> {
   const { root, env, db } = ctx;
   const seen = new Set<string>();
+  const transitive = new Set<string>();
   for (const object of objects) {
     const closure = await libraryClosure(root, object, env);
     for (const m of closure.missing) {
@@ -1023,6 +1383,13 @@ async function libraries(
       const owner = owners[0];
       if (owner && final.debianFinal && final.finalBase !== 'scratch') {
         if (!final.finalRoot && db?.isInMinbase(owner)) continue; // every Debian -slim image has it
+        // A library another installed package's library needs: that package depends on it
+        // (dpkg-shlibdeps wrote its Depends), so apt installs it without being named.
+        const parent = db?.owners(root.realPath(lib.neededBy))[0];
+        if (parent && parent !== owner && (ctx.apt.has(parent) || transitive.has(parent))) {
+          transitive.add(owner);
+          continue;
+        }
         if (!ctx.apt.has(owner)) ctx.apt.set(owner, `provides ${lib.soname} (needed by ${lib.neededBy})`);
         continue;
       }
@@ -1049,6 +1416,11 @@ async function libraries(
       }
     }
   }
+  for (const pkg of transitive) ctx.apt.delete(pkg);
+  if (transitive.size > 0)
+    ctx.decisions.push(
+      `library packages ${[...transitive].sort().join(', ')} come with the packages installed above, as their dependencies`,
+    );
 }
 
 interface PasswdEntry {

@@ -99,11 +99,29 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
     if (!from.name) stageLines[i] = `${stageLines[i]!.replace(/\s+$/, '')} AS ${plan.builderName}`;
   }
   out.push(...stageLines);
+  // The steps added below change files the build made as root (strip, prune, cp -a): after the
+  // stage's own USER they would run as that user and fail. USER here changes only the builder.
+  const builderUser = [...stage.instructions].reverse().find((i) => i.kind === 'user');
+  if (
+    builderUser?.kind === 'user' &&
+    !/^(root|0)(:.*)?$/.test(builderUser.user) &&
+    (plan.builderSteps.length > 0 || plan.collect)
+  ) {
+    out.push(
+      '',
+      ...comment([
+        `The steps below change what the build made (as root): they run as root, not as ${builderUser.user} (line ${builderUser.range.line}). The final stage keeps USER ${builderUser.user}.`,
+      ]),
+      'USER root',
+    );
+  }
   for (const step of plan.builderSteps) {
     out.push('', ...comment(step.comment), step.text);
   }
 
   // The collect step: many paths, or symlinks that must stay links, go through one directory.
+  // `cd /` first: Debian bookworm's cp (coreutils 9.1) fails `--parents` with absolute sources
+  // unless the working directory is / ("cp: 'usr/src': No such file or directory").
   const collect = plan.collect ? '/slim-root' : undefined;
   if (collect) {
     out.push(
@@ -112,7 +130,7 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
         `Everything the final stage needs, gathered under ${collect} with the paths it has here (cp -a keeps owners, modes and symlinks), so one COPY takes it:`,
         ...plan.copies.map((c) => `  ${c.path}: ${c.why}`),
       ]),
-      `RUN mkdir -p ${collect} && cp -a --parents \\\n${plan.copies.map((c) => `      ${shellQuote(c.path)}`).join(' \\\n')} \\\n      ${collect}/`,
+      `RUN mkdir -p ${collect} && cd / && cp -a --parents \\\n${plan.copies.map((c) => `      ${shellQuote(c.path)}`).join(' \\\n')} \\\n      ${collect}/`,
     );
   }
 
@@ -135,6 +153,7 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
   if (declared.length > 0) out.push(...declared);
   const early = kept.filter((i) => i.kind === 'env' || i.kind === 'label');
   for (const i of early) out.push(written(lines, i));
+  if (plan.addedPath) out.push(...comment([`${plan.addedPath.why}:`]), `ENV PATH=${plan.addedPath.value}`);
   if (plan.aptPackages.size > 0) {
     out.push(
       ...comment([
@@ -162,6 +181,15 @@ export function renderSlimDockerfile(facts: SlimFacts, plan: SlimPlan, options: 
   for (const i of late) {
     const single = ['user', 'healthcheck', 'stopsignal', 'cmd', 'entrypoint'].includes(i.kind);
     if (single && last(i.kind) !== i) continue;
+    if (plan.execForm?.line === i.range.line) {
+      out.push(
+        ...comment([
+          `${i.kind.toUpperCase()} ${plan.execForm.why}; as written: ${written(lines, i).replace(/\s*\\\n\s*/g, ' ')}`,
+        ]),
+        `${i.kind.toUpperCase()} ${jsonArgs(plan.execForm.args)}`,
+      );
+      continue;
+    }
     out.push(written(lines, i));
   }
   const c = facts.config;

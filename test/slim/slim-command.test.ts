@@ -182,7 +182,8 @@ describe('strata slim: single-stage → multi-stage, verified by running both', 
     const r = await slim(dir, ['--verify', '-e', `PORT=${port}`, '--http', `${port}/`]);
     assert.equal(r.code, 0, r.stderr);
     const out = readFileSync(join(dir, 'Dockerfile.slim'), 'utf8');
-    assert.match(out, /^RUN cd \/app && npm prune --omit=dev/m);
+    // The prune step mounts the npm cache the rewrite gave the install.
+    assert.match(out, /^RUN --mount=type=cache,target=\/root\/\.npm cd \/app && npm prune --omit=dev/m);
     assert.match(out, /^FROM node:18-bookworm-slim$/m);
     assert.match(out, /^CMD \["node", "dist\/server\.js"\]$/m);
     assert.match(r.stdout, /check\s+ok \(HTTP 200\)\s+ok \(HTTP 200\)/);
@@ -212,6 +213,12 @@ describe('strata slim: single-stage → multi-stage, verified by running both', 
       /steps wrote 1 file\(s\), 25\.0 MB, outside the application.*\/opt\/data\/blob/,
     );
     assert.equal(existsSync(join(big, 'Dockerfile.slim')), false);
+    // --force writes it, marked unverified, the unexplained file named in the header.
+    const forced = await slim(big, ['--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    const text = readFileSync(join(big, 'Dockerfile.slim'), 'utf8');
+    assert.match(text, /UNVERIFIED/);
+    assert.match(text, /^# - steps wrote 1 file\(s\), 25\.0 MB[^\n]*(\n# {3}[^\n]*)*\/opt\/data\/blob/m);
   });
 
   it('refuses a CMD that is a shell script, writes nothing, and --force writes it marked unverified', async () => {
