@@ -391,8 +391,8 @@ class CopyWriter {
  * prepareTargetDir, tonistiigi/fsutil copy/copy.go): the destination's directory — or the
  * destination itself when it ends in `/` — is created with its parents; the destination is
  * resolved through symlinks inside the root; a non-directory source goes into it when it is a
- * directory, else replaces it; a directory source merges into it (created with the source's
- * metadata when missing).
+ * directory, else replaces it; a directory source's contents merge into it (a missing one is
+ * created 0755, owned by --chown or root, as its parents).
  */
 class CopyActions {
   readonly #writer: CopyWriter;
@@ -423,14 +423,14 @@ class CopyActions {
   }
 
   /** A directory source: returns the rootfs path its contents go below. */
-  directory(node: ContextNode): string {
+  directory(): string {
     const dest = this.#prepare();
     const kind = this.#writer.kind(dest);
     if (kind === 'other') throw new CopyError(`cannot copy to non-directory: ${dest}`);
-    if (kind === undefined) {
-      this.#writer.mkdirAll(posix.dirname(dest));
-      this.#writer.write(node, dest);
-    }
+    // A missing destination is made like its parents (0755, --chown's owner or root), not with
+    // the source directory's mode and owner: fsutil's prepareTargetDir creates it before copying,
+    // and copyDirectory then leaves the existing directory's metadata alone.
+    if (kind === undefined) this.#writer.mkdirAll(dest);
     return dest;
   }
 }
@@ -525,7 +525,7 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
         actions.file(name, (target) => writer.write(node, target));
         continue;
       }
-      const target = actions.directory(node);
+      const target = actions.directory();
       for (const entry of below) writer.write(entry.node, posix.join(target, entry.destPath));
     }
   }
