@@ -222,9 +222,11 @@ function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir:
   return {
     kind: step.kind,
     // Bumped when what a copy writes for the same inputs changes (2: per-source destinations
-    // through symlinks, empty wildcards, ADD's archive test and literal whiteouts), so records of
-    // older strata are not reused.
-    semantics: 2,
+    // through symlinks, empty wildcards, ADD's archive test and literal whiteouts; 3: --chown by
+    // name takes the passwd group, a directory source's new destination is 0755, ADD skips an
+    // archive's root entry, octal --chmod drops set-id bits), so records of older strata are not
+    // reused.
+    semantics: 3,
     dest,
     chown: step.chown ?? null,
     chmod: step.chmod ?? null,
