@@ -3,56 +3,25 @@ import { posix } from 'node:path';
 import { ContextView, checksumSources, type ResolvedGitRef, resolveGitRef } from '../../context/index.ts';
 import { type ChmodMode, DockerfileError, parseChmodMode } from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
-import { findGroupId, findPasswdUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
 import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 import { addGitRef, type CopyOwnership, isUrl, writeCopy } from './copy-writer.ts';
+import { resolveChown } from './resolve-chown.ts';
 
-/** The destination as BuildKit's pathRelativeToWorkingDir makes it (a trailing slash is kept). */
+/**
+ * The destination as docker 20.10's BuildKit makes it (dispatchCopyFileOp): joined to the working
+ * directory and cleaned; a directory when it ends in `/` or is `.` or empty. `dest/.` is cleaned
+ * to `dest` and names the file itself, as in 0.8 (current BuildKit keeps `/.` as a directory
+ * marker; docs/buildkit-differences.md).
+ */
 export function copyDestination(workdir: string | undefined, dest: string): { path: string; isDir: boolean } {
   const raw = dest === '.' || dest === '' ? './' : dest;
-  const isDir = raw.endsWith('/') || raw.endsWith('/.') || raw === '.';
+  const isDir = raw.endsWith('/');
   const joined = posix.isAbsolute(raw) ? raw : posix.join(workdir || '/', raw);
   return { path: posix.normalize(joined).replace(/(.)\/$/, '$1'), isDir };
-}
-
-/**
- * `--chown` resolved in the target rootfs as BuildKit resolves it (llb.WithUser, then the file
- * op's readUser): `user[:group]` split at the first colon; a number (or `root`) is an id, and an
- * empty part is id 0. A numeric user gives gid = uid; a user name takes uid and primary gid from
- * /etc/passwd, or 0:0 when no entry has that name. A group, when given, replaces the gid: a
- * number as it is, a name through /etc/group, and a name with no entry leaves the user's gid.
- */
-export async function resolveChown(rootfs: string, chown: string): Promise<{ uid: number; gid: number }> {
-  const colon = chown.indexOf(':');
-  const userPart = colon < 0 ? chown : chown.slice(0, colon);
-  const groupPart = colon < 0 ? undefined : chown.slice(colon + 1);
-  const userId = chownId(userPart);
-  let owner =
-    userId !== undefined
-      ? { uid: userId, gid: userId }
-      : ((await findPasswdUser(rootfs, userPart)) ?? { uid: 0, gid: 0 });
-  if (groupPart !== undefined) {
-    const gid = chownId(groupPart) ?? (await findGroupId(rootfs, groupPart));
-    if (gid !== undefined) owner = { uid: owner.uid, gid };
-  }
-  return owner;
-}
-
-/**
- * A `--chown` part as an id (llb's parseUID, and an empty name marshalled as id 0), or undefined
- * for a name to look up.
- */
-function chownId(part: string): number | undefined {
-  if (part === '' || part === 'root') return 0;
-  if (!/^[+-]?[0-9]+$/.test(part)) return undefined;
-  const value = Number(part);
-  if (value < 0 || value > 2 ** 31 - 1)
-    throw new CopyError(`--chown=${part}: uids and gids must be in range 0-${2 ** 31 - 1}`);
-  return value;
 }
 
 /**
