@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -262,5 +263,46 @@ describe('parity with BuildKit: --chown/--chmod rules, directory sources, empty 
       'a.txt': 'a\n',
     });
     assert.deepEqual(await compare(ctx), []);
+  });
+
+  it('names an ADD download as BuildKit: the URL path’s last element, percent-decoded; kept 0600 and not extracted', async () => {
+    // The server runs in its own process: compareWithBuildkit waits for docker synchronously, so
+    // a server in this process could not answer BuildKit's download.
+    const files = join(fx.work, 'served');
+    sh(
+      'mkdir -p served/dir && echo sp > "served/with space.txt" && echo u > "served/ünï.txt" && echo p > served/plain.txt && echo i > served/dir/index.html && cd served && echo t > t && tar -czf a.tar.gz t && rm t',
+      fx.work,
+    );
+    const server = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const {createServer}=require('node:http');const {readFileSync}=require('node:fs');const {join}=require('node:path');
+         const s=createServer((q,r)=>{let p=decodeURIComponent(new URL(q.url,'http://x').pathname);if(p.endsWith('/'))p+='index.html';
+         try{r.end(readFileSync(join(process.argv[1],p)))}catch{r.statusCode=404;r.end()}});
+         s.listen(0,'127.0.0.1',()=>console.log(s.address().port));`,
+        files,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const [port] = (await once(server.stdout!, 'data')) as [Buffer];
+      const base = `http://127.0.0.1:${port.toString().trim()}`;
+      const ctx = fx.context('add-url', {
+        Dockerfile: [
+          'FROM busybox:local',
+          `ADD ${base}/with%20space.txt /r/`,
+          `ADD ${base}/%C3%BCn%C3%AF.txt /r/`,
+          `ADD ${base}/plain.txt?name=x#frag /r/`,
+          `ADD ${base}/dir/ /r/`,
+          `ADD ${base}/a.tar.gz /r/`,
+          `ADD --chown=5:6 ${base}/plain.txt /owned`,
+          '',
+        ].join('\n'),
+      });
+      assert.deepEqual(await compare(ctx), []);
+    } finally {
+      server.kill();
+    }
   });
 });

@@ -21,7 +21,7 @@ import { parseChmodMode, parseDockerfile } from '../../src/dockerfile/index.ts';
 import { parsePlatform } from '../../src/oci/index.ts';
 import { type AddStep, type CopyStep, planBuild } from '../../src/plan/index.ts';
 import { copyDestination } from '../../src/solver/steps/copy.ts';
-import { type CopyOwnership, writeCopy } from '../../src/solver/steps/copy-writer.ts';
+import { type CopyOwnership, downloadName, writeCopy } from '../../src/solver/steps/copy-writer.ts';
 import { getAttributeSync, setAttributeSync } from '../../src/util/index.ts';
 
 /*
@@ -307,4 +307,22 @@ describe('COPY writer: never outside the root', () => {
     assert.equal(readFileSync(join(rootfs, 'etc/target'), 'utf8'), 'x');
     assert.ok(lstatSync(join(rootfs, 'dest')).isSymbolicLink());
   });
+});
+
+describe('ADD download names', () => {
+  // [URL, the name BuildKit's dispatcher gives the download (Go's url.Parse + path.Base)]
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['https://example.com/a.tar.gz', 'a.tar.gz'],
+    ['https://example.com/with%20space.txt', 'with space.txt'],
+    ['https://example.com/%C3%BCn%C3%AF.txt', 'ünï.txt'],
+    ['https://example.com/x.tgz?y=1#frag', 'x.tgz'],
+    ['https://example.com/dir/', 'dir'],
+    ['https://example.com/a%2Fb', 'b'],
+    ['https://example.com/', '__unnamed__'],
+    ['https://example.com', '__unnamed__'],
+    ['https://example.com/bad%zz', '__unnamed__'],
+  ];
+  for (const [url, name] of cases) {
+    it(`names ${url} ${JSON.stringify(name)}`, () => assert.equal(downloadName(url), name));
+  }
 });

@@ -550,7 +550,7 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
         (await extractDownload(data, rootfs, writer, dest, options.signal))
       )
         continue;
-      const name = posix.basename(new URL(source).pathname) || '__unnamed__';
+      const name = downloadName(source);
       actions.file(name, (target) => writer.writeFile(target, data, 0o600));
       continue;
     }
@@ -622,6 +622,25 @@ export function addGitRef(step: AddStep, source: string): GitRef | undefined {
     ...(checksum === undefined ? {} : { checksum }),
     ...(keepGitDir === undefined ? {} : { keepGitDir }),
   };
+}
+
+/**
+ * The file name an ADD download gets, as BuildKit's dispatcher names it (llb.Filename): the last
+ * element of the URL's path, percent-decoded as Go's url.Parse decodes it (`a%20b.txt` is
+ * `a b.txt`); `__unnamed__` when the path has none or does not decode. A Content-Disposition
+ * header is not consulted: the explicit name takes precedence in the HTTP source.
+ */
+export function downloadName(source: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(source).pathname);
+  } catch (error) {
+    // A malformed escape: Go's url.Parse fails and the dispatcher keeps its default name.
+    if (error instanceof URIError) return '__unnamed__';
+    throw error;
+  }
+  const base = posix.basename(path);
+  return base === '' || base === '.' || base === '/' ? '__unnamed__' : base;
 }
 
 /** Whether an ADD source is a URL to download (http(s), and no Git repository). */

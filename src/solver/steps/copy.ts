@@ -193,7 +193,8 @@ function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir:
     // Bumped when what a copy writes for the same inputs changes (2: per-source destinations
     // through symlinks, empty wildcards, ADD's archive test and literal whiteouts; 3: --chown by
     // name takes the passwd group, a directory source's new destination is 0755, ADD skips an
-    // archive's root entry, octal --chmod drops set-id bits), so records of older strata are not
+    // archive's root entry, octal --chmod drops set-id bits, downloads are named by the decoded
+    // URL path), so records of older strata are not
     // reused.
     semantics: 3,
     dest,
