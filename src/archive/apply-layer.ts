@@ -247,6 +247,10 @@ class LayerApplier implements TarVisitor {
       return;
     }
     if (parts.length === 0) {
+      // An archive's own root entry (`./`) is skipped: Docker's archive.Unpack, which ADD uses,
+      // passes over "." when the destination directory exists (it always does), so the directory
+      // keeps the mode and owner ADD gave it (`--chown`).
+      if (this.#literal) return;
       // The root itself: only its metadata can change; it can never be replaced.
       if (header.type !== 'directory')
         throw new UnsafeTarEntryError(header.path, `a ${header.type} cannot replace the root`);

@@ -25,7 +25,8 @@ export interface SelectedEntry {
    * True for the path a source named or a wildcard matched (and, with `--parents`, for the pivot
    * directory). A file match root is named by {@link destPath}'s base name, or becomes the
    * destination itself when that does not end in `/`; a directory match root stands for the
-   * destination directory and gives it its metadata when the copy creates it.
+   * destination directory: its contents go into it, its own mode and owner do not (BuildKit makes a
+   * missing destination 0755, as the copy's other new directories).
    */
   readonly matchRoot: boolean;
   /** Path below the destination directory, slash-separated; `''` for the destination itself. */

@@ -82,11 +82,16 @@ export function invalidChmodMessage(value: string): string {
 
 /**
  * The permission bits (with set-id and sticky bits, 07777) a copied node gets under `mode`, from
- * its own bits `perm`: octal replaces them; a symbolic mode is applied to them (`X` adds execute
- * only where some execute bit was set, or on a directory).
+ * its own bits `perm`: octal replaces them with its permission bits only; a symbolic mode is
+ * applied to them (`X` adds execute only where some execute bit was set, or on a directory).
+ *
+ * An octal mode's setuid, setgid and sticky bits are dropped, as docker 20.10's BuildKit drops
+ * them: fsutil's copier (0.8) chmods with Go's `os.FileMode(mode)`, whose set-id and sticky flags
+ * are not the octal bits, so `--chmod=4755` gives 0755 (docs/buildkit-differences.md; fsutil
+ * keeps them since 2023, moby/buildkit#3920).
  */
 export function applyChmod(mode: ChmodMode, perm: number, isDirectory: boolean): number {
-  if (mode.kind === 'octal') return mode.bits;
+  if (mode.kind === 'octal') return mode.bits & 0o777;
   const original = perm & 0o7777;
   let next = original;
   for (const c of mode.commands) {

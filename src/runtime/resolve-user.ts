@@ -100,6 +100,23 @@ export async function resolveUser(rootfs: string, user: string): Promise<Resolve
   return { uid, gid, additionalGids, home: homeDir };
 }
 
+/**
+ * The uid and primary gid of the first /etc/passwd entry named `name` in `rootfs` (read as
+ * {@link resolveUser} reads it), or undefined when the file is absent or has no such entry.
+ */
+export async function findPasswdUser(
+  rootfs: string,
+  name: string,
+): Promise<{ uid: number; gid: number } | undefined> {
+  const entry = parsePasswd((await readUserFile(rootfs, '/etc/passwd')) ?? '').find((e) => e.name === name);
+  return entry === undefined ? undefined : { uid: entry.uid, gid: entry.gid };
+}
+
+/** The gid of the first /etc/group entry named `name` in `rootfs`, or undefined when there is none. */
+export async function findGroupId(rootfs: string, name: string): Promise<number | undefined> {
+  return parseGroup((await readUserFile(rootfs, '/etc/group')) ?? '').find((g) => g.name === name)?.gid;
+}
+
 /** A non-negative decimal id in runc's range, or undefined when `text` is not one. */
 function parseId(text: string): number | undefined {
   if (!/^[0-9]+$/.test(text)) return undefined;

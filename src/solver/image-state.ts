@@ -163,8 +163,22 @@ export function toImageConfig(image: StageImage, options: { fallback: string; ep
     ...(image.variant ? { variant: image.variant } : {}),
     ...(image.author ? { author: image.author } : {}),
     created,
-    config: image.config as ContainerConfig,
+    config: serialisableConfig(image.config),
     rootfs: { type: 'layers', diff_ids: image.layers.map((l) => l.diffId) },
     history,
   };
+}
+
+/**
+ * The config as BuildKit writes it: Go's `omitempty` drops an `Entrypoint` or `Cmd` that is
+ * unset or empty, so `CMD []` (or an ENTRYPOINT that resets CMD) leaves no field, not `[]` or
+ * `null`.
+ */
+function serialisableConfig(config: MutableContainerConfig): ContainerConfig {
+  const { Entrypoint, Cmd, ...rest } = config;
+  return {
+    ...rest,
+    ...(Entrypoint && Entrypoint.length > 0 ? { Entrypoint } : {}),
+    ...(Cmd && Cmd.length > 0 ? { Cmd } : {}),
+  } as ContainerConfig;
 }

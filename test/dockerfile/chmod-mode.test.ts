@@ -102,6 +102,15 @@ describe('--chmod: symbolic modes', () => {
     assert.equal(applyChmod(parseChmodMode('644'), 0o777, true), 0o644);
   });
 
+  it('drops the setuid, setgid and sticky bits of an octal mode, as docker 20.10 BuildKit does', () => {
+    assert.deepEqual(parseChmodMode('4755'), { kind: 'octal', bits: 0o4755 });
+    assert.equal(applyChmod(parseChmodMode('4755'), 0o644, false), 0o755);
+    assert.equal(applyChmod(parseChmodMode('1777'), 0o755, true), 0o777);
+    assert.equal(applyChmod(parseChmodMode('2750'), 0o4755, false), 0o750);
+    // A symbolic mode still sets them (Dockerfile 1.14, after 0.8: current BuildKit's rule).
+    assert.equal(applyChmod(parseChmodMode('u+s'), 0o755, false), 0o4755);
+  });
+
   it('refuses what BuildKit refuses, with its messages', () => {
     for (const bad of ['u+q', 'u+r,', 'z=r', '', 'rwx']) {
       assert.equal(isValidChmod(bad), false, bad);

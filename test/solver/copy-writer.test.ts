@@ -21,7 +21,7 @@ import { parseChmodMode, parseDockerfile } from '../../src/dockerfile/index.ts';
 import { parsePlatform } from '../../src/oci/index.ts';
 import { type AddStep, type CopyStep, planBuild } from '../../src/plan/index.ts';
 import { copyDestination } from '../../src/solver/steps/copy.ts';
-import { type CopyOwnership, writeCopy } from '../../src/solver/steps/copy-writer.ts';
+import { type CopyOwnership, downloadName, writeCopy } from '../../src/solver/steps/copy-writer.ts';
 import { getAttributeSync, setAttributeSync } from '../../src/util/index.ts';
 
 /*
@@ -107,22 +107,25 @@ describe('COPY writer: modes', () => {
     });
   }
 
-  it("gives a directory the source's mode when it creates it, missing parents 0755", async () => {
+  it("makes a directory source's missing destination 0755 like its parents, not the source's mode (fsutil's prepareTargetDir)", async () => {
     file('d/a', 'a');
+    file('d/sub/b', 'b');
     chmodSync(join(context, 'd'), 0o700);
+    chmodSync(join(context, 'd/sub'), 0o750);
     await copy('COPY d /x/y/d');
     assert.equal(mode('x'), 0o755);
     assert.equal(mode('x/y'), 0o755);
-    assert.equal(mode('x/y/d'), 0o700);
+    assert.equal(mode('x/y/d'), 0o755);
+    assert.equal(mode('x/y/d/sub'), 0o750);
     assert.equal(readFileSync(join(rootfs, 'x/y/d/a'), 'utf8'), 'a');
   });
 
-  it('--chmod replaces the permission bits of files and directories, not created parents', async () => {
+  it('--chmod replaces the permission bits of copied files and directories, not of directories the copy creates', async () => {
     file('d/a', 'a', 0o600);
     file('d/sub/b', 'b', 0o644);
     await copy('COPY --chmod=751 d /p/d', { ownership: { mode: { kind: 'octal', bits: 0o751 } } });
     assert.equal(mode('p'), 0o755);
-    assert.equal(mode('p/d'), 0o751);
+    assert.equal(mode('p/d'), 0o755);
     assert.equal(mode('p/d/a'), 0o751);
     assert.equal(mode('p/d/sub'), 0o751);
     assert.equal(mode('p/d/sub/b'), 0o751);
@@ -146,13 +149,15 @@ describe('COPY writer: owners', { skip: !isRoot && 'needs root to own files as o
     assert.deepEqual(owner('f'), [0, 0]);
   });
 
-  it("keeps a stage's or image's owners (keepOwner)", async () => {
-    file('d/f', 'x');
-    chownSync(join(context, 'd/f'), 1234, 5678);
-    chownSync(join(context, 'd'), 42, 43);
+  it("keeps a stage's or image's owners (keepOwner), not for the destination directory the copy makes", async () => {
+    file('d/sub/f', 'x');
+    chownSync(join(context, 'd/sub/f'), 1234, 5678);
+    chownSync(join(context, 'd/sub'), 42, 43);
+    chownSync(join(context, 'd'), 44, 45);
     await copy('COPY d /d', { keepOwner: true });
-    assert.deepEqual(owner('d/f'), [1234, 5678]);
-    assert.deepEqual(owner('d'), [42, 43]);
+    assert.deepEqual(owner('d/sub/f'), [1234, 5678]);
+    assert.deepEqual(owner('d/sub'), [42, 43]);
+    assert.deepEqual(owner('d'), [0, 0]);
   });
 
   it('--chown owns files, directories and the parents the copy creates', async () => {
@@ -236,18 +241,21 @@ describe('COPY writer: destinations', () => {
 });
 
 describe('COPY writer: xattrs', () => {
-  it('copies user xattrs of files and directories', async (t) => {
-    file('d/f', 'x');
+  it('copies user xattrs of files and directories, not onto the destination directory the copy makes', async (t) => {
+    file('d/sub/f', 'x');
     try {
-      setAttributeSync(join(context, 'd/f'), 'user.strata.test', 'file');
-      setAttributeSync(join(context, 'd'), 'user.strata.test', 'dir');
+      setAttributeSync(join(context, 'd/sub/f'), 'user.strata.test', 'file');
+      setAttributeSync(join(context, 'd/sub'), 'user.strata.test', 'dir');
+      setAttributeSync(join(context, 'd'), 'user.strata.test', 'top');
     } catch {
       t.skip('this filesystem does not take user xattrs');
       return;
     }
     await copy('COPY d /d');
-    assert.equal(getAttributeSync(join(rootfs, 'd/f'), 'user.strata.test')?.toString(), 'file');
-    assert.equal(getAttributeSync(join(rootfs, 'd'), 'user.strata.test')?.toString(), 'dir');
+    assert.equal(getAttributeSync(join(rootfs, 'd/sub/f'), 'user.strata.test')?.toString(), 'file');
+    assert.equal(getAttributeSync(join(rootfs, 'd/sub'), 'user.strata.test')?.toString(), 'dir');
+    // fsutil's copyDirectory copies metadata and xattrs only onto a directory it creates itself.
+    assert.equal(getAttributeSync(join(rootfs, 'd'), 'user.strata.test'), null);
   });
 });
 
@@ -299,4 +307,22 @@ describe('COPY writer: never outside the root', () => {
     assert.equal(readFileSync(join(rootfs, 'etc/target'), 'utf8'), 'x');
     assert.ok(lstatSync(join(rootfs, 'dest')).isSymbolicLink());
   });
+});
+
+describe('ADD download names', () => {
+  // [URL, the name BuildKit's dispatcher gives the download (Go's url.Parse + path.Base)]
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['https://example.com/a.tar.gz', 'a.tar.gz'],
+    ['https://example.com/with%20space.txt', 'with space.txt'],
+    ['https://example.com/%C3%BCn%C3%AF.txt', 'ünï.txt'],
+    ['https://example.com/x.tgz?y=1#frag', 'x.tgz'],
+    ['https://example.com/dir/', 'dir'],
+    ['https://example.com/a%2Fb', 'b'],
+    ['https://example.com/', '__unnamed__'],
+    ['https://example.com', '__unnamed__'],
+    ['https://example.com/bad%zz', '__unnamed__'],
+  ];
+  for (const [url, name] of cases) {
+    it(`names ${url} ${JSON.stringify(name)}`, () => assert.equal(downloadName(url), name));
+  }
 });

@@ -391,8 +391,8 @@ class CopyWriter {
  * prepareTargetDir, tonistiigi/fsutil copy/copy.go): the destination's directory — or the
  * destination itself when it ends in `/` — is created with its parents; the destination is
  * resolved through symlinks inside the root; a non-directory source goes into it when it is a
- * directory, else replaces it; a directory source merges into it (created with the source's
- * metadata when missing).
+ * directory, else replaces it; a directory source's contents merge into it (a missing one is
+ * created 0755, owned by --chown or root, as its parents).
  */
 class CopyActions {
   readonly #writer: CopyWriter;
@@ -423,14 +423,14 @@ class CopyActions {
   }
 
   /** A directory source: returns the rootfs path its contents go below. */
-  directory(node: ContextNode): string {
+  directory(): string {
     const dest = this.#prepare();
     const kind = this.#writer.kind(dest);
     if (kind === 'other') throw new CopyError(`cannot copy to non-directory: ${dest}`);
-    if (kind === undefined) {
-      this.#writer.mkdirAll(posix.dirname(dest));
-      this.#writer.write(node, dest);
-    }
+    // A missing destination is made like its parents (0755, --chown's owner or root), not with
+    // the source directory's mode and owner: fsutil's prepareTargetDir creates it before copying,
+    // and copyDirectory then leaves the existing directory's metadata alone.
+    if (kind === undefined) this.#writer.mkdirAll(dest);
     return dest;
   }
 }
@@ -525,7 +525,7 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
         actions.file(name, (target) => writer.write(node, target));
         continue;
       }
-      const target = actions.directory(node);
+      const target = actions.directory();
       for (const entry of below) writer.write(entry.node, posix.join(target, entry.destPath));
     }
   }
@@ -550,7 +550,7 @@ export async function writeCopy(options: WriteCopyOptions): Promise<void> {
         (await extractDownload(data, rootfs, writer, dest, options.signal))
       )
         continue;
-      const name = posix.basename(new URL(source).pathname) || '__unnamed__';
+      const name = downloadName(source);
       actions.file(name, (target) => writer.writeFile(target, data, 0o600));
       continue;
     }
@@ -622,6 +622,25 @@ export function addGitRef(step: AddStep, source: string): GitRef | undefined {
     ...(checksum === undefined ? {} : { checksum }),
     ...(keepGitDir === undefined ? {} : { keepGitDir }),
   };
+}
+
+/**
+ * The file name an ADD download gets, as BuildKit's dispatcher names it (llb.Filename): the last
+ * element of the URL's path, percent-decoded as Go's url.Parse decodes it (`a%20b.txt` is
+ * `a b.txt`); `__unnamed__` when the path has none or does not decode. A Content-Disposition
+ * header is not consulted: the explicit name takes precedence in the HTTP source.
+ */
+export function downloadName(source: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(source).pathname);
+  } catch (error) {
+    // A malformed escape: Go's url.Parse fails and the dispatcher keeps its default name.
+    if (error instanceof URIError) return '__unnamed__';
+    throw error;
+  }
+  const base = posix.basename(path);
+  return base === '' || base === '.' || base === '/' ? '__unnamed__' : base;
 }
 
 /** Whether an ADD source is a URL to download (http(s), and no Git repository). */

@@ -3,29 +3,25 @@ import { posix } from 'node:path';
 import { ContextView, checksumSources, type ResolvedGitRef, resolveGitRef } from '../../context/index.ts';
 import { type ChmodMode, DockerfileError, parseChmodMode } from '../../dockerfile/index.ts';
 import type { AddStep, CopyStep, FileSource } from '../../plan/index.ts';
-import { resolveUser } from '../../runtime/index.ts';
 import { releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import { CopyError } from '../errors.ts';
 import { openSourceRoot } from '../source-root.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
 import { addGitRef, type CopyOwnership, isUrl, writeCopy } from './copy-writer.ts';
+import { resolveChown } from './resolve-chown.ts';
 
-/** The destination as BuildKit's pathRelativeToWorkingDir makes it (a trailing slash is kept). */
+/**
+ * The destination as docker 20.10's BuildKit makes it (dispatchCopyFileOp): joined to the working
+ * directory and cleaned; a directory when it ends in `/` or is `.` or empty. `dest/.` is cleaned
+ * to `dest` and names the file itself, as in 0.8 (current BuildKit keeps `/.` as a directory
+ * marker; docs/buildkit-differences.md).
+ */
 export function copyDestination(workdir: string | undefined, dest: string): { path: string; isDir: boolean } {
   const raw = dest === '.' || dest === '' ? './' : dest;
-  const isDir = raw.endsWith('/') || raw.endsWith('/.') || raw === '.';
+  const isDir = raw.endsWith('/');
   const joined = posix.isAbsolute(raw) ? raw : posix.join(workdir || '/', raw);
   return { path: posix.normalize(joined).replace(/(.)\/$/, '$1'), isDir };
-}
-
-/** `--chown` resolved in the target rootfs: names through /etc/passwd and /etc/group; no group means gid = uid (Docker's rule). */
-export async function resolveChown(rootfs: string, chown: string): Promise<{ uid: number; gid: number }> {
-  const [userPart = '', groupPart] = chown.split(':');
-  const user = await resolveUser(rootfs, userPart);
-  if (groupPart === undefined || groupPart === '') return { uid: user.uid, gid: user.uid };
-  const group = await resolveUser(rootfs, `${user.uid}:${groupPart}`);
-  return { uid: user.uid, gid: group.gid };
 }
 
 /**
@@ -195,9 +191,12 @@ function copyOptionInputs(step: CopyStep | AddStep, dest: { path: string; isDir:
   return {
     kind: step.kind,
     // Bumped when what a copy writes for the same inputs changes (2: per-source destinations
-    // through symlinks, empty wildcards, ADD's archive test and literal whiteouts), so records of
-    // older strata are not reused.
-    semantics: 2,
+    // through symlinks, empty wildcards, ADD's archive test and literal whiteouts; 3: --chown by
+    // name takes the passwd group, a directory source's new destination is 0755, ADD skips an
+    // archive's root entry, octal --chmod drops set-id bits, downloads are named by the decoded
+    // URL path), so records of older strata are not
+    // reused.
+    semantics: 3,
     dest,
     chown: step.chown ?? null,
     chmod: step.chmod ?? null,

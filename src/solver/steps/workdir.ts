@@ -1,10 +1,10 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, utimesSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { WorkdirStep } from '../../plan/index.ts';
-import { resolveUser } from '../../runtime/index.ts';
 import { cleanPath, isErrnoException, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
 import type { LayerStepPlan, StepContext } from '../step-context.ts';
+import { resolveChown } from './resolve-chown.ts';
 
 /**
  * The working directory a WORKDIR records, as docker 20.10's BuildKit (v0.8 dispatchWorkdir)
@@ -33,11 +33,14 @@ export function planWorkdir(ctx: StepContext, step: WorkdirStep): LayerStepPlan 
   const user = image.config.User ?? '';
   return {
     createdBy: `WORKDIR ${wd}`,
-    inputs: { workdir: wd, user },
+    // semantics 2: USER resolved as a file op's owner (resolveChown), not as RUN's user.
+    inputs: { workdir: wd, user, semantics: 2 },
     execute: async () => {
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
-        const owner = user ? await resolveUser(active.rootfs, user) : { uid: 0, gid: 0 };
+        // BuildKit makes the directory with a file op owned by USER (llb.WithUser): a numeric
+        // user's gid is the uid, a name's comes from passwd, an unknown name is 0:0.
+        const owner = user ? await resolveChown(active.rootfs, user) : { uid: 0, gid: 0 };
         // The FileOp mkdir cleans its path (`/a/x/../b` makes /a/b, never /a/x).
         mkdirAllOwned(active.rootfs, cleanPath(wd), owner, options.layers.sourceDateEpoch);
         return await commitLayer(active, deps.store, options.layers, ctx.signal);
