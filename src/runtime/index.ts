@@ -5,7 +5,9 @@
  * capabilities, USER resolved in the rootfs), adds the step's bind, cache, tmpfs and secret mounts,
  * streams the output and reports the exit status. See README.md. Depends on util only.
  */
+export * from './binfmt.ts';
 export * from './container-nofile.ts';
+export * from './elf-machines.ts';
 export * from './etc-files.ts';
 export * from './executor.ts';
 export * from './find-runtime.ts';
@@ -13,6 +15,7 @@ export * from './host-capabilities.ts';
 export * from './mount-stubs.ts';
 export * from './oci-executor.ts';
 export * from './oci-runtime.ts';
+export * from './platform-support.ts';
 export * from './resolve-user.ts';
 export * from './run-bundle.ts';
 export * from './runtime-errors.ts';
