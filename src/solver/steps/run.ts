@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { checksumSources } from '../../context/index.ts';
 import { DEFAULT_SHELL } from '../../oci/index.ts';
 import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
-import type { ExecMount } from '../../runtime/index.ts';
+import { type ExecMount, requirePlatformRunnable } from '../../runtime/index.ts';
 import { copyForBind, releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
@@ -139,6 +139,9 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       const views: SnapshotView[] = [];
       const locks: Array<() => Promise<void>> = [];
       let pipesDir: string | undefined;
+      // Another architecture's programs run only through an emulator (binfmt_misc): without one,
+      // say so and how to register it, before anything starts (not runc's "exec format error").
+      await requirePlatformRunnable(ctx.stage.platform);
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
         // --shm-size: BuildKit adds a tmpfs mount of that size at /dev/shm, before the step's own.
