@@ -12,20 +12,26 @@
  * Every build is `--no-cache` (each compiles gin and its dependencies). Prints each run and the
  * median per way.
  *
+ * And the cost of emulation itself, without Go: one RUN of a busybox shell loop (arm64 busybox from
+ * Debian's busybox-static:arm64, BENCH_LOOP iterations, default 100000) under QEMU, strata vs
+ * BuildKit, BENCH_LOOP_RUNS times each (default 5), alternating.
+ *
  * Usage: node --import tsx bench/multiplatform.ts
  *   BENCH_RUNS (default 3): cross-compiled runs per tool; BENCH_EMULATED_RUNS (default 1): emulated
- *   runs per tool (each takes minutes); BENCH_SKIP_EMULATED=1 skips them.
+ *   runs per tool (each takes minutes); BENCH_SKIP_EMULATED=1 skips them; BENCH_SKIP_GO=1 skips
+ *   the Go builds (only the shell loop).
  * Needs golang:1.19-bookworm in strata's store with an arm64 manifest for the emulated builds:
  *   STRATA_BOOTSTRAP_PLATFORMS=linux/amd64,linux/arm64 node scripts/bootstrap.mjs golang:1.19-bookworm
  * ($STRATA_ROOT or --root of strata's default store).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parsePlatform } from '../src/oci/index.ts';
 import { copyImage, openStore } from '../src/strata.ts';
+import { makeForeignBusyboxTarball } from '../test/support/foreign-busybox.ts';
 import { DOCKER } from '../tools/compare-buildkit.ts';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -95,9 +101,12 @@ const root = process.env.STRATA_ROOT;
 const golang = bootstrap.storedManifests(root, 'golang:1.19-bookworm') ?? [];
 const hasArm64 = golang.some((m) => m.platform.architecture === 'arm64');
 const dockerUp = spawnSync(DOCKER, ['info'], { stdio: 'ignore' }).status === 0;
-const runs = Number(process.env.BENCH_RUNS ?? 3);
+const skipGo = process.env.BENCH_SKIP_GO === '1';
+const runs = skipGo ? 0 : Number(process.env.BENCH_RUNS ?? 3);
 const emulatedRuns =
-  process.env.BENCH_SKIP_EMULATED === '1' ? 0 : Number(process.env.BENCH_EMULATED_RUNS ?? 1);
+  skipGo || process.env.BENCH_SKIP_EMULATED === '1' ? 0 : Number(process.env.BENCH_EMULATED_RUNS ?? 1);
+const loopRuns = Number(process.env.BENCH_LOOP_RUNS ?? 5);
+const loop = Number(process.env.BENCH_LOOP ?? 100_000);
 if (emulatedRuns > 0 && !hasArm64)
   throw new Error(
     'golang:1.19-bookworm has no linux/arm64 manifest in the store: STRATA_BOOTSTRAP_PLATFORMS=linux/amd64,linux/arm64 node scripts/bootstrap.mjs golang:1.19-bookworm',
@@ -134,6 +143,44 @@ try {
     if (emulatedRuns > 0) await load(PLATFORM, DOCKER_ARM64_BASE);
     await store.close();
   }
+  if (loopRuns > 0) {
+    // The busybox arm64 base, in strata's store and in docker under the same name.
+    const tarball = makeForeignBusyboxTarball(join(work, 'busybox'), 'arm64');
+    timed(strataBin, ['import', '--platform', PLATFORM, tarball, 'strata-bench/busybox:arm64']);
+    const context = join(work, 'loop');
+    mkdirSync(context);
+    writeFileSync(
+      join(context, 'Dockerfile'),
+      `FROM strata-bench/busybox:arm64\nRUN i=0; while [ $i -lt ${loop} ]; do i=$((i+1)); done; uname -m > /arch\n`,
+    );
+    if (dockerUp) {
+      const store = await openStore(root);
+      const file = join(work, 'busybox.tar');
+      await copyImage(
+        'strata:strata-bench/busybox:arm64',
+        `docker-archive:${file}:strata-bench/busybox:arm64`,
+        {
+          store,
+        },
+      );
+      await store.close();
+      timed(DOCKER, ['load', '-q', '-i', file]);
+    }
+    for (let i = 0; i < loopRuns; i++) {
+      record(
+        `strata RUN loop (QEMU)`,
+        timed(strataBin, ['build', '--no-cache', '--progress', 'plain', '--platform', PLATFORM, context]),
+      );
+      if (dockerUp)
+        record(
+          `BuildKit RUN loop (QEMU)`,
+          timed(DOCKER, ['build', '-q', '--no-cache', '--platform', PLATFORM, context], {
+            ...process.env,
+            DOCKER_BUILDKIT: '1',
+          }),
+        );
+    }
+  }
   for (let i = 0; i < Math.max(runs, emulatedRuns); i++) {
     if (i < runs) {
       record('strata cross-compiled', strata(cross));
@@ -149,7 +196,9 @@ try {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!;
-console.log(`Go example (gin) for ${PLATFORM} on ${process.arch}, --no-cache, wall seconds:`);
+console.log(
+  `${PLATFORM} on ${process.arch}, --no-cache, wall seconds (Go: the gin example; RUN loop: ${loop} busybox sh iterations):`,
+);
 console.log(`${'way'.padEnd(28)} ${'median'.padStart(8)}  runs`);
 for (const [way, xs] of results)
   console.log(
