@@ -168,6 +168,25 @@ describe('RUN on a foreign platform', () => {
     assert.match(r.stderr, /re-register it with the F flag \(as root\): strata binfmt --install arm64/);
   });
 
+  it("checks the base image's platform, not the one asked for: an amd64 base in an arm64 build runs natively (BuildKit's InvalidBaseImagePlatform warning)", async () => {
+    const r = await strataWithBinfmt(
+      {},
+      [
+        'build',
+        '--no-cache',
+        '--progress',
+        'plain',
+        '--platform',
+        'linux/arm64',
+        context('FROM busybox:local\nRUN uname -m\n'),
+      ],
+      fx.root,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^#\\d+ [\\d.]+ ${machine()}$`, 'm'));
+    assert.match(r.stderr, /\[InvalidBaseImagePlatform\]/);
+  });
+
   it('builds a host-platform stage without consulting binfmt_misc at all', async () => {
     const r = await strataWithBinfmt(
       {},

@@ -141,7 +141,17 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       let pipesDir: string | undefined;
       // Another architecture's programs run only through an emulator (binfmt_misc): without one,
       // say so and how to register it, before anything starts (not runc's "exec format error").
-      await requirePlatformRunnable(ctx.stage.platform);
+      // The programs are the image's: a base of another platform than the stage's (BuildKit's
+      // InvalidBaseImagePlatform warning) runs as what it is.
+      await requirePlatformRunnable(
+        image.architecture
+          ? {
+              os: image.os,
+              architecture: image.architecture,
+              ...(image.variant ? { variant: image.variant } : {}),
+            }
+          : ctx.stage.platform,
+      );
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
         // --shm-size: BuildKit adds a tmpfs mount of that size at /dev/shm, before the step's own.
