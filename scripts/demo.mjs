@@ -9,6 +9,10 @@
 // bases and reuses whatever the build cache holds.
 //
 // Usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run] [--no-slim]
+//                      [--platform linux/amd64,linux/arm64]
+// --platform builds every image for those platforms (`strata build --platform`); the bases are
+// bootstrapped for each (foreign ones under QEMU: `strata binfmt --install arm64` first), and only
+// the host's platform is run and slimmed.
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -136,25 +140,39 @@ function run(command, args, { env, onLine } = {}) {
  * Builds one example's Dockerfile.<variant> with strata and tags it `strata-demo/<name>:<variant>`.
  * Resolves with the image name and the wall-clock build time.
  */
-export async function buildExample(example, variant, { root, buildArgs = [], secrets = [], onLine } = {}) {
+export async function buildExample(
+  example,
+  variant,
+  { root, buildArgs = [], secrets = [], onLine, platforms } = {},
+) {
   const tag = `strata-demo/${example.name}:${variant}`;
   const ms = await buildImage(join(example.dir, `Dockerfile.${variant}`), example.dir, tag, {
     root,
     buildArgs,
     secrets,
     onLine,
+    platforms,
   });
   return { tag, ms };
 }
 
-/** `strata build --progress plain -f <dockerfile> -t <tag> <dir>`; resolves with the wall-clock time. */
-async function buildImage(dockerfile, dir, tag, { root, buildArgs = [], secrets = [], onLine } = {}) {
+/**
+ * `strata build --progress plain [--platform p1,p2] -f <dockerfile> -t <tag> <dir>`; resolves with
+ * the wall-clock time.
+ */
+async function buildImage(
+  dockerfile,
+  dir,
+  tag,
+  { root, buildArgs = [], secrets = [], onLine, platforms } = {},
+) {
   const args = [
     strataCli(),
     ...(root ? ['--root', root] : []),
     'build',
     '--progress',
     'plain',
+    ...(platforms?.length ? ['--platform', platforms.join(',')] : []),
     '-f',
     dockerfile,
     '-t',
@@ -413,15 +431,17 @@ async function main() {
   let only;
   let runImages = true;
   let slim = true;
+  let platforms;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--root') root = argv[++i];
     else if (argv[i] === '--json') jsonFile = argv[++i];
     else if (argv[i] === '--only') only = new Set(argv[++i].split(','));
     else if (argv[i] === '--no-run') runImages = false;
     else if (argv[i] === '--no-slim') slim = false;
+    else if (argv[i] === '--platform') platforms = (platforms ?? []).concat(argv[++i].split(','));
     else if (argv[i] === '-h' || argv[i] === '--help') {
       console.log(
-        'usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run] [--no-slim]',
+        'usage: npm run demo [-- --root DIR] [--json FILE] [--only go,python,node] [--no-run] [--no-slim] [--platform linux/amd64,linux/arm64]',
       );
       return;
     } else throw new Error(`unknown argument ${argv[i]}`);
@@ -438,19 +458,32 @@ async function main() {
   }
   log(`store: ${storeRoot(root)}`);
 
-  const { bootstrapBases } = await import(pathToFileURL(join(repo, 'scripts', 'bootstrap.mjs')).href);
+  const { bootstrapBases, bootstrapPlatforms, hostPlatformName } = await import(
+    pathToFileURL(join(repo, 'scripts', 'bootstrap.mjs')).href
+  );
   const selected = EXAMPLES.filter((e) => !only || only.has(e.name));
+  if (platforms) platforms = bootstrapPlatforms(platforms.join(','));
+  // The host's platform is the one run and slimmed; a build without it has nothing to run here.
+  const hostBuilt = !platforms || platforms.includes(hostPlatformName());
+  if (!hostBuilt && (runImages || slim)) {
+    log(
+      `not running or slimming: ${platforms.join(', ')} does not include this machine's ${hostPlatformName()}`,
+    );
+    runImages = false;
+    slim = false;
+  }
   const bases = await bootstrapBases({
     root,
     names: selected.flatMap((e) => e.bases),
     log,
     progress: verbose,
+    ...(platforms ? { platforms } : {}),
   });
   const built = bases.filter((b) => b.action === 'built');
   log(
     built.length === 0
       ? 'base images: all present'
-      : `base images: built ${built.map((b) => `${b.name} (${formatSeconds(b.ms)})`).join(', ')}`,
+      : `base images: built ${built.map((b) => `${b.name}${b.platform ? ` ${b.platform}` : ''} (${formatSeconds(b.ms)})`).join(', ')}`,
   );
 
   const tmp = join(tmpdir(), `strata-demo-${process.pid}`);
@@ -467,6 +500,7 @@ async function main() {
           buildArgs: env.buildArgs[example.name],
           secrets: example.name === 'node' ? env.secrets : [],
           onLine: verbose,
+          ...(platforms ? { platforms } : {}),
         });
         const sizes = await imageSizes(tag, {
           root,

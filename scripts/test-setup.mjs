@@ -88,6 +88,12 @@ export const PACKAGES = [
     why: 'tiny base images',
   },
   {
+    name: 'qemu-user-static',
+    path: '/usr/share/binfmts/qemu-aarch64',
+    for: ['test'],
+    why: 'QEMU emulators: RUN steps of foreign platforms (strata binfmt --install)',
+  },
+  {
     name: 'apache2-utils',
     command: 'htpasswd',
     for: ['test'],

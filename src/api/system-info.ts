@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { formatPlatform, hostPlatform } from '../oci/index.ts';
 import {
+  type CheckedPlatformSupport,
   cgroupLayout,
   chooseIsolation,
   chrootUnavailableReason,
@@ -9,6 +10,7 @@ import {
   processIsolationFacts,
   type StepIsolation,
   stepIsolation,
+  supportedPlatforms,
 } from '../runtime/index.ts';
 import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
@@ -39,13 +41,20 @@ export interface SystemInfo {
     readonly reason?: string;
     readonly chrootUnavailable?: string;
   };
+  /**
+   * Every platform strata knows and how this machine runs it: natively, emulated through a
+   * binfmt_misc handler (its interpreter and flags), or not (why, and the fix). Each is probed
+   * with a small test program.
+   */
+  readonly platforms: readonly CheckedPlatformSupport[];
 }
 
 /**
  * `strata info`: the store, the snapshotter in use and why (overlay when an overlay mount works,
  * native otherwise, or what STRATA_SNAPSHOTTER forces), the OCI runtime the builds use and its
  * mode, the cgroup layout, the host platform, and the isolation RUN steps get (the default
- * network is probed by making one).
+ * network is probed by making one), and the platforms RUN steps can run here (natively or through
+ * QEMU's binfmt_misc handlers).
  */
 export async function systemInfo(
   store: Store,
@@ -83,6 +92,8 @@ export async function systemInfo(
     cgroups: (await cgroupLayout()).layout,
     isolation: await stepIsolation(),
     isolationMode: await isolationMode(),
+    // As root, binfmt_misc is mounted to be read when it is not (as systemd's automount would).
+    platforms: await supportedPlatforms({ probe: true, mount: process.getuid?.() === 0 }),
   };
 }
 

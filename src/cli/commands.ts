@@ -134,10 +134,16 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'rewrite a single-stage Dockerfile as a multi-stage one, from what its image needs',
     load: async () => (await import('./slim.ts')).registerSlimCommand,
   },
+  binfmt: {
+    usage: 'binfmt [options]',
+    summary:
+      "list the platforms this machine can run and the binfmt_misc handlers; register or remove QEMU's emulators (root)",
+    load: async () => (await import('./binfmt.ts')).registerBinfmtCommand,
+  },
   info: {
     usage: 'info [options]',
     summary:
-      'show the store, the snapshotter (overlay or native), the OCI runtime strata uses here and how RUN steps are isolated',
+      'show the store, the snapshotter (overlay or native), the OCI runtime strata uses here, how RUN steps are isolated and which platforms they can run',
     load: async () => (await import('./info.ts')).registerInfoCommand,
   },
   version: {

@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
 import { systemInfo } from '../api/system-info.ts';
 import { storeFor } from './cli-context.ts';
+import { formatPlatformSupport } from './format-platform-support.ts';
 import { STRATA_VERSION } from './version.ts';
 
 /**
  * `strata info [--json]`: the store, snapshotter, runtime and platform strata uses here, and the
- * isolation RUN steps get.
+ * isolation RUN steps get, and the platforms RUN steps can run here and how.
  */
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description(
-      'show the store, the snapshotter (overlay or native), the OCI runtime strata uses here and how RUN steps are isolated',
+      'show the store, the snapshotter (overlay or native), the OCI runtime strata uses here, how RUN steps are isolated and which platforms they can run',
     )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
@@ -60,6 +61,8 @@ export function registerInfoCommand(program: Command): void {
           `  capabilities: ${isolation.capabilities.join(' ')}`,
           `  masked:       ${isolation.maskedPaths.join(' ')}`,
           `  read-only:    ${isolation.readonlyPaths.join(' ')} /sys`,
+          'platforms RUN steps can run (strata binfmt --install ARCH adds emulated ones):',
+          ...info.platforms.map((p) => `  ${formatPlatformSupport(p)}`),
           '',
         ].join('\n'),
       );

@@ -6,7 +6,7 @@ import { type CacheMountIdentity, cacheMountDir } from '../../cache/index.ts';
 import { checksumSources } from '../../context/index.ts';
 import { DEFAULT_SHELL, formatPlatform } from '../../oci/index.ts';
 import { type PlannedMount, type RunStep, runInvocation } from '../../plan/index.ts';
-import type { ExecMount } from '../../runtime/index.ts';
+import { type ExecMount, requirePlatformRunnable } from '../../runtime/index.ts';
 import { copyForBind, releaseViews, type SnapshotView } from '../../snapshot/index.ts';
 import { acquireLock, InvalidInputError, LockTimeoutError, resolveInRoot } from '../../util/index.ts';
 import { commitLayer } from '../commit-layer.ts';
@@ -151,6 +151,19 @@ export async function planRun(ctx: StepContext, step: RunStep): Promise<LayerSte
       const views: SnapshotView[] = [];
       const locks: Array<() => Promise<void>> = [];
       let pipesDir: string | undefined;
+      // Another architecture's programs run only through an emulator (binfmt_misc): without one,
+      // say so and how to register it, before anything starts (not runc's "exec format error").
+      // The programs are the image's: a base of another platform than the stage's (BuildKit's
+      // InvalidBaseImagePlatform warning) runs as what it is.
+      await requirePlatformRunnable(
+        image.architecture
+          ? {
+              os: image.os,
+              architecture: image.architecture,
+              ...(image.variant ? { variant: image.variant } : {}),
+            }
+          : ctx.stage.platform,
+      );
       const active = await deps.snapshotter.prepare(await ctx.snapshot(), ctx.signal);
       try {
         // --shm-size: BuildKit adds a tmpfs mount of that size at /dev/shm, before the step's own.
