@@ -13,9 +13,10 @@ import { planRootless, type RootlessPlan, USERNS_ENV, type UserNamespace } from 
 
 /**
  * The commands that unpack layers with their owners, mount overlays, run containers or remove
- * what those made (files owned by subordinate ids, which the user cannot remove from outside).
+ * what those made (files owned by subordinate ids, which the user cannot remove from outside), and
+ * `info`, which then reports what those commands find.
  */
-const NAMESPACED_COMMANDS = new Set(['build', 'run', 'prune', 'du', 'store', 'slim']);
+const NAMESPACED_COMMANDS = new Set(['build', 'run', 'prune', 'du', 'store', 'slim', 'info']);
 
 /** The fd a child reports on that it started (so the parent can tell unshare's failure from the command's). */
 const READY_FD_ENV = 'STRATA_USERNS_READY_FD';
@@ -30,7 +31,7 @@ export function needsUserNamespace(command: string, argv: readonly string[]): bo
   if (process.getuid?.() === 0 || !NAMESPACED_COMMANDS.has(command)) return false;
   if (command === 'build' && onlyChecks(argv)) return false;
   plan = planRootless();
-  // Unavailable: the command runs as it is and explains (cli-context.ts requirePrivileges).
+  // Unavailable: the command runs as it is and explains (cli-context.ts requireRoot).
   return plan.kind === 'enter';
 }
 
@@ -54,14 +55,15 @@ export function reportReady(): void {
 }
 
 /**
- * Runs the launcher at `launcher` with `argv` in a new user and mount namespace and mirrors its
- * exit: the same status, or the same signal.
+ * Runs the launcher at `launcher` with `argv` (which runs `command`) in a new user and mount
+ * namespace and mirrors its exit: the same status, or the same signal.
  */
-export function enterUserNamespace(launcher: string, argv: readonly string[]): void {
+export function enterUserNamespace(launcher: string, argv: readonly string[], command: string): void {
   const entry = plan?.kind === 'enter' ? plan : planRootless();
   if (entry.kind !== 'enter') throw new Error('enterUserNamespace: no user namespace to enter');
   const { mapping } = entry;
-  if (mapping.kind === 'single-id') {
+  // `info` says the same in its mode line.
+  if (mapping.kind === 'single-id' && command !== 'info') {
     process.stderr.write(
       `strata: warning: rootless with a single id: ${mapping.why}\n` +
         'strata: warning: only root maps to you: layers with files owned by another user cannot be unpacked, and chown to another user in RUN fails\n',
@@ -72,8 +74,8 @@ export function enterUserNamespace(launcher: string, argv: readonly string[]): v
     hostGid: process.getgid?.() ?? 0,
     mapping,
   };
-  const [command, ...args] = entry.unshare;
-  const child = spawn(command!, [...args, '--', process.execPath, ...process.execArgv, launcher, ...argv], {
+  const [unshare, ...args] = entry.unshare;
+  const child = spawn(unshare!, [...args, '--', process.execPath, ...process.execArgv, launcher, ...argv], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     env: { ...process.env, [USERNS_ENV]: JSON.stringify(described), [READY_FD_ENV]: '3' },
   });
@@ -85,14 +87,14 @@ export function enterUserNamespace(launcher: string, argv: readonly string[]): v
   ready?.on('error', () => undefined); // the child closing its end early is reported by its exit
   const forwarded = forwardSignals(child);
   child.on('error', (error) => {
-    process.stderr.write(`strata: cannot start ${command}: ${error.message}\n`);
+    process.stderr.write(`strata: cannot start ${unshare}: ${error.message}\n`);
     process.exitCode = 1;
   });
   child.on('close', (code, signal) => {
     for (const [name, handler] of forwarded) process.off(name, handler);
     if (!started && code !== 0) {
       process.stderr.write(
-        `strata: could not enter a user namespace for rootless mode (${command} ${args.join(' ')} failed${code === null ? '' : ` with status ${code}`}; its message is above)\n` +
+        `strata: could not enter a user namespace for rootless mode (${unshare} ${args.join(' ')} failed${code === null ? '' : ` with status ${code}`}; its message is above)\n` +
           'hint: see docs/rootless.md; `strata info` shows what rootless mode finds here\n',
       );
     }

@@ -20,7 +20,7 @@ if (!existsSync(bundle)) {
   process.stderr.write(`strata: ${bundle} is missing; run \`npm run build\` first\n`);
   process.exitCode = 1;
 } else if (needsUserNamespace(cacheCommandName(argv), argv)) {
-  enterUserNamespace(__filename, argv);
+  enterUserNamespace(__filename, argv, cacheCommandName(argv));
 } else {
   reportReady();
   launch(bundle, argv);

@@ -265,3 +265,43 @@ export function describeMapping(mapping: RootlessMapping): string {
   const { uids, gids } = mapping;
   return `rootless, subordinate ids: uids 1-${uids.count} → ${uids.start}-${uids.start + uids.count - 1}, gids 1-${gids.count} → ${gids.start}-${gids.start + gids.count - 1}`;
 }
+
+/** Whom strata acts as here: real root, rootless in its user namespace, or neither (and why). */
+export type PrivilegeMode =
+  | { readonly mode: 'root'; readonly description: string }
+  | { readonly mode: 'rootless'; readonly description: string; readonly mapping: RootlessMapping }
+  | {
+      readonly mode: 'unprivileged';
+      readonly description: string;
+      readonly why: string;
+      readonly hint: string;
+    };
+
+/** The {@link PrivilegeMode} of this process (`strata info`). */
+export function privilegeMode(): PrivilegeMode {
+  const namespace = currentUserNamespace();
+  if (namespace) {
+    const { mapping } = namespace;
+    const why =
+      mapping.kind === 'single-id'
+        ? `: ${mapping.why}; chown to any id but 0 fails`
+        : ' (/etc/subuid and /etc/subgid, mapped by newuidmap and newgidmap)';
+    return { mode: 'rootless', mapping, description: `${describeMapping(mapping)}${why}` };
+  }
+  if (process.getuid?.() === 0) return { mode: 'root', description: 'root' };
+  const plan = planRootless();
+  if (plan.kind === 'unavailable') {
+    return {
+      mode: 'unprivileged',
+      why: plan.why,
+      hint: plan.hint,
+      description: `not root, and rootless mode is unavailable: ${plan.why} (${plan.hint})`,
+    };
+  }
+  return {
+    mode: 'unprivileged',
+    why: "this process runs outside strata's user namespace",
+    hint: 'build and run enter it when started through the strata command',
+    description: `not root; build and run enter a user namespace (${describeMapping(plan.mapping)})`,
+  };
+}
