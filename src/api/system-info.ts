@@ -14,7 +14,7 @@ import {
 } from '../runtime/index.ts';
 import { openSnapshotter, overlaySupported } from '../snapshot/index.ts';
 import type { Store } from '../store/index.ts';
-import { formatErrorChain, nativeCallsStatus } from '../util/index.ts';
+import { formatErrorChain, nativeCallsStatus, type PrivilegeMode, privilegeMode } from '../util/index.ts';
 import { processSettings, type StrataSettings } from './settings.ts';
 
 /** What `strata info` reports. */
@@ -23,6 +23,8 @@ export interface SystemInfo {
   readonly node: string;
   readonly platform: string;
   readonly root: string;
+  /** Root, rootless (and how ids are mapped), or neither and why rootless mode is unavailable. */
+  readonly privileges: PrivilegeMode;
   readonly snapshotter: { readonly kind: 'overlay' | 'native'; readonly reason: string };
   /** How mounts are made: mount(2) through strata's addon, or the mount programs (and why). */
   readonly mounts: string;
@@ -84,6 +86,7 @@ export async function systemInfo(
     node: process.version,
     platform: formatPlatform(hostPlatform()),
     root: store.root,
+    privileges: privilegeMode(),
     snapshotter: { kind: snapshotter.kind, reason },
     mounts: nativeCallsStatus().startsWith('native addon ')
       ? `system calls through ${nativeCallsStatus()}`

@@ -23,8 +23,11 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   AbortedError,
+  currentUserNamespace,
   isErrnoException,
+  isOverlayXattr,
   nativeCalls,
+  overlayOpaqueXattr,
   resolveInRoot,
   setAttributeSync,
 } from '../util/index.ts';
@@ -268,7 +271,7 @@ class LayerApplier implements TarVisitor {
         if (!existing?.isDirectory()) mkdirSync(abs, { mode: 0o700 });
         // `.wh.x` then `x/` in one layer means "lower x is gone, this x is new": in an upperdir
         // that is an opaque directory, or the lower x's children would show through.
-        if (this.#whiteoutNodes.has(abs)) setAttributeSync(abs, 'trusted.overlay.opaque', 'y');
+        if (this.#whiteoutNodes.has(abs)) setAttributeSync(abs, overlayOpaqueXattr(), 'y');
         this.#created.add(abs);
         this.#directoryMetadata(abs, rel, header);
         return;
@@ -321,6 +324,9 @@ class LayerApplier implements TarVisitor {
       case 'block':
       case 'fifo': {
         if (existing) this.#remove(abs, existing);
+        // The root of a user namespace may not make device nodes (rootless): they are skipped, as
+        // containerd and moby do there (archive/tar_unix.go, handleTarTypeBlockCharFifo).
+        if (header.type !== 'fifo' && currentUserNamespace()) return;
         makeNode(abs, header.type, header.devmajor, header.devminor);
         this.#created.add(abs);
         if (this.#chown) lchownSync(abs, header.uid, header.gid);
@@ -435,7 +441,7 @@ class LayerApplier implements TarVisitor {
     if (stat === undefined) this.#mkdirs(dir, header.path);
     else if (!stat.isDirectory()) throw new TarApplyError(header.path, 'opaque marker in a non-directory');
     if (this.#overlay) {
-      setAttributeSync(dir, 'trusted.overlay.opaque', 'y');
+      setAttributeSync(dir, overlayOpaqueXattr(), 'y');
       return;
     }
     // Hide every lower child; what this layer already wrote stays (the marker may come after it).
@@ -448,8 +454,9 @@ class LayerApplier implements TarVisitor {
 
   #setXattrs(abs: string, header: TarHeader): void {
     for (const [name, value] of header.xattrs) {
-      // overlayfs reads trusted.overlay.* (redirects, origins, opaque): a layer must not set them.
-      if (name.startsWith('trusted.overlay.')) continue;
+      // overlayfs reads trusted.overlay.* (user.overlay.* in a user namespace: redirects, origins,
+      // opaque): a layer must not set them.
+      if (isOverlayXattr(name)) continue;
       try {
         setAttributeSync(abs, name, value);
       } catch (error) {

@@ -14,7 +14,9 @@ import {
   cleanPath,
   getAttributeSync,
   InvalidInputError,
+  isOverlayXattr,
   listAttributesSync,
+  overlayOpaqueXattr,
 } from '../util/index.ts';
 import { FileChangedError } from './errors.ts';
 import { BLOCK_SIZE, blockPadding, encodeHeader, type TarEntryType, type TarHeader } from './tar-header.ts';
@@ -54,7 +56,8 @@ export interface PackOptions {
  * and the host's SELinux label (`security.selinux`), which belong to the host, not the image.
  */
 export function defaultXattrFilter(name: string): boolean {
-  return !name.startsWith('trusted.overlay.') && name !== 'security.selinux';
+  // `user.overlay.*` too in a user namespace, where overlayfs keeps its marks there (userxattr).
+  return !isOverlayXattr(name) && name !== 'security.selinux';
 }
 
 /** The whiteout prefix of the OCI layer spec (image-spec layer.md, "Whiteouts"). */
@@ -168,7 +171,7 @@ function* walkTree(dir: string, prefix: string, options: PackOptions): Generator
 }
 
 function isOverlayOpaque(path: string): boolean {
-  const value = getAttributeSync(path, 'trusted.overlay.opaque');
+  const value = getAttributeSync(path, overlayOpaqueXattr());
   return value !== null && value.length === 1 && value[0] === 0x79; // 'y'
 }
 

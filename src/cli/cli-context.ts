@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openStore } from '../api/open-store.ts';
 import type { Store } from '../store/index.ts';
-import { StrataError } from '../util/index.ts';
+import { planRootless, type RootlessPlan, StrataError } from '../util/index.ts';
 
 /** Global options every command sees (`strata --root DIR --debug <command>`). */
 export interface GlobalOptions {
@@ -20,27 +20,33 @@ export async function storeFor(command: Command): Promise<Store> {
   return root === undefined ? openStore() : openStore(root, '--root');
 }
 
-/** A command that needs privileges this process does not have. */
+/** A command that needs root or strata's user namespace, and this process has neither. */
 export class NeedsRootError extends StrataError {
-  constructor(command: string) {
-    super('NEEDS_ROOT', `strata ${command} needs root (this process runs as user ${process.getuid?.()})`, {
+  constructor(command: string, plan: RootlessPlan) {
+    const uid = process.getuid?.();
+    const message =
+      plan.kind === 'unavailable'
+        ? `strata ${command} needs root or rootless mode, and rootless mode is unavailable here: ${plan.why}`
+        : `strata ${command} runs rootless only when started through the strata command (this process runs as user ${uid} outside a user namespace)`;
+    super('NEEDS_ROOT', message, {
       hint:
-        'it unpacks image layers with their owners, mounts overlayfs and starts containers with runc; ' +
-        `run it as root, e.g. sudo strata ${command} …; rootless mode does not exist yet`,
+        plan.kind === 'unavailable'
+          ? `${plan.hint}; or run it as root (sudo strata ${command} …); see docs/rootless.md`
+          : `run bin/strata or dist/strata.cjs, not a bundle directly; or run it as root (sudo strata ${command} …)`,
     });
   }
 }
 
 /**
  * Fails at once, before any work, when `command` (one that unpacks layers, mounts and runs
- * containers: `build`, `run`) is run by a user other than root. Without this check a build got as
- * far as unpacking a base layer and failed there with `lchown … EPERM`.
+ * containers: `build`, `run`) has neither root nor strata's user namespace (the launcher enters it
+ * for a non-root user when it can: enter-user-namespace.ts). Without this check a build got as far
+ * as unpacking a base layer and failed there with `lchown … EPERM`.
  */
 export function requireRoot(command: string): void {
   const uid = process.getuid?.();
-  if (uid !== undefined && uid !== 0) throw new NeedsRootError(command);
+  if (uid !== undefined && uid !== 0) throw new NeedsRootError(command, planRootless());
 }
-
 /** Collects a repeatable option's values (`-t a -t b`). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

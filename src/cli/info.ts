@@ -49,13 +49,18 @@ export function registerInfoCommand(program: Command): void {
           `strata:       ${info.version} (node ${info.node})`,
           `platform:     ${info.platform}`,
           `store:        ${info.root}`,
+          `mode:         ${info.privileges.description}`,
           `snapshotter:  ${info.snapshotter.kind} — ${info.snapshotter.reason}`,
           `mounts:       ${info.mounts}`,
           `runtime:      ${runtime}`,
           `cgroups:      ${info.cgroups}`,
           `isolation:    ${isolationLine}`,
           mode.mode === 'chroot' ? 'RUN steps with --isolation=oci (not in use here):' : 'RUN steps:',
-          `  namespaces:   ${isolation.namespaces.join(', ')}; no user namespace (root in a step is root on the host)`,
+          `  namespaces:   ${isolation.namespaces.join(', ')}; ${
+            info.privileges.mode === 'rootless'
+              ? "inside strata's user namespace (root in a step is you on the host)"
+              : 'no user namespace (root in a step is root on the host)'
+          }`,
           `  network:      ${network}`,
           `  seccomp:      ${seccomp}`,
           `  capabilities: ${isolation.capabilities.join(' ')}`,

@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
-import { isErrnoException, writeFileAtomic } from '../util/index.ts';
+import { currentUserNamespace, isErrnoException, writeFileAtomic } from '../util/index.ts';
 import { containerNofile } from './container-nofile.ts';
 import { hostsFileContent } from './etc-files.ts';
 import {
@@ -26,7 +26,7 @@ import {
 } from './oci-runtime.ts';
 import { runBundle } from './run-bundle.ts';
 import { RuntimeNotFoundError, RuntimeUnusableError } from './runtime-errors.ts';
-import { generateSpec, type OciMount } from './runtime-spec.ts';
+import { generateSpec, type OciMount, withUserNamespace } from './runtime-spec.ts';
 
 /** Where to look for a runtime and where to keep what was learnt about it. */
 export interface FindRuntimeOptions {
@@ -45,7 +45,8 @@ export type CgroupLayout = 'v1' | 'hybrid' | 'v2';
 interface ProbeCacheEntry {
   readonly mtimeMs: number;
   readonly size: number;
-  readonly cgroups: CgroupLayout;
+  /** The cgroup layout, plus ` userns` when probed rootless. */
+  readonly cgroups: string;
   readonly result:
     | { readonly ok: true; readonly info: RuntimeInfo }
     | { readonly ok: false; readonly error: string };
@@ -132,20 +133,22 @@ export async function cgroupLayout(): Promise<{ layout: CgroupLayout; hybridMoun
 async function probeRuntime(path: string, stateDir: string): Promise<ProbeResult> {
   const info = await stat(path);
   const { layout, hybridMounts } = await cgroupLayout();
-  const key = `${stateDir}\0${path}\0${info.mtimeMs}\0${info.size}\0${layout}`;
+  // What works as a user namespace's root differs from what works as real root (sysfs, rlimits).
+  const setting = currentUserNamespace() ? `${layout} userns` : layout;
+  const key = `${stateDir}\0${path}\0${info.mtimeMs}\0${info.size}\0${setting}`;
   let probe = probes.get(key);
   if (probe === undefined) {
     probe = (async () => {
       const cached = await readCache(stateDir);
       const entry = cached.entries[path];
-      if (entry && entry.mtimeMs === info.mtimeMs && entry.size === info.size && entry.cgroups === layout) {
+      if (entry && entry.mtimeMs === info.mtimeMs && entry.size === info.size && entry.cgroups === setting) {
         return entry.result;
       }
       const result = await probeUncached(path, stateDir, layout, hybridMounts);
       const latest = await readCache(stateDir); // others may have written meanwhile
       const entries = {
         ...latest.entries,
-        [path]: { mtimeMs: info.mtimeMs, size: info.size, cgroups: layout, result },
+        [path]: { mtimeMs: info.mtimeMs, size: info.size, cgroups: setting, result },
       };
       await writeFileAtomic(
         join(stateDir, CACHE_FILE),
@@ -232,6 +235,7 @@ async function tryRuntime(info: RuntimeInfo, stateDir: string): Promise<string |
       resolvConfPath: join(dir, 'resolv.conf'),
       mounts,
       nofile: await containerNofile(),
+      ...withUserNamespace(),
     });
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
     let output = '';

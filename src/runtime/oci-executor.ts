@@ -13,7 +13,7 @@ import { execCollect, OciRuntime, type RuntimeInfo } from './oci-runtime.ts';
 import { resolveUser } from './resolve-user.ts';
 import { runBundle } from './run-bundle.ts';
 import { ContainerStartError } from './runtime-errors.ts';
-import { generateSpec } from './runtime-spec.ts';
+import { generateSpec, withUserNamespace } from './runtime-spec.ts';
 import { type PreparedMounts, prepareStepMounts } from './step-mounts.ts';
 import { type StepNetwork, sweepStepNetworks } from './step-network.ts';
 import { StepNetworkPool } from './step-network-pool.ts';
@@ -169,6 +169,7 @@ export class OciExecutor implements Executor {
       resolvConfPath,
       mounts: mounts.mounts,
       nofile: await this.#maxNofile(),
+      ...withUserNamespace(),
       ...(spec.ulimits && spec.ulimits.length > 0 ? { ulimits: spec.ulimits } : {}),
       ...(spec.security === 'insecure'
         ? { security: 'insecure' as const, privilegedCapabilities: await hostCapabilities() }

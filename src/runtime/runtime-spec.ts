@@ -1,5 +1,5 @@
 import { DEFAULT_PATH } from '../oci/index.ts';
-import { InvalidInputError } from '../util/index.ts';
+import { currentUserNamespace, InvalidInputError, type UserNamespace } from '../util/index.ts';
 import type { ResolvedUser } from './resolve-user.ts';
 import { defaultSeccomp, type OciSeccomp } from './seccomp-profile.ts';
 
@@ -33,7 +33,8 @@ export interface RuntimeSpec {
   readonly linux: {
     readonly namespaces: readonly { readonly type: string; readonly path?: string }[];
     readonly devices: readonly OciDevice[];
-    readonly resources: { readonly devices: readonly OciDeviceRule[] };
+    /** Left out rootless (no cgroup of the step's own). */
+    readonly resources?: { readonly devices: readonly OciDeviceRule[] };
     readonly maskedPaths: readonly string[];
     readonly readonlyPaths: readonly string[];
     readonly seccomp?: OciSeccomp;
@@ -98,6 +99,11 @@ export interface SpecOptions {
   readonly security?: 'sandbox' | 'insecure';
   /** The capabilities of an `insecure` step: the host's bounding set (`hostCapabilities`). */
   readonly privilegedCapabilities?: readonly string[];
+  /**
+   * The user namespace strata runs in (rootless; `currentUserNamespace()`): the spec then leaves
+   * out what its root cannot do ({@link rootlessMounts}) and the device cgroup.
+   */
+  readonly userNamespace?: UserNamespace;
 }
 
 /**
@@ -238,7 +244,9 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     root: { path: options.rootfs, readonly: false },
     hostname: options.hostname,
     mounts: dedupMounts([
-      ...standardMounts(insecure ? 'rw' : 'ro'),
+      ...(options.userNamespace
+        ? rootlessMounts(standardMounts(insecure ? 'rw' : 'ro'), options.userNamespace, options.network)
+        : standardMounts(insecure ? 'rw' : 'ro')),
       bindReadonly(options.resolvConfPath, '/etc/resolv.conf'),
       bindReadonly(options.hostsPath, '/etc/hosts'),
       ...sortByDepth(options.mounts ?? []),
@@ -246,7 +254,11 @@ export function generateSpec(options: SpecOptions): RuntimeSpec {
     linux: {
       namespaces,
       devices: DEVICES,
-      resources: { devices: insecure ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES },
+      // Rootless: no cgroup of the step's own to write device rules to (runc's rootless cgroup
+      // manager, crun without one); the namespace's root cannot open a host device node anyway.
+      ...(options.userNamespace
+        ? {}
+        : { resources: { devices: insecure ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES } }),
       maskedPaths: insecure ? [] : MASKED_PATHS,
       readonlyPaths: insecure ? [] : READONLY_PATHS,
       // BuildKit's insecure mode: oci.WithPrivileged and seccomp/AppArmor unconfined.
@@ -298,6 +310,48 @@ function standardMounts(sys: 'ro' | 'rw'): OciMount[] {
       options: [sys, 'nosuid', 'noexec', 'nodev'],
     },
   ];
+}
+
+/** `{ userNamespace }` when strata runs rootless, else nothing: spread into {@link SpecOptions}. */
+export function withUserNamespace(): { userNamespace?: UserNamespace } {
+  const userNamespace = currentUserNamespace();
+  return userNamespace ? { userNamespace } : {};
+}
+
+/**
+ * The standard mounts as the root of a user namespace can make them (what runc's
+ * `specconv.ToRootless` and rootless BuildKit change):
+ * - sysfs can be mounted only in a network namespace the user namespace owns: with the host's
+ *   network, /sys is a read-only recursive bind of the host's /sys instead;
+ * - the cgroup filesystem cannot be mounted without a cgroup namespace of the user namespace's
+ *   own, and the step has no cgroup of its own: no /sys/fs/cgroup mount (with a fresh sysfs it is
+ *   an empty directory, as on a host without cgroups);
+ * - devpts's `gid=5` (tty) needs gid 5 mapped: left out with a single-id mapping, so ptys get the
+ *   creating process's group.
+ */
+function rootlessMounts(
+  mounts: readonly OciMount[],
+  userNamespace: UserNamespace,
+  network: SpecOptions['network'],
+): OciMount[] {
+  const result: OciMount[] = [];
+  for (const mount of mounts) {
+    if (mount.type === 'cgroup') continue;
+    if (mount.type === 'sysfs' && network === 'host') {
+      result.push({
+        destination: '/sys',
+        type: 'bind',
+        source: '/sys',
+        options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+      });
+    } else if (mount.type === 'devpts' && userNamespace.mapping.kind === 'single-id') {
+      result.push({
+        ...mount,
+        options: (mount.options ?? []).filter((option) => !option.startsWith('gid=')),
+      });
+    } else result.push(mount);
+  }
+  return result;
 }
 
 /** A read-only bind of a generated host file (BuildKit's `withROBind`). */

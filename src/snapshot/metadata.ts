@@ -1,6 +1,6 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { defaultXattrFilter } from '../archive/index.ts';
-import { getAttributeSync, isErrnoException, listAttributesSync } from '../util/index.ts';
+import { getAttributeSync, isErrnoException, listAttributesSync, overlayOpaqueXattr } from '../util/index.ts';
 
 /** lstat with nanosecond times, or undefined when the path does not exist. */
 export function lstatOrUndefined(path: string): BigIntStats | undefined {
@@ -29,9 +29,12 @@ export function layerXattrs(path: string, stat: BigIntStats): Map<string, string
   return out;
 }
 
-/** True when overlayfs marked directory `path` opaque (`trusted.overlay.opaque=y`). */
+/**
+ * True when overlayfs marked directory `path` opaque (`trusted.overlay.opaque=y`; `user.overlay.`
+ * in a user namespace).
+ */
 export function isOpaqueDir(path: string): boolean {
-  const value = getAttributeSync(path, 'trusted.overlay.opaque');
+  const value = getAttributeSync(path, overlayOpaqueXattr());
   return value !== null && value.length === 1 && value[0] === 0x79;
 }
 

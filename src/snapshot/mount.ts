@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
+import { currentUserNamespace, MNT_DETACH, nativeCalls, StrataError } from '../util/index.ts';
 
 const run = promisify(execFile);
 
@@ -19,6 +19,19 @@ export interface OverlayDirs {
   readonly upper?: { readonly upper: string; readonly work: string };
   /** Further options (`index=off`, …). */
   readonly options?: readonly string[];
+}
+
+/**
+ * The options every strata overlay is mounted with: no inodes index, no redirects (a renamed
+ * directory is copied up whole, so the upper dir alone says what changed) and no metacopy. In a
+ * user namespace overlayfs keeps its marks in `user.overlay.*` xattrs (`userxattr`), which implies
+ * redirect_dir=nofollow (redirects neither made nor followed) and refuses an explicit
+ * `redirect_dir=off` there (EPERM without `userxattr`, EINVAL with it; kernel 6.x).
+ */
+export function overlayMountOptions(): readonly string[] {
+  return currentUserNamespace()
+    ? ['userxattr', 'index=off', 'metacopy=off']
+    : ['index=off', 'redirect_dir=off', 'metacopy=off'];
 }
 
 /** The kernel copies mount options into one page, NUL included. */

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError, writeFileAtomicSync } from '../util/index.ts';
+import { overlayMountOptions } from './mount.ts';
 import { NativeSnapshotter } from './native-snapshotter.ts';
 import { OverlaySnapshotter } from './overlay-snapshotter.ts';
 import type { Snapshotter } from './snapshotter.ts';
@@ -19,7 +20,7 @@ export function overlaySupported(dir: string): boolean {
   // The answer is remembered on disk per kernel and user: probing mounts (~10 ms) on every
   // build would cost a no-op rebuild more than the rest of its work.
   const recordPath = join(dir, 'overlay-probe.json');
-  const identity = `${release()}|${process.getuid?.() ?? ''}`;
+  const identity = `${release()}|${process.getuid?.() ?? ''}|${overlayMountOptions().join(',')}`;
   try {
     const record = JSON.parse(readFileSync(recordPath, 'utf8')) as { identity: string; works: boolean };
     if (record.identity === identity) {
@@ -50,7 +51,7 @@ function probeOverlay(dir: string): boolean {
         'overlay',
         'overlay',
         '-o',
-        'lowerdir=l2:l1,upperdir=u,workdir=w,index=off,redirect_dir=off',
+        `lowerdir=l2:l1,upperdir=u,workdir=w,${overlayMountOptions().join(',')}`,
         join(probe, 'm'),
       ],
       {

@@ -18,7 +18,7 @@ import { isErrnoException, processAlive, StrataError } from '../util/index.ts';
 import { type BindViewOptions, copyForBind, makeWhiteoutLayer } from './bind-view.ts';
 import { chainIdOf } from './chain-id.ts';
 import { diffUpperdir } from './diff-upper.ts';
-import { mountOverlay, type OverlayDirs, overlayOptions, unmount } from './mount.ts';
+import { mountOverlay, type OverlayDirs, overlayMountOptions, overlayOptions, unmount } from './mount.ts';
 import type { ActiveSnapshot, Snapshot, Snapshotter, SnapshotView } from './snapshotter.ts';
 import { ownerPid, sweepDeadEntries } from './sweep-stale.ts';
 import { unpackLayerInto } from './unpack.ts';
@@ -153,7 +153,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const dirs: OverlayDirs = {
       lower: this.#lowerDirs(parent),
       upper: { upper: `active/${id}/upper`, work: `active/${id}/work` },
-      options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
+      options: overlayMountOptions(),
     };
     if (Buffer.byteLength(overlayOptions(dirs)) > MAX_OPTIONS)
       throw new TooManyLayersError(distinctTopmostFirst(parent.diffIds).length);
@@ -251,7 +251,7 @@ export class OverlaySnapshotter implements Snapshotter {
           const dirs: OverlayDirs = {
             lower,
             ...(options.writable ? { upper: { upper: join(base, 'upper'), work: join(base, 'work') } } : {}),
-            options: ['index=off', 'redirect_dir=off', 'metacopy=off'],
+            options: overlayMountOptions(),
           };
           await mountOverlay(join(base, 'merged'), dirs, this.#dir);
           return mountedView(base);

@@ -2,18 +2,19 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isErrnoException, makeDirectories, StrataError } from '../util/index.ts';
+import { isErrnoException, isHostRoot, makeDirectories, StrataError } from '../util/index.ts';
 
 /** Where the state root's path came from, so an error can say which setting to change. */
 export type StoreRootOrigin = '--root' | 'STRATA_ROOT' | 'default';
 
 /**
  * Where strata keeps its state when no `--root` is given: `$STRATA_ROOT`, else `/var/lib/strata`
- * for root, else `$XDG_DATA_HOME/strata` (default `~/.local/share/strata`).
+ * for root, else `$XDG_DATA_HOME/strata` (default `~/.local/share/strata`), also in rootless mode
+ * (root of strata's user namespace, util/user-namespace.ts).
  */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.STRATA_ROOT) return env.STRATA_ROOT;
-  if (process.getuid?.() === 0) return '/var/lib/strata';
+  if (isHostRoot()) return '/var/lib/strata';
   return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'strata');
 }
 
@@ -77,7 +78,7 @@ function fixHint(origin: StoreRootOrigin): string {
       : origin === 'STRATA_ROOT'
         ? 'set STRATA_ROOT to a directory you can write'
         : 'set STRATA_ROOT or --root to a directory you can write';
-  return process.getuid?.() === 0 ? how : `${how}, or run strata as root`;
+  return isHostRoot() ? how : `${how}, or run strata as root`;
 }
 
 /** The root being prepared, for error messages. */

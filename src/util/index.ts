@@ -15,4 +15,5 @@ export * from './make-directories.ts';
 export * from './native.ts';
 export * from './process-liveness.ts';
 export * from './safe-path.ts';
+export * from './user-namespace.ts';
 export * from './xattr.ts';

@@ -91,7 +91,7 @@ describe('generateSpec', () => {
     assert.equal(spec.root.path, '/var/lib/strata/rootfs');
     assert.ok(spec.linux.maskedPaths.includes('/proc/kcore'));
     assert.ok(spec.linux.readonlyPaths.includes('/proc/sys'));
-    assert.deepEqual(spec.linux.resources.devices[0], { allow: false, access: 'rwm' });
+    assert.deepEqual(spec.linux.resources?.devices[0], { allow: false, access: 'rwm' });
   });
 });
 
@@ -184,6 +184,6 @@ describe('generateSpec for an insecure step', () => {
     assert.equal(spec.linux.seccomp, undefined);
     assert.deepEqual([spec.linux.maskedPaths, spec.linux.readonlyPaths], [[], []]);
     assert.ok(spec.mounts.find((m) => m.destination === '/sys')?.options.includes('rw'));
-    assert.deepEqual(spec.linux.resources.devices, [{ allow: true, access: 'rwm' }]);
+    assert.deepEqual(spec.linux.resources?.devices, [{ allow: true, access: 'rwm' }]);
   });
 });
