@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { AbortedError, InvalidInputError, isErrnoException, resolveInRoot } from '../util/index.ts';
 import { containerNofile } from './container-nofile.ts';
@@ -224,8 +224,12 @@ export class OciExecutor implements Executor {
       if (owner === undefined) {
         // A bundle is stamped right after mkdir; an unstamped one is either being created this
         // instant or the leftover of a crash in between. Give the former a minute.
-        const age = Date.now() - (await stat(bundle)).mtimeMs;
-        if (age < 60_000) continue;
+        // Gone meanwhile: another strata process sharing this state directory swept it first.
+        const info = await lstat(bundle).catch((error: unknown) => {
+          if (isErrnoException(error, 'ENOENT')) return undefined;
+          throw error;
+        });
+        if (info === undefined || Date.now() - info.mtimeMs < 60_000) continue;
       } else if (isOwnerAlive(owner)) {
         continue;
       }

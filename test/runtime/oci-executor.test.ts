@@ -443,6 +443,20 @@ function describeExecutor(runtime: 'runc' | 'crun'): void {
       assert.deepEqual(await new OciRuntime(executor.runtime, executor.runtimeRoot).list(), []);
     });
 
+    it('sweeps side by side with another process sweeping the same state directory', async () => {
+      // Two strata processes share a store: both list the same dead bundles, and one removes a
+      // bundle while the other is still looking at it. Neither may fail for a bundle that vanished.
+      const bundles = join(dir, 'state/bundles');
+      const ids = Array.from({ length: 40 }, (_, i) => `strata-dead-${i}`);
+      for (const id of ids) {
+        mkdirSync(join(bundles, id), { recursive: true });
+        writeFileSync(join(bundles, id, 'owner'), '999999999 1');
+      }
+      const [a, b] = await Promise.all([executor.sweep(), executor.sweep()]);
+      assert.deepEqual([...new Set([...a, ...b])].sort(), [...ids].sort());
+      assert.deepEqual(listDir(bundles), []);
+    });
+
     it("finishes the step and reports it when the caller's output stream fails", async () => {
       const broken = new Writable({
         write(_chunk, _encoding, callback) {
