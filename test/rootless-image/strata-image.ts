@@ -12,7 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO, runStrata, tempDir } from '../support/cli.ts';
@@ -118,13 +119,15 @@ export async function buildStrataImage(): Promise<StrataImage> {
   const id = image.id.replace(/^sha256:/, '');
   const name = `localhost/strata-test:${id.slice(0, 12)}`;
   let archive: Promise<string> | undefined;
+  // Outside the store: its tmp/ is strata's own, swept by any strata process that opens the store
+  // (a docker-archive there is not an ingest of a live process, so another test's strata removed it).
+  const archiveDir = mkdtempSync(join(tmpdir(), 'strata-image-archive-'));
   return {
     id,
     name,
     archive() {
       archive ??= (async () => {
-        const file = join(root, 'tmp', `strata-image-${process.pid}.tar`);
-        mkdirSync(dirname(file), { recursive: true });
+        const file = join(archiveDir, 'strata-image.tar');
         const copied = await runStrata(
           ['copy', '--progress', 'none', 'strata:strata:test', `docker-archive:${file}:${name}`],
           {
@@ -138,7 +141,7 @@ export async function buildStrataImage(): Promise<StrataImage> {
       return archive;
     },
     dispose() {
-      rmSync(join(root, 'tmp', `strata-image-${process.pid}.tar`), { force: true });
+      rmSync(archiveDir, { recursive: true, force: true });
     },
   };
 }
