@@ -73,7 +73,7 @@ function isRoot(): boolean {
  * binfmt_misc is mounted when it is not.
  */
 export async function binfmtStatus(): Promise<BinfmtStatus> {
-  const binfmt = await readBinfmtHandlers({ mount: isRoot() });
+  const binfmt = await readBinfmtHandlers(isRoot() ? { mount: 'try' } : {});
   const host = hostPlatform().architecture;
   return {
     binfmtMisc: { mounted: binfmt !== undefined, enabled: binfmt?.enabled ?? false, dir: BINFMT_MISC_DIR },

@@ -158,16 +158,24 @@ export async function ensureBinfmtMounted(dir = BINFMT_MISC_DIR): Promise<void> 
 
 /**
  * The registered handlers, by name, and whether binfmt_misc as a whole is enabled. Mounts
- * binfmt_misc first when `mount` is set and it is not mounted; otherwise an unmounted binfmt_misc
- * reads as `undefined` (its handlers cannot be seen, though they may be registered).
+ * binfmt_misc first when `mount` is set and it is not mounted (`'try'`: if it can be mounted);
+ * otherwise an unmounted binfmt_misc reads as `undefined` (its handlers cannot be seen, though
+ * they may be registered).
  */
 export async function readBinfmtHandlers(
-  options: { readonly dir?: string; readonly mount?: boolean } = {},
+  options: { readonly dir?: string; readonly mount?: boolean | 'try' } = {},
 ): Promise<{ readonly enabled: boolean; readonly handlers: readonly BinfmtHandler[] } | undefined> {
   const dir = options.dir ?? BINFMT_MISC_DIR;
   if (!binfmtMounted(dir)) {
     if (!options.mount) return undefined;
-    await ensureBinfmtMounted(dir);
+    try {
+      await ensureBinfmtMounted(dir);
+    } catch (error) {
+      // `try`: where it cannot be mounted (root without CAP_SYS_ADMIN, as in an unprivileged
+      // container), binfmt_misc reads as not mounted, as it would for a user.
+      if (options.mount === 'try' && error instanceof BinfmtError) return undefined;
+      throw error;
+    }
   }
   const enabled = (await readFile(join(dir, 'status'), 'utf8')).trim() === 'enabled';
   const handlers: BinfmtHandler[] = [];

@@ -138,7 +138,8 @@ export async function platformSupport(
   const probe = elfProgram(machine);
   const binfmt = await readBinfmtHandlers({
     ...(options.binfmtDir ? { dir: options.binfmtDir } : {}),
-    mount: options.mount ?? false,
+    // Reading what this machine can run must not fail where binfmt_misc cannot be mounted.
+    ...(options.mount ? { mount: 'try' as const } : {}),
   });
   const matching = binfmt?.enabled
     ? binfmt.handlers.filter((h) => h.enabled && handlerMatches(h, probe))

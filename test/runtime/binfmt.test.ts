@@ -7,6 +7,7 @@ import { parseArchitectures } from '../../src/api/binfmt.ts';
 import { hostPlatform } from '../../src/oci/index.ts';
 import {
   BINFMT_MISC_DIR,
+  BinfmtError,
   debianQemuBinfmts,
   ELF_MACHINES,
   elfMachineFor,
@@ -15,6 +16,7 @@ import {
   handlerMatches,
   parseBinfmtEntry,
   parseDebianBinfmt,
+  readBinfmtHandlers,
   registrationLine,
 } from '../../src/runtime/index.ts';
 import { type CliResult, collectOutput, runStrata, STRATA_BIN, tempDir } from '../support/cli.ts';
@@ -85,6 +87,17 @@ describe('binfmt_misc handlers', () => {
     // systemd-binfmt's line from the same package, but for the flags: ours add C (so O) as tonistiigi/binfmt does.
     const systemd = readFileSync('/usr/lib/binfmt.d/qemu-aarch64.conf', 'utf8').trim();
     assert.equal(registrationLine(aarch64!), systemd.replace(':M::', ':M:0:').replace(/:OPF$/, ':POCF'));
+  });
+
+  it("reads binfmt_misc as not mounted where it cannot be mounted (mount: 'try'), and says why where it must be", async () => {
+    // An unprivileged container's root cannot mount it (EPERM); a missing directory fails the same way here.
+    const dir = join(tempDir('strata-binfmt-').path, 'no-such-dir');
+    assert.equal(await readBinfmtHandlers({ dir, mount: 'try' }), undefined);
+    await assert.rejects(readBinfmtHandlers({ dir, mount: true }), (error: unknown) => {
+      assert.ok(error instanceof BinfmtError);
+      assert.match(error.message, /cannot mount binfmt_misc at .*no-such-dir/);
+      return true;
+    });
   });
 
   it('reads a description whose mask is missing as an exact magic', () => {

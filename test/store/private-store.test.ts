@@ -30,7 +30,10 @@ describe('a store other users cannot reach', () => {
   before(async () => {
     fx = await buildFixture('strata-private-');
     // A setuid-root copy of `id` in a layer, as a hostile or careless image could hold.
-    const ctx = fx.context('suid', { Dockerfile: 'FROM busybox:local\nCOPY --chmod=4755 id /suid-id\n' });
+    // (RUN chmod, not COPY --chmod=4755: an octal --chmod drops set-id bits, as docker's BuildKit.)
+    const ctx = fx.context('suid', {
+      Dockerfile: 'FROM busybox:local\nCOPY id /suid-id\nRUN chmod 4755 /suid-id\n',
+    });
     copyFileSync('/usr/bin/id', join(ctx, 'id'));
     const built = await runStrata(['build', '-t', 'suid:1', ctx], { root: fx.root });
     assert.equal(built.code, 0, built.stderr);
