@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   type CacheEntryInfo,
   type CacheKey,
   type CacheMountInfo,
+  diskUsageBytes,
   listCacheMounts,
   removeCacheMounts,
   StepCache,
@@ -12,10 +11,8 @@ import {
 import { type Digest, parseImageConfig, parseIndex, parseManifest, sniffManifestKind } from '../oci/index.ts';
 import { openSnapshotter, type Snapshot } from '../snapshot/index.ts';
 import { leasedDigests, readLeases, type Store, withSnapshotPruneLock } from '../store/index.ts';
-import { InvalidInputError, isErrnoException } from '../util/index.ts';
+import { InvalidInputError } from '../util/index.ts';
 import { processSettings, type StrataSettings } from './settings.ts';
-
-const run = promisify(execFile);
 
 /** What `strata prune` removes. */
 export interface PruneOptions {
@@ -293,16 +290,6 @@ export interface DiskUsage {
   readonly cacheMounts: { count: number; bytes: number; restored: number; reclaimable: number };
 }
 
-async function duBytes(path: string): Promise<number> {
-  try {
-    const { stdout } = await run('du', ['-sb', path]);
-    return Number(stdout.split('\t')[0]);
-  } catch (error) {
-    if (isErrnoException(error, 'ENOENT') || (error as { code?: number }).code === 1) return 0;
-    throw error;
-  }
-}
-
 /** `strata du`: what the store holds — images, build cache, blobs, unpacked layers, cache mounts. */
 export async function diskUsage(store: Store): Promise<DiskUsage> {
   const images = await store.refs.list();
@@ -322,10 +309,10 @@ export async function diskUsage(store: Store): Promise<DiskUsage> {
     images: { count: images.length, bytes: imageBytes },
     buildCache: { records: records.length, bytes: cacheBytes, reclaimable },
     blobs: { count: all.length, bytes: blobBytes },
-    snapshots: { bytes: await duBytes(join(store.root, 'snapshots')) },
+    snapshots: { bytes: await diskUsageBytes(join(store.root, 'snapshots')) },
     cacheMounts: {
       count: mounts.length,
-      bytes: await duBytes(join(store.root, 'cache-mounts')),
+      bytes: await diskUsageBytes(join(store.root, 'cache-mounts')),
       restored: mounts.filter((m) => m.restoredFrom !== undefined).length,
       reclaimable: plan.cacheMountBytes,
     },

@@ -111,7 +111,8 @@ export interface CacheMountInfo {
   readonly inUse: boolean;
 }
 
-async function duBytes(path: string): Promise<number> {
+/** Bytes under `path` on disk as `du -sb` counts them (0 when it does not exist). */
+export async function diskUsageBytes(path: string): Promise<number> {
   try {
     const { stdout } = await run('du', ['-sb', path]);
     return Number(stdout.split('\t')[0]);
@@ -165,7 +166,7 @@ export async function listCacheMounts(root: string): Promise<CacheMountInfo[]> {
       ...(meta ? { id: meta.id } : {}),
       ...(meta?.restoredFrom ? { restoredFrom: meta.restoredFrom } : {}),
       lastUsed,
-      bytes: await duBytes(path),
+      bytes: await diskUsageBytes(path),
       inUse: (await liveUses(dir, name, files)) > 0,
     });
   }

@@ -548,6 +548,30 @@ async function runLayerStep(
   }
 }
 
+/**
+ * A cache hit's layer on the step's image: read from the store, after `fetchLayer` brought it
+ * there when it comes from an imported cache (fetched once, by whoever reads it first), and
+ * handed to the background compressor to prefetch.
+ */
+function pushHitLayer(
+  ctx: StepContext,
+  hit: CacheRecord,
+  fetchLayer: ((signal?: AbortSignal) => Promise<void>) | undefined,
+): void {
+  const store = ctx.deps.store;
+  const layer: Layer = {
+    descriptor: hit.layer,
+    diffId: hit.diffId,
+    open: async (s) => {
+      await fetchLayer?.(s);
+      return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
+    },
+    ...(fetchLayer ? { fetch: fetchLayer } : {}),
+  };
+  ctx.image.layers.push(layer);
+  ctx.options.layers.background?.prefetch(layer);
+}
+
 /** A step another platform's solve ran (or found cached): its layer, as a cache hit here. */
 async function takeSharedResult(
   ctx: StepContext,
@@ -558,19 +582,7 @@ async function takeSharedResult(
   const hit = result.record;
   ctx.records.push(hit);
   await ctx.deps.store.lease.add(hit.layer.digest);
-  const fetchHit = result.fetchLayer;
-  const store = ctx.deps.store;
-  const layer: Layer = {
-    descriptor: hit.layer,
-    diffId: hit.diffId,
-    open: async (s) => {
-      await fetchHit?.(s);
-      return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
-    },
-    ...(fetchHit ? { fetch: fetchHit } : {}),
-  };
-  image.layers.push(layer);
-  ctx.options.layers.background?.prefetch(layer);
+  pushHitLayer(ctx, hit, result.fetchLayer);
   image.cacheKey = result.chainKey;
   commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
   return 'cached';
@@ -639,23 +651,12 @@ async function lookupOrRun(
       }
     }
     await store.lease.add(hit.layer.digest);
-    const fetchHit = fetchLayer;
-    const layer: Layer = {
-      descriptor: hit.layer,
-      diffId: hit.diffId,
-      open: async (s) => {
-        await fetchHit?.(s);
-        return store.blobs.open(hit.layer.digest, s ? { signal: s } : {});
-      },
-      ...(fetchHit ? { fetch: fetchHit } : {}),
-    };
-    image.layers.push(layer);
-    ctx.options.layers.background?.prefetch(layer);
+    pushHitLayer(ctx, hit, fetchLayer);
     image.cacheKey = contentKey ?? hit.chainKey ?? hit.key;
     commitToHistory(image, { createdBy: plan.createdBy, withLayer: true, ran: true, created: hit.created });
     return {
       kind: 'cached',
-      shared: { record: hit, ...(fetchHit ? { fetchLayer: fetchHit } : {}), chainKey: image.cacheKey },
+      shared: { record: hit, ...(fetchLayer ? { fetchLayer } : {}), chainKey: image.cacheKey },
     };
   }
   // What the step runs on first (every layer step's execute prepares it), then the step starts.
