@@ -1,46 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { machine } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { strataWithBinfmt } from '../support/binfmt.ts';
 import { type BuildFixture, buildFixture } from '../support/build-fixture.ts';
-import { type CliResult, collectOutput, runStrata, STRATA_BIN } from '../support/cli.ts';
+import { runStrata } from '../support/cli.ts';
 import { makeForeignBusyboxTarball } from '../support/foreign-busybox.ts';
 import { leftovers, NOTHING_LEFT } from '../support/leftovers.ts';
-
-/**
- * Runs `strata args…` in a mount namespace of its own where /proc/sys/fs/binfmt_misc is a tmpfs
- * holding `files` (always an `enabled` status): a machine with other binfmt_misc handlers than
- * this one's, without changing this one's (other tests run beside this one).
- */
-function strataWithBinfmt(
-  files: Readonly<Record<string, string>>,
-  args: readonly string[],
-  root: string,
-): Promise<CliResult> {
-  const dir = '/proc/sys/fs/binfmt_misc';
-  const writes = Object.entries({ status: 'enabled\n', ...files })
-    .map(([name, text]) => `printf '%s' '${text}' > ${dir}/${name}`)
-    .join(' && ');
-  const child = spawn(
-    'unshare',
-    [
-      '-m',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      `mount -t tmpfs fake-binfmt ${dir} && ${writes} && exec "$@"`,
-      'sh',
-      process.execPath,
-      STRATA_BIN,
-      ...args,
-    ],
-    { env: { ...process.env, STRATA_ROOT: root } },
-  );
-  return collectOutput(child);
-}
 
 /** Issue 18: RUN steps of a foreign platform run under QEMU through binfmt_misc. */
 describe('RUN on a foreign platform', () => {

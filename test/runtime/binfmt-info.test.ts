@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hostPlatform } from '../../src/oci/index.ts';
-import { type CliResult, collectOutput, runStrata, STRATA_BIN, tempDir } from '../support/cli.ts';
+import { strataWithBinfmt } from '../support/binfmt.ts';
+import { runStrata, tempDir } from '../support/cli.ts';
 
 /** Debian's aarch64 handler as binfmt_misc shows it, with `flags`. */
 function aarch64Entry(flags: string): string {
@@ -16,35 +16,6 @@ function aarch64Entry(flags: string): string {
     'mask ffffffffffffff00fffffffffffffffffeffffff',
     '',
   ].join('\n');
-}
-
-/**
- * `strata args…` in a mount namespace of its own whose /proc/sys/fs/binfmt_misc is a tmpfs with
- * `files` (and an `enabled` status): what strata reads of binfmt_misc is the test's, this machine's
- * handlers (other tests use them) are untouched. Probes still run through the real kernel.
- */
-function strataWithBinfmt(files: Readonly<Record<string, string>>, args: readonly string[], root: string) {
-  const dir = '/proc/sys/fs/binfmt_misc';
-  const writes = Object.entries({ status: 'enabled\n', ...files })
-    .map(([name, text]) => `printf '%s' '${text}' > ${dir}/${name}`)
-    .join(' && ');
-  const child = spawn(
-    'unshare',
-    [
-      '-m',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      `mount -t tmpfs fake-binfmt ${dir} && ${writes} && exec "$@"`,
-      'sh',
-      process.execPath,
-      STRATA_BIN,
-      ...args,
-    ],
-    { env: { ...process.env, STRATA_ROOT: root } },
-  );
-  return collectOutput(child) as Promise<CliResult>;
 }
 
 interface PlatformReport {
